@@ -1,0 +1,146 @@
+import * as allure from 'allure-js-commons';
+import { test as base, type TestContext } from 'vitest';
+import { loadLab } from '../lab/load.ts';
+import type { Lab } from '../lab/model.ts';
+import type { Capability } from '../lab/spec.ts';
+import { loadDecisions, type Decisions } from './decisions.ts';
+import { isLive, layerOf, type Layer } from './layers.ts';
+import { labReachability, type Reachability } from './reach.ts';
+import { redact } from './redact.ts';
+
+/** Why a check was skipped. Every kind but `undeclared` is backed by the lab spec or its decision record. */
+export type SkipKind = 'not-applicable' | 'lacks' | 'not-due' | 'waived' | 'blocked' | 'undeclared';
+
+export interface CheckMeta {
+  checkId: string;
+  layer: Layer;
+  lab: string;
+  decisions: string[];
+  skip?: { kind: SkipKind; reason: string };
+}
+
+declare module 'vitest' {
+  interface TaskMeta {
+    stackgate?: CheckMeta;
+  }
+}
+
+export interface Fixtures {
+  lab: Lab;
+  decisions: Decisions;
+}
+
+/** The fixtures every check may use; the lab comes from STACKGATE_LAB. */
+export const test = base.extend<Fixtures>({
+  // eslint-disable-next-line no-empty-pattern -- Vitest reads fixture dependencies from this pattern.
+  lab: async ({}, use) => use(loadLab()),
+  decisions: async ({ lab }, use) => use(loadDecisions(lab)),
+});
+
+export interface CheckContext extends Fixtures {
+  readonly task: TestContext['task'];
+  readonly signal: AbortSignal;
+  /** Attach evidence to the report; secrets are removed first. */
+  attach(name: string, content: string | Buffer, type?: string): Promise<void>;
+  /** Skip: the lab spec says this check does not apply to it (say where). */
+  notApplicable(reason: string): never;
+  /** Skip when the lab declares that it lacks a capability. */
+  requires(capability: Capability): void;
+  /** Skip a check of a later phase than the lab is in. */
+  due(phase: number, what: string): void;
+}
+
+export interface CheckOptions {
+  timeout?: number;
+}
+
+const PENDING = 'VITEST_PENDING';
+let reachability: Promise<Reachability> | undefined;
+
+function isSkip(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === PENDING;
+}
+
+async function label(lab: Lab, decisions: Decisions, id: string, layer: Layer, title: string): Promise<void> {
+  await allure.epic(layer);
+  await allure.parentSuite(layer);
+  await allure.suite(lab.name);
+  await allure.testCaseId(id);
+  await allure.label('check', id);
+  await allure.parameter('lab', lab.name);
+  await allure.story(title);
+  for (const d of decisions.forCheck(id)) {
+    await allure.feature(`${d.id} ${d.title}`);
+    await allure.label('decision', d.id);
+    await allure.tag(d.id);
+    await allure.link(`${lab.spec.design}#${d.source}`, `${d.id} — ${d.source}`, 'decision');
+  }
+  await allure.tag(id);
+}
+
+/**
+ * Declare one acceptance check. Its ID is stable; the decisions it proves, the Allure labels and the
+ * failure message's prefix follow from it and the lab's decision record.
+ */
+export function check(id: string, title: string, body: (ctx: CheckContext) => unknown, options: CheckOptions = {}): void {
+  const layer = layerOf(id);
+  test(`${id}: ${title}`, { timeout: options.timeout }, async ({ lab, decisions, task, skip, signal }) => {
+    const meta: CheckMeta = { checkId: id, layer, lab: lab.name, decisions: decisions.forCheck(id).map((d) => d.id) };
+    task.meta.stackgate = meta;
+    await label(lab, decisions, id, layer, title);
+
+    const declaredSkip = (kind: SkipKind, reason: string): never => {
+      meta.skip = { kind, reason };
+      skip(reason);
+      throw new Error('unreachable: skip() throws');
+    };
+
+    if (isLive(layer)) {
+      reachability ??= labReachability(lab);
+      const r = await reachability;
+      if (!r.reachable) {
+        declaredSkip('blocked', `blocked: lab ${lab.name} is not attached to this host (routing table only, nothing was sent): ${r.problems.slice(0, 3).join('; ')}`);
+      }
+    }
+
+    const ctx: CheckContext = {
+      lab,
+      decisions,
+      task,
+      signal,
+      attach: async (name, content, type = 'text/plain') => {
+        await allure.attachment(name, typeof content === 'string' ? redact(content) : content, type);
+      },
+      notApplicable: (reason) => declaredSkip('not-applicable', `not applicable: ${reason}`),
+      requires: (capability) => {
+        const why = lab.lacks(capability);
+        if (why) declaredSkip('lacks', `lab ${lab.name} lacks ${capability}: ${why}`);
+      },
+      due: (phase, what) => {
+        if (phase > lab.storagePhase) declaredSkip('not-due', `not yet due: ${what} arrives in phase ${phase}, lab ${lab.name} is in phase ${lab.storagePhase}`);
+      },
+    };
+
+    try {
+      await body(ctx);
+    } catch (error) {
+      if (isSkip(error)) {
+        meta.skip ??= { kind: 'undeclared', reason: 'skipped without a reason the lab spec declares' };
+        throw error;
+      }
+      const message = redact(error instanceof Error ? error.message : String(error));
+      const waiver = decisions.waiverFor(id);
+      if (waiver.active) {
+        const w = waiver.active.map((x) => `${x.decision} until ${x.expires}: ${x.justification}`).join('; ');
+        await ctx.attach('waived failure', message);
+        declaredSkip('waived', `waived (${w}) — the check failed: ${message.split('\n')[0]}`);
+      }
+      const lapsed = waiver.expired ? ` (waiver expired on ${waiver.expired.map((x) => `${x.decision} ${x.expires}`).join(', ')})` : '';
+      if (error instanceof Error) {
+        error.message = `[${decisions.label(id)}]${lapsed} ${message}`;
+        throw error;
+      }
+      throw new Error(`[${decisions.label(id)}]${lapsed} ${message}`);
+    }
+  });
+}

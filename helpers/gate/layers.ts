@@ -1,0 +1,28 @@
+/** The layers of checks, in the order a lab is judged. A check ID's prefix names its layer. */
+export const LAYERS = ['preflight', 'network', 'tls', 'dns', 'compute', 'storage', 'monitoring'] as const;
+export type Layer = (typeof LAYERS)[number];
+
+const PREFIX: Record<string, Layer> = {
+  pre: 'preflight',
+  net: 'network',
+  tls: 'tls',
+  dns: 'dns',
+  compute: 'compute',
+  storage: 'storage',
+  mon: 'monitoring',
+};
+
+export const CHECK_ID = /^(pre|net|tls|dns|compute|storage|mon)\.[a-z0-9]+(-[a-z0-9]+)*$/;
+
+export function layerOf(checkId: string): Layer {
+  const layer = PREFIX[checkId.split('.')[0] ?? ''];
+  if (!layer || !CHECK_ID.test(checkId)) {
+    throw new Error(`invalid check ID "${checkId}": expected <${Object.keys(PREFIX).join('|')}>.<kebab-name>`);
+  }
+  return layer;
+}
+
+/** Layers that talk to a running lab (everything but preflight). */
+export function isLive(layer: Layer): boolean {
+  return layer !== 'preflight';
+}

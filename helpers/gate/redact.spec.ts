@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { addSecret, redact } from './redact.ts';
+
+describe('redact', () => {
+  it('removes registered secrets wherever they appear', () => {
+    addSecret('s3cr3t-Passw0rd');
+    expect(redact('login with s3cr3t-Passw0rd failed')).toBe('login with [REDACTED] failed');
+  });
+  it('removes passwords, tokens and private keys by shape', () => {
+    const text = [
+      'password: hunter22',
+      '{"password": "abc def"}',
+      'X-Auth-Token: gAAAAABkxyz0123456789abcdefghij',
+      'OS_PASSWORD=topsecret',
+      'https://admin:pw123@internal.openstack.local:5000/v3',
+      '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----',
+    ].join('\n');
+    const out = redact(text);
+    for (const leaked of ['hunter22', 'abc def', 'gAAAAABkxyz', 'topsecret', 'pw123', 'AAAA\n']) expect(out).not.toContain(leaked);
+    expect(out).toContain('password: [REDACTED]');
+    expect(out).toContain('https://admin:[REDACTED]@internal.openstack.local');
+  });
+  it('keeps certificates, which are public', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+    expect(redact(pem)).toBe(pem);
+  });
+});

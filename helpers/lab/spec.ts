@@ -1,0 +1,227 @@
+/** The lab spec as written in lab.yaml (see fixtures/schema/lab.schema.json, which is authoritative). */
+
+export type Capability =
+  | 'lvm'
+  | 'iscsi-attach'
+  | 'guest-dataplane'
+  | 'kvm'
+  | 'volume-attach'
+  | 'grafana'
+  | 'memcached-exporter'
+  | 'cadvisor'
+  | 'fluentd'
+  | 'libvirt-exporter'
+  | 'alertmanager'
+  | 'openstack-exporter'
+  | 'vrrp'
+  | 'ssh';
+
+export type NodeRole =
+  | 'control'
+  | 'network'
+  | 'compute'
+  | 'storage'
+  | 'monitoring'
+  | 'loadbalancer'
+  | 'dns'
+  | 'database'
+  | 'messaging'
+  | 'ceph-mon'
+  | 'ceph-mgr'
+  | 'ceph-osd'
+  | 'deploy';
+
+export type NetworkPurpose =
+  | 'management'
+  | 'api'
+  | 'tunnel'
+  | 'external'
+  | 'storage'
+  | 'storage-replication'
+  | 'octavia'
+  | 'deploy';
+
+export type Interface = 'public' | 'internal' | 'admin';
+
+export interface RangeSpec {
+  start: string;
+  end: string;
+}
+
+export interface NetworkSpec {
+  cidr: string;
+  gateway?: string;
+  mode?: 'shared' | 'host' | 'bridged' | 'user-v2' | 'physical' | 'bridge';
+  purpose: NetworkPurpose[];
+  isolated?: boolean;
+  attach?: string[];
+  mtu?: number;
+  dhcp?: RangeSpec | false;
+  description?: string;
+}
+
+export interface InterfaceSpec {
+  name: string;
+  network: string;
+  address?: string;
+  use?: 'address' | 'neutron-external' | 'vip';
+  mtu?: number;
+}
+
+export interface DiskSpec {
+  name: string;
+  sizeGiB: number;
+  use: 'lvm' | 'ceph-osd' | 'other';
+  device?: string;
+  format?: boolean;
+}
+
+export interface NodeSpec {
+  hostname?: string;
+  roles: NodeRole[];
+  size?: { memoryGiB?: number; vcpus?: number; diskGiB?: number };
+  disks?: DiskSpec[];
+  interfaces: InterfaceSpec[];
+}
+
+export interface VipSpec {
+  address: string;
+  network: string;
+  fqdn?: string;
+  interface?: string;
+  vrid?: number;
+}
+
+export interface ServiceSpec {
+  type: string;
+  port: number;
+  path?: string;
+  interfaces?: Interface[];
+  vip?: string;
+}
+
+export interface CinderBackendSpec {
+  name: string;
+  driver: 'lvm' | 'ceph' | 'nfs';
+  phase: number;
+  hosts?: string[];
+  volumeType?: string;
+  volumeGroup?: string;
+  sizeGiB?: number;
+  iscsiNetwork?: string;
+  targetAddressPinned?: boolean;
+  pool?: string;
+  user?: string;
+}
+
+export interface CephSpec {
+  phase: number;
+  deployer?: 'cephadm' | 'charms' | 'manual' | 'packages';
+  release?: string;
+  mons: string[];
+  mgrs?: string[];
+  osds: { node: string; disk?: string }[];
+  poolDefaultSize?: number;
+  osdMemoryTargetBytes?: number;
+  pools?: { name: string; size?: number; application?: string }[];
+  clients?: Record<string, string[]>;
+  consumers?: ('cinder' | 'glance' | 'nova' | 'cinder-backup')[];
+  allowedWarnings?: string[];
+}
+
+export interface StorageSpec {
+  phase: number;
+  cinder?: {
+    backends?: CinderBackendSpec[];
+    backup?: { phase?: number; driver?: string };
+  };
+  ceph?: CephSpec;
+}
+
+export interface JobSpec {
+  job: string;
+  port: number;
+  roles?: string[];
+  vip?: string;
+  phase?: number;
+  requires?: Capability;
+}
+
+export interface MonitoringSpec {
+  prometheus: {
+    node?: string;
+    vip?: string;
+    port: number;
+    tls?: boolean;
+    basicAuthUser?: string;
+    scrapeIntervalSeconds?: number;
+  };
+  jobs: JobSpec[];
+  grafana?: { port: number; vip?: string; datasource?: string; dashboards?: string[] };
+}
+
+export interface LabSpec {
+  name: string;
+  title: string;
+  design: string;
+  release: string;
+  provider: 'lima' | 'local' | 'none';
+  deployer: {
+    kind: 'kolla' | 'packages' | 'juju' | 'scripts';
+    version?: string;
+    containerEngine?: 'docker' | 'podman' | 'lxd' | 'lxc' | 'none';
+    baseDistro?: string;
+    imageTagSuffix?: string;
+    haproxySslSettings?: 'modern' | 'intermediate' | 'legacy';
+  };
+  region?: string;
+  host?: {
+    description?: string;
+    memoryGiB: number;
+    vcpus: number;
+    diskGiB: number;
+    reserve?: { memoryGiB?: number; vcpus?: number; diskGiB?: number };
+  };
+  networks: Record<string, NetworkSpec>;
+  nodes: Record<string, NodeSpec>;
+  vips?: Record<string, VipSpec>;
+  endpoints?: Partial<Record<Interface, string>>;
+  services?: Record<string, ServiceSpec>;
+  tls?: {
+    internal: boolean;
+    external: boolean;
+    minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+    minDaysValid?: number;
+    ca?: string;
+  };
+  dns?: {
+    domain: string;
+    servers: { node: string; role?: 'primary' | 'secondary' }[];
+    recursion?: string[];
+    records?: Record<string, string>;
+  };
+  neutron?: {
+    backend: 'ovn' | 'openvswitch' | 'linuxbridge';
+    tenantNetworkType?: 'geneve' | 'vxlan' | 'vlan' | 'flat';
+    physnet?: string;
+    bridge?: string;
+    distributedFip?: boolean;
+    externalNetwork?: { name?: string; network: string; floatingRange: RangeSpec };
+    tenantPool?: string;
+    tenantSubnets?: string[];
+  };
+  compute?: {
+    hypervisorType?: string;
+    virtType?: 'kvm' | 'qemu' | 'fake';
+    cpuMode?: string;
+    cpuModel?: string;
+    buildTimeoutSeconds?: number;
+  };
+  storage?: StorageSpec;
+  monitoring?: MonitoringSpec;
+  dashboard?: { enabled: boolean; port?: number; redirectHttp?: boolean };
+  credentials?: { cloud?: string; cloudsFile?: string; caFile?: string };
+  secrets?: string[];
+  capabilities?: { lacks?: Partial<Record<Capability, string>> };
+  persistence?: boolean;
+}

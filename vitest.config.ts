@@ -1,0 +1,38 @@
+import { defineConfig } from 'vitest/config';
+import { GateReporter } from './helpers/gate/reporter.ts';
+import { LAYERS } from './helpers/gate/layers.ts';
+import { environmentInfo } from './helpers/gate/environment.ts';
+
+const selfOnly = process.argv.some((a, i, all) => a === '--project=self' || (a === '--project' && all[i + 1] === 'self'));
+
+export default defineConfig({
+  test: {
+    reporters: selfOnly
+      ? ['default']
+      : [
+          'default',
+          ['allure-vitest/reporter', { resultsDir: 'reports/allure-results', environmentInfo: environmentInfo() }],
+          ['junit', { outputFile: 'reports/junit.xml' }],
+          new GateReporter(),
+        ],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'self',
+          include: ['helpers/**/*.spec.ts', 'provision/**/*.spec.ts', 'reports/**/*.spec.ts', 'suites/**/*.spec.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      ...LAYERS.map((layer) => ({
+        extends: true as const,
+        test: {
+          name: layer,
+          include: [`suites/${layer}/**/*.test.ts`],
+          globalSetup: ['helpers/gate/global-setup.ts'],
+          testTimeout: 60_000,
+        },
+      })),
+    ],
+  },
+});
