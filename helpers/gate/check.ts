@@ -1,6 +1,7 @@
 import * as allure from 'allure-js-commons';
 import { test as base, type TestContext } from 'vitest';
-import { loadLab } from '../lab/load.ts';
+import { relative } from 'node:path';
+import { loadLab, repoRoot } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
 import type { Capability } from '../lab/spec.ts';
 import { loadDecisions, type Decisions } from './decisions.ts';
@@ -73,7 +74,7 @@ async function label(lab: Lab, decisions: Decisions, id: string, layer: Layer, t
     await allure.feature(`${d.id} ${d.title}`);
     await allure.label('decision', d.id);
     await allure.tag(d.id);
-    await allure.link(`${lab.spec.design}#${d.source}`, `${d.id} — ${d.source}`, 'decision');
+    await allure.link(`${relative(repoRoot, lab.path(lab.spec.design))}#${d.source}`, `${d.id} — ${d.source}`, 'decision');
   }
   await allure.tag(id);
 }

@@ -7,7 +7,7 @@ const PATTERNS: RegExp[] = [
   /((?:"|')?(?:password|passwd|secret|token|application_credential_secret|auth_token)(?:"|')?\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s,}]+)/gi,
   /((?:OS_PASSWORD|OS_TOKEN|OS_APPLICATION_CREDENTIAL_SECRET)=)\S+/g,
   /\bgAAAAA[A-Za-z0-9_-]{20,}/g, // Keystone fernet tokens
-  /(:\/\/[^/\s:@]+:)[^@\s/]+@/g, // credentials in URLs
+  /(:\/\/[^/\s:@]+:)[^@\s/]+(?=@)/g, // credentials in URLs
 ];
 
 const secrets = new Set<string>();

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { TestModule, Vitest } from 'vitest/node';
 import type { Reporter } from 'vitest/reporters';
@@ -20,6 +20,10 @@ export class GateReporter implements Reporter {
 
   onInit(vitest: Vitest): void {
     this.vitest = vitest;
+    if (!vitest.projects.some((p) => (LAYERS as readonly string[]).includes(p.name))) return;
+    // Each run's report shows that run only; history lives in reports/history.jsonl, not in stale results.
+    const results = process.env.STACKGATE_ALLURE_RESULTS ?? join(process.cwd(), 'reports/allure-results');
+    if (existsSync(results)) for (const f of readdirSync(results)) rmSync(join(results, f), { recursive: true, force: true });
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {

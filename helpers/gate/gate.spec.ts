@@ -1,0 +1,101 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../lab/load.ts';
+
+const fixture = join(repoRoot, 'fixtures/gate');
+
+interface Run {
+  exitCode: number;
+  output: string;
+  matrix: { pass: boolean; reasons: string[]; matrix: { decision: string; status: string }[] };
+}
+
+const base = [
+  { id: 'R-01', title: 'Rule one', source: 'Rules', checks: ['pre.rule-one'] },
+  { id: 'R-02', title: 'Rule two', source: 'Rules', checks: ['pre.rule-two'] },
+];
+
+/** Run the tiny suite in a child Vitest with a decision record of our choosing. */
+async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[] } = {}): Promise<Run> {
+  const dir = join(repoRoot, 'reports/tmp/gate', name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(join(fixture, 'lab.yaml'), join(dir, 'lab.yaml'));
+  writeFileSync(join(dir, 'decisions.yaml'), JSON.stringify({ lab: 'tiny', decisions: opts.decisions ?? base, waivers: opts.waivers ?? [] }));
+  const result = await execa('npx', ['vitest', 'run', '--config', join(fixture, 'vitest.config.ts'), ...(opts.args ?? ['--project', 'preflight'])], {
+    cwd: fixture,
+    reject: false,
+    all: true,
+    env: { STACKGATE_LAB: join(dir, 'lab.yaml'), STACKGATE_REPORTS: dir, GATE_CASE: opts.mode ?? 'pass', STACKGATE_TODAY: '2026-06-01', FORCE_COLOR: '0' },
+  });
+  let matrix: Run['matrix'] = { pass: false, reasons: [], matrix: [] };
+  try {
+    matrix = JSON.parse(readFileSync(join(dir, 'decisions.json'), 'utf8')) as Run['matrix'];
+  } catch {
+    // no matrix: the run stopped before the reporter, which the caller asserts on
+  }
+  return { exitCode: result.exitCode ?? -1, output: result.all ?? '', matrix };
+}
+
+const status = (run: Run, id: string) => run.matrix.matrix.find((m) => m.decision === id)?.status;
+
+describe('the gate', { concurrent: true }, () => {
+  it('passes when every decision in scope is proven', async () => {
+    const run = await gate('pass');
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.matrix.pass).toBe(true);
+    expect(status(run, 'R-01')).toBe('passed');
+  });
+
+  it('fails on a failed check, naming the decision and the object', async () => {
+    const run = await gate('fail', { mode: 'fail' });
+    expect(run.exitCode).toBe(1);
+    expect(status(run, 'R-01')).toBe('failed');
+    expect(run.output).toContain('[R-01 Rule one] node one');
+  });
+
+  it('fails on a decision no executed check covers', async () => {
+    const run = await gate('uncovered', { decisions: [...base, { id: 'R-03', title: 'Rule three', source: 'Rules', checks: ['pre.rule-missing'] }] });
+    expect(run.exitCode).toBe(1);
+    expect(status(run, 'R-03')).toBe('uncovered');
+    expect(run.matrix.reasons.join()).toContain('no executed check covers: R-03');
+  });
+
+  it('fails when zero checks ran', async () => {
+    const run = await gate('zero', { args: ['--project', 'preflight', '-t', 'no check has this name', '--passWithNoTests'] });
+    expect(run.exitCode).toBe(1);
+    expect(run.matrix.reasons.join()).toContain('zero checks ran');
+  });
+
+  it('fails on a skip the lab spec does not declare, but accepts a declared one', async () => {
+    const undeclared = await gate('undeclared', { mode: 'undeclared-skip' });
+    expect(undeclared.exitCode).toBe(1);
+    expect(undeclared.matrix.reasons.join()).toContain('does not declare: pre.rule-two');
+    const declared = await gate('declared', { mode: 'declared-skip' });
+    expect(declared.exitCode, declared.output).toBe(0);
+    expect(status(declared, 'R-02')).toBe('skipped');
+  });
+
+  it('honours a waiver until it expires', async () => {
+    const waiver = { decision: 'R-01', justification: 'known deviation, fixed next quarter', expires: '2026-12-31' };
+    const waived = await gate('waived', { mode: 'waived', waivers: [waiver] });
+    expect(waived.exitCode, waived.output).toBe(0);
+    expect(status(waived, 'R-01')).toBe('waived');
+    const expired = await gate('expired', { mode: 'expired', waivers: [{ ...waiver, expires: '2026-05-31' }] });
+    expect(expired.exitCode).toBe(1);
+    expect(expired.output).toContain('waiver expired on R-01 2026-05-31');
+    expect(expired.matrix.reasons.join()).toContain('expired waiver');
+  });
+
+  it('blocks live layers of a lab that is not attached here, without sending anything', async () => {
+    const run = await gate('blocked', {
+      decisions: [...base, { id: 'R-03', title: 'Rule three', source: 'Rules', checks: ['net.rule-three'] }],
+      args: ['--project', 'preflight', '--project', 'network'],
+    });
+    expect(run.exitCode).toBe(1);
+    expect(status(run, 'R-03')).toBe('blocked');
+    expect(run.output).toMatch(/blocked: lab tiny is not attached to this host/);
+  });
+});
