@@ -28,7 +28,7 @@ async function gate(name: string, opts: { mode?: string; decisions?: object[]; w
     cwd: fixture,
     reject: false,
     all: true,
-    env: { STACKGATE_LAB: join(dir, 'lab.yaml'), STACKGATE_REPORTS: dir, GATE_CASE: opts.mode ?? 'pass', STACKGATE_TODAY: '2026-06-01', FORCE_COLOR: '0' },
+    env: { STACKGATE_LAB: join(dir, 'lab.yaml'), STACKGATE_REPORTS: dir, STACKGATE_ALLURE_RESULTS: join(dir, 'allure-results'), GATE_CASE: opts.mode ?? 'pass', STACKGATE_TODAY: '2026-06-01', FORCE_COLOR: '0' },
   });
   let matrix: Run['matrix'] = { pass: false, reasons: [], matrix: [] };
   try {
