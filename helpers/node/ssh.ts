@@ -1,0 +1,84 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { NodeSSH } from 'node-ssh';
+import type { Lab, LabNode } from '../lab/model.ts';
+
+export interface CommandResult {
+  readonly node: string;
+  readonly command: string;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number | null;
+}
+
+export class NodeCommandError extends Error {
+  override name = 'NodeCommandError';
+  constructor(readonly result: CommandResult) {
+    super(`on ${result.node}: \`${result.command}\` exited ${result.code}: ${(result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  }
+}
+
+/** Host keys a node may present, from known_hosts; verification is never switched off. */
+export function knownHostKeys(file: string, host: string): string[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 3 && f[0]!.split(',').some((h) => h === host || h === `[${host}]:22`))
+    .map((f) => f[2]!);
+}
+
+/** A shell on one lab node over SSH, connected on first use. */
+export class NodeShell {
+  private ssh: Promise<NodeSSH> | undefined;
+  readonly address: string;
+
+  constructor(
+    readonly lab: Lab,
+    readonly node: LabNode,
+  ) {
+    if (!node.managementAddress) throw new Error(`node ${node.name} of lab ${lab.name} has no management address to SSH to`);
+    this.address = node.managementAddress;
+  }
+
+  private connect(): Promise<NodeSSH> {
+    const c = this.lab.spec.credentials ?? {};
+    const keyPath = c.sshKey ? this.lab.path(c.sshKey) : join(homedir(), '.ssh/id_ed25519');
+    const knownHosts = c.sshKnownHosts ? this.lab.path(c.sshKnownHosts) : join(homedir(), '.ssh/known_hosts');
+    const allowed = knownHostKeys(knownHosts, this.address);
+    if (allowed.length === 0) {
+      return Promise.reject(new Error(`no host key for ${this.node.name} (${this.address}) in ${knownHosts}: cannot verify the node, so no SSH`));
+    }
+    if (!existsSync(keyPath)) return Promise.reject(new Error(`SSH key for lab ${this.lab.name} not found at ${keyPath} (credentials.sshKey)`));
+    return new NodeSSH().connect({
+      host: this.address,
+      username: c.sshUser ?? 'root',
+      privateKeyPath: keyPath,
+      readyTimeout: 10_000,
+      hostVerifier: (key: Buffer) => allowed.includes(key.toString('base64')),
+    } as Parameters<NodeSSH['connect']>[0]);
+  }
+
+  /** Run a command; the result comes back whatever the exit code, the caller decides. */
+  async run(command: string): Promise<CommandResult> {
+    this.ssh ??= this.connect();
+    const ssh = await this.ssh;
+    const r = await ssh.execCommand(command);
+    return { node: this.node.name, command, stdout: r.stdout, stderr: r.stderr, code: r.code };
+  }
+
+  /** Run a command that must succeed; its stdout. */
+  async out(command: string): Promise<string> {
+    const r = await this.run(command);
+    if (r.code !== 0) throw new NodeCommandError(r);
+    return r.stdout;
+  }
+
+  async close(): Promise<void> {
+    if (!this.ssh) return;
+    const ssh = await this.ssh.catch(() => undefined);
+    ssh?.dispose();
+    this.ssh = undefined;
+  }
+}

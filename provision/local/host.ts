@@ -1,0 +1,82 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { run, tryRun } from './sh.ts';
+
+export class HostError extends Error {
+  override name = 'HostError';
+}
+
+/** The local provider needs root (namespaces, bridges, apt) and a Debian-family host (apt, Debian's packages). */
+export function checkHost(osRelease = '/etc/os-release'): { id: string; version: string } {
+  if (process.getuid?.() !== 0) {
+    throw new HostError('the local provider must run as root: it creates network namespaces and bridges and installs packages with apt (try: sudo npm run lab -- up)');
+  }
+  const text = existsSync(osRelease) ? readFileSync(osRelease, 'utf8') : '';
+  const field = (k: string) => text.match(new RegExp(`^${k}="?([^"\\n]*)"?$`, 'm'))?.[1] ?? '';
+  const id = field('ID');
+  const like = field('ID_LIKE');
+  if (!['debian', 'ubuntu'].includes(id) && !/\b(debian|ubuntu)\b/.test(like)) {
+    throw new HostError(`the local provider runs on Debian or Ubuntu only (it installs the lab's services from their packages with apt); this host is "${field('PRETTY_NAME') || id || 'unknown'}"`);
+  }
+  return { id, version: field('VERSION_ID') };
+}
+
+/** Debian packages the infrastructure part of the embedded lab needs (by the binary they provide). */
+export const PACKAGES = [
+  'iproute2',
+  'util-linux',
+  'openssl',
+  'bind9',
+  'bind9-dnsutils',
+  'haproxy',
+  'keepalived',
+  'openssh-server',
+  'openssh-client',
+  'prometheus',
+  'prometheus-node-exporter',
+  'prometheus-bind-exporter',
+  'prometheus-blackbox-exporter',
+  'supervisor',
+  'curl',
+] as const;
+
+export async function missingPackages(packages: readonly string[] = PACKAGES): Promise<string[]> {
+  const { out } = await tryRun('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\\n', ...packages]);
+  const installed = new Set(
+    out
+      .split('\n')
+      .map((l) => l.trim().split(' '))
+      .filter(([, status]) => status === 'installed')
+      .map(([name]) => name),
+  );
+  return packages.filter((p) => !installed.has(p));
+}
+
+const POLICY = '/usr/sbin/policy-rc.d';
+
+/**
+ * apt-get install what is missing, non-interactively, with a policy-rc.d that stops maintainer scripts from
+ * starting the daemons on the host (the lab starts them itself, inside the nodes).
+ */
+export async function installPackages(packages: readonly string[]): Promise<string> {
+  const missing = await missingPackages(packages);
+  if (missing.length === 0) return 'all present';
+  let ours = false;
+  if (!existsSync(POLICY)) {
+    writeFileSync(POLICY, '#!/bin/sh\n# stackgate: no daemon starts from apt during a lab install\nexit 101\n', { mode: 0o755 });
+    ours = true;
+  }
+  const env = { DEBIAN_FRONTEND: 'noninteractive', NEEDRESTART_MODE: 'l' };
+  const install = () =>
+    tryRun('apt-get', ['install', '-y', '-q', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confold', ...missing], { env });
+  try {
+    let r = await install();
+    if (r.code !== 0) {
+      await run('apt-get', ['update', '-q'], { env });
+      r = await install();
+      if (r.code !== 0) throw new HostError(`apt-get install ${missing.join(' ')} failed:\n${r.out.split('\n').slice(-20).join('\n')}`);
+    }
+  } finally {
+    if (ours) rmSync(POLICY, { force: true });
+  }
+  return `installed ${missing.length}: ${missing.join(' ')}`;
+}

@@ -1,0 +1,232 @@
+/**
+ * The `local` provider: the embedded lab on one Linux host. Nodes are network namespaces, networks are bridges,
+ * services are Debian's packages run by Debian's supervisor. Driven by any valid lab spec.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, chmodSync, chownSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Lab } from '../../helpers/lab/model.ts';
+import { checkHost, installPackages, PACKAGES } from './host.ts';
+import { labPaths, netnsName, type LabPaths } from './paths.ts';
+import { ensureCertificates, ensureSecrets, ensureSshKeys, writeIfChanged } from './pki.ts';
+import { loadbalancerNodes, renderKnownHosts, renderLab, type Daemon, type Health } from './render.ts';
+import { Progress, sleep, tryRun, type Log } from './sh.ts';
+import { programStatus, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
+import { applyTopology, destroyTopology, planTopology, topologyState } from './topology.ts';
+
+export { labPaths, netnsName } from './paths.ts';
+
+export interface Options {
+  readonly log?: Log;
+  /** Where state lives (default: .stackgate/ at the repository root). */
+  readonly stateBase?: string;
+}
+
+function uidOf(user: string): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${user}:`));
+  if (!line) throw new Error(`system user ${user} does not exist (is its package installed?)`);
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Write every rendered file and directory; return the programs whose files changed. */
+function writeConfig(lab: Lab, paths: LabPaths, daemons: readonly Daemon[], supervisorConf: string, knownHosts: string): string[] {
+  const changed: string[] = [];
+  for (const dir of [paths.run, paths.supervisor, ...lab.nodes.map((n) => `${paths.logs}/${n.name}`)]) mkdirSync(dir, { recursive: true });
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  for (const d of daemons) {
+    for (const dir of d.dirs) {
+      mkdirSync(dir.path, { recursive: true });
+      if (dir.owner) {
+        const { uid, gid } = uidOf(dir.owner);
+        chownSync(dir.path, uid, gid);
+      }
+    }
+    let touched = false;
+    for (const f of d.files) {
+      mkdirSync(dirname(f.path), { recursive: true });
+      if (writeIfChanged(f.path, f.content, f.mode)) touched = true;
+      if (f.mode !== undefined) chmodSync(f.path, f.mode);
+      if (f.owner) {
+        const { uid, gid } = uidOf(f.owner);
+        chownSync(f.path, uid, gid);
+      }
+    }
+    if (touched) changed.push(d.program);
+  }
+  writeIfChanged(paths.knownHosts, knownHosts);
+  writeIfChanged(paths.supervisorConf, supervisorConf);
+  return changed;
+}
+
+function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = new Socket();
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('error', () => done(false));
+    s.connect(port, host, () => done(true));
+  });
+}
+
+async function vipHolders(lab: Lab): Promise<Map<string, string>> {
+  const held = new Map<string, string>();
+  for (const node of loadbalancerNodes(lab)) {
+    const { out } = await tryRun('ip', ['-n', netnsName(lab, node), '-4', '-o', 'addr', 'show']);
+    for (const vip of lab.vips) if (out.includes(` ${vip.address}/`)) held.set(vip.address, node.name);
+  }
+  return held;
+}
+
+async function healthy(lab: Lab, checks: readonly Health[], vips?: Map<string, string>): Promise<string[]> {
+  const failing: string[] = [];
+  const held = vips ?? (checks.some((c) => c.kind === 'vip') ? await vipHolders(lab) : new Map<string, string>());
+  await Promise.all(
+    checks.map(async (c) => {
+      if (c.kind === 'tcp' && !(await tcpOpen(c.host, c.port))) failing.push(`${c.host}:${c.port} closed`);
+      if (c.kind === 'vip' && !held.has(c.address)) failing.push(`VIP ${c.address} not held`);
+    }),
+  );
+  return failing;
+}
+
+async function waitHealthy(lab: Lab, daemons: readonly Daemon[], timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let failing: string[] = [];
+  do {
+    failing = [];
+    for (const d of daemons) for (const f of await healthy(lab, d.health)) failing.push(`${d.program}: ${f}`);
+    if (failing.length === 0) return `${daemons.length} services healthy`;
+    await sleep(250);
+  } while (Date.now() < deadline);
+  throw new Error(`services not healthy after ${timeoutMs / 1000} s:\n  ${failing.join('\n  ')}`);
+}
+
+function prepare(lab: Lab, options: Options) {
+  if (lab.provider !== 'local') throw new Error(`lab ${lab.name} has provider ${lab.provider}, not local`);
+  return labPaths(lab.name, options.stateBase);
+}
+
+/** Bring the lab up, or bring a running lab back to its spec. Idempotent. */
+export async function up(lab: Lab, options: Options = {}): Promise<void> {
+  const paths = prepare(lab, options);
+  const p = new Progress(options.log);
+  p.info(`lab ${lab.name}: up (provider local, state ${paths.root})`);
+  await p.step('host is Debian/Ubuntu and we are root', async () => {
+    const h = checkHost();
+    return `${h.id} ${h.version}`;
+  });
+  await p.step('packages', () => installPackages(PACKAGES));
+  mkdirSync(paths.root, { recursive: true });
+  chmodSync(paths.root, 0o755);
+  const secrets = ensureSecrets(paths);
+  let hostKeys: Record<string, string> = {};
+  await p.step('SSH keys', async () => {
+    const k = await ensureSshKeys(lab, paths);
+    hostKeys = k.hostKeys;
+    return k.summary;
+  });
+  await p.step('lab CA and VIP certificates', () => ensureCertificates(lab, paths));
+  const rendered = renderLab(lab, paths, secrets);
+  const plan = planTopology(lab);
+  await p.step(`topology: ${plan.namespaces.length} namespaces, ${plan.bridges.length} bridges, ${plan.veths.length} veth pairs`, () =>
+    applyTopology(plan, { 'resolv.conf': rendered.resolvConf, hosts: rendered.hosts }),
+  );
+  let changed: string[] = [];
+  await p.step('configuration', async () => {
+    changed = writeConfig(lab, paths, rendered.daemons, rendered.supervisorConf, renderKnownHosts(lab, hostKeys));
+    return changed.length ? `changed for ${changed.join(' ')}` : 'unchanged';
+  });
+  await p.step(`supervisor: ${rendered.daemons.length} services`, () => startOrUpdate(paths, changed));
+  await p.step('services healthy', () => waitHealthy(lab, rendered.daemons, 90_000));
+  p.info(`lab ${lab.name} is up in ${p.elapsed}  (npm run lab -- status)`);
+}
+
+/** Stop everything and remove namespaces, bridges and veths. Keys and certificates stay unless purge. */
+export async function down(lab: Lab, options: Options & { purge?: boolean } = {}): Promise<void> {
+  const paths = prepare(lab, options);
+  const p = new Progress(options.log);
+  p.info(`lab ${lab.name}: down`);
+  await p.step('root', async () => void checkHost());
+  await p.step('supervisor and its services', () => shutdown(paths));
+  await p.step('topology', () => destroyTopology(planTopology(lab)));
+  await p.step('runtime files', async () => {
+    rmSync(paths.run, { recursive: true, force: true });
+    rmSync(paths.supervisorSock, { force: true });
+    if (options.purge) rmSync(paths.root, { recursive: true, force: true });
+    return options.purge ? `purged ${paths.root}` : 'removed (keys, certificates and data kept; --purge removes them)';
+  });
+  p.info(`lab ${lab.name} is down in ${p.elapsed}`);
+}
+
+export interface ServiceStatus {
+  readonly node: string;
+  readonly service: string;
+  readonly program: string;
+  readonly state: string;
+  readonly pid: number | undefined;
+  readonly healthy: boolean;
+  readonly problems: readonly string[];
+}
+
+export interface LabStatus {
+  readonly lab: string;
+  readonly up: boolean;
+  readonly supervisord: number | undefined;
+  readonly services: readonly ServiceStatus[];
+  readonly topology: Awaited<ReturnType<typeof topologyState>>;
+  readonly vips: Readonly<Record<string, string | undefined>>;
+}
+
+/** Every service on every node with its state, plus the topology and who holds each VIP. */
+export async function status(lab: Lab, options: Options = {}): Promise<LabStatus> {
+  const paths = prepare(lab, options);
+  const secrets = existsSync(paths.passwords) ? ensureSecrets(paths) : { vrrpPass: 'unset' };
+  const rendered = renderLab(lab, paths, secrets);
+  const programs = new Map((await programStatus(paths)).map((s) => [s.program, s]));
+  const held = await vipHolders(lab);
+  const services = await Promise.all(
+    rendered.daemons.map(async (d) => {
+      const s = programs.get(d.program);
+      const problems = s?.state === 'RUNNING' ? await healthy(lab, d.health, held) : [s ? s.detail || s.state : 'not started'];
+      return { node: d.node, service: d.service, program: d.program, state: s?.state ?? 'ABSENT', pid: s?.pid, healthy: problems.length === 0, problems };
+    }),
+  );
+  const topology = await topologyState(planTopology(lab));
+  const pid = supervisordPid(paths);
+  const topoUp = [topology.namespaces, topology.bridges, topology.veths].every((m) => Object.values(m).every(Boolean));
+  return {
+    lab: lab.name,
+    up: !!pid && topoUp && services.every((s) => s.healthy),
+    supervisord: pid,
+    services,
+    topology,
+    vips: Object.fromEntries(lab.vips.map((v) => [`${v.name} ${v.address}`, held.get(v.address)])),
+  };
+}
+
+/** The status as a table for people. */
+export function formatStatus(s: LabStatus): string {
+  const lines = [`lab ${s.lab}: ${s.up ? 'UP' : 'NOT UP'}  (supervisord ${s.supervisord ? `pid ${s.supervisord}` : 'not running'})`, ''];
+  const w = Math.max(...s.services.map((x) => x.service.length), 7);
+  lines.push(`  ${'NODE'.padEnd(8)} ${'SERVICE'.padEnd(w)} ${'STATE'.padEnd(9)} ${'PID'.padEnd(8)} HEALTH`);
+  for (const x of s.services) {
+    lines.push(`  ${x.node.padEnd(8)} ${x.service.padEnd(w)} ${x.state.padEnd(9)} ${String(x.pid ?? '-').padEnd(8)} ${x.healthy ? 'ok' : `FAIL ${x.problems.join('; ')}`}`);
+  }
+  lines.push('', '  VIPs:');
+  for (const [vip, node] of Object.entries(s.vips)) lines.push(`    ${vip.padEnd(28)} ${node ? `held by ${node}` : 'NOT HELD'}`);
+  const topo = (title: string, m: Record<string, boolean>) => {
+    const bad = Object.entries(m).filter(([, ok]) => !ok).map(([k]) => k);
+    lines.push(`  ${title.padEnd(11)} ${Object.keys(m).length - bad.length}/${Object.keys(m).length} present${bad.length ? `; missing: ${bad.join(', ')}` : ''}`);
+  };
+  lines.push('', '  Topology:');
+  topo('namespaces', s.topology.namespaces);
+  topo('bridges', s.topology.bridges);
+  topo('veths', s.topology.veths);
+  return lines.join('\n');
+}

@@ -1,0 +1,117 @@
+/** The lab CA, VIP certificates (laid out like `kolla-ansible certificates`) and SSH keys, under the state dir. */
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Lab, Vip } from '../../helpers/lab/model.ts';
+import type { LabPaths } from './paths.ts';
+import { vipCertFile, vipTls, type Secrets } from './render.ts';
+import { run } from './sh.ts';
+
+const DAY = 86_400_000;
+
+function certUsable(certFile: string, caFile: string, sans: string[], minDays: number): boolean {
+  if (!existsSync(certFile) || !existsSync(caFile)) return false;
+  try {
+    const pem = readFileSync(certFile, 'utf8');
+    const cert = new X509Certificate(pem.slice(0, pem.indexOf('-----END CERTIFICATE-----') + 25));
+    const ca = new X509Certificate(readFileSync(caFile));
+    const san = cert.subjectAltName ?? '';
+    return cert.verify(ca.publicKey) && Date.parse(cert.validTo) - Date.now() > minDays * DAY && sans.every((s) => san.includes(s));
+  } catch {
+    return false;
+  }
+}
+
+/** The SANs kolla-ansible puts on a VIP certificate: the FQDN and the VIP address. */
+export function vipSans(vip: Vip): string[] {
+  return [...(vip.fqdn ? [`DNS:${vip.fqdn}`] : []), `IP Address:${vip.address}`];
+}
+
+export async function ensureCertificates(lab: Lab, paths: LabPaths): Promise<string> {
+  const rootDir = join(paths.certificates, 'private/root');
+  mkdirSync(rootDir, { recursive: true, mode: 0o700 });
+  chmodSync(join(paths.certificates, 'private'), 0o700);
+  mkdirSync(dirname(paths.caCert), { recursive: true });
+  const made: string[] = [];
+  const rootCrt = join(rootDir, 'root.crt');
+  const caValid = (() => {
+    if (!existsSync(rootCrt) || !existsSync(paths.caKey)) return false;
+    const ca = new X509Certificate(readFileSync(rootCrt));
+    return ca.ca && Date.parse(ca.validTo) - Date.now() > 365 * DAY;
+  })();
+  if (!caValid) {
+    await run('openssl', [
+      'req', '-x509', '-newkey', 'rsa:3072', '-nodes', '-sha256', '-days', '3650',
+      '-keyout', paths.caKey, '-out', rootCrt, '-subj', `/CN=stackgate ${lab.name} lab CA`,
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
+    chmodSync(paths.caKey, 0o600);
+    made.push('root CA');
+  }
+  writeIfChanged(paths.caCert, readFileSync(rootCrt, 'utf8'));
+  for (const vip of lab.vips) {
+    if (!vipTls(lab, vip)) continue;
+    const pem = vipCertFile(lab, paths, vip);
+    const sans = vipSans(vip);
+    if (!caValid || !certUsable(pem, paths.caCert, sans, lab.tls.minDaysValid + 1)) {
+      const dir = join(paths.certificates, 'private', vip.name);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const key = join(dir, `${vip.name}.key`);
+      const csr = join(dir, `${vip.name}.csr`);
+      const crt = join(dir, `${vip.name}.crt`);
+      const ext = join(dir, `${vip.name}.ext`);
+      writeFileSync(
+        ext,
+        `subjectAltName=${sans.map((s) => s.replace('IP Address:', 'IP:')).join(',')}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n`,
+      );
+      await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${vip.host}`]);
+      await run('openssl', [
+        'x509', '-req', '-sha256', '-days', '825', '-in', csr, '-CA', rootCrt, '-CAkey', paths.caKey,
+        '-set_serial', `0x${randomBytes(12).toString('hex')}`, '-out', crt, '-extfile', ext,
+      ]);
+      writeFileSync(pem, readFileSync(crt, 'utf8') + readFileSync(key, 'utf8'), { mode: 0o600 });
+      chmodSync(key, 0o600);
+      made.push(`${vip.name} (${sans.join(', ')})`);
+    }
+  }
+  return made.length ? `issued ${made.join('; ')}` : 'valid';
+}
+
+export function writeIfChanged(path: string, content: string, mode?: number): boolean {
+  if (existsSync(path) && readFileSync(path, 'utf8') === content) return false;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content, mode === undefined ? {} : { mode });
+  return true;
+}
+
+/** The lab's SSH key (the one checks log in with) and one host key per node. */
+export async function ensureSshKeys(lab: Lab, paths: LabPaths): Promise<{ summary: string; hostKeys: Record<string, string> }> {
+  mkdirSync(join(paths.ssh, 'hostkeys'), { recursive: true, mode: 0o700 });
+  chmodSync(paths.ssh, 0o700);
+  const made: string[] = [];
+  if (!existsSync(paths.sshKey)) {
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `stackgate-${lab.name}`, '-f', paths.sshKey]);
+    made.push('lab key');
+  }
+  writeIfChanged(paths.authorizedKeys, readFileSync(`${paths.sshKey}.pub`, 'utf8'), 0o600);
+  const hostKeys: Record<string, string> = {};
+  for (const node of lab.nodes) {
+    const key = paths.hostKey(node.name);
+    if (!existsSync(key)) {
+      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${node.hostname}`, '-f', key]);
+      made.push(`${node.name} host key`);
+    }
+    hostKeys[node.name] = readFileSync(`${key}.pub`, 'utf8');
+  }
+  return { summary: made.length ? `generated ${made.join(', ')}` : 'present', hostKeys };
+}
+
+/** Lab secrets that are generated once and kept (0600) in the state dir. */
+export function ensureSecrets(paths: LabPaths): Secrets {
+  if (existsSync(paths.passwords)) return JSON.parse(readFileSync(paths.passwords, 'utf8')) as Secrets;
+  const secrets: Secrets = { vrrpPass: randomBytes(6).toString('base64url').slice(0, 8) };
+  mkdirSync(dirname(paths.passwords), { recursive: true });
+  writeFileSync(paths.passwords, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  return secrets;
+}
+

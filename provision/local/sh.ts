@@ -1,0 +1,51 @@
+import { execa, type Options } from 'execa';
+
+/** Run a command; throw with its output when it fails. */
+export async function run(cmd: string, args: readonly string[], options: Options = {}): Promise<string> {
+  const result = await execa(cmd, args, { reject: false, all: true, ...options });
+  if (result.exitCode !== 0 || result.failed) {
+    const out = String(result.all ?? '').trim();
+    throw new Error(`${[cmd, ...args].join(' ')} failed (exit ${String(result.exitCode)})${out ? `:\n${out}` : ''}`);
+  }
+  return String(result.stdout ?? '');
+}
+
+/** Run a command; return its exit code and output, never throw. */
+export async function tryRun(cmd: string, args: readonly string[], options: Options = {}): Promise<{ code: number; out: string }> {
+  const result = await execa(cmd, args, { reject: false, all: true, ...options });
+  return { code: result.exitCode ?? -1, out: String(result.all ?? '') };
+}
+
+export type Log = (line: string) => void;
+
+const fmt = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+/** Steps with elapsed time each, printed as they finish. */
+export class Progress {
+  private readonly started = Date.now();
+  constructor(private readonly log: Log = (l) => process.stdout.write(`${l}\n`)) {}
+
+  async step<T>(title: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = Date.now();
+    this.log(`  … ${title}`);
+    try {
+      const value = await fn();
+      const note = typeof value === 'string' && value ? ` (${value})` : '';
+      this.log(`  ✓ ${title}${note}  [${fmt(Date.now() - t0)}]`);
+      return value;
+    } catch (error) {
+      this.log(`  ✗ ${title}  [${fmt(Date.now() - t0)}]`);
+      throw error;
+    }
+  }
+
+  info(line: string): void {
+    this.log(line);
+  }
+
+  get elapsed(): string {
+    return fmt(Date.now() - this.started);
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
