@@ -1,5 +1,6 @@
 import * as allure from 'allure-js-commons';
-import { test as base, type TestContext } from 'vitest';
+import { afterAll, test as base, type TestContext } from 'vitest';
+import { NodeShell } from '../node/ssh.ts';
 import { relative } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
@@ -49,7 +50,15 @@ export interface CheckContext extends Fixtures {
   requires(capability: Capability): void;
   /** Skip a check of a later phase than the lab is in. */
   due(phase: number, what: string): void;
+  /** A shell on a lab node over SSH (connected on first use, closed after the file). */
+  node(name: string): NodeShell;
 }
+
+const shells = new Map<string, NodeShell>();
+afterAll(async () => {
+  await Promise.all([...shells.values()].map((s) => s.close()));
+  shells.clear();
+});
 
 export interface CheckOptions {
   timeout?: number;
@@ -77,6 +86,16 @@ async function label(lab: Lab, decisions: Decisions, id: string, layer: Layer, t
     await allure.link(`${relative(repoRoot, lab.path(lab.spec.design))}#${d.source}`, `${d.id} — ${d.source}`, 'decision');
   }
   await allure.tag(id);
+}
+
+/**
+ * A failed `expect(findings, what).toEqual([])` says "expected [ Array(2) ] to deeply equal []"; name the findings
+ * instead, so that the matrix, a waiver's note and the report show what was seen.
+ */
+function withFindings(error: unknown, message: string): string {
+  const e = error as { actual?: unknown; expected?: unknown };
+  if (!Array.isArray(e.expected) || e.expected.length > 0 || !Array.isArray(e.actual) || e.actual.length === 0) return message;
+  return `${message.replace(/: expected \[[\s\S]*\] to (deeply )?equal \[\]$/, '')}: ${e.actual.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join('; ')}`;
 }
 
 /**
@@ -113,6 +132,12 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
         await allure.attachment(name, typeof content === 'string' ? redact(content) : content, type);
       },
       notApplicable: (reason) => declaredSkip('not-applicable', `not applicable: ${reason}`),
+      node: (name) => {
+        const key = `${lab.file}#${name}`;
+        let shell = shells.get(key);
+        if (!shell) shells.set(key, (shell = new NodeShell(lab, lab.node(name))));
+        return shell;
+      },
       requires: (capability) => {
         const why = lab.lacks(capability);
         if (why) declaredSkip('lacks', `lab ${lab.name} lacks ${capability}: ${why}`);
@@ -129,7 +154,7 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
         meta.skip ??= { kind: 'undeclared', reason: 'skipped without a reason the lab spec declares' };
         throw error;
       }
-      const message = redact(error instanceof Error ? error.message : String(error));
+      const message = redact(withFindings(error, error instanceof Error ? error.message : String(error)));
       const waiver = decisions.waiverFor(id);
       if (waiver.active) {
         const w = waiver.active.map((x) => `${x.decision} until ${x.expires}: ${x.justification}`).join('; ');

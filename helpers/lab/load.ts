@@ -89,6 +89,35 @@ function locate(doc: Document, lines: LineCounter, pointer: string, key?: string
   return { line: pos.line, column: pos.col };
 }
 
+/**
+ * The JSON pointer of the deepest node (or key) at a source offset. Only used where the document's structure is
+ * sound (a duplicate key); after a syntax error the recovered structure would point somewhere misleading.
+ */
+function pointerAt(doc: Document, offset: number): string {
+  const within = (n: unknown) => {
+    const range = (n as YamlNode | null)?.range;
+    return range !== undefined && range !== null && range[0] <= offset && offset < Math.max(range[2], range[0] + 1);
+  };
+  const escape = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+  let pointer = '';
+  let node: unknown = doc.contents;
+  for (;;) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => within(p.key) || within(p.value));
+      if (!pair || !isScalar(pair.key)) break;
+      pointer += `/${escape(String(pair.key.value))}`;
+      if (within(pair.key)) break;
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const i = node.items.findIndex((item) => within(item));
+      if (i < 0) break;
+      pointer += `/${i}`;
+      node = node.items[i];
+    } else break;
+  }
+  return pointer;
+}
+
 function describe(error: ErrorObject): { path: string; key?: string; message: string } {
   const path = error.instancePath;
   switch (error.keyword) {
@@ -149,7 +178,10 @@ function semanticProblems(spec: LabSpec): { path: string; message: string }[] {
     inside(`/vips/${name}/address`, vip.address, vip.network);
   }
   for (const [iface, vip] of Object.entries(spec.endpoints ?? {})) needVip(`/endpoints/${iface}`, vip);
-  for (const [name, svc] of Object.entries(spec.services ?? {})) needVip(`/services/${name}/vip`, svc.vip);
+  for (const [name, svc] of Object.entries(spec.services ?? {})) {
+    needVip(`/services/${name}/vip`, svc.vip);
+    needVip(`/services/${name}/internalVip`, svc.internalVip);
+  }
   for (const [i, server] of (spec.dns?.servers ?? []).entries()) needNode(`/dns/servers/${i}/node`, server.node);
   for (const [i, net] of (spec.dns?.recursion ?? []).entries()) needNetwork(`/dns/recursion/${i}`, net);
   needNetwork('/neutron/externalNetwork/network', spec.neutron?.externalNetwork?.network);
@@ -190,7 +222,7 @@ export function parseValidatedYaml<T>(
       file,
       doc.errors.map((e) => {
         const pos = lines.linePos(e.pos[0]);
-        return { file, line: pos.line, column: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` };
+        return { file, line: pos.line, column: pos.col, path: e.code === 'DUPLICATE_KEY' ? pointerAt(doc, e.pos[0]) : '', message: `YAML: ${e.message.split('\n')[0]}` };
       }),
     );
   }
@@ -203,9 +235,16 @@ export function parseValidatedYaml<T>(
     const where = locate(doc, lines, error.instancePath, d.key);
     problems.push({ file, ...where, path: d.path, message: d.message });
   }
-  if (problems.length === 0) {
-    for (const p of extra(data as T)) problems.push({ file, ...locate(doc, lines, p.path), path: p.path, message: p.message });
+  // Cross-references and addresses are checked even when the schema failed, so that every problem shows at
+  // once; on a shape too broken to walk, only the schema's problems are reported.
+  let extras: { path: string; message: string }[] = [];
+  try {
+    extras = extra(data as T);
+  } catch {
+    extras = [];
   }
+  const seen = new Set(problems.map((p) => p.path));
+  for (const p of extras) if (!seen.has(p.path)) problems.push({ file, ...locate(doc, lines, p.path), path: p.path, message: p.message });
   if (problems.length > 0) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new LabSpecError(file, problems);

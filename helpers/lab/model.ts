@@ -250,7 +250,7 @@ export class Lab {
     const out: CatalogExpectation[] = [];
     for (const [service, s] of Object.entries(this.spec.services ?? {})) {
       for (const iface of s.interfaces ?? ['public', 'internal']) {
-        const vipName = iface === 'public' && s.vip ? s.vip : this.spec.endpoints?.[iface];
+        const vipName = (iface === 'public' && s.vip) || (iface === 'internal' && s.internalVip) || this.spec.endpoints?.[iface];
         if (!vipName) continue;
         const vip = this.vip(vipName);
         const tls = iface === 'public' ? this.tls.external : this.tls.internal;

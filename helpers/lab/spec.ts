@@ -98,6 +98,7 @@ export interface ServiceSpec {
   path?: string;
   interfaces?: Interface[];
   vip?: string;
+  internalVip?: string;
 }
 
 export interface CinderBackendSpec {
@@ -220,7 +221,7 @@ export interface LabSpec {
   storage?: StorageSpec;
   monitoring?: MonitoringSpec;
   dashboard?: { enabled: boolean; port?: number; redirectHttp?: boolean };
-  credentials?: { cloud?: string; cloudsFile?: string; caFile?: string };
+  credentials?: { cloud?: string; cloudsFile?: string; caFile?: string; sshUser?: string; sshKey?: string; sshKnownHosts?: string };
   secrets?: string[];
   capabilities?: { lacks?: Partial<Record<Capability, string>> };
   persistence?: boolean;

@@ -1,0 +1,166 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadDecisions } from '../gate/decisions.ts';
+import { CHECK_ID, layerOf } from '../gate/layers.ts';
+import { LabSpecError, labsDir, listLabs, loadLab, parseLabSpec, repoRoot, resolveLabFile, type SpecProblem } from './load.ts';
+
+const badDir = join(repoRoot, 'fixtures/labs-bad');
+const badCases = readdirSync(badDir).filter((f) => f.endsWith('.yaml')).sort();
+
+interface Expectation {
+  line: number;
+  column: number;
+  path: string;
+  fragment: string;
+}
+
+/** `# expect: line:col /json/path message fragment` — `/` alone is the document root (an empty pointer). */
+function expectations(text: string): Expectation[] {
+  return [...text.matchAll(/^# expect: (\d+):(\d+) (\S+) (.+)$/gm)].map((m) => ({
+    line: Number(m[1]),
+    column: Number(m[2]),
+    path: m[3] === '/' ? '' : m[3]!,
+    fragment: m[4]!.trim(),
+  }));
+}
+
+function problemsOf(file: string): SpecProblem[] {
+  try {
+    parseLabSpec(readFileSync(file, 'utf8'), file);
+  } catch (error) {
+    if (error instanceof LabSpecError) return [...error.problems];
+    throw error;
+  }
+  throw new Error(`${file} was accepted, but it is a bad spec`);
+}
+
+describe('the corpus of bad lab specs', () => {
+  it('covers every kind of mistake the loader must catch', () => {
+    for (const kind of [
+      'wrong-type',
+      'unknown-key-top',
+      'unknown-key-nested',
+      'missing-required',
+      'address-outside',
+      'unknown-reference',
+      'duplicate-interface',
+      'yaml-syntax',
+      'duplicate-key',
+      'several-errors',
+    ]) {
+      expect(badCases, `fixtures/labs-bad/${kind}.yaml`).toContain(`${kind}.yaml`);
+    }
+  });
+
+  it.each(badCases)('%s is rejected with every expected problem, its line:column and JSON path', (name) => {
+    const file = join(badDir, name);
+    const want = expectations(readFileSync(file, 'utf8'));
+    expect(want.length, `${name} has no "# expect:" lines`).toBeGreaterThan(0);
+    const got = problemsOf(file);
+    const shown = got.map((p) => `${p.line}:${p.column} ${p.path || '/'} ${p.message}`).join('\n');
+    expect(got.length, `problems reported:\n${shown}`).toBe(want.length);
+    for (const w of want) {
+      const match = got.find((p) => p.line === w.line && p.column === w.column && p.path === w.path && p.message.includes(w.fragment));
+      expect(match, `expected ${w.line}:${w.column} ${w.path || '/'} "${w.fragment}" among:\n${shown}`).toBeDefined();
+      expect(match!.file).toBe(file);
+    }
+    // Reported in source order, so an operator can fix them top to bottom.
+    const order = got.map((p) => p.line * 10_000 + p.column);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  it('puts every problem into one error message with file:line:column and path', () => {
+    const file = join(badDir, 'several-errors.yaml');
+    let message = '';
+    try {
+      loadLab(file);
+    } catch (error) {
+      expect(error).toBeInstanceOf(LabSpecError);
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/is invalid \(8 problems\)/);
+    expect(message).toContain('several-errors.yaml:10:7 /name: must match pattern');
+    expect(message).toContain('several-errors.yaml:20:5 /networks/management/colour: unknown key "colour"');
+    expect(message).toContain('several-errors.yaml:26:9 /nodes/node1/interfaces/0: missing required field "name"');
+  });
+});
+
+describe('loading labs', () => {
+  it('names the bundled labs when a lab does not exist', () => {
+    expect(() => loadLab('no-such-lab')).toThrow(LabSpecError);
+    expect(() => loadLab('no-such-lab')).toThrow(/no lab spec at this path \(bundled labs: .*kolla-aio/);
+  });
+
+  it('resolves a lab name to its folder and keeps a path as a path', () => {
+    expect(resolveLabFile('kolla-aio')).toBe(join(labsDir, 'kolla-aio', 'lab.yaml'));
+    expect(resolveLabFile('/tmp/x/lab.yaml')).toBe('/tmp/x/lab.yaml');
+    expect(resolveLabFile('elsewhere.yml')).toBe(join(process.cwd(), 'elsewhere.yml'));
+  });
+
+  it('returns the same frozen model on every load', () => {
+    const lab = loadLab('kolla-aio');
+    expect(loadLab('kolla-aio')).toBe(lab);
+    expect(loadLab(resolveLabFile('kolla-aio'))).toBe(lab);
+    expect(Object.isFrozen(lab)).toBe(true);
+    expect(Object.isFrozen(lab.spec.networks)).toBe(true);
+    expect(Object.isFrozen(lab.nodes[0]!.addresses)).toBe(true);
+    expect(() => {
+      (lab.spec as { name: string }).name = 'changed';
+    }).toThrow(TypeError);
+  });
+});
+
+describe('every bundled lab', () => {
+  const labs = listLabs();
+
+  it('includes the seed deployments', () => {
+    expect(labs).toEqual(expect.arrayContaining(['primary', 'kolla-aio', 'charmed-caracal', 'alpine-lxc']));
+  });
+
+  it.each(labs)('%s loads cleanly with its decision record', (name) => {
+    const lab = loadLab(name);
+    expect(lab.name).toBe(name);
+    expect(existsSync(lab.path(lab.spec.design)), `design record ${lab.spec.design}`).toBe(true);
+    const decisions = loadDecisions(lab);
+    expect(decisions.lab).toBe(name);
+    expect(decisions.all.length).toBeGreaterThan(0);
+    // Derived facts compute without throwing (every reference resolves).
+    expect(() => [lab.expectedCatalog, lab.dnsRecords, lab.ptrRecords, lab.expectedTargets]).not.toThrow();
+  });
+
+  it.each(labs)('%s: each decision maps to well-formed check IDs and cites its source', (name) => {
+    const decisions = loadDecisions(loadLab(name));
+    for (const d of decisions.all) {
+      expect(d.checks.length, d.id).toBeGreaterThan(0);
+      expect(d.source.trim(), d.id).not.toBe('');
+      for (const c of d.checks) {
+        expect(c, `${d.id}`).toMatch(CHECK_ID);
+        expect(() => layerOf(c)).not.toThrow();
+      }
+    }
+    const ids = decisions.all.map((d) => d.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const w of decisions.waivers) expect(ids).toContain(w.decision);
+  });
+
+  it.each(labs)('%s: expected preflight failures are preflight check IDs', (name) => {
+    const lab = loadLab(name);
+    const file = join(lab.dir, 'expected-preflight-failures');
+    if (!existsSync(file)) return;
+    const listed = readFileSync(file, 'utf8')
+      .split('\n')
+      .map((s) => s.trim())
+      .filter((s) => s && !s.startsWith('#'));
+    for (const c of listed) {
+      expect(c).toMatch(CHECK_ID);
+      expect(layerOf(c)).toBe('preflight');
+    }
+  });
+
+  it.each(['kolla-aio', 'charmed-caracal', 'alpine-lxc'])('%s: its design record is a copy of the seed with provenance', (name) => {
+    const lab = loadLab(name);
+    const first = readFileSync(lab.path(lab.spec.design), 'utf8').split('\n')[0]!;
+    expect(first).toMatch(/^<!-- Copied verbatim from seed files? \d{3}_[0-9a-f]{16}\.md/);
+  });
+});

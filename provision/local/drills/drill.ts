@@ -1,0 +1,19 @@
+import type { Lab } from '../../../helpers/lab/model.ts';
+
+/**
+ * A named, reversible fault for the embedded lab. `inject` and `revert` are idempotent and safe to run after a
+ * crash (revert of a fault that is not in place does nothing). While it is in place, exactly `checks` fail,
+ * each with a message naming one of `decisions` and `object`.
+ */
+export interface Drill {
+  readonly name: string;
+  readonly description: string;
+  /** Decision IDs (of the embedded lab) the fault violates. */
+  readonly decisions: readonly string[];
+  /** Check IDs that must fail while the fault is in place. */
+  readonly checks: readonly string[];
+  /** A fragment every failure message must contain (the object the fault touches, e.g. "node1" or "eth3"). */
+  readonly object: string;
+  inject(lab: Lab): Promise<void>;
+  revert(lab: Lab): Promise<void>;
+}
