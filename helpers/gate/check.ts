@@ -71,7 +71,11 @@ function isSkip(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === PENDING;
 }
 
+/** Allure's reporter installs a runtime; without it (a bare `vitest` run) its API only prints warnings. */
+const allureOn = () => typeof (globalThis as { allureTestRuntime?: unknown }).allureTestRuntime === 'function';
+
 async function label(lab: Lab, decisions: Decisions, id: string, layer: Layer, title: string): Promise<void> {
+  if (!allureOn()) return;
   await allure.epic(layer);
   await allure.parentSuite(layer);
   await allure.suite(lab.name);
@@ -115,6 +119,9 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
       throw new Error('unreachable: skip() throws');
     };
 
+    // A lab is judged against its own decisions: a check none of them asks for does not apply to it.
+    if (meta.decisions.length === 0) declaredSkip('not-applicable', `not applicable: no decision of lab ${lab.name} asks for ${id}`);
+
     if (isLive(layer)) {
       reachability ??= labReachability(lab);
       const r = await reachability;
@@ -129,7 +136,7 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
       task,
       signal,
       attach: async (name, content, type = 'text/plain') => {
-        await allure.attachment(name, typeof content === 'string' ? redact(content) : content, type);
+        if (allureOn()) await allure.attachment(name, typeof content === 'string' ? redact(content) : content, type);
       },
       notApplicable: (reason) => declaredSkip('not-applicable', `not applicable: ${reason}`),
       node: (name) => {

@@ -1,12 +1,18 @@
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
-import { inRange } from '../../helpers/net/ip.ts';
+import { addressesInDhcp, vipHolderProblems } from '../../helpers/lab/addressing.ts';
 
-check('pre.vips-outside-dhcp', 'every VIP lies outside every DHCP range', ({ lab }) => {
-  const clashes = lab.vips.flatMap((vip) =>
-    lab.networks
-      .filter((n) => n.dhcp && inRange(n.dhcp, vip.address))
-      .map((n) => `VIP ${vip.name} ${vip.address} is inside network ${n.name}'s DHCP range ${n.dhcp!.start}–${n.dhcp!.end}${n.dhcpIsDefault ? " (Lima's default: lower dhcpEnd)" : ''}`),
+check('pre.vips-outside-dhcp', 'every VIP and static node address lies outside every DHCP range', ({ lab }) => {
+  const clashes = addressesInDhcp(lab).map(
+    ({ placed, net }) =>
+      `${placed.owner} ${placed.address} is inside network ${net.name}'s DHCP range ${net.dhcp!.start}–${net.dhcp!.end}` +
+      (net.dhcpIsDefault ? " (Lima's default range: lower dhcpEnd in networks.yaml)" : ''),
   );
-  expect(clashes).toEqual([]);
+  expect(clashes, 'static addresses a DHCP server may also lease').toEqual([]);
+});
+
+check('pre.vip-on-loadbalancers', 'every VIP can be held by every loadbalancer and is no node address', ({ lab, notApplicable }) => {
+  if (lab.vips.length === 0) return notApplicable('the spec defines no VIPs');
+  if (lab.nodesWithRole('loadbalancer').length === 0) return notApplicable('no node of the spec has the loadbalancer role');
+  expect(vipHolderProblems(lab), 'VIPs that a loadbalancer cannot hold').toEqual([]);
 });

@@ -1,0 +1,63 @@
+// `npm run bench:layers [-- --runs N] [--layers a,b]`: wall time of each layer against the current lab
+// (STACKGATE_LAB), N runs each, medians and min/max into reports/bench/layers.{md,json}. A benchmark, not a test.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { LAYERS } from '../helpers/gate/layers.ts';
+import { loadLab, repoRoot } from '../helpers/lab/load.ts';
+
+const arg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const runs = Number(arg('runs') ?? 5);
+const layers = (arg('layers')?.split(',') ?? [...LAYERS]).filter((l) => (LAYERS as readonly string[]).includes(l));
+const lab = loadLab();
+
+interface Sample {
+  wallMs: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const results: Record<string, Sample[]> = {};
+for (const layer of layers) {
+  results[layer] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await execa('npx', ['vitest', 'run', '--project', layer], { cwd: repoRoot, reject: false, env: { FORCE_COLOR: '0' } });
+    const wallMs = performance.now() - t0;
+    const v = JSON.parse(readFileSync(join(repoRoot, 'reports/decisions.json'), 'utf8')) as { counts: { passed: number; failed: number; skipped: number; blocked: number } };
+    results[layer].push({ wallMs, passed: v.counts.passed, failed: v.counts.failed, skipped: v.counts.skipped + v.counts.blocked });
+    process.stdout.write(`${layer} run ${i + 1}/${runs}: ${(wallMs / 1000).toFixed(2)} s, ${v.counts.passed} passed, ${v.counts.failed} failed\n`);
+  }
+}
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+const rows = layers.map((l) => {
+  const w = results[l]!.map((s) => s.wallMs / 1000);
+  const last = results[l]!.at(-1)!;
+  return { layer: l, median: median(w), min: Math.min(...w), max: Math.max(...w), checks: `${last.passed} passed, ${last.failed} failed, ${last.skipped} skipped` };
+});
+const md = [
+  `# Layer wall times — lab \`${lab.name}\``,
+  '',
+  `${runs} runs per layer of \`npx vitest run --project <layer>\` (whole process: Vitest start-up, collection, checks, reporters). Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.`,
+  '',
+  '| layer | median (s) | min (s) | max (s) | checks (last run) |',
+  '|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.layer} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)} | ${r.max.toFixed(2)} | ${r.checks} |`),
+  '',
+].join('\n');
+mkdirSync(join(repoRoot, 'reports/bench'), { recursive: true });
+writeFileSync(join(repoRoot, 'reports/bench/layers.md'), md);
+writeFileSync(join(repoRoot, 'reports/bench/layers.json'), `${JSON.stringify({ lab: lab.name, runs, machine, rows, results }, null, 2)}\n`);
+console.log(`\n${md}`);
