@@ -1,0 +1,48 @@
+/** Look names up at one chosen DNS server with Node's own resolver (c-ares), bounded in time. */
+import { Resolver } from 'node:dns/promises';
+
+/** What one lookup saw: the values (empty when none), or why there were none (ENOTFOUND, ENODATA, ETIMEOUT …). */
+export interface Lookup {
+  readonly values: readonly string[];
+  readonly error?: string;
+}
+
+/** A lookup's result in a message: "192.168.105.102", "10.0.2.250, 192.168.105.250" or "nothing (ENOTFOUND)". */
+export function seen(lookup: Lookup): string {
+  if (lookup.values.length > 0) return lookup.values.join(', ');
+  return `nothing (${lookup.error ?? 'empty answer'})`;
+}
+
+/** DNS names compare without case and without the root's trailing dot. */
+export function sameName(a: string, b: string): boolean {
+  return a.replace(/\.$/, '').toLowerCase() === b.replace(/\.$/, '').toLowerCase();
+}
+
+/** Per try; c-ares doubles it for its one retry. A lab server answers in milliseconds: one that does not costs ~1.5 s. */
+export const LOOKUP_TIMEOUT_MS = 500;
+
+/** A resolver that asks only `server` (one retry), optionally from a chosen source address. */
+export function resolverAt(server: string, options: { localAddress?: string; timeoutMs?: number } = {}): Resolver {
+  const resolver = new Resolver({ timeout: options.timeoutMs ?? LOOKUP_TIMEOUT_MS, tries: 2 });
+  resolver.setServers([server]);
+  if (options.localAddress) resolver.setLocalAddress(options.localAddress);
+  return resolver;
+}
+
+async function settle(query: Promise<string[]>): Promise<Lookup> {
+  try {
+    return { values: await query };
+  } catch (error) {
+    return { values: [], error: (error as NodeJS.ErrnoException).code ?? String(error) };
+  }
+}
+
+/** The A records of `name` at `server`. */
+export function lookupA(server: string, name: string): Promise<Lookup> {
+  return settle(resolverAt(server).resolve4(name));
+}
+
+/** The PTR records of a reverse name (e.g. 101.105.168.192.in-addr.arpa) at `server`. */
+export function lookupPtr(server: string, ptrName: string): Promise<Lookup> {
+  return settle(resolverAt(server).resolvePtr(ptrName));
+}
