@@ -1,8 +1,12 @@
 /** `npm run lab -- up|down|status [--lab NAME] [--purge] [--json]`: the lab's provider, chosen by its spec. */
 import { loadLab } from '../helpers/lab/load.ts';
 import * as local from './local/index.ts';
+import { drillCatalogue, findDrill, formatCatalogue } from './local/drills/index.ts';
 
-const USAGE = 'usage: npm run lab -- up|down|status|ensure [--lab NAME|PATH] [--purge] [--json]   (default lab: $STACKGATE_LAB or embedded)';
+const USAGE = [
+  'usage: npm run lab -- up|down|status|ensure [--lab NAME|PATH] [--purge] [--json]   (default lab: $STACKGATE_LAB or embedded)',
+  '       npm run lab -- drill --list | drill NAME | drill --revert NAME | drill --revert-all',
+].join('\n');
 
 async function main(argv: string[]): Promise<number> {
   const verb = argv.find((a) => !a.startsWith('-') && argv[argv.indexOf(a) - 1] !== '--lab');
@@ -29,6 +33,33 @@ async function main(argv: string[]): Promise<number> {
       if ((await local.status(lab)).up) return 0;
       await local.up(lab);
       return 0;
+    case 'drill': {
+      const rest = argv.slice(argv.indexOf('drill') + 1).filter((a) => a !== '--lab' && a !== labArg);
+      if (rest.includes('--list') || rest.length === 0) {
+        console.log(formatCatalogue(drillCatalogue(lab)));
+        return 0;
+      }
+      if (rest.includes('--revert-all')) {
+        // After a crash nobody knows which drill was in: revert them all, each is a no-op when not in place.
+        for (const d of drillCatalogue(lab)) await d.revert(lab);
+        console.log(`reverted every drill of lab ${lab.name}`);
+        return 0;
+      }
+      const name = rest.find((a) => !a.startsWith('-'));
+      if (!name) {
+        console.error(USAGE);
+        return 2;
+      }
+      const drill = findDrill(lab, name);
+      if (rest.includes('--revert')) {
+        await drill.revert(lab);
+        console.log(`reverted ${drill.name}`);
+      } else {
+        await drill.inject(lab);
+        console.log(`injected ${drill.name}: ${drill.description}\n  must fail: ${drill.checks.join(', ')}\n  revert:    npm run lab -- drill --revert ${drill.name}`);
+      }
+      return 0;
+    }
     case 'down':
       await local.down(lab, { purge: argv.includes('--purge') });
       return 0;

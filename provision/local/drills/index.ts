@@ -1,0 +1,29 @@
+import type { Lab } from '../../../helpers/lab/model.ts';
+import { dnsDrills } from './dns.ts';
+import type { Drill } from './drill.ts';
+import { tlsDrillsFor } from './tls.ts';
+
+export type { Drill } from './drill.ts';
+
+/** Every fault drill of the embedded lab, by layer. */
+export function drillCatalogue(lab: Lab): Drill[] {
+  const all = [...tlsDrillsFor(lab), ...dnsDrills];
+  const seen = new Set<string>();
+  for (const d of all) {
+    if (seen.has(d.name)) throw new Error(`two drills are named ${d.name}`);
+    seen.add(d.name);
+  }
+  return all;
+}
+
+export function findDrill(lab: Lab, name: string): Drill {
+  const catalogue = drillCatalogue(lab);
+  const drill = catalogue.find((d) => d.name === name);
+  if (!drill) throw new Error(`no drill "${name}"; known drills: ${catalogue.map((d) => d.name).join(', ')}`);
+  return drill;
+}
+
+export function formatCatalogue(drills: readonly Drill[]): string {
+  const width = Math.max(...drills.map((d) => d.name.length));
+  return drills.map((d) => `${d.name.padEnd(width)}  ${d.description}\n${''.padEnd(width)}  breaks ${d.checks.join(', ')} (${d.decisions.join(', ')})`).join('\n');
+}
