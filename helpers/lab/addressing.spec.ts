@@ -10,16 +10,9 @@ import {
   vipHolderProblems,
 } from './addressing.ts';
 import { loadLab } from './load.ts';
-import { Lab } from './model.ts';
-import type { LabSpec } from './spec.ts';
+import { labVariant } from './variant.ts';
 
-/** The primary lab with one change. */
-function variant(change: (spec: LabSpec) => void): Lab {
-  const base = loadLab('primary');
-  const spec = structuredClone(base.spec) as LabSpec;
-  change(spec);
-  return new Lab(spec, base.file);
-}
+const variant = labVariant;
 
 describe('addressing', () => {
   const primary = loadLab('primary');

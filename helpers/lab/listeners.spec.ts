@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { catalogProblems, nodeScrapeListeners, portClashes, vipListeners } from './listeners.ts';
 import { loadLab } from './load.ts';
-import { Lab } from './model.ts';
-import type { LabSpec } from './spec.ts';
+import { labVariant } from './variant.ts';
 
-/** The primary lab with one change. */
-function variant(change: (spec: LabSpec) => void): Lab {
-  const base = loadLab('primary');
-  const spec = structuredClone(base.spec) as LabSpec;
-  change(spec);
-  return new Lab(spec, base.file);
-}
+const variant = labVariant;
 
 describe('listeners', () => {
   const primary = loadLab('primary');

@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadLab } from './load.ts';
-import { Lab } from './model.ts';
+import { labVariant } from './variant.ts';
 import { attachmentProblems, cephPlacementProblems, hostBudget, lvmDiskProblems, poolSizeProblems } from './placement.ts';
-import type { LabSpec } from './spec.ts';
 
-/** The primary lab with one change. */
-function variant(change: (spec: LabSpec) => void): Lab {
-  const base = loadLab('primary');
-  const spec = structuredClone(base.spec) as LabSpec;
-  change(spec);
-  return new Lab(spec, base.file);
-}
+const variant = labVariant;
 
 describe('placement', () => {
   const primary = loadLab('primary');

@@ -1,17 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
-import { Lab } from '../lab/model.ts';
+import type { Lab } from '../lab/model.ts';
+import { labVariant } from '../lab/variant.ts';
 import type { LabSpec } from '../lab/spec.ts';
 import { endpointLabel, tlsEndpoints, vipTerminatesTls } from './endpoints.ts';
 import { expectedTlsEndpoints } from './survey.ts';
 
-function variant(name: string, change: (spec: LabSpec) => void): Lab {
-  const base = loadLab(name);
-  const spec = structuredClone(base.spec) as LabSpec;
-  change(spec);
-  return new Lab(spec, base.file);
-}
+const variant = (name: string, change: (spec: LabSpec) => void): Lab => labVariant(change, name);
 
 describe('tlsEndpoints', () => {
   it('lists every distinct catalog host:port once per VIP, plus Prometheus, on the embedded lab', () => {
