@@ -35,8 +35,12 @@ export const PACKAGES = [
   'prometheus-node-exporter',
   'prometheus-bind-exporter',
   'prometheus-blackbox-exporter',
+  // htpasswd: the bcrypt hash of Prometheus' basic-auth password for its --web.config.file.
+  'apache2-utils',
   'supervisor',
   'curl',
+  // ping: the network layer proves the tunnel mesh from inside the nodes (net.tunnel-mesh).
+  'iputils-ping',
 ] as const;
 
 export async function missingPackages(packages: readonly string[] = PACKAGES): Promise<string[]> {

@@ -1,5 +1,6 @@
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { dnsDrills } from './dns.ts';
+import { networkDrills } from './network.ts';
 import type { Drill } from './drill.ts';
 import { tlsDrillsFor } from './tls.ts';
 
@@ -7,7 +8,7 @@ export type { Drill } from './drill.ts';
 
 /** Every fault drill of the embedded lab, by layer. */
 export function drillCatalogue(lab: Lab): Drill[] {
-  const all = [...tlsDrillsFor(lab), ...dnsDrills];
+  const all = [...networkDrills, ...tlsDrillsFor(lab), ...dnsDrills];
   const seen = new Set<string>();
   for (const d of all) {
     if (seen.has(d.name)) throw new Error(`two drills are named ${d.name}`);

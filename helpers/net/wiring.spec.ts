@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { loadLab } from '../lab/load.ts';
+import type { LabNode } from '../lab/model.ts';
+import type { NodeLink, NodeRoute } from '../node/net.ts';
+import { externalPortAddresses, interfaceFindings, meshPairs, routeFindings, vipFindings, vipHolders } from './wiring.ts';
+
+const primary = loadLab('primary');
+const node = (name: string) => primary.node(name);
+
+/** The links a node of the primary lab has when it is wired exactly as its spec says (no VIPs). */
+function wired(n: LabNode): NodeLink[] {
+  return [
+    { name: 'lo', mtu: 65536, adminUp: true, carrier: true, operstate: 'UNKNOWN', master: undefined, addresses: [{ family: 'inet', address: '127.0.0.1', prefix: 8, scope: 'host' }] },
+    ...n.nics.map((nic) => ({
+      name: nic.name,
+      mtu: nic.mtu,
+      adminUp: true,
+      carrier: true,
+      operstate: 'UP',
+      master: nic.use === 'neutron-external' ? 'ovs-system' : undefined,
+      addresses: [
+        ...(nic.use === 'address' && nic.address ? [{ family: 'inet' as const, address: nic.address, prefix: nic.prefix, scope: 'global' }] : []),
+        { family: 'inet6' as const, address: 'fe80::1', prefix: 64, scope: 'link' },
+      ],
+    })),
+  ];
+}
+
+const patch = (links: NodeLink[], name: string, change: Partial<NodeLink>) => links.map((l) => (l.name === name ? { ...l, ...change } : l));
+const route = (dst: string, gateway?: string, dev?: string): NodeRoute => ({ dst, gateway, dev, metric: 0, nexthops: [] });
+
+describe('interfaceFindings', () => {
+  it('finds nothing on a node wired as its spec says', () => {
+    for (const n of primary.nodes) expect(interfaceFindings(primary, n, wired(n))).toEqual([]);
+  });
+
+  it('names a missing interface, a wrong MTU, a link without carrier and a wrong prefix', () => {
+    let links = wired(node('node2')).filter((l) => l.name !== 'lima2');
+    links = patch(links, 'lima1', { mtu: 1400, carrier: false, operstate: 'LOWERLAYERDOWN' });
+    links = patch(links, 'lima0', { addresses: [{ family: 'inet', address: '192.168.105.102', prefix: 16, scope: 'global' }] });
+    expect(interfaceFindings(primary, node('node2'), links)).toEqual([
+      'node2 lima0 (network management) lacks 192.168.105.102/24; it has 192.168.105.102/16',
+      'node2 lima1 (network tunnel) is up but has no carrier (state LOWERLAYERDOWN); expected up with a carrier',
+      'node2 lima1 (network tunnel) has MTU 1400; expected 1500',
+      expect.stringMatching(/^node2 lima2 \(network storage\) is missing: the node has lo, lima0, lima1$/),
+    ]);
+  });
+
+  it('names an address in a network the node is not attached to, on any interface; VIPs are not its business', () => {
+    const links = [
+      ...wired(node('node3')),
+      { name: 'eth9', mtu: 1500, adminUp: true, carrier: true, operstate: 'UP', master: undefined, addresses: [{ family: 'inet' as const, address: '10.0.1.50', prefix: 24, scope: 'global' }] },
+    ];
+    const withVip = patch(links, 'lima0', { addresses: [...links.find((l) => l.name === 'lima0')!.addresses, { family: 'inet', address: '192.168.105.250', prefix: 32, scope: 'global' }] });
+    expect(interfaceFindings(primary, node('node3'), withVip)).toEqual(['node3 eth9 carries 10.0.1.50/24 in network tunnel, which the spec does not attach node3 to']);
+  });
+
+  it('leaves the neutron-external port to its own check, but sees its addresses', () => {
+    const links = patch(wired(node('node1')), 'lima3', { addresses: [{ family: 'inet', address: '10.0.2.7', prefix: 24, scope: 'global' }, { family: 'inet6', address: 'fe80::2', prefix: 64, scope: 'link' }] });
+    expect(interfaceFindings(primary, node('node1'), links)).toEqual([]);
+    expect(externalPortAddresses(links.find((l) => l.name === 'lima3')!).map((a) => a.address)).toEqual(['10.0.2.7']);
+  });
+});
+
+describe('VIP holders', () => {
+  const seen = (holders: Record<string, string[]>) =>
+    primary.nodes.map((n) => ({
+      node: n,
+      links: wired(n).map((l) => ({
+        ...l,
+        addresses: [...l.addresses, ...(holders[`${n.name}/${l.name}`] ?? []).map((a) => ({ family: 'inet' as const, address: a, prefix: 32, scope: 'global' }))],
+      })),
+    }));
+
+  it('accepts one loadbalancer holding each VIP on its interface', () => {
+    expect(vipFindings(primary, vipHolders(primary, seen({ 'node1/lima0': ['192.168.105.250'], 'node1/lima2': ['10.0.2.250'] })))).toEqual([]);
+  });
+
+  it('lists the holders of a split brain and says outage when nobody holds a VIP', () => {
+    expect(vipFindings(primary, vipHolders(primary, seen({ 'node1/lima0': ['192.168.105.250'], 'node2/lima0': ['192.168.105.250'] })))).toEqual([
+      'VIP internal 192.168.105.250 is held by 2 nodes (split brain): node1 on lima0, node2 on lima0; expected exactly one, a loadbalancer (node1)',
+      'VIP external 10.0.2.250 is held by no node (outage); expected exactly one holder, a loadbalancer (node1)',
+    ]);
+  });
+
+  it('names a holder that is no loadbalancer, and a VIP on the wrong interface', () => {
+    expect(vipFindings(primary, vipHolders(primary, seen({ 'node3/lima0': ['192.168.105.250'], 'node1/lima3': ['10.0.2.250'] })))).toEqual([
+      'VIP internal 192.168.105.250 is held by node3 on lima0, which is not a loadbalancer; expected a loadbalancer (node1)',
+      'VIP external 10.0.2.250 is held by node1 on lima3; expected on lima2',
+    ]);
+  });
+});
+
+describe('routes and the tunnel mesh', () => {
+  const mgmt = primary.network('management');
+
+  it('accepts the default route via the management gateway and connected routes of attached networks', () => {
+    expect(routeFindings(primary, node('node3'), mgmt, [route('default', '192.168.105.1', 'lima0'), route('192.168.105.0/24', undefined, 'lima0'), route('10.0.3.0/24', undefined, 'lima1')])).toEqual([]);
+  });
+
+  it('names a missing or wrong default route and a route into an isolated network the node is not on', () => {
+    expect(routeFindings(primary, node('node3'), mgmt, [])).toEqual(['node3 has no default route; expected one via 192.168.105.1 on lima0 (management network management)']);
+    expect(routeFindings(primary, node('node3'), mgmt, [route('default', '10.0.3.1', 'lima1'), route('10.0.1.0/24', '192.168.105.1', 'lima0'), route('10.0.2.9', '192.168.105.1', 'lima0')])).toEqual([
+      "node3's default route goes via 10.0.3.1 on lima1; expected every default route via 192.168.105.1 on lima0 (management network management)",
+      'node3 has a route to 10.0.1.0/24 via 192.168.105.1 on lima0 into isolated network tunnel (10.0.1.0/24), which the spec does not attach node3 to',
+      'node3 has a route to 10.0.2.9 via 192.168.105.1 on lima0 into isolated network external (10.0.2.0/24), which the spec does not attach node3 to',
+    ]);
+  });
+
+  it('pairs every two tunnel nodes both ways', () => {
+    expect(meshPairs(primary, 'tunnel').map((p) => `${p.from.name}>${p.toNic.address}`)).toEqual(['node1>10.0.1.102', 'node2>10.0.1.101']);
+  });
+});
