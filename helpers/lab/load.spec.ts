@@ -144,18 +144,18 @@ describe('every bundled lab', () => {
     for (const w of decisions.waivers) expect(ids).toContain(w.decision);
   });
 
-  it.each(labs)('%s: expected preflight failures are preflight check IDs', (name) => {
+  it.each(labs)('%s: expected failures are check IDs and known gaps are checks its decisions name', (name) => {
     const lab = loadLab(name);
-    const file = join(lab.dir, 'expected-preflight-failures');
-    if (!existsSync(file)) return;
-    const listed = readFileSync(file, 'utf8')
-      .split('\n')
-      .map((s) => s.trim())
-      .filter((s) => s && !s.startsWith('#'));
-    for (const c of listed) {
+    const lines = (f: string) =>
+      existsSync(join(lab.dir, f))
+        ? readFileSync(join(lab.dir, f), 'utf8').split('\n').map((s) => s.replace(/#.*/, '').trim()).filter(Boolean)
+        : [];
+    for (const c of lines('expected-failures')) {
       expect(c).toMatch(CHECK_ID);
-      expect(layerOf(c)).toBe('preflight');
+      layerOf(c);
     }
+    const named = new Set(loadDecisions(lab).all.flatMap((d) => d.checks));
+    for (const c of lines('known-gaps')) expect(named.has(c), `${c} in ${name}/known-gaps is a check of its decision record`).toBe(true);
   });
 
   it.each(['kolla-aio', 'charmed-caracal', 'alpine-lxc'])('%s: its design record is a copy of the seed with provenance', (name) => {
