@@ -19,6 +19,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     files: ['helpers/**/*.ts'],
     ignores: ['helpers/**/*.spec.ts'],
     rules: {
