@@ -22,7 +22,13 @@ export default defineConfig({
           name: 'self',
           include: ['helpers/**/*.spec.ts', 'provision/**/*.spec.ts', 'reports/**/*.spec.ts', 'suites/**/*.spec.ts'],
           testTimeout: 120_000,
+          sequence: { groupOrder: 0 },
         },
+      },
+      {
+        // The fault drills mutate the running embedded lab: after the self-tests, never beside them.
+        extends: true,
+        test: { name: 'drills', include: ['provision/**/*.live.ts'], testTimeout: 300_000, sequence: { groupOrder: 1 } },
       },
       ...LAYERS.map((layer) => ({
         extends: true as const,
