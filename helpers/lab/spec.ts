@@ -155,10 +155,12 @@ export interface MonitoringSpec {
     port: number;
     tls?: boolean;
     basicAuthUser?: string;
+    /** Key of the basic-auth password in credentials.secretsFile. */
+    passwordKey?: string;
     scrapeIntervalSeconds?: number;
   };
   jobs: JobSpec[];
-  grafana?: { port: number; vip?: string; datasource?: string; dashboards?: string[] };
+  grafana?: { port: number; vip?: string; datasource?: string; dashboards?: string[]; adminUser?: string; passwordKey?: string };
 }
 
 export interface LabSpec {
@@ -221,7 +223,7 @@ export interface LabSpec {
   storage?: StorageSpec;
   monitoring?: MonitoringSpec;
   dashboard?: { enabled: boolean; port?: number; redirectHttp?: boolean };
-  credentials?: { cloud?: string; cloudsFile?: string; caFile?: string; sshUser?: string; sshKey?: string; sshKnownHosts?: string };
+  credentials?: { cloud?: string; cloudsFile?: string; caFile?: string; sshUser?: string; sshKey?: string; sshKnownHosts?: string; secretsFile?: string };
   secrets?: string[];
   capabilities?: { lacks?: Partial<Record<Capability, string>> };
   persistence?: boolean;

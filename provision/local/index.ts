@@ -8,8 +8,10 @@ import { dirname } from 'node:path';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { checkHost, installPackages, PACKAGES } from './host.ts';
 import { labPaths, netnsName, type LabPaths } from './paths.ts';
-import { ensureCertificates, ensureSecrets, ensureSshKeys, writeIfChanged } from './pki.ts';
-import { loadbalancerNodes, renderKnownHosts, renderLab, type Daemon, type Health } from './render.ts';
+import { ensureCertificates, ensureSecrets, ensureSshKeys, readSecrets, writeIfChanged } from './pki.ts';
+import { loadbalancerNodes, renderKnownHosts, renderLab, renderSupervisor, type Daemon, type Health } from './render.ts';
+import { installOpenstackPackages, reapNamespaces, upOpenstack } from './bootstrap.ts';
+import { ensureOpenstackSecrets, openstackComplete, openstackEnabled, renderOpenstack, secretsFile } from './openstack.ts';
 import { Progress, sleep, tryRun, type Log } from './sh.ts';
 import { programStatus, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
 import { applyTopology, destroyTopology, planTopology, topologyState } from './topology.ts';
@@ -122,9 +124,13 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
     return `${h.id} ${h.version}`;
   });
   await p.step('packages', () => installPackages(PACKAGES));
+  // On: its daemons stay in supervisor's config. Brought up/maintained: when asked (=1) or once it came up end to end.
+  const openstack = openstackEnabled(lab, paths);
+  const bootstrap = openstack && (process.env.STACKGATE_OPENSTACK === '1' || openstackComplete(paths));
+  if (bootstrap) await p.step('OpenStack packages (STACKGATE_OPENSTACK)', () => installOpenstackPackages());
   mkdirSync(paths.root, { recursive: true });
   chmodSync(paths.root, 0o755);
-  const secrets = ensureSecrets(paths);
+  const secrets = await p.step('lab secrets', () => ensureSecrets(lab, paths));
   let hostKeys: Record<string, string> = {};
   await p.step('SSH keys', async () => {
     const k = await ensureSshKeys(lab, paths);
@@ -133,17 +139,22 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
   });
   await p.step('lab CA and VIP certificates', () => ensureCertificates(lab, paths));
   const rendered = renderLab(lab, paths, secrets);
+  const osSecrets = openstack ? ensureOpenstackSecrets(paths) : undefined;
+  const osDaemons = osSecrets ? renderOpenstack(lab, paths, osSecrets) : [];
+  const daemons = [...rendered.daemons, ...osDaemons];
+  const manual = new Set(osDaemons.map((d) => d.program));
   const plan = planTopology(lab);
   await p.step(`topology: ${plan.namespaces.length} namespaces, ${plan.bridges.length} bridges, ${plan.veths.length} veth pairs`, () =>
     applyTopology(plan, { 'resolv.conf': rendered.resolvConf, hosts: rendered.hosts }),
   );
   let changed: string[] = [];
   await p.step('configuration', async () => {
-    changed = writeConfig(lab, paths, rendered.daemons, rendered.supervisorConf, renderKnownHosts(lab, hostKeys));
+    changed = writeConfig(lab, paths, daemons, osDaemons.length ? renderSupervisor(lab, paths, daemons) : rendered.supervisorConf, renderKnownHosts(lab, hostKeys));
     return changed.length ? `changed for ${changed.join(' ')}` : 'unchanged';
   });
-  await p.step(`supervisor: ${rendered.daemons.length} services`, () => startOrUpdate(paths, changed));
+  await p.step(`supervisor: ${rendered.daemons.length} services`, () => startOrUpdate(paths, changed.filter((c) => !manual.has(c)), manual));
   await p.step('services healthy', () => waitHealthy(lab, rendered.daemons, 90_000));
+  if (osSecrets && bootstrap) await upOpenstack(lab, paths, osSecrets, osDaemons, changed.filter((c) => manual.has(c)), p);
   p.info(`lab ${lab.name} is up in ${p.elapsed}  (npm run lab -- status)`);
 }
 
@@ -154,6 +165,7 @@ export async function down(lab: Lab, options: Options & { purge?: boolean } = {}
   p.info(`lab ${lab.name}: down`);
   await p.step('root', async () => void checkHost());
   await p.step('supervisor and its services', () => shutdown(paths));
+  await p.step('leftover processes in the nodes', () => reapNamespaces(lab));
   await p.step('topology', () => destroyTopology(planTopology(lab)));
   await p.step('runtime files', async () => {
     rmSync(paths.run, { recursive: true, force: true });
@@ -186,12 +198,14 @@ export interface LabStatus {
 /** Every service on every node with its state, plus the topology and who holds each VIP. */
 export async function status(lab: Lab, options: Options = {}): Promise<LabStatus> {
   const paths = prepare(lab, options);
-  const secrets = existsSync(paths.passwords) ? ensureSecrets(paths) : { vrrpPass: 'unset' };
+  // Status renders only to learn the daemons and their health probes: stored secrets are not needed.
+  const secrets = { vrrpPass: 'unset', prometheus: { password: 'unset', bcrypt: 'unset' }, ...readSecrets(paths) };
   const rendered = renderLab(lab, paths, secrets);
+  const osDaemons = openstackEnabled(lab, paths) && openstackComplete(paths) && existsSync(secretsFile(paths)) ? renderOpenstack(lab, paths, ensureOpenstackSecrets(paths)) : [];
   const programs = new Map((await programStatus(paths)).map((s) => [s.program, s]));
   const held = await vipHolders(lab);
   const services = await Promise.all(
-    rendered.daemons.map(async (d) => {
+    [...rendered.daemons, ...osDaemons].map(async (d) => {
       const s = programs.get(d.program);
       const problems = s?.state === 'RUNNING' ? await healthy(lab, d.health, held) : [s ? s.detail || s.state : 'not started'];
       return { node: d.node, service: d.service, program: d.program, state: s?.state ?? 'ABSENT', pid: s?.pid, healthy: problems.length === 0, problems };

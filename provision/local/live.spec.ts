@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadLab } from '../../helpers/lab/load.ts';
+import { prometheusOf } from '../../helpers/prometheus/client.ts';
 import { labPaths, netnsName, status, up } from './index.ts';
 import { bridgeName } from './paths.ts';
 import { dnsNodes } from './render.ts';
@@ -145,10 +146,18 @@ describe.skipIf(!live)(`lab ${lab.name} (live, local provider)`, () => {
     const resolve = vip ? ['--resolve', `${host}:${prom.port}:${vip.address}`] : [];
     const scheme = vip && lab.tls.internal ? 'https' : 'http';
     const expected = lab.expectedTargets.filter((t) => !t.notExpected);
+    const { auth } = prometheusOf(lab);
+    if (prom.basicAuthUser) {
+      const anonymous = await execa('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', paths.caCert, ...resolve, `${scheme}://${host}:${prom.port}/-/ready`]);
+      expect(anonymous.stdout, 'Prometheus without credentials').toBe('401');
+    }
     const deadline = Date.now() + 3 * 1000 * (prom.scrapeIntervalSeconds ?? 60) + 5000;
     let seen: string[] = [];
     for (;;) {
-      const { stdout } = await execa('curl', ['-sS', '--fail', '--cacert', paths.caCert, ...resolve, `${scheme}://${host}:${prom.port}/api/v1/targets?state=active`]);
+      // Basic auth as the checks log in (credentials.secretsFile), through curl's stdin so the password is in no argv.
+      const { stdout } = await execa('curl', ['-sS', '--fail', '--cacert', paths.caCert, ...resolve, '-K', '-', `${scheme}://${host}:${prom.port}/api/v1/targets?state=active`], {
+        input: auth ? `user = "${auth.user}:${auth.password}"\n` : '',
+      });
       const targets = (JSON.parse(stdout) as { data: { activeTargets: { labels: { job: string; instance: string }; health: string }[] } }).data.activeTargets;
       seen = targets.filter((t) => t.health === 'up').map((t) => `${t.labels.job} ${t.labels.instance}`);
       if (expected.every((t) => seen.includes(`${t.job} ${t.instance}`)) || Date.now() > deadline) break;

@@ -21,6 +21,8 @@ export interface LabPaths {
   readonly supervisorSock: string;
   readonly supervisorPid: string;
   readonly passwords: string;
+  /** The lab secrets under Kolla's names (passwords.yml), the file the spec's credentials.secretsFile names. */
+  readonly kollaPasswords: string;
   readonly topology: string;
   node(node: string, ...rest: string[]): string;
   log(node: string, service: string): string;
@@ -49,6 +51,7 @@ export function labPaths(labName: string, base = join(repoRoot, '.stackgate')): 
     supervisorSock: join(supervisor, 'supervisor.sock'),
     supervisorPid: join(supervisor, 'supervisord.pid'),
     passwords: join(root, 'passwords.json'),
+    kollaPasswords: join(root, 'passwords.yml'),
     topology: join(root, 'topology.json'),
     node: (node, ...rest) => join(root, 'nodes', node, ...rest),
     log: (node, service) => join(root, 'logs', node, `${service}.log`),

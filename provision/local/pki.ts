@@ -106,12 +106,42 @@ export async function ensureSshKeys(lab: Lab, paths: LabPaths): Promise<{ summar
   return { summary: made.length ? `generated ${made.join(', ')}` : 'present', hostKeys };
 }
 
-/** Lab secrets that are generated once and kept (0600) in the state dir. */
-export function ensureSecrets(paths: LabPaths): Secrets {
-  if (existsSync(paths.passwords)) return JSON.parse(readFileSync(paths.passwords, 'utf8')) as Secrets;
-  const secrets: Secrets = { vrrpPass: randomBytes(6).toString('base64url').slice(0, 8) };
-  mkdirSync(dirname(paths.passwords), { recursive: true });
-  writeFileSync(paths.passwords, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
-  return secrets;
+/** The bcrypt hash Prometheus' web config wants, from htpasswd (apache2-utils); the password goes through stdin. */
+async function bcrypt(user: string, password: string): Promise<string> {
+  const line = (await run('htpasswd', ['-niB', '-C', '10', user], { input: password })).trim();
+  const hash = line.slice(line.indexOf(':') + 1);
+  if (!/^\$2[aby]\$\d\d\$/.test(hash)) throw new Error(`htpasswd -niB printed no bcrypt hash for ${user}`);
+  return hash;
 }
 
+/** The stored lab secrets, read only (status); undefined when the lab never came up. */
+export function readSecrets(paths: LabPaths): Secrets | undefined {
+  return existsSync(paths.passwords) ? (JSON.parse(readFileSync(paths.passwords, 'utf8')) as Secrets) : undefined;
+}
+
+/** Kolla's names for the lab secrets, as `kolla-genpwd` writes them into passwords.yml: what checks read. */
+export function kollaPasswords(secrets: Secrets): string {
+  const entries: [string, string][] = [['keepalived_password', secrets.vrrpPass]];
+  if (secrets.prometheus) entries.push(['prometheus_password', secrets.prometheus.password]);
+  return `---\n${entries.map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
+}
+
+/**
+ * Lab secrets that are generated once and kept (0600) in the state dir (passwords.json); what a lab of an older
+ * stackgate lacks is added. passwords.yml beside it carries them under Kolla's names for the checks
+ * (credentials.secretsFile); it is rewritten from passwords.json, so `lab up` repairs a drifted copy.
+ */
+export async function ensureSecrets(lab: Lab, paths: LabPaths): Promise<Secrets> {
+  const stored = readSecrets(paths);
+  let secrets: Secrets = stored ?? { vrrpPass: randomBytes(6).toString('base64url').slice(0, 8) };
+  const user = lab.spec.monitoring?.prometheus.basicAuthUser;
+  if (user && !secrets.prometheus) {
+    const password = randomBytes(24).toString('base64url');
+    secrets = { ...secrets, prometheus: { password, bcrypt: await bcrypt(user, password) } };
+  }
+  mkdirSync(dirname(paths.passwords), { recursive: true });
+  if (secrets !== stored) writeFileSync(paths.passwords, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  writeIfChanged(paths.kollaPasswords, kollaPasswords(secrets), 0o600);
+  chmodSync(paths.kollaPasswords, 0o600);
+  return secrets;
+}

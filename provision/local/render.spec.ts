@@ -9,7 +9,7 @@ import { planTopology } from './topology.ts';
 
 const embedded = loadLab('embedded');
 const other = loadLab(join(fileURLToPath(new URL('.', import.meta.url)), 'testdata/other/lab.yaml'));
-const secrets = { vrrpPass: 'testpass' };
+const secrets = { vrrpPass: 'testpass', prometheus: { password: 'prompass', bcrypt: '$2y$10$testtesttesttesttesttu' } };
 const paths = (lab: typeof embedded) => labPaths(lab.name, '/state');
 const file = (daemons: readonly Daemon[], program: string, suffix: string) => {
   const f = daemons.find((d) => d.program === program)?.files.find((x) => x.path.endsWith(suffix));
@@ -115,5 +115,32 @@ describe('local provider rendering (another lab: nothing is hard-coded)', () => 
     expect(cfg).toContain('server ctl-b 172.31.10.12:5000 check');
     expect(file(r.daemons, 'ctl-a-bind', 'db.example.test')).toContain('cloud IN A 172.31.20.100');
     expect(file(r.daemons, 'ctl-a-prometheus', 'prometheus.yml')).toContain("targets: ['172.31.10.11:9110', '172.31.10.12:9110']");
+  });
+});
+
+describe('Prometheus basic auth (monitoring.prometheus.basicAuthUser)', () => {
+  const lab = loadLab('embedded');
+  const r = renderLab(lab, labPaths(lab.name), secrets);
+  const prom = r.daemons.find((d) => d.program === 'node1-prometheus')!;
+  const at = (suffix: string) => prom.files.find((f) => f.path.endsWith(suffix))!;
+
+  test('Prometheus reads a web config with the bcrypt hash, and its password file, both 0600 for its user', () => {
+    expect(prom.argv).toContain(`--web.config.file=${labPaths(lab.name).node('node1', 'prometheus', 'web.yml')}`);
+    expect(at('/web.yml')).toMatchObject({ mode: 0o600, owner: 'prometheus', content: expect.stringContaining(`admin: '${secrets.prometheus.bcrypt}'`) });
+    expect(at('/password')).toMatchObject({ mode: 0o600, owner: 'prometheus', content: secrets.prometheus.password });
+  });
+
+  test('its own scrape, the HAProxy check and the blackbox http modules log in; nothing else does', () => {
+    const yml = parse(at('/prometheus.yml').content) as { scrape_configs: { job_name: string; basic_auth?: { username: string } }[] };
+    expect(yml.scrape_configs.filter((j) => j.basic_auth).map((j) => [j.job_name, j.basic_auth!.username])).toEqual([['prometheus', 'admin']]);
+    const cfg = file(r.daemons, 'node1-haproxy', 'haproxy.cfg');
+    expect(cfg).toContain(`http-check send hdr Authorization "Basic ${Buffer.from('admin:prompass').toString('base64')}"`);
+    const bb = parse(file(r.daemons, 'node1-blackbox-exporter', 'blackbox.yml')) as { modules: Record<string, { http?: { basic_auth?: unknown } }> };
+    expect(Object.entries(bb.modules).filter(([, m]) => m.http?.basic_auth).map(([n]) => n)).toEqual(['http_2xx', 'http_2xx_lab']);
+  });
+
+  test('a lab without basicAuthUser renders none of it', () => {
+    const other = renderLab(loadLab(join(fileURLToPath(new URL('.', import.meta.url)), 'testdata/other/lab.yaml')), labPaths('other'), { vrrpPass: 'x' });
+    expect(other.daemons.flatMap((d) => d.files).some((f) => f.path.endsWith('/web.yml'))).toBe(false);
   });
 });

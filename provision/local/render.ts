@@ -33,11 +33,23 @@ export interface Daemon {
   readonly dirs: readonly { path: string; owner?: string }[];
   readonly health: readonly Health[];
   readonly stopSignal?: 'TERM' | 'INT' | 'QUIT' | 'USR1';
+  /** Not autostarted by supervisor: the provider starts it after its one-time steps (the OpenStack part). */
+  readonly manual?: boolean;
 }
 
 export interface Secrets {
   /** keepalived's VRRP auth_pass (at most 8 characters). */
   readonly vrrpPass: string;
+  /** Prometheus' basic-auth password (Kolla: prometheus_password) and its bcrypt hash for --web.config.file. */
+  readonly prometheus?: { readonly password: string; readonly bcrypt: string };
+}
+
+/** Prometheus' basic auth when the spec asks for it: user, password and bcrypt hash from the lab secrets. */
+export function prometheusAuth(lab: Lab, secrets: Secrets): { user: string; password: string; bcrypt: string } | undefined {
+  const user = lab.spec.monitoring?.prometheus.basicAuthUser;
+  if (!user) return undefined;
+  if (!secrets.prometheus) throw new Error(`lab ${lab.name}: monitoring.prometheus.basicAuthUser is ${user}, but the lab secrets hold no Prometheus password`);
+  return { user, ...secrets.prometheus };
 }
 
 export interface RenderedLab {
@@ -216,6 +228,8 @@ export interface Backend {
   readonly name: string;
   readonly servers: readonly { name: string; address: string; port: number }[];
   readonly check?: string;
+  /** The health check authenticates (HTTP basic) as this service's user: Prometheus behind basic auth. */
+  readonly checkAuth?: 'prometheus';
 }
 
 /** Frontends and backends: every service of lab.services on its VIPs, plus Prometheus on its VIP. */
@@ -239,13 +253,18 @@ export function haproxyRoutes(lab: Lab): { frontends: Frontend[]; backends: Back
   if (prom?.vip) {
     const vip = lab.vip(prom.vip);
     const nodes = monitoringNodes(lab).filter((n) => n.apiAddress);
-    backends.push({ name: 'prometheus_server_back', servers: nodes.map((n) => ({ name: n.name, address: n.apiAddress!, port: prom.port })), check: '/-/ready' });
+    backends.push({
+      name: 'prometheus_server_back',
+      servers: nodes.map((n) => ({ name: n.name, address: n.apiAddress!, port: prom.port })),
+      check: '/-/ready',
+      ...(prom.basicAuthUser ? { checkAuth: 'prometheus' as const } : {}),
+    });
     frontends.push({ name: `prometheus_server_${vip.name}`, vip, port: prom.port, tls: vipTls(lab, vip), backend: 'prometheus_server_back' });
   }
   return { frontends, backends };
 }
 
-export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode): string {
+export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode, secrets?: Secrets): string {
   const { frontends, backends } = haproxyRoutes(lab);
   const minVer = haproxyMinVer(lab.tls.minVersion);
   const metricsPort = jobPort(lab, 'haproxy', 9101);
@@ -291,6 +310,11 @@ export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode): string 
   for (const b of backends) {
     lines.push(`backend ${b.name}`);
     if (b.check) lines.push(`  option httpchk GET ${b.check}`);
+    if (b.check && b.checkAuth === 'prometheus') {
+      // As Kolla does: the check sends Prometheus' basic auth, or /-/ready answers 401 and the backend is down.
+      const auth = prometheusAuth(lab, need(secrets, 'the HAProxy check of Prometheus needs the lab secrets'))!;
+      lines.push(`  http-check send hdr Authorization "Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}"`);
+    }
     for (const s of b.servers) lines.push(`  server ${s.name} ${s.address}:${s.port} check inter 2000 rise 2 fall 5`);
     lines.push('');
   }
@@ -351,7 +375,7 @@ function renderLoadbalancer(lab: Lab, paths: LabPaths, node: LabNode, secrets: S
       service: 'haproxy',
       program: `${node.name}-haproxy`,
       argv: ['/usr/sbin/haproxy', '-W', '-db', '-f', `${dir}/haproxy.cfg`, '-p', `${paths.run}/${node.name}-haproxy.pid`],
-      files: [{ path: `${dir}/haproxy.cfg`, content: renderHaproxy(lab, paths, node) }],
+      files: [{ path: `${dir}/haproxy.cfg`, content: renderHaproxy(lab, paths, node, secrets), mode: 0o600 }],
       dirs: [{ path: dir }],
       health: [
         ...(node.apiAddress && hasJob(lab, 'haproxy') ? [{ kind: 'tcp' as const, host: node.apiAddress, port: jobPort(lab, 'haproxy', 9101) }] : []),
@@ -405,6 +429,9 @@ export function blackboxProbes(lab: Lab): Probe[] {
 
 export function renderBlackbox(lab: Lab, paths: LabPaths): string {
   const domain = lab.spec.dns?.domain;
+  // The http modules probe Prometheus only (blackboxProbes): they log in as its basic-auth user when it has one.
+  const user = lab.spec.monitoring?.prometheus.basicAuthUser;
+  const auth = user ? `\n      basic_auth: { username: ${user}, password_file: ${promPasswordFile(lab, paths)} }` : '';
   const server = dnsNodes(lab)[0];
   const query = server && domain ? `${server.hostname}.${domain}` : 'localhost';
   return `# Rendered by stackgate (local provider) for ${lab.name}; do not edit.
@@ -423,14 +450,15 @@ modules:
   http_2xx:
     prober: http
     timeout: 5s
-    http: { preferred_ip_protocol: ip4 }
+    http:
+      preferred_ip_protocol: ip4${auth}
   http_2xx_lab:
     prober: http
     timeout: 5s
     http:
       preferred_ip_protocol: ip4
       fail_if_not_ssl: true
-      tls_config: { ca_file: ${paths.caCert} }
+      tls_config: { ca_file: ${paths.caCert} }${auth}
   dns_lab:
     prober: dns
     timeout: 5s
@@ -445,7 +473,7 @@ modules:
 }
 
 /** Prometheus scrape config: every target the spec expects now, labelled with the spec's job names, plus probes. */
-export function renderPrometheus(lab: Lab): string {
+export function renderPrometheus(lab: Lab, paths?: LabPaths): string {
   const mon = need(lab.spec.monitoring, 'no monitoring in spec');
   const interval = `${mon.prometheus.scrapeIntervalSeconds ?? 60}s`;
   const jobs = new Map<string, string[]>();
@@ -461,8 +489,12 @@ export function renderPrometheus(lab: Lab): string {
     '  scrape_timeout: 10s',
     'scrape_configs:',
   ];
+  const user = mon.prometheus.basicAuthUser;
   for (const [job, targets] of jobs) {
-    lines.push(`  - job_name: ${job}`, '    static_configs:', `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`);
+    lines.push(`  - job_name: ${job}`);
+    // Prometheus scrapes itself through its own basic auth (Kolla's prometheus job does the same).
+    if (user && job === 'prometheus') lines.push(`    basic_auth: { username: ${user}, password_file: ${promPasswordFile(lab, need(paths, 'the lab paths'))} }`);
+    lines.push('    static_configs:', `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`);
   }
   const exporter = monitoringNodes(lab)[0];
   const probes = blackboxProbes(lab);
@@ -486,10 +518,23 @@ export function renderPrometheus(lab: Lab): string {
   return `${lines.join('\n')}\n`;
 }
 
-function renderMonitoring(lab: Lab, paths: LabPaths, node: LabNode): Daemon[] {
+/** The file Prometheus and the blackbox exporter read Prometheus' basic-auth password from (0600, user prometheus). */
+export function promPasswordFile(lab: Lab, paths: LabPaths): string {
+  const node = need(monitoringNodes(lab)[0], `lab ${lab.name} has no monitoring node`);
+  return paths.node(node.name, 'prometheus', 'password');
+}
+
+/** Prometheus' --web.config.file: basic auth for every HTTP endpoint, as Kolla configures it. */
+export function renderPrometheusWeb(user: string, bcrypt: string): string {
+  return `# Rendered by stackgate (local provider); do not edit.\nbasic_auth_users:\n  ${user}: '${bcrypt}'\n`;
+}
+
+function renderMonitoring(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets): Daemon[] {
   const mon = lab.spec.monitoring;
   if (!mon || !node.apiAddress) return [];
   const dir = paths.node(node.name, 'prometheus');
+  const auth = prometheusAuth(lab, secrets);
+  const secret = (path: string, content: string): RenderedFile => ({ path, content, mode: 0o600, owner: 'prometheus' });
   const out: Daemon[] = [
     {
       node: node.name,
@@ -502,9 +547,13 @@ function renderMonitoring(lab: Lab, paths: LabPaths, node: LabNode): Daemon[] {
         '--storage.tsdb.retention.time=2d',
         `--web.listen-address=${node.apiAddress}:${mon.prometheus.port}`,
         '--web.enable-lifecycle',
+        ...(auth ? [`--web.config.file=${dir}/web.yml`] : []),
       ],
       user: 'prometheus',
-      files: [{ path: `${dir}/prometheus.yml`, content: renderPrometheus(lab) }],
+      files: [
+        { path: `${dir}/prometheus.yml`, content: renderPrometheus(lab, paths) },
+        ...(auth ? [secret(`${dir}/web.yml`, renderPrometheusWeb(auth.user, auth.bcrypt)), secret(promPasswordFile(lab, paths), auth.password)] : []),
+      ],
       dirs: [{ path: dir }, { path: `${dir}/data`, owner: 'prometheus' }],
       health: [{ kind: 'tcp', host: node.apiAddress, port: mon.prometheus.port }],
     },
@@ -561,7 +610,7 @@ export function renderDaemons(lab: Lab, paths: LabPaths, secrets: Secrets): Daem
     }
     if (dns.has(node.name)) out.push(...renderBind(lab, paths, node));
     if (lbs.has(node.name)) out.push(...renderLoadbalancer(lab, paths, node, secrets));
-    if (mons.has(node.name)) out.push(...renderMonitoring(lab, paths, node));
+    if (mons.has(node.name)) out.push(...renderMonitoring(lab, paths, node, secrets));
   }
   return out;
 }
@@ -603,7 +652,7 @@ serverurl=unix://${paths.supervisorSock}
     (d) => `
 [program:${d.program}]
 command=${supervisedArgv(lab, d).map(quote).join(' ').replace(/%/g, '%%')}
-autostart=true
+autostart=${d.manual ? 'false' : 'true'}
 autorestart=true
 startsecs=2
 startretries=5

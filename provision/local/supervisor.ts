@@ -35,7 +35,7 @@ export async function programStatus(paths: LabPaths): Promise<ProgramStatus[]> {
 }
 
 /** Start supervisord (it daemonises itself), or make the running one adopt the rendered config. */
-export async function startOrUpdate(paths: LabPaths, restart: readonly string[]): Promise<string> {
+export async function startOrUpdate(paths: LabPaths, restart: readonly string[], manual: ReadonlySet<string> = new Set()): Promise<string> {
   if (!supervisordPid(paths)) {
     await run('supervisord', ['-c', paths.supervisorConf]);
     for (let i = 0; i < 50 && !(existsSync(paths.supervisorSock) && supervisordPid(paths)); i++) await sleep(100);
@@ -52,7 +52,7 @@ export async function startOrUpdate(paths: LabPaths, restart: readonly string[])
     await ctl(paths, ['restart', ...restart]);
     notes.push(`restarted ${restart.join(' ')}`);
   }
-  const down = (await programStatus(paths)).filter((p) => p.state !== 'RUNNING' && p.state !== 'STARTING');
+  const down = (await programStatus(paths)).filter((p) => p.state !== 'RUNNING' && p.state !== 'STARTING' && !manual.has(p.program));
   if (down.length > 0) {
     await ctl(paths, ['start', ...down.map((p) => p.program)]);
     notes.push(`started ${down.map((p) => p.program).join(' ')}`);

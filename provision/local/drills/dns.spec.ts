@@ -12,7 +12,7 @@ const other = loadLab(join(fileURLToPath(new URL('..', import.meta.url)), 'testd
 
 /** The content the local provider renders for a file of the lab (the good state a drill starts from). */
 function rendered(lab: Lab, path: string): string {
-  const f = renderLab(lab, labPaths(lab.name), { vrrpPass: 'testpass' }).daemons.flatMap((d) => d.files).find((x) => x.path === path);
+  const f = renderLab(lab, labPaths(lab.name), { vrrpPass: 'testpass', prometheus: { password: 'prompass', bcrypt: '$2y$10$testtesttesttesttesttu' } }).daemons.flatMap((d) => d.files).find((x) => x.path === path);
   if (!f) throw new Error(`the local provider renders no ${path}`);
   return f.content;
 }

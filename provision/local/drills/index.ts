@@ -2,13 +2,14 @@ import type { Lab } from '../../../helpers/lab/model.ts';
 import { dnsDrills } from './dns.ts';
 import { networkDrills } from './network.ts';
 import type { Drill } from './drill.ts';
+import { monitoringDrills } from './monitoring.ts';
 import { tlsDrillsFor } from './tls.ts';
 
 export type { Drill } from './drill.ts';
 
 /** Every fault drill of the embedded lab, by layer. */
 export function drillCatalogue(lab: Lab): Drill[] {
-  const all = [...networkDrills, ...tlsDrillsFor(lab), ...dnsDrills];
+  const all = [...networkDrills, ...tlsDrillsFor(lab), ...dnsDrills, ...monitoringDrills];
   const seen = new Set<string>();
   for (const d of all) {
     if (seen.has(d.name)) throw new Error(`two drills are named ${d.name}`);

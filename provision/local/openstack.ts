@@ -1,0 +1,705 @@
+/**
+ * The embedded lab's OpenStack part (issue 4), rendered purely from the lab spec: MariaDB, RabbitMQ and memcached,
+ * Keystone, Glance, Placement, Nova and Neutron with ML2/OVN, each a `Daemon` on the node its role names. Every
+ * OpenStack daemon is `manual`: supervisor does not autostart it; `bootstrap.ts` starts the tiers in order after
+ * their one-time steps (db sync, keystone bootstrap …). Nothing here touches the machine.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Lab, LabNode } from '../../helpers/lab/model.ts';
+import type { LabPaths } from './paths.ts';
+import type { Daemon, RenderedFile } from './render.ts';
+
+/** Debian 12 packages of the OpenStack part (installed with --no-install-recommends). */
+export const OPENSTACK_PACKAGES = [
+  'mariadb-server',
+  'python3-pymysql',
+  'rabbitmq-server',
+  'memcached',
+  'python3-memcache',
+  'uwsgi',
+  'uwsgi-plugin-python3',
+  'keystone',
+  'glance',
+  'placement-api',
+  'nova-api',
+  'nova-conductor',
+  'nova-scheduler',
+  'nova-compute',
+  'nova-compute-qemu',
+  'neutron-server',
+  'cinder-api',
+  'cinder-scheduler',
+  'ovn-central',
+  'ovn-host',
+  'openvswitch-switch',
+  'python3-openstackclient',
+] as const;
+
+/** debconf answers so that no maintainer script configures a database, RabbitMQ, Keystone or endpoints. */
+export const OPENSTACK_PRESEEDS: readonly string[] = [
+  ...['keystone', 'glance', 'glance-common', 'glance-api', 'placement', 'placement-common', 'placement-api', 'nova', 'nova-common', 'nova-api', 'neutron', 'neutron-common', 'neutron-server', 'novaapi', 'cinder', 'cinder-common', 'cinder-api'].flatMap(
+    (pkg) => ['configure_db', 'configure_rabbit', 'configure_ksat', 'configure_api-endpoint', 'dbconfig-install'].map((q) => `${pkg} ${pkg}/${q} boolean false`),
+  ),
+  'keystone keystone/create-admin-tenant boolean false',
+  'keystone keystone/register-endpoint boolean false',
+  'nova-common nova/configure_neutron boolean false',
+  'nova-common nova/configure_placement boolean false',
+  'neutron-common neutron/configure_nova boolean false',
+];
+
+// ---------------------------------------------------------------- switch and secrets
+
+/** The marker that keeps the OpenStack part on in this state dir once it was switched on. */
+export const enabledMarker = (paths: LabPaths) => join(paths.root, 'openstack', 'enabled');
+/** Written when a bootstrap went through end to end: from then on a plain `lab up` maintains the part too. */
+export const completeMarker = (paths: LabPaths) => join(paths.root, 'openstack', 'complete');
+export const openstackComplete = (paths: LabPaths) => existsSync(completeMarker(paths));
+
+/**
+ * Whether `lab up` brings up the OpenStack part: STACKGATE_OPENSTACK=1 switches it on (and remembers that in the
+ * state dir, so a later plain `lab up` does not remove it), STACKGATE_OPENSTACK=0 switches it off.
+ */
+export function openstackEnabled(lab: Lab, paths: LabPaths, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (lab.deployer.kind !== 'packages' || !lab.spec.services?.keystone) return false;
+  if (env.STACKGATE_OPENSTACK === '0') return false;
+  return env.STACKGATE_OPENSTACK === '1' || existsSync(enabledMarker(paths));
+}
+
+export const SERVICE_USERS = ['glance', 'placement', 'nova', 'neutron', 'cinder'] as const;
+export const DATABASES = ['keystone', 'glance', 'placement', 'nova_api', 'nova', 'nova_cell0', 'neutron', 'cinder'] as const;
+
+export interface OpenstackSecrets {
+  readonly adminPassword: string;
+  readonly rabbitPassword: string;
+  readonly db: Readonly<Record<string, string>>;
+  readonly service: Readonly<Record<string, string>>;
+  readonly metadataSecret: string;
+}
+
+const pw = () => randomBytes(18).toString('base64url');
+
+export const secretsFile = (paths: LabPaths) => join(paths.root, 'openstack', 'passwords.json');
+
+/** Generated once, kept 0600 in the state dir (git-ignored), completed when a newer version needs more. */
+export function ensureOpenstackSecrets(paths: LabPaths): OpenstackSecrets {
+  const file = secretsFile(paths);
+  const old = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<OpenstackSecrets>) : {};
+  const s: OpenstackSecrets = {
+    adminPassword: old.adminPassword ?? pw(),
+    rabbitPassword: old.rabbitPassword ?? pw(),
+    db: Object.fromEntries(['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder'].map((k) => [k, old.db?.[k] ?? pw()])),
+    service: Object.fromEntries(SERVICE_USERS.map((k) => [k, old.service?.[k] ?? pw()])),
+    metadataSecret: old.metadataSecret ?? pw(),
+  };
+  const text = `${JSON.stringify(s, null, 2)}\n`;
+  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+    writeFileSync(file, text, { mode: 0o600 });
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------- placement of services on nodes
+
+function first(lab: Lab, role: Parameters<Lab['nodesWithRole']>[0], what: string): LabNode {
+  const n = lab.nodesWithRole(role).find((x) => x.apiAddress);
+  if (!n) throw new Error(`lab ${lab.name}: no node with role ${role} and an API address for ${what}`);
+  return n;
+}
+
+export interface OpenstackLayout {
+  readonly control: LabNode;
+  readonly database: LabNode;
+  readonly messaging: LabNode;
+  /** Where the OVN NB/SB databases and northd run (Kolla: the control nodes). */
+  readonly ovnCentral: LabNode;
+  readonly network: readonly LabNode[];
+  readonly compute: readonly LabNode[];
+  /** Nodes that run OVS + ovn-controller: network and compute nodes. */
+  readonly chassis: readonly LabNode[];
+}
+
+export function layout(lab: Lab): OpenstackLayout {
+  const control = first(lab, 'control', 'the OpenStack APIs');
+  const database = lab.nodesWithRole('database').find((n) => n.apiAddress) ?? control;
+  const messaging = lab.nodesWithRole('messaging').find((n) => n.apiAddress) ?? control;
+  const network = lab.nodesWithRole('network').filter((n) => n.apiAddress);
+  const compute = lab.nodesWithRole('compute').filter((n) => n.apiAddress);
+  const chassis = lab.nodes.filter((n) => network.includes(n) || compute.includes(n));
+  return { control, database, messaging, ovnCentral: control, network, compute, chassis };
+}
+
+/** The address Geneve tunnels leave from: the node's address on the tunnel network, else its API address. */
+export function tunnelAddress(lab: Lab, node: LabNode): string {
+  const net = lab.networkFor('tunnel');
+  return (net && node.addresses[net.name]) ?? node.apiAddress!;
+}
+
+export function serviceUrl(lab: Lab, service: string, iface: 'public' | 'internal'): string {
+  const c = lab.expectedCatalog.find((x) => x.service === service && x.interface === iface);
+  if (!c) throw new Error(`lab ${lab.name}: service ${service} has no ${iface} endpoint`);
+  return `${c.scheme}://${c.host}:${c.port}`;
+}
+
+/** Which spec services the OpenStack part deploys now (Cinder: API and scheduler; no volume backend yet). */
+export function deployedServices(lab: Lab): string[] {
+  return ['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder'].filter((s) => lab.spec.services?.[s]);
+}
+
+function port(lab: Lab, service: string): number {
+  const s = lab.spec.services?.[service];
+  if (!s) throw new Error(`lab ${lab.name}: no service ${service} in spec.services`);
+  return s.port;
+}
+
+// ---------------------------------------------------------------- config helpers
+
+type IniValue = string | number | boolean | undefined;
+export function ini(sections: Record<string, Record<string, IniValue>>, head: string): string {
+  const out = [head];
+  for (const [name, kv] of Object.entries(sections)) {
+    out.push('', `[${name}]`);
+    for (const [k, v] of Object.entries(kv)) if (v !== undefined) out.push(`${k} = ${String(v)}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+const head = (lab: Lab, node: LabNode, what: string) => `# Rendered by stackgate (local provider) for ${lab.name}/${node.name}: ${what}; do not edit.`;
+
+/** The CA copy services can read (the certificates dir itself is 0700). */
+export const caForServices = (paths: LabPaths) => join(paths.root, 'openstack', 'ca.crt');
+
+export interface Ctx {
+  readonly lab: Lab;
+  readonly paths: LabPaths;
+  readonly s: OpenstackSecrets;
+  readonly l: OpenstackLayout;
+}
+
+const dbUrl = (c: Ctx, user: string, db: string) => `mysql+pymysql://${user}:${c.s.db[user]}@${c.l.database.apiAddress}:3306/${db}?charset=utf8`;
+const transportUrl = (c: Ctx) => `rabbit://openstack:${c.s.rabbitPassword}@${c.l.messaging.apiAddress}:5672/`;
+const memcached = (c: Ctx) => `${c.l.control.apiAddress}:11211`;
+
+function ksAuth(c: Ctx, user: string): Record<string, IniValue> {
+  return {
+    auth_url: serviceUrl(c.lab, 'keystone', 'internal'),
+    auth_type: 'password',
+    project_domain_name: 'Default',
+    user_domain_name: 'Default',
+    project_name: 'service',
+    username: user,
+    password: c.s.service[user],
+    cafile: caForServices(c.paths),
+    region_name: c.lab.region,
+  };
+}
+
+function authtoken(c: Ctx, user: string): Record<string, IniValue> {
+  return {
+    www_authenticate_uri: serviceUrl(c.lab, 'keystone', 'public'),
+    ...ksAuth(c, user),
+    memcached_servers: memcached(c),
+    service_token_roles_required: true,
+  };
+}
+
+function daemon(
+  node: LabNode,
+  service: string,
+  d: Omit<Daemon, 'node' | 'service' | 'program' | 'manual' | 'dirs' | 'files' | 'health'> & Partial<Pick<Daemon, 'dirs' | 'files' | 'health'>>,
+): Daemon {
+  return { node: node.name, service, program: `${node.name}-${service}`, manual: true, files: [], dirs: [], health: [], ...d };
+}
+
+function uwsgi(c: Ctx, node: LabNode, service: string, user: string, wsgiFile: string, listenPort: number, env: Record<string, string>, dir: string, pyargv?: string): Daemon {
+  const conf = [
+    head(c.lab, node, service),
+    '[uwsgi]',
+    'plugins = python3',
+    'master = true',
+    'processes = 1',
+    // nova-api: with threads > 1 eventlet breaks ("cannot switch to a different thread").
+    'threads = 1',
+    `http-socket = ${node.apiAddress}:${listenPort}`,
+    `wsgi-file = ${wsgiFile}`,
+    'die-on-term = true',
+    'need-app = true',
+    'lazy-apps = true',
+    'buffer-size = 65535',
+    'thunder-lock = true',
+    ...Object.entries(env).map(([k, v]) => `env = ${k}=${v}`),
+    ...(pyargv ? [`pyargv = ${pyargv}`] : []),
+    '',
+  ].join('\n');
+  return daemon(node, service, {
+    argv: ['/usr/bin/uwsgi', '--ini', `${dir}/${service}-uwsgi.ini`],
+    user,
+    files: [{ path: `${dir}/${service}-uwsgi.ini`, content: conf, owner: user, mode: 0o640 }],
+    dirs: [{ path: dir, owner: user }],
+    health: [{ kind: 'tcp', host: node.apiAddress!, port: listenPort }],
+    stopSignal: 'INT',
+  });
+}
+
+// ---------------------------------------------------------------- infrastructure: MariaDB, RabbitMQ, memcached
+
+export function mariadbDir(paths: LabPaths, node: LabNode) {
+  return paths.node(node.name, 'mariadb');
+}
+export const mariadbSocket = (paths: LabPaths, node: LabNode) => `${mariadbDir(paths, node)}/mysqld.sock`;
+
+function renderInfra(c: Ctx): Daemon[] {
+  const { lab, paths, l } = c;
+  const db = l.database;
+  const mdir = mariadbDir(paths, db);
+  const mq = l.messaging;
+  const rdir = paths.node(mq.name, 'rabbitmq');
+  const rabbitEnv = {
+    HOME: rdir,
+    RABBITMQ_NODENAME: 'rabbit@localhost',
+    RABBITMQ_NODE_IP_ADDRESS: mq.apiAddress!,
+    RABBITMQ_NODE_PORT: '5672',
+    RABBITMQ_MNESIA_BASE: `${rdir}/mnesia`,
+    RABBITMQ_LOG_BASE: `${rdir}/log`,
+    RABBITMQ_PID_FILE: `${paths.run}/${mq.name}-rabbitmq.pid`,
+    RABBITMQ_CONFIG_FILE: `${rdir}/rabbitmq.conf`,
+    RABBITMQ_ENABLED_PLUGINS_FILE: `${rdir}/enabled_plugins`,
+    RABBITMQ_CONF_ENV_FILE: '/dev/null',
+    RABBITMQ_LOGS: '-',
+    ERL_EPMD_ADDRESS: '127.0.0.1',
+  };
+  const env = (e: Record<string, string>) => ['/usr/bin/env', ...Object.entries(e).map(([k, v]) => `${k}=${v}`)];
+  return [
+    daemon(db, 'mariadb', {
+      argv: [
+        '/usr/sbin/mariadbd', '--no-defaults', '--user=mysql', `--datadir=${mdir}/data`, `--socket=${mariadbSocket(paths, db)}`,
+        `--pid-file=${mdir}/mysqld.pid`, `--bind-address=${db.apiAddress}`, '--port=3306', '--skip-name-resolve',
+        '--max-connections=1000', '--innodb-buffer-pool-size=128M', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_general_ci',
+        '--log-error=', `--tmpdir=${mdir}/tmp`,
+      ],
+      dirs: [{ path: mdir, owner: 'mysql' }, { path: `${mdir}/tmp`, owner: 'mysql' }],
+      health: [{ kind: 'tcp', host: db.apiAddress!, port: 3306 }],
+    }),
+    // RabbitMQ starts epmd itself (on 127.0.0.1 of the node); it daemonises out of supervisor's tree.
+    daemon(mq, 'rabbitmq', {
+      argv: [...env(rabbitEnv), '/usr/lib/rabbitmq/bin/rabbitmq-server'],
+      user: 'rabbitmq',
+      files: [
+        {
+          path: `${rdir}/rabbitmq.conf`,
+          content: `# ${head(lab, mq, 'RabbitMQ').slice(2)}\nlisteners.tcp.1 = ${mq.apiAddress}:5672\nloopback_users = none\nprometheus.tcp.ip = ${mq.apiAddress}\nprometheus.tcp.port = 15692\nlog.console = true\nlog.file = false\n`,
+          owner: 'rabbitmq',
+        },
+        { path: `${rdir}/enabled_plugins`, content: '[rabbitmq_prometheus].\n', owner: 'rabbitmq' },
+      ],
+      dirs: [{ path: rdir, owner: 'rabbitmq' }, { path: `${rdir}/mnesia`, owner: 'rabbitmq' }, { path: `${rdir}/log`, owner: 'rabbitmq' }],
+      health: [{ kind: 'tcp', host: mq.apiAddress!, port: 5672 }],
+    }),
+    daemon(l.control, 'memcached', {
+      argv: ['/usr/bin/memcached', '-u', 'memcache', '-l', l.control.apiAddress!, '-p', '11211', '-U', '0', '-m', '64', '-c', '4096'],
+      health: [{ kind: 'tcp', host: l.control.apiAddress!, port: 11211 }],
+    }),
+  ];
+}
+
+// ---------------------------------------------------------------- Keystone, Glance, Placement
+
+export const keystoneDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'keystone');
+
+export function keystoneConf(c: Ctx): string {
+  const dir = keystoneDir(c.paths, c.l.control);
+  return ini(
+    {
+      DEFAULT: { use_stderr: true },
+      database: { connection: dbUrl(c, 'keystone', 'keystone'), max_retries: -1 },
+      token: { provider: 'fernet', expiration: 86400 },
+      fernet_tokens: { key_repository: `${dir}/fernet-keys`, max_active_keys: 3 },
+      credential: { key_repository: `${dir}/credential-keys` },
+      cache: { enabled: true, backend: 'oslo_cache.memcache_pool', memcache_servers: memcached(c) },
+      oslo_middleware: { enable_proxy_headers_parsing: true },
+    },
+    head(c.lab, c.l.control, 'keystone.conf'),
+  );
+}
+
+function renderKeystone(c: Ctx): Daemon[] {
+  const node = c.l.control;
+  const dir = keystoneDir(c.paths, node);
+  const d = uwsgi(c, node, 'keystone', 'keystone', '/usr/bin/keystone-wsgi-public', port(c.lab, 'keystone'), { OS_KEYSTONE_CONFIG_DIR: dir }, dir);
+  return [{ ...d, files: [...d.files, { path: `${dir}/keystone.conf`, content: keystoneConf(c), owner: 'keystone', mode: 0o640 }], dirs: [...d.dirs, { path: `${dir}/fernet-keys`, owner: 'keystone' }, { path: `${dir}/credential-keys`, owner: 'keystone' }] }];
+}
+
+export const glanceDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'glance');
+
+function renderGlance(c: Ctx): Daemon[] {
+  const node = c.l.control;
+  const dir = glanceDir(c.paths, node);
+  const conf = ini(
+    {
+      DEFAULT: { use_stderr: true, bind_host: node.apiAddress, bind_port: port(c.lab, 'glance'), workers: 1, enabled_backends: 'fs:file', show_image_direct_url: false },
+      database: { connection: dbUrl(c, 'glance', 'glance'), max_retries: -1 },
+      keystone_authtoken: authtoken(c, 'glance'),
+      paste_deploy: { flavor: 'keystone', config_file: '/etc/glance/glance-api-paste.ini' },
+      glance_store: { default_backend: 'fs' },
+      fs: { filesystem_store_datadir: `${dir}/images` },
+      os_glance_staging_store: { filesystem_store_datadir: `${dir}/staging` },
+      os_glance_tasks_store: { filesystem_store_datadir: `${dir}/tasks` },
+      oslo_concurrency: { lock_path: `${dir}/lock` },
+      oslo_middleware: { enable_proxy_headers_parsing: true },
+    },
+    head(c.lab, node, 'glance-api.conf'),
+  );
+  return [
+    daemon(node, 'glance-api', {
+      argv: ['/usr/bin/glance-api', '--config-file', `${dir}/glance-api.conf`],
+      user: 'glance',
+      files: [{ path: `${dir}/glance-api.conf`, content: conf, owner: 'glance', mode: 0o640 }],
+      dirs: ['', '/images', '/staging', '/tasks', '/lock'].map((p) => ({ path: `${dir}${p}`, owner: 'glance' })),
+      health: [{ kind: 'tcp', host: node.apiAddress!, port: port(c.lab, 'glance') }],
+    }),
+  ];
+}
+
+export const placementDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'placement');
+
+function renderPlacement(c: Ctx): Daemon[] {
+  const node = c.l.control;
+  const dir = placementDir(c.paths, node);
+  const conf = ini(
+    {
+      DEFAULT: { use_stderr: true },
+      placement_database: { connection: dbUrl(c, 'placement', 'placement'), max_retries: -1 },
+      api: { auth_strategy: 'keystone' },
+      keystone_authtoken: authtoken(c, 'placement'),
+      oslo_middleware: { enable_proxy_headers_parsing: true },
+    },
+    head(c.lab, node, 'placement.conf'),
+  );
+  const d = uwsgi(c, node, 'placement-api', 'placement', '/usr/bin/placement-api', port(c.lab, 'placement'), { OS_PLACEMENT_CONFIG_DIR: dir }, dir);
+  return [{ ...d, files: [...d.files, { path: `${dir}/placement.conf`, content: conf, owner: 'placement', mode: 0o640 }] }];
+}
+
+// ---------------------------------------------------------------- Nova
+
+export const novaDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'nova');
+
+export function novaConf(c: Ctx, node: LabNode, role: 'control' | 'compute'): string {
+  const dir = novaDir(c.paths, node);
+  const auth = (user: string) => ({ ...ksAuth(c, user), valid_interfaces: 'internal' });
+  return ini(
+    {
+      DEFAULT: {
+        use_stderr: true,
+        host: node.hostname,
+        my_ip: node.apiAddress,
+        state_path: dir,
+        transport_url: transportUrl(c),
+        enabled_apis: 'osapi_compute',
+        osapi_compute_workers: 1,
+        metadata_workers: 1,
+        compute_driver: role === 'compute' ? 'fake.FakeDriver' : undefined,
+        instances_path: role === 'compute' ? `${dir}/instances` : undefined,
+      },
+      api: { auth_strategy: 'keystone' },
+      api_database: role === 'control' ? { connection: dbUrl(c, 'nova', 'nova_api'), max_retries: -1 } : {},
+      database: role === 'control' ? { connection: dbUrl(c, 'nova', 'nova'), max_retries: -1 } : {},
+      keystone_authtoken: authtoken(c, 'nova'),
+      service_user: { send_service_user_token: true, ...ksAuth(c, 'nova') },
+      placement: auth('placement'),
+      neutron: { ...auth('neutron'), service_metadata_proxy: false },
+      glance: { valid_interfaces: 'internal', cafile: caForServices(c.paths), region_name: c.lab.region },
+      conductor: { workers: 1 },
+      scheduler: { workers: 1 },
+      compute: role === 'compute' ? { vif_plugging_is_fatal: false, vif_plugging_timeout: 0 } : {},
+      cache: { enabled: true, backend: 'oslo_cache.memcache_pool', memcache_servers: memcached(c) },
+      vnc: { enabled: false },
+      wsgi: { api_paste_config: '/etc/nova/api-paste.ini' },
+      oslo_concurrency: { lock_path: `${dir}/lock` },
+      oslo_messaging_notifications: { driver: 'noop' },
+      oslo_middleware: { enable_proxy_headers_parsing: true },
+    },
+    head(c.lab, node, `nova.conf (${role})`),
+  );
+}
+
+function renderNova(c: Ctx): Daemon[] {
+  const node = c.l.control;
+  const dir = novaDir(c.paths, node);
+  const conf = { path: `${dir}/nova.conf`, content: novaConf(c, node, 'control'), owner: 'nova', mode: 0o640 } satisfies RenderedFile;
+  const dirs = [{ path: dir, owner: 'nova' }, { path: `${dir}/lock`, owner: 'nova' }];
+  // nova-api-wsgi loads its paste pipeline from the first file of OS_NOVA_CONFIG_FILES (an absolute path wins).
+  const api = uwsgi(c, node, 'nova-api', 'nova', '/usr/bin/nova-api-wsgi', port(c.lab, 'nova'), { OS_NOVA_CONFIG_DIR: dir, OS_NOVA_CONFIG_FILES: '/etc/nova/api-paste.ini;nova.conf' }, dir);
+  const out: Daemon[] = [
+    { ...api, files: [...api.files, conf], dirs: [...api.dirs, ...dirs] },
+    daemon(node, 'nova-conductor', { argv: ['/usr/bin/nova-conductor', '--config-file', `${dir}/nova.conf`], user: 'nova', files: [conf], dirs }),
+    daemon(node, 'nova-scheduler', { argv: ['/usr/bin/nova-scheduler', '--config-file', `${dir}/nova.conf`], user: 'nova', files: [conf], dirs }),
+  ];
+  for (const cn of c.l.compute) {
+    const cdir = novaDir(c.paths, cn);
+    // On a node that also runs the control services, the compute service gets its own directory and config.
+    const own = cn.name === node.name ? `${cdir}-compute` : cdir;
+    out.push(
+      daemon(cn, 'nova-compute', {
+        argv: ['/usr/bin/nova-compute', '--config-file', `${own}/nova.conf`],
+        user: 'nova',
+        files: [{ path: `${own}/nova.conf`, content: novaConf(c, cn, 'compute').replaceAll(`${cdir}/`, `${own}/`).replace(`state_path = ${cdir}\n`, `state_path = ${own}\n`), owner: 'nova', mode: 0o640 }],
+        dirs: [{ path: own, owner: 'nova' }, { path: `${own}/lock`, owner: 'nova' }, { path: `${own}/instances`, owner: 'nova' }],
+      }),
+    );
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- Cinder (API and scheduler)
+
+export const cinderDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'cinder');
+
+function renderCinder(c: Ctx): Daemon[] {
+  const node = c.l.control;
+  const dir = cinderDir(c.paths, node);
+  const conf = ini(
+    {
+      DEFAULT: {
+        use_stderr: true,
+        host: node.hostname,
+        my_ip: node.apiAddress,
+        state_path: dir,
+        transport_url: transportUrl(c),
+        auth_strategy: 'keystone',
+        osapi_volume_workers: 1,
+        api_paste_config: '/etc/cinder/api-paste.ini',
+      },
+      database: { connection: dbUrl(c, 'cinder', 'cinder'), max_retries: -1 },
+      keystone_authtoken: authtoken(c, 'cinder'),
+      service_user: { send_service_user_token: true, ...ksAuth(c, 'cinder') },
+      nova: { ...ksAuth(c, 'nova'), interface: 'internal' },
+      oslo_concurrency: { lock_path: `${dir}/lock` },
+      oslo_messaging_notifications: { driver: 'noop' },
+      oslo_middleware: { enable_proxy_headers_parsing: true },
+    },
+    head(c.lab, node, 'cinder.conf'),
+  );
+  const file = { path: `${dir}/cinder.conf`, content: conf, owner: 'cinder', mode: 0o640 } satisfies RenderedFile;
+  const dirs = [{ path: dir, owner: 'cinder' }, { path: `${dir}/lock`, owner: 'cinder' }];
+  const api = uwsgi(c, node, 'cinder-api', 'cinder', '/usr/bin/cinder-wsgi', port(c.lab, 'cinder'), {}, dir, `--config-file ${dir}/cinder.conf`);
+  return [
+    { ...api, files: [...api.files, file], dirs: [...api.dirs, ...dirs] },
+    daemon(node, 'cinder-scheduler', { argv: ['/usr/bin/cinder-scheduler', '--config-file', `${dir}/cinder.conf`], user: 'cinder', files: [file], dirs }),
+  ];
+}
+
+// ---------------------------------------------------------------- Neutron + OVN
+
+export const neutronDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'neutron');
+export const ovnCentralRun = (paths: LabPaths, node: LabNode) => `${paths.run}/${node.name}-ovn`;
+export const ovsRun = (paths: LabPaths, node: LabNode) => `${paths.run}/${node.name}-ovs`;
+export const ovsDb = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'openvswitch', 'conf.db');
+export const ovnDb = (paths: LabPaths, node: LabNode, which: 'nb' | 'sb') => paths.node(node.name, 'ovn', `ovn${which}_db.db`);
+
+function renderNeutron(c: Ctx): Daemon[] {
+  const node = c.l.control;
+  const dir = neutronDir(c.paths, node);
+  const central = c.l.ovnCentral.apiAddress!;
+  const nspec = c.lab.spec.neutron;
+  const physnet = nspec?.physnet ?? 'physnet1';
+  const conf = ini(
+    {
+      DEFAULT: {
+        use_stderr: true,
+        host: node.hostname,
+        bind_host: node.apiAddress,
+        bind_port: port(c.lab, 'neutron'),
+        core_plugin: 'ml2',
+        service_plugins: 'ovn-router',
+        transport_url: transportUrl(c),
+        auth_strategy: 'keystone',
+        api_workers: 1,
+        rpc_workers: 0,
+        rpc_state_report_workers: 0,
+        api_paste_config: '/etc/neutron/api-paste.ini',
+        state_path: dir,
+        notify_nova_on_port_status_changes: true,
+        notify_nova_on_port_data_changes: true,
+      },
+      database: { connection: dbUrl(c, 'neutron', 'neutron'), max_retries: -1 },
+      keystone_authtoken: authtoken(c, 'neutron'),
+      nova: { ...ksAuth(c, 'nova'), endpoint_type: 'internal' },
+      placement: { ...ksAuth(c, 'placement'), endpoint_type: 'internal' },
+      oslo_concurrency: { lock_path: `${dir}/lock` },
+      oslo_messaging_notifications: { driver: 'noop' },
+      oslo_middleware: { enable_proxy_headers_parsing: true },
+    },
+    head(c.lab, node, 'neutron.conf'),
+  );
+  const ml2 = ini(
+    {
+      ml2: {
+        type_drivers: 'flat,vlan,geneve',
+        tenant_network_types: nspec?.tenantNetworkType ?? 'geneve',
+        mechanism_drivers: 'ovn',
+        extension_drivers: 'port_security',
+        overlay_ip_version: 4,
+      },
+      ml2_type_geneve: { vni_ranges: '1:65536', max_header_size: 38 },
+      ml2_type_flat: { flat_networks: physnet },
+      ml2_type_vlan: { network_vlan_ranges: physnet },
+      securitygroup: { enable_security_group: true },
+      ovn: {
+        ovn_nb_connection: `tcp:${central}:6641`,
+        ovn_sb_connection: `tcp:${central}:6642`,
+        ovn_l3_scheduler: 'leastloaded',
+        ovn_metadata_enabled: false,
+        enable_distributed_floating_ip: nspec?.distributedFip ?? false,
+      },
+    },
+    head(c.lab, node, 'ml2_conf.ini'),
+  );
+  return [
+    daemon(node, 'neutron-server', {
+      argv: ['/usr/bin/neutron-server', '--config-file', `${dir}/neutron.conf`, '--config-file', `${dir}/ml2_conf.ini`],
+      user: 'neutron',
+      files: [
+        { path: `${dir}/neutron.conf`, content: conf, owner: 'neutron', mode: 0o640 },
+        { path: `${dir}/ml2_conf.ini`, content: ml2, owner: 'neutron', mode: 0o640 },
+      ],
+      dirs: [{ path: dir, owner: 'neutron' }, { path: `${dir}/lock`, owner: 'neutron' }],
+      health: [{ kind: 'tcp', host: node.apiAddress!, port: port(c.lab, 'neutron') }],
+    }),
+  ];
+}
+
+function renderOvn(c: Ctx): Daemon[] {
+  const node = c.l.ovnCentral;
+  const run = ovnCentralRun(c.paths, node);
+  const env = ['/usr/bin/env', `OVN_RUNDIR=${run}`, `OVS_RUNDIR=${run}`];
+  const db = (which: 'nb' | 'sb', p: number) =>
+    daemon(node, `ovn-${which}-db`, {
+      argv: [
+        ...env, '/usr/sbin/ovsdb-server', ovnDb(c.paths, node, which), `--remote=punix:${run}/ovn${which}_db.sock`, `--remote=ptcp:${p}:${node.apiAddress}`,
+        `--pidfile=${run}/ovn${which}_db.pid`, `--unixctl=${run}/ovn${which}_db.ctl`, '--no-chdir',
+      ],
+      dirs: [{ path: run }, { path: dirname(ovnDb(c.paths, node, which)) }],
+      health: [{ kind: 'tcp', host: node.apiAddress!, port: p }],
+    });
+  const out: Daemon[] = [
+    db('nb', 6641),
+    db('sb', 6642),
+    daemon(node, 'ovn-northd', {
+      argv: [...env, '/usr/bin/ovn-northd', `--ovnnb-db=unix:${run}/ovnnb_db.sock`, `--ovnsb-db=unix:${run}/ovnsb_db.sock`, `--pidfile=${run}/ovn-northd.pid`, '--no-chdir'],
+      dirs: [{ path: run }],
+    }),
+  ];
+  for (const n of c.l.chassis) {
+    const r = ovsRun(c.paths, n);
+    const e = ['/usr/bin/env', `OVS_RUNDIR=${r}`, `OVN_RUNDIR=${r}`, `OVS_DBDIR=${dirname(ovsDb(c.paths, n))}`];
+    out.push(
+      daemon(n, 'ovsdb-server', {
+        argv: [...e, '/usr/sbin/ovsdb-server', ovsDb(c.paths, n), `--remote=punix:${r}/db.sock`, `--pidfile=${r}/ovsdb-server.pid`, `--unixctl=${r}/ovsdb-server.ctl`, '--no-chdir'],
+        dirs: [{ path: r }, { path: dirname(ovsDb(c.paths, n)) }],
+      }),
+      daemon(n, 'ovs-vswitchd', {
+        argv: [...e, '/usr/sbin/ovs-vswitchd', `unix:${r}/db.sock`, `--pidfile=${r}/ovs-vswitchd.pid`, `--unixctl=${r}/ovs-vswitchd.ctl`, '--no-chdir'],
+        dirs: [{ path: r }],
+      }),
+      daemon(n, 'ovn-controller', {
+        argv: [...e, '/usr/bin/ovn-controller', `unix:${r}/db.sock`, `--pidfile=${r}/ovn-controller.pid`, '--no-chdir'],
+        dirs: [{ path: r }],
+      }),
+    );
+  }
+  return out;
+}
+
+/** The external_ids ovn-controller reads on a chassis (ovs-vsctl set open . …). */
+export function chassisSettings(lab: Lab, l: OpenstackLayout, node: LabNode): Record<string, string> {
+  const nspec = lab.spec.neutron;
+  const gateway = l.network.some((n) => n.name === node.name);
+  return {
+    'system-id': node.hostname,
+    hostname: node.hostname,
+    'ovn-remote': `tcp:${l.ovnCentral.apiAddress}:6642`,
+    'ovn-encap-type': nspec?.tenantNetworkType === 'vxlan' ? 'vxlan' : 'geneve',
+    'ovn-encap-ip': tunnelAddress(lab, node),
+    'ovn-bridge-datapath-type': 'netdev',
+    'ovn-bridge': 'br-int',
+    ...(gateway ? { 'ovn-bridge-mappings': `${nspec?.physnet ?? 'physnet1'}:${nspec?.bridge ?? 'br-ex'}`, 'ovn-cms-options': 'enable-chassis-as-gw' } : {}),
+  };
+}
+
+/** The external bridge of a network node and the interface it takes (the spec's neutron-external NIC). */
+export function externalBridge(lab: Lab, node: LabNode): { bridge: string; nic: string } | undefined {
+  const nic = node.nics.find((n) => n.use === 'neutron-external');
+  return nic ? { bridge: lab.spec.neutron?.bridge ?? 'br-ex', nic: nic.name } : undefined;
+}
+
+// ---------------------------------------------------------------- clouds.yaml and admin-openrc
+
+export const cloudsFile = (lab: Lab, paths: LabPaths) => (lab.spec.credentials?.cloudsFile ? lab.path(lab.spec.credentials.cloudsFile) : join(paths.root, 'clouds.yaml'));
+export const openrcFile = (paths: LabPaths) => join(paths.root, 'admin-openrc.sh');
+export const cloudName = (lab: Lab) => lab.spec.credentials?.cloud ?? `${lab.name}-admin`;
+
+/** Clouds as Kolla's post-deploy writes them: <name> (public), <name>-internal, <name>-system. */
+export function renderCloudsYaml(lab: Lab, paths: LabPaths, s: OpenstackSecrets): string {
+  const name = cloudName(lab);
+  const cloud = (iface: 'public' | 'internal', system: boolean) =>
+    [
+      `  ${name}${system ? '-system' : iface === 'internal' ? '-internal' : ''}:`,
+      '    auth:',
+      `      auth_url: ${serviceUrl(lab, 'keystone', iface)}`,
+      '      username: admin',
+      `      password: ${s.adminPassword}`,
+      ...(system ? ['      system_scope: all'] : ['      project_name: admin', '      project_domain_name: Default']),
+      '      user_domain_name: Default',
+      `    region_name: ${lab.region}`,
+      `    interface: ${iface}`,
+      '    identity_api_version: 3',
+      `    cacert: ${paths.caCert}`,
+    ].join('\n');
+  return `# Written by stackgate for lab ${lab.name}; holds the admin password: never commit it.\nclouds:\n${cloud('public', false)}\n${cloud('internal', false)}\n${cloud('internal', true)}\n`;
+}
+
+export function renderOpenrc(lab: Lab, paths: LabPaths, s: OpenstackSecrets): string {
+  return `# Written by stackgate for lab ${lab.name} (as Kolla's admin-openrc.sh); holds the admin password: never commit it.
+for key in $( set | awk '{FS="="}  /^OS_/ {print $1}' ); do unset $key ; done
+export OS_PROJECT_DOMAIN_NAME='Default'
+export OS_USER_DOMAIN_NAME='Default'
+export OS_PROJECT_NAME='admin'
+export OS_TENANT_NAME='admin'
+export OS_USERNAME='admin'
+export OS_PASSWORD='${s.adminPassword}'
+export OS_AUTH_URL='${serviceUrl(lab, 'keystone', 'internal')}'
+export OS_INTERFACE='internal'
+export OS_ENDPOINT_TYPE='internalURL'
+export OS_IDENTITY_API_VERSION='3'
+export OS_REGION_NAME='${lab.region}'
+export OS_AUTH_PLUGIN='password'
+export OS_CACERT='${paths.caCert}'
+`;
+}
+
+// ---------------------------------------------------------------- the whole OpenStack part
+
+/** Every daemon of the OpenStack part, in start order (tiers: infra + OVN, Keystone, the other services). */
+export function renderOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets): Daemon[] {
+  const c: Ctx = { lab, paths, s, l: layout(lab) };
+  const svc = new Set(deployedServices(lab));
+  return [
+    ...renderInfra(c),
+    ...(svc.has('neutron') ? renderOvn(c) : []),
+    ...renderKeystone(c),
+    ...(svc.has('glance') ? renderGlance(c) : []),
+    ...(svc.has('placement') ? renderPlacement(c) : []),
+    ...(svc.has('nova') ? renderNova(c) : []),
+    ...(svc.has('neutron') ? renderNeutron(c) : []),
+    ...(svc.has('cinder') ? renderCinder(c) : []),
+  ];
+}
+
+export const TIERS: readonly (readonly string[])[] = [
+  ['mariadb', 'rabbitmq', 'memcached', 'ovn-nb-db', 'ovn-sb-db', 'ovn-northd', 'ovsdb-server'],
+  ['ovs-vswitchd', 'ovn-controller', 'keystone'],
+  ['glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'neutron-server', 'cinder-api', 'cinder-scheduler'],
+  ['nova-compute'],
+];
