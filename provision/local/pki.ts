@@ -32,6 +32,10 @@ export async function ensureCertificates(lab: Lab, paths: LabPaths): Promise<str
   mkdirSync(rootDir, { recursive: true, mode: 0o700 });
   chmodSync(join(paths.certificates, 'private'), 0o700);
   mkdirSync(dirname(paths.caCert), { recursive: true });
+  // Only private/ is closed: the CA certificate is public and services running as other users (the blackbox
+  // exporter, clients) must read it.
+  chmodSync(paths.certificates, 0o755);
+  chmodSync(dirname(paths.caCert), 0o755);
   const made: string[] = [];
   const rootCrt = join(rootDir, 'root.crt');
   const caValid = (() => {
@@ -49,6 +53,7 @@ export async function ensureCertificates(lab: Lab, paths: LabPaths): Promise<str
     made.push('root CA');
   }
   writeIfChanged(paths.caCert, readFileSync(rootCrt, 'utf8'));
+  chmodSync(paths.caCert, 0o644);
   for (const vip of lab.vips) {
     if (!vipTls(lab, vip)) continue;
     const pem = vipCertFile(lab, paths, vip);
