@@ -3,7 +3,9 @@ import { GateReporter } from './helpers/gate/reporter.ts';
 import { LAYERS } from './helpers/gate/layers.ts';
 import { environmentInfo } from './helpers/gate/environment.ts';
 
-const selfOnly = process.argv.some((a, i, all) => a === '--project=self' || (a === '--project' && all[i + 1] === 'self'));
+// A run of only the project's own tests (self, drills) writes no acceptance report.
+const projects = process.argv.flatMap((a, i, all) => (a.startsWith('--project=') ? [a.slice(10)] : a === '--project' && all[i + 1] ? [all[i + 1]!] : []));
+const selfOnly = projects.length > 0 && projects.every((p) => p === 'self' || p === 'drills');
 
 export default defineConfig({
   test: {
@@ -11,8 +13,9 @@ export default defineConfig({
       ? ['default']
       : [
           'default',
-          ['allure-vitest/reporter', { resultsDir: 'reports/allure-results', environmentInfo: environmentInfo() }],
-          ['junit', { outputFile: 'reports/junit.xml' }],
+          // The project's own tests run checks in child runs with these pointed at a scratch folder.
+          ['allure-vitest/reporter', { resultsDir: process.env.STACKGATE_ALLURE_RESULTS ?? 'reports/allure-results', environmentInfo: environmentInfo() }],
+          ['junit', { outputFile: `${process.env.STACKGATE_REPORTS ?? 'reports'}/junit.xml` }],
           new GateReporter(),
         ],
     projects: [

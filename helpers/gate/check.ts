@@ -1,5 +1,6 @@
 import * as allure from 'allure-js-commons';
 import { afterAll, test as base, type TestContext } from 'vitest';
+import { getCurrentSuite } from 'vitest/suite';
 import { NodeShell } from '../node/ssh.ts';
 import { relative } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
@@ -55,10 +56,18 @@ export interface CheckContext extends Fixtures {
 }
 
 const shells = new Map<string, NodeShell>();
-afterAll(async () => {
-  await Promise.all([...shells.values()].map((s) => s.close()));
-  shells.clear();
-});
+const filesWithCleanup = new WeakSet<object>();
+
+/** Close the file's SSH shells after its last check; once per file, also when modules are shared across files. */
+function closeShellsAfterFile(): void {
+  const file = getCurrentSuite().file;
+  if (!file || filesWithCleanup.has(file)) return;
+  filesWithCleanup.add(file);
+  afterAll(async () => {
+    await Promise.all([...shells.values()].map((s) => s.close()));
+    shells.clear();
+  });
+}
 
 export interface CheckOptions {
   timeout?: number;
@@ -108,6 +117,7 @@ function withFindings(error: unknown, message: string): string {
  */
 export function check(id: string, title: string, body: (ctx: CheckContext) => unknown, options: CheckOptions = {}): void {
   const layer = layerOf(id);
+  closeShellsAfterFile();
   test(`${id}: ${title}`, { timeout: options.timeout }, async ({ lab, decisions, task, skip, signal }) => {
     const meta: CheckMeta = { checkId: id, layer, lab: lab.name, decisions: decisions.forCheck(id).map((d) => d.id) };
     task.meta.stackgate = meta;

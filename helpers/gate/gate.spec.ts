@@ -1,15 +1,15 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../lab/load.ts';
+import { runChecks } from './child-run.ts';
 
 const fixture = join(repoRoot, 'fixtures/gate');
 
 interface Run {
   exitCode: number;
   output: string;
-  matrix: { pass: boolean; reasons: string[]; matrix: { decision: string; status: string }[] };
+  matrix: { pass: boolean; reasons: readonly string[]; matrix: readonly { decision: string; status: string }[] };
 }
 
 const base = [
@@ -24,19 +24,14 @@ async function gate(name: string, opts: { mode?: string; decisions?: object[]; w
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(fixture, 'lab.yaml'), join(dir, 'lab.yaml'));
   writeFileSync(join(dir, 'decisions.yaml'), JSON.stringify({ lab: 'tiny', decisions: opts.decisions ?? base, waivers: opts.waivers ?? [] }));
-  const result = await execa('npx', ['vitest', 'run', '--config', join(fixture, 'vitest.config.ts'), ...(opts.args ?? ['--project', 'preflight'])], {
+  const run = await runChecks({
+    lab: join(dir, 'lab.yaml'),
+    scratch: join(dir, 'run'),
+    args: ['--config', join(fixture, 'vitest.config.ts'), ...(opts.args ?? ['--project', 'preflight'])],
     cwd: fixture,
-    reject: false,
-    all: true,
-    env: { STACKGATE_LAB: join(dir, 'lab.yaml'), STACKGATE_REPORTS: dir, STACKGATE_ALLURE_RESULTS: join(dir, 'allure-results'), GATE_CASE: opts.mode ?? 'pass', STACKGATE_TODAY: '2026-06-01', FORCE_COLOR: '0' },
+    env: { GATE_CASE: opts.mode ?? 'pass', STACKGATE_TODAY: '2026-06-01' },
   });
-  let matrix: Run['matrix'] = { pass: false, reasons: [], matrix: [] };
-  try {
-    matrix = JSON.parse(readFileSync(join(dir, 'decisions.json'), 'utf8')) as Run['matrix'];
-  } catch {
-    // no matrix: the run stopped before the reporter, which the caller asserts on
-  }
-  return { exitCode: result.exitCode ?? -1, output: result.all ?? '', matrix };
+  return { exitCode: run.exitCode, output: run.output, matrix: run.verdict ?? { pass: false, reasons: [], matrix: [] } };
 }
 
 const status = (run: Run, id: string) => run.matrix.matrix.find((m) => m.decision === id)?.status;

@@ -223,6 +223,12 @@ export class Lab {
     return isAbsolute(p) ? p : resolve(this.dir, p);
   }
 
+  /** The lab CA bundle the spec names (credentials.caFile), resolved against the spec's folder. */
+  get caFile(): string | undefined {
+    const ca = this.spec.credentials?.caFile;
+    return ca ? this.path(ca) : undefined;
+  }
+
   get tls() {
     const t = this.spec.tls;
     return {

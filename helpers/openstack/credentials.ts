@@ -62,17 +62,12 @@ function fromCloud(lab: Lab, cloud: string, env: NodeJS.ProcessEnv): Credentials
       projectDomainName: a.project_domain_name ?? a.domain_name ?? 'Default',
       regionName: entry.region_name,
       interface: entry.interface ?? 'public',
-      cacert: env.OS_CACERT ?? entry.cacert ?? caFromSpec(lab),
+      cacert: env.OS_CACERT ?? entry.cacert ?? lab.caFile,
     };
   }
   throw new CredentialsError(
     `no cloud "${cloud}" for lab ${lab.name}: looked in ${files.length ? files.join(', ') : 'no clouds.yaml found (OS_CLIENT_CONFIG_FILE, the spec\'s credentials.cloudsFile, ./clouds.yaml, ~/.config/openstack, /etc/openstack)'}`,
   );
-}
-
-function caFromSpec(lab: Lab): string | undefined {
-  const ca = lab.spec.credentials?.caFile;
-  return ca ? lab.path(ca) : undefined;
 }
 
 /** OS_CLOUD, then OS_* variables, then the spec's cloud name. One clear error when none gives credentials. */
@@ -92,7 +87,7 @@ export function loadCredentials(lab: Lab, env: NodeJS.ProcessEnv = process.env):
       projectDomainName: env.OS_PROJECT_DOMAIN_NAME ?? 'Default',
       regionName: env.OS_REGION_NAME,
       interface: env.OS_INTERFACE ?? 'public',
-      cacert: env.OS_CACERT ?? caFromSpec(lab),
+      cacert: env.OS_CACERT ?? lab.caFile,
     };
   }
   if (lab.spec.credentials?.cloud) return fromCloud(lab, lab.spec.credentials.cloud, env);

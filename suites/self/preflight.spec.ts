@@ -6,9 +6,9 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { runChecks } from '../../helpers/gate/child-run.ts';
 import type { Decision, Waiver } from '../../helpers/gate/decisions.ts';
 import { labsDir, repoRoot } from '../../helpers/lab/load.ts';
 import type { LabSpec } from '../../helpers/lab/spec.ts';
@@ -90,19 +90,8 @@ async function preflight(name: string, planted: readonly Fault[]): Promise<{ out
   writeFileSync(join(dir, 'lab.yaml'), stringify(spec));
   writeFileSync(join(dir, 'decisions.yaml'), stringify(record));
   copyFileSync(join(primary, 'design.md'), join(dir, 'design.md'));
-  const run = await execa('npx', ['vitest', 'run', '--config', join(repoRoot, 'suites/self/vitest.config.ts')], {
-    cwd: repoRoot,
-    reject: false,
-    all: true,
-    env: { STACKGATE_LAB: join(dir, 'lab.yaml'), STACKGATE_REPORTS: dir, STACKGATE_ALLURE_RESULTS: join(dir, 'allure-results'), FORCE_COLOR: '0' },
-  });
-  let results: Result[] = [];
-  try {
-    results = (JSON.parse(readFileSync(join(dir, 'decisions.json'), 'utf8')) as { results: Result[] }).results;
-  } catch {
-    // no matrix: the run stopped before the reporter; the assertions below show the output
-  }
-  return { output: run.all ?? '', record, results };
+  const run = await runChecks({ lab: join(dir, 'lab.yaml'), scratch: join(dir, 'run'), args: ['--project', 'preflight'] });
+  return { output: run.output, record, results: (run.verdict?.results ?? []) as Result[] };
 }
 
 describe('the preflight layer', () => {

@@ -2,10 +2,10 @@
 // after the self-tests): on the healthy lab the layers pass; with each drill injected exactly its listed checks
 // fail, each naming one of its decisions and its object; after revert the lab passes again. The detection table
 // goes to reports/drills.md. Skipped (with the reason) where the lab is not up or this is not root.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runChecks } from '../../../helpers/gate/child-run.ts';
 import { layerOf, type Layer } from '../../../helpers/gate/layers.ts';
 import { loadLab, repoRoot } from '../../../helpers/lab/load.ts';
 import { status } from '../index.ts';
@@ -27,15 +27,9 @@ const scratch = join(repoRoot, 'reports/tmp/drills');
 
 /** Run some layers against the lab in a child Vitest; its own results only, never the real report. */
 async function runLayers(layers: readonly Layer[], tag: string): Promise<Result[]> {
-  const dir = join(scratch, tag);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  await execa('npx', ['vitest', 'run', ...layers.flatMap((l) => ['--project', l])], {
-    cwd: repoRoot,
-    reject: false,
-    env: { STACKGATE_LAB: lab.file, STACKGATE_REPORTS: dir, STACKGATE_ALLURE_RESULTS: join(dir, 'allure-results'), FORCE_COLOR: '0' },
-  });
-  return (JSON.parse(readFileSync(join(dir, 'decisions.json'), 'utf8')) as { results: Result[] }).results;
+  const run = await runChecks({ lab: lab.file, scratch: join(scratch, tag), args: layers.flatMap((l) => ['--project', l]) });
+  if (!run.verdict) throw new Error(`layers ${layers.join(', ')} stopped before the gate reporter:\n${run.output.slice(-2000)}`);
+  return run.verdict.results;
 }
 
 const failedIds = (results: Result[]) => results.filter((r) => r.status === 'failed').map((r) => r.checkId ?? '?').sort();

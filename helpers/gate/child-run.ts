@@ -1,0 +1,40 @@
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { repoRoot } from '../lab/load.ts';
+import type { CheckResult, Verdict } from './verdict.ts';
+
+export interface ChildRun {
+  readonly exitCode: number;
+  readonly output: string;
+  /** The gate's verdict with every result; undefined when the run stopped before the gate reporter. */
+  readonly verdict: (Verdict & { results: CheckResult[] }) | undefined;
+}
+
+/**
+ * Run checks in a child Vitest against a lab, for the project's own tests: its matrix, Allure results and JUnit
+ * go to `scratch` (emptied first), never to the real reports.
+ */
+export async function runChecks(options: { lab: string; scratch: string; args: readonly string[]; cwd?: string; env?: Record<string, string> }): Promise<ChildRun> {
+  rmSync(options.scratch, { recursive: true, force: true });
+  mkdirSync(options.scratch, { recursive: true });
+  const run = await execa('npx', ['vitest', 'run', ...options.args], {
+    cwd: options.cwd ?? repoRoot,
+    reject: false,
+    all: true,
+    env: {
+      STACKGATE_LAB: options.lab,
+      STACKGATE_REPORTS: options.scratch,
+      STACKGATE_ALLURE_RESULTS: join(options.scratch, 'allure-results'),
+      FORCE_COLOR: '0',
+      ...options.env,
+    },
+  });
+  let verdict: ChildRun['verdict'];
+  try {
+    verdict = JSON.parse(readFileSync(join(options.scratch, 'decisions.json'), 'utf8')) as ChildRun['verdict'];
+  } catch {
+    verdict = undefined;
+  }
+  return { exitCode: run.exitCode ?? -1, output: run.all ?? '', verdict };
+}
