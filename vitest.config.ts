@@ -2,6 +2,10 @@ import { defineConfig } from 'vitest/config';
 import { GateReporter } from './helpers/gate/reporter.ts';
 import { LAYERS } from './helpers/gate/layers.ts';
 import { environmentInfo } from './helpers/gate/environment.ts';
+import { currentRun } from './helpers/gate/ledger.ts';
+
+// One run ID per invocation, inherited by every worker: cloud resources are named sg-<run>-… and ledgered under it.
+currentRun();
 
 // A run of only the project's own tests (self, drills) writes no acceptance report.
 const projects = process.argv.flatMap((a, i, all) => (a.startsWith('--project=') ? [a.slice(10)] : a === '--project' && all[i + 1] ? [all[i + 1]!] : []));
@@ -13,10 +17,12 @@ export default defineConfig({
       ? ['default']
       : [
           'default',
+          // Before Allure's reporter: its onInit empties the results of the last run, Allure's then writes the
+          // environment (lab, release, provider) into the emptied folder.
+          new GateReporter(),
           // The project's own tests run checks in child runs with these pointed at a scratch folder.
           ['allure-vitest/reporter', { resultsDir: process.env.STACKGATE_ALLURE_RESULTS ?? 'reports/allure-results', environmentInfo: environmentInfo() }],
           ['junit', { outputFile: `${process.env.STACKGATE_REPORTS ?? 'reports'}/junit.xml` }],
-          new GateReporter(),
         ],
     projects: [
       {

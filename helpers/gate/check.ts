@@ -10,6 +10,9 @@ import { loadDecisions, type Decisions } from './decisions.ts';
 import { isLive, layerOf, type Layer } from './layers.ts';
 import { labReachability, type Reachability } from './reach.ts';
 import { redact } from './redact.ts';
+import { Ledger } from './ledger.ts';
+import { Cloud } from '../openstack/cloud.ts';
+import { Tenant } from '../openstack/tenant.ts';
 
 /** Why a check was skipped. Every kind but `undeclared` is backed by the lab spec or its decision record. */
 export type SkipKind = 'not-applicable' | 'lacks' | 'not-due' | 'waived' | 'blocked' | 'undeclared';
@@ -53,20 +56,42 @@ export interface CheckContext extends Fixtures {
   due(phase: number, what: string): void;
   /** A shell on a lab node over SSH (connected on first use, closed after the file). */
   node(name: string): NodeShell;
+  /**
+   * An authenticated OpenStack session with the user's credentials (once per file). When Keystone cannot give
+   * one, the check is blocked: the compute layer's Keystone check reports the cause.
+   */
+  cloud(): Promise<Cloud>;
+  /** The file's tenant scenario (image, network, router, server …), every resource under the run's ledger. */
+  tenant(): Promise<Tenant>;
+  /** Wait for a step this check stands on; when it fails, the check is blocked by it, not failed. */
+  needs<T>(what: string, step: Promise<T>): Promise<T>;
+  /** Skip as blocked: a lower layer or an earlier step this check needs did not work. */
+  blocked(reason: string): never;
 }
 
 const shells = new Map<string, NodeShell>();
+const clouds = new Map<string, Promise<Cloud>>();
+const tenants = new Map<string, Promise<Tenant>>();
 const filesWithCleanup = new WeakSet<object>();
 
-/** Close the file's SSH shells after its last check; once per file, also when modules are shared across files. */
-function closeShellsAfterFile(): void {
+/**
+ * After a file's last check: remove the cloud resources its checks created (reverse order, through the ledger),
+ * then close its SSH shells and sessions. Once per file, also when modules are shared across files.
+ */
+function cleanupAfterFile(): void {
   const file = getCurrentSuite().file;
   if (!file || filesWithCleanup.has(file)) return;
   filesWithCleanup.add(file);
   afterAll(async () => {
+    const left: string[] = [];
+    for (const t of tenants.values()) left.push(...(await (await t.catch(() => undefined))?.ledger.cleanup() ?? []));
+    tenants.clear();
     await Promise.all([...shells.values()].map((s) => s.close()));
     shells.clear();
-  });
+    for (const c of clouds.values()) await (await c.catch(() => undefined))?.close();
+    clouds.clear();
+    if (left.length > 0) throw new Error(`cloud resources this file created could not be removed (they stay in the ledger for the next run): ${left.join('; ')}`);
+  }, 600_000);
 }
 
 export interface CheckOptions {
@@ -117,7 +142,7 @@ function withFindings(error: unknown, message: string): string {
  */
 export function check(id: string, title: string, body: (ctx: CheckContext) => unknown, options: CheckOptions = {}): void {
   const layer = layerOf(id);
-  closeShellsAfterFile();
+  cleanupAfterFile();
   test(`${id}: ${title}`, { timeout: options.timeout }, async ({ lab, decisions, task, skip, signal }) => {
     const meta: CheckMeta = { checkId: id, layer, lab: lab.name, decisions: decisions.forCheck(id).map((d) => d.id) };
     task.meta.stackgate = meta;
@@ -149,6 +174,30 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
         if (allureOn()) await allure.attachment(name, typeof content === 'string' ? redact(content) : content, type);
       },
       notApplicable: (reason) => declaredSkip('not-applicable', `not applicable: ${reason}`),
+      cloud: async () => {
+        let c = clouds.get(lab.file);
+        if (!c) clouds.set(lab.file, (c = Cloud.connect(lab)));
+        try {
+          return await c;
+        } catch (error) {
+          return declaredSkip('blocked', `blocked: no Keystone session for lab ${lab.name} (compute.keystone-token tells why): ${redact((error as Error).message)}`);
+        }
+      },
+      tenant: async () => {
+        const cloud = await ctx.cloud();
+        let t = tenants.get(lab.file);
+        if (!t) tenants.set(lab.file, (t = Promise.resolve(new Tenant(lab, cloud, new Ledger(lab.name)))));
+        return t;
+      },
+      needs: async (what, step) => {
+        try {
+          return await step;
+        } catch (error) {
+          if (isSkip(error)) throw error;
+          return declaredSkip('blocked', `blocked: ${what} failed: ${redact((error as Error).message)}`);
+        }
+      },
+      blocked: (reason) => declaredSkip('blocked', `blocked: ${reason}`),
       node: (name) => {
         const key = `${lab.file}#${name}`;
         let shell = shells.get(key);

@@ -1,17 +1,44 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
 import { loadLab } from '../lab/load.ts';
 import { loadDecisions } from './decisions.ts';
 import { CATEGORIES } from './categories.ts';
+import { currentRun } from './ledger.ts';
+import { labReachability } from './reach.ts';
+import { Cloud } from '../openstack/cloud.ts';
+import { reap } from '../openstack/resources.ts';
+import { redact } from './redact.ts';
+
+/** The layers whose checks create cloud resources: before them, remove what earlier runs left. */
+const CREATING = new Set(['compute', 'storage']);
 
 /**
  * Runs once per acceptance project before any check: a malformed spec or decision record stops the run here
  * with one error listing every problem, before anything touches a lab.
  */
-export default function setup(): void {
+export default async function setup(project: TestProject): Promise<void> {
   const lab = loadLab();
   loadDecisions(lab);
   const results = process.env.STACKGATE_ALLURE_RESULTS ?? join(process.cwd(), 'reports/allure-results');
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, 'categories.json'), JSON.stringify(CATEGORIES, null, 2));
+
+  const { run } = currentRun();
+  if (!CREATING.has(project.name) || process.env.STACKGATE_REAPED === run) return;
+  process.env.STACKGATE_REAPED = run;
+  // Never send anything to a lab that is not attached here; its checks report it as blocked.
+  if (!(await labReachability(lab)).reachable) return;
+  let cloud: Cloud | undefined;
+  try {
+    cloud = await Cloud.connect(lab);
+    const r = await reap(cloud, new Set([run]));
+    if (r.removed.length) process.stdout.write(`stackgate: removed what earlier runs left in lab ${lab.name}: ${r.removed.join(', ')}\n`);
+    if (r.failed.length) process.stdout.write(`stackgate: could not remove leftovers of earlier runs in lab ${lab.name}: ${redact(r.failed.join('; '))}\n`);
+  } catch (error) {
+    // Keystone unreachable or credentials wrong: compute.keystone-token reports it; nothing to reap without a session.
+    process.stdout.write(`stackgate: leftovers of earlier runs not reaped (${redact((error as Error).message)})\n`);
+  } finally {
+    await cloud?.close();
+  }
 }

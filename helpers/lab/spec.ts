@@ -174,6 +174,7 @@ export interface LabSpec {
     version?: string;
     containerEngine?: 'docker' | 'podman' | 'lxd' | 'lxc' | 'none';
     baseDistro?: string;
+    baseRelease?: string;
     imageTagSuffix?: string;
     haproxySslSettings?: 'modern' | 'intermediate' | 'legacy';
   };

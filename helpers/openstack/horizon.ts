@@ -1,0 +1,57 @@
+/** A Horizon login the way a browser does it: the login form, its CSRF token and cookies, then the redirects. */
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import type { Lab } from '../lab/model.ts';
+import { labLookup } from './cloud.ts';
+import type { Credentials } from './credentials.ts';
+
+export interface HorizonLogin {
+  readonly base: string;
+  readonly user: string;
+  readonly loginPage: number;
+  /** The path the login's redirects ended on ("/project/" when it worked, "/auth/login/" when refused). */
+  readonly landedOn: string;
+  readonly steps: string[];
+}
+
+export async function horizonLogin(lab: Lab, credentials: Credentials): Promise<HorizonLogin> {
+  const vip = lab.vip(lab.spec.endpoints?.public ?? 'external');
+  const port = lab.spec.dashboard?.port ?? 443;
+  const base = `https://${vip.host}${port === 443 ? '' : `:${port}`}`;
+  const lookup = labLookup(lab);
+  const ca = credentials.cacert ? readFileSync(credentials.cacert, 'utf8') : undefined;
+  const agent = new Agent({ connect: { timeout: 10_000, ...(ca ? { ca } : {}), ...(lookup ? { lookup } : {}) } });
+  const cookies = new Map<string, string>();
+  const steps: string[] = [];
+  const go = async (method: 'GET' | 'POST', path: string, form?: Record<string, string>) => {
+    const headers: Record<string, string> = { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '), referer: `${base}/auth/login/` };
+    if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const r = await request(`${base}${path}`, { method, headers, body: form ? new URLSearchParams(form).toString() : undefined, dispatcher: agent, headersTimeout: 30_000, bodyTimeout: 30_000 });
+    for (const c of [r.headers['set-cookie'] ?? []].flat()) {
+      const m = /^([^=]+)=([^;]*)/.exec(c);
+      if (m) cookies.set(m[1]!, m[2]!);
+    }
+    const body = await r.body.text();
+    const location = typeof r.headers.location === 'string' ? r.headers.location : undefined;
+    steps.push(`${method} ${path} → ${r.statusCode}${location ? ` ${location}` : ''}`);
+    return { status: r.statusCode, body, location };
+  };
+  try {
+    const page = await go('GET', '/auth/login/');
+    const csrf = /name=["']csrfmiddlewaretoken["'] value=["']([^"']+)/.exec(page.body)?.[1] ?? cookies.get('csrftoken') ?? '';
+    const region = /name=["']region["'][^>]*>\s*<option value=["']([^"']+)/.exec(page.body)?.[1] ?? /id=["']id_region["'][^>]*value=["']([^"']+)/.exec(page.body)?.[1];
+    const form: Record<string, string> = { csrfmiddlewaretoken: csrf, username: credentials.username, password: credentials.password, next: '' };
+    if (region) form.region = region;
+    if (/name=["']domain["']/.test(page.body)) form.domain = credentials.userDomainName;
+    let r = await go('POST', '/auth/login/', form);
+    let path = '/auth/login/';
+    for (let hops = 0; r.location && hops < 5; hops++) {
+      const next = new URL(r.location, base);
+      path = next.pathname;
+      r = await go('GET', `${next.pathname}${next.search}`);
+    }
+    return { base, user: credentials.username, loginPage: page.status, landedOn: path, steps };
+  } finally {
+    await agent.close();
+  }
+}

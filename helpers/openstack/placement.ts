@@ -1,0 +1,27 @@
+/** Placement as the scheduler sees it: one resource provider per compute node, with inventory. */
+import type { Lab } from '../lab/model.ts';
+import type { Cloud } from './cloud.ts';
+
+const NEEDED = ['VCPU', 'MEMORY_MB', 'DISK_GB'] as const;
+
+export interface ProviderSeen {
+  readonly node: string;
+  readonly provider: string | undefined;
+  readonly inventory: Record<string, number>;
+  readonly problems: string[];
+}
+
+export async function computeInventories(lab: Lab, cloud: Cloud): Promise<ProviderSeen[]> {
+  const providers = (await cloud.get<{ resource_providers: { uuid: string; name: string }[] }>('placement', '/resource_providers')).body.resource_providers;
+  return Promise.all(
+    lab.nodesWithRole('compute').map(async (node): Promise<ProviderSeen> => {
+      // Nova names a compute node's provider after the hypervisor's host name (the FQDN on some deployments).
+      const rp = providers.find((p) => p.name === node.hostname || p.name.split('.')[0] === node.hostname);
+      if (!rp) return { node: node.name, provider: undefined, inventory: {}, problems: [`no resource provider named ${node.hostname} (Placement has: ${providers.map((p) => p.name).join(', ') || 'none'})`] };
+      const inv = (await cloud.get<{ inventories: Record<string, { total: number }> }>('placement', `/resource_providers/${rp.uuid}/inventories`)).body.inventories;
+      const inventory = Object.fromEntries(Object.entries(inv).map(([k, v]) => [k, v.total]));
+      const problems = NEEDED.filter((k) => !(inventory[k]! > 0)).map((k) => `provider ${rp.name} has no ${k} inventory`);
+      return { node: node.name, provider: rp.name, inventory, problems };
+    }),
+  );
+}

@@ -1,0 +1,369 @@
+/**
+ * What a tenant builds to prove the cloud works: an image, a network with a subnet behind a router on the
+ * external network, a security group, a port, a floating IP, a flavor, a key pair and a server. Each step is
+ * made once per test file and shared by the checks that need it; every resource goes through the ledger.
+ * Steps return data or throw errors with context; the checks assert.
+ */
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import type { Ledger } from '../gate/ledger.ts';
+import type { Lab } from '../lab/model.ts';
+import { ApiError, type Cloud } from './cloud.ts';
+import { KINDS } from './resources.ts';
+import { waitFor, type Transition } from './wait.ts';
+
+export interface Image {
+  id: string;
+  name: string;
+  status: string;
+  checksum?: string;
+  os_hash_algo?: string;
+  os_hash_value?: string;
+  size?: number;
+}
+
+export interface Network {
+  id: string;
+  name: string;
+  status: string;
+}
+
+export interface Subnet {
+  id: string;
+  cidr: string;
+  gateway_ip: string | null;
+  allocation_pools: { start: string; end: string }[];
+}
+
+export interface Router {
+  id: string;
+  name: string;
+  external_gateway_info: { network_id: string; external_fixed_ips?: { ip_address: string }[] } | null;
+}
+
+export interface Port {
+  id: string;
+  name: string;
+  status: string;
+  device_id: string;
+  device_owner: string;
+  'binding:host_id'?: string;
+  fixed_ips: { subnet_id: string; ip_address: string }[];
+}
+
+export interface FloatingIp {
+  id: string;
+  floating_ip_address: string;
+  port_id: string | null;
+  fixed_ip_address: string | null;
+  status: string;
+  description: string;
+}
+
+export interface SecurityGroup {
+  id: string;
+  name: string;
+  security_group_rules: { direction: string; protocol: string | null; port_range_min: number | null; port_range_max: number | null; ethertype: string }[];
+}
+
+export interface Server {
+  id: string;
+  name: string;
+  status: string;
+  'OS-EXT-STS:task_state'?: string | null;
+  'OS-EXT-SRV-ATTR:host'?: string;
+  'OS-EXT-SRV-ATTR:hypervisor_hostname'?: string;
+  fault?: { message: string; code: number; details?: string };
+  addresses?: Record<string, { addr: string }[]>;
+}
+
+export interface Booted {
+  server: Server;
+  transitions: Transition[];
+  seconds: number;
+}
+
+/** A few KB of deterministic bytes: the test image the project makes itself (no download). */
+export function testImageBytes(size = 64 * 1024): Buffer {
+  const out = Buffer.alloc(size);
+  const header = Buffer.from('stackgate test image\n');
+  header.copy(out);
+  let block = createHash('sha256').update('stackgate').digest();
+  for (let at = header.length; at < size; at += block.length) {
+    block.copy(out, at);
+    block = createHash('sha256').update(block).digest();
+  }
+  return out;
+}
+
+/** An OpenSSH public key line for an ed25519 key (the key pair Nova injects). */
+export function sshKeyPair(comment: string): { publicKey: string; privateKeyPem: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  const blob = Buffer.concat([str(Buffer.from('ssh-ed25519')), str(raw)]);
+  return { publicKey: `ssh-ed25519 ${blob.toString('base64')} ${comment}`, privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() };
+}
+
+const serverState = (s: Server) => `${s.status}/${s['OS-EXT-STS:task_state'] ?? '-'}`;
+
+export class Tenant {
+  private readonly memo = new Map<string, Promise<unknown>>();
+  constructor(
+    readonly lab: Lab,
+    readonly cloud: Cloud,
+    readonly ledger: Ledger,
+  ) {}
+
+  private once<T>(step: string, make: () => Promise<T>): Promise<T> {
+    let p = this.memo.get(step) as Promise<T> | undefined;
+    if (!p) this.memo.set(step, (p = make()));
+    return p;
+  }
+
+  readonly imageBytes = testImageBytes();
+
+  /** Upload the test image and wait until Glance says active. */
+  image(): Promise<Image> {
+    return this.once('image', async () => {
+      const c = this.cloud;
+      const image = await this.ledger.create(
+        'image',
+        'image',
+        async (name) => (await c.post<Image>('image', '/v2/images', { name, disk_format: 'raw', container_format: 'bare', visibility: 'private' })).body,
+        (i) => KINDS.image!.remove(c, i.id),
+      );
+      await c.put('image', `/v2/images/${image.id}/file`, undefined, { data: this.imageBytes, ok: [204] });
+      const { value } = await waitFor(() => c.get<Image>('image', `/v2/images/${image.id}`).then((r) => r.body), {
+        what: `image ${image.name}`,
+        timeoutMs: 120_000,
+        state: (i) => i.status,
+        done: (i) => i.status === 'active' || (['killed', 'deleted'].includes(i.status) ? `went to ${i.status}` : false),
+      });
+      return value;
+    });
+  }
+
+  /** The spec's external network, found by name; a clear error when it is missing. */
+  externalNetwork(): Promise<{ id: string; name: string; 'provider:physical_network'?: string; 'provider:network_type'?: string; subnets: string[] }> {
+    return this.once('external', async () => {
+      const spec = this.lab.spec.neutron?.externalNetwork;
+      if (!spec) throw new Error(`lab ${this.lab.name}: the spec names no neutron.externalNetwork`);
+      const nets = (await this.cloud.get<{ networks: { id: string; name: string; subnets: string[] }[] }>('network', `/v2.0/networks?name=${encodeURIComponent(spec.name ?? '')}&router:external=true`)).body.networks;
+      if (nets.length !== 1) throw new Error(`external network "${spec.name}" (neutron.externalNetwork.name): ${nets.length === 0 ? 'not found in Neutron' : `${nets.length} networks have that name`}`);
+      return nets[0]!;
+    });
+  }
+
+  /** A tenant network and subnet (CIDR from the spec's tenant subnets or pool). */
+  network(): Promise<{ network: Network; subnet: Subnet }> {
+    return this.once('network', async () => {
+      const c = this.cloud;
+      const network = await this.ledger.create(
+        'network',
+        'net',
+        async (name) => (await c.post<{ network: Network }>('network', '/v2.0/networks', { network: { name } })).body.network,
+        (n) => KINDS.network!.remove(c, n.id),
+      );
+      const cidr = this.lab.spec.neutron?.tenantSubnets?.[0] ?? this.lab.spec.neutron?.tenantPool?.replace(/\/\d+$/, '/24') ?? '10.199.0.0/24';
+      const subnet = (
+        await c.post<{ subnet: Subnet }>('network', '/v2.0/subnets', { subnet: { name: this.ledger.name('subnet'), network_id: network.id, ip_version: 4, cidr } })
+      ).body.subnet;
+      return { network, subnet };
+    });
+  }
+
+  /** A router with its gateway on the external network and an interface on the tenant subnet. */
+  router(): Promise<Router> {
+    return this.once('router', async () => {
+      const c = this.cloud;
+      const external = await this.externalNetwork();
+      const { subnet } = await this.network();
+      const router = await this.ledger.create(
+        'router',
+        'router',
+        async (name) => (await c.post<{ router: Router }>('network', '/v2.0/routers', { router: { name, external_gateway_info: { network_id: external.id } } })).body.router,
+        (r) => KINDS.router!.remove(c, r.id),
+      );
+      await c.put('network', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id });
+      return router;
+    });
+  }
+
+  /** A security group that lets SSH and ICMP in. */
+  securityGroup(): Promise<SecurityGroup> {
+    return this.once('secgroup', async () => {
+      const c = this.cloud;
+      const group = await this.ledger.create(
+        'security-group',
+        'secgroup',
+        async (name) => (await c.post<{ security_group: SecurityGroup }>('network', '/v2.0/security-groups', { security_group: { name } })).body.security_group,
+        (g) => KINDS['security-group']!.remove(c, g.id),
+      );
+      for (const rule of [
+        { protocol: 'tcp', port_range_min: 22, port_range_max: 22 },
+        { protocol: 'icmp', port_range_min: null, port_range_max: null },
+      ]) {
+        await c.post('network', '/v2.0/security-group-rules', { security_group_rule: { security_group_id: group.id, direction: 'ingress', ethertype: 'IPv4', ...rule } });
+      }
+      return (await c.get<{ security_group: SecurityGroup }>('network', `/v2.0/security-groups/${group.id}`)).body.security_group;
+    });
+  }
+
+  /** A port on the tenant network with the security group: the server's NIC. */
+  port(): Promise<Port> {
+    return this.once('port', async () => {
+      const c = this.cloud;
+      const { network } = await this.network();
+      const group = await this.securityGroup();
+      return this.ledger.create(
+        'port',
+        'port',
+        async (name) => (await c.post<{ port: Port }>('network', '/v2.0/ports', { port: { name, network_id: network.id, security_groups: [group.id] } })).body.port,
+        (p) => KINDS.port!.remove(c, p.id),
+      );
+    });
+  }
+
+  /** A floating IP from the external network (its description carries the sg- name: FIPs have no name). */
+  floatingIp(): Promise<FloatingIp> {
+    return this.once('fip', async () => {
+      const c = this.cloud;
+      const external = await this.externalNetwork();
+      await this.router(); // a FIP is only associable behind a router with a gateway on its network
+      return this.ledger.create(
+        'floatingip',
+        'fip',
+        async (name) => (await c.post<{ floatingip: FloatingIp }>('network', '/v2.0/floatingips', { floatingip: { floating_network_id: external.id, description: name } })).body.floatingip,
+        (f) => KINDS.floatingip!.remove(c, f.id),
+      );
+    });
+  }
+
+  flavor(): Promise<{ id: string; name: string }> {
+    return this.once('flavor', async () => {
+      const c = this.cloud;
+      return this.ledger.create(
+        'flavor',
+        'flavor',
+        async (name) => (await c.post<{ flavor: { id: string; name: string } }>('compute', '/flavors', { flavor: { name, ram: 128, vcpus: 1, disk: 1 } })).body.flavor,
+        (f) => KINDS.flavor!.remove(c, f.id),
+      );
+    });
+  }
+
+  readonly sshKey = sshKeyPair('stackgate');
+
+  keypair(): Promise<{ id: string; name: string }> {
+    return this.once('keypair', async () => {
+      const c = this.cloud;
+      return this.ledger.create(
+        'keypair',
+        'key',
+        async (name) => {
+          const k = (await c.post<{ keypair: { name: string } }>('compute', '/os-keypairs', { keypair: { name, public_key: this.sshKey.publicKey } })).body.keypair;
+          return { id: k.name, name: k.name };
+        },
+        (k) => KINDS.keypair!.remove(c, k.id),
+      );
+    });
+  }
+
+  /** Boot from the test image on the tenant port; wait ACTIVE within the spec's build timeout. */
+  server(): Promise<Booted> {
+    return this.once('server', async () => {
+      const c = this.cloud;
+      const [image, flavor, keypair, port] = await Promise.all([this.image(), this.flavor(), this.keypair(), this.port()]);
+      const t0 = Date.now();
+      const created = await this.ledger.create(
+        'server',
+        'vm',
+        async (name) =>
+          (await c.post<{ server: { id: string } }>('compute', '/servers', { server: { name, imageRef: image.id, flavorRef: flavor.id, key_name: keypair.name, networks: [{ port: port.id }] } }))
+            .body.server,
+        (s) => KINDS.server!.remove(c, s.id),
+      );
+      const timeoutMs = (this.lab.spec.compute?.buildTimeoutSeconds ?? 900) * 1000;
+      const { value, transitions } = await waitFor(() => this.getServer(created.id), {
+        what: `server ${this.ledger.name('vm')}`,
+        timeoutMs,
+        intervalMs: 1000,
+        state: serverState,
+        done: (s) => s.status === 'ACTIVE' || (s.status === 'ERROR' ? `went to ERROR: ${s.fault?.message ?? 'no fault recorded'}` : false),
+      });
+      return { server: value, transitions, seconds: (Date.now() - t0) / 1000 };
+    });
+  }
+
+  async getServer(id: string): Promise<Server> {
+    return (await this.cloud.get<{ server: Server }>('compute', `/servers/${id}`)).body.server;
+  }
+
+  /** The server's instance actions with their events: what the scheduler and compute said. */
+  async serverActions(id: string): Promise<unknown> {
+    try {
+      const actions = (await this.cloud.get<{ instanceActions: { request_id: string }[] }>('compute', `/servers/${id}/os-instance-actions`)).body.instanceActions;
+      return await Promise.all(
+        actions.map(async (a) => (await this.cloud.get('compute', `/servers/${id}/os-instance-actions/${a.request_id}`, { headers: { 'x-openstack-nova-api-version': '2.51' } })).body),
+      );
+    } catch (error) {
+      return `instance actions unavailable: ${(error as Error).message}`;
+    }
+  }
+
+  async consoleLog(id: string): Promise<string> {
+    return (await this.cloud.post<{ output: string }>('compute', `/servers/${id}/action`, { 'os-getConsoleOutput': { length: 100 } })).body.output;
+  }
+
+  async getPort(id: string): Promise<Port | undefined> {
+    const r = await this.cloud.get<{ port: Port }>('network', `/v2.0/ports/${id}`, { ok: [200, 404] });
+    return r.status === 404 ? undefined : r.body.port;
+  }
+
+  async getFloatingIp(id: string): Promise<FloatingIp> {
+    return (await this.cloud.get<{ floatingip: FloatingIp }>('network', `/v2.0/floatingips/${id}`)).body.floatingip;
+  }
+
+  /** Associate the floating IP with the server's port. */
+  associate(): Promise<FloatingIp> {
+    return this.once('associate', async () => {
+      const [fip, port] = await Promise.all([this.floatingIp(), this.port()]);
+      await this.server();
+      return (await this.cloud.put<{ floatingip: FloatingIp }>('network', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: port.id } })).body.floatingip;
+    });
+  }
+
+  /** Delete the server through the ledger and wait until Nova no longer knows it. */
+  async deleteServer(): Promise<{ seconds: number }> {
+    const { server } = await this.server();
+    const t0 = Date.now();
+    await this.ledger.remove('server', server.id);
+    return { seconds: (Date.now() - t0) / 1000 };
+  }
+
+  /** What an operator needs when a server step fails: fault, state history, actions, console, port binding. */
+  async diagnosis(serverId?: string): Promise<string> {
+    const parts: string[] = [];
+    const port = (this.memo.get('port') as Promise<Port> | undefined)?.catch(() => undefined);
+    if (serverId) {
+      try {
+        const s = await this.getServer(serverId);
+        parts.push(`server ${s.name}: ${serverState(s)} host=${s['OS-EXT-SRV-ATTR:host'] ?? '-'}${s.fault ? ` fault: ${s.fault.message}` : ''}`);
+      } catch (error) {
+        parts.push(`server ${serverId}: ${(error as Error).message}`);
+      }
+      parts.push(`instance actions: ${JSON.stringify(await this.serverActions(serverId), null, 1)}`);
+      try {
+        parts.push(`console log:\n${await this.consoleLog(serverId)}`);
+      } catch (error) {
+        parts.push(`console log unavailable: ${error instanceof ApiError ? error.message : String(error)}`);
+      }
+    }
+    const p = await port;
+    if (p) {
+      const now = await this.getPort(p.id).catch(() => undefined);
+      parts.push(`port ${p.name}: ${now ? `status ${now.status}, binding host ${now['binding:host_id'] || '-'}, device ${now.device_owner || '-'} ${now.device_id || ''}` : 'gone'}`);
+    }
+    parts.push(`requests:\n${this.cloud.trailText()}`);
+    return parts.join('\n');
+  }
+}

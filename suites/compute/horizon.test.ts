@@ -1,0 +1,12 @@
+import { expect } from 'vitest';
+import { check } from '../../helpers/gate/check.ts';
+import { horizonLogin } from '../../helpers/openstack/horizon.ts';
+import { loadCredentials } from '../../helpers/openstack/credentials.ts';
+
+check('compute.horizon-login', 'Horizon serves its login over TLS on the external VIP, and the admin login reaches the project overview', async ({ lab, notApplicable, attach }) => {
+  if (!lab.spec.dashboard?.enabled) notApplicable(`lab ${lab.name}: the spec has no dashboard (dashboard.enabled is not true)`);
+  const r = await horizonLogin(lab, loadCredentials(lab));
+  await attach('login', r.steps.join('\n'));
+  expect(r.loginPage, `Horizon at ${r.base}: the login page`).toBe(200);
+  expect(r.landedOn, `Horizon at ${r.base}: after logging in as ${r.user}`).toMatch(/\/project\//);
+});

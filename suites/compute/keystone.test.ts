@@ -1,0 +1,30 @@
+import { expect } from 'vitest';
+import { check } from '../../helpers/gate/check.ts';
+import { Cloud } from '../../helpers/openstack/cloud.ts';
+import { loadCredentials } from '../../helpers/openstack/credentials.ts';
+import { catalogFindings, tokenProbes } from '../../helpers/openstack/catalog.ts';
+
+check('compute.keystone-token', "Keystone issues a project-scoped token for the user's own credentials", async ({ lab, attach }) => {
+  const credentials = loadCredentials(lab);
+  const cloud = await Cloud.connect(lab, credentials);
+  try {
+    await attach('token', `from ${credentials.source}: user ${cloud.userId}, project ${cloud.projectId}, expires ${cloud.expiresAt}\n${cloud.trailText()}`);
+    expect(cloud.projectId, `the token for ${credentials.source} is not scoped to project ${credentials.projectName}`).not.toBe('');
+    expect(cloud.catalog.map((s) => s.type), `the token for ${credentials.source} carries no catalog`).not.toEqual([]);
+  } finally {
+    await cloud.close();
+  }
+});
+
+check('compute.catalog-services', 'The catalog lists every service the spec expects, public and internal, in its region, at its VIP and port', async ({ lab, cloud, attach }) => {
+  const c = await cloud();
+  await attach('catalog', JSON.stringify(c.catalog, null, 2), 'application/json');
+  expect(catalogFindings(lab, c.catalog), 'catalog entries that differ from the spec').toEqual([]);
+});
+
+check('compute.token-accepted', 'Every service accepts the token through every interface of the catalog', async ({ lab, cloud, attach }) => {
+  const c = await cloud();
+  const probes = await tokenProbes(lab, c);
+  await attach('probes', probes.map((p) => `${p.type} ${p.interface} ${p.url} → ${p.seen}`).join('\n'));
+  expect(probes.filter((p) => !p.accepted).map((p) => `${p.type} ${p.interface} ${p.url}: ${p.seen}`), 'refused by').toEqual([]);
+});

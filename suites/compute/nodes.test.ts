@@ -1,0 +1,31 @@
+import { expect } from 'vitest';
+import { check } from '../../helpers/gate/check.ts';
+import { containerFindings, nodeOs, nodeSize, restartPolicies } from '../../helpers/node/host.ts';
+
+check('compute.node-os', "Every node runs the distribution and release the spec names", async ({ lab, node, notApplicable }) => {
+  const want = lab.deployer.baseDistro;
+  if (!want) notApplicable(`lab ${lab.name}: the spec names no deployer.baseDistro`);
+  const seen = await Promise.all(lab.nodes.map(async (n) => ({ node: n.name, ...(await nodeOs(node(n.name))) })));
+  const wrong = seen.filter((s) => s.id !== want || (lab.deployer.baseRelease && s.versionId !== lab.deployer.baseRelease));
+  expect(wrong.map((s) => `${s.node} runs ${s.pretty} (${s.id} ${s.versionId})`), `nodes not on ${want} ${lab.deployer.baseRelease ?? ''}`.trim()).toEqual([]);
+});
+
+check('compute.node-resources', 'Every node has the vCPUs, memory and disks the spec sizes it with', async ({ lab, node, notApplicable }) => {
+  const sized = lab.nodes.filter((n) => lab.spec.nodes[n.name]?.size);
+  if (sized.length === 0) notApplicable(`lab ${lab.name}: the spec sizes no node (its nodes share the host)`);
+  const findings = (await Promise.all(sized.map(async (n) => (await nodeSize(node(n.name), n)).map((f) => `${n.name}: ${f}`)))).flat();
+  expect(findings, 'nodes sized other than the spec says').toEqual([]);
+});
+
+check('compute.restart-policy', 'Every service container restarts by itself, so the lab survives a reboot', async ({ lab, node, notApplicable }) => {
+  if (lab.spec.persistence === false) notApplicable(`lab ${lab.name}: the spec says persistence: false`);
+  if (lab.deployer.kind !== 'kolla') notApplicable(`lab ${lab.name}: deployer ${lab.deployer.kind} runs no containers; restart policies are a Kolla (Docker) matter`);
+  const findings = (await Promise.all(lab.nodes.map(async (n) => (await restartPolicies(node(n.name))).map((f) => `${n.name}: ${f}`)))).flat();
+  expect(findings, 'containers that will not come back after a reboot').toEqual([]);
+});
+
+check('compute.kolla-containers', "Every node runs the deployer's containers for its roles, all up and healthy", async ({ lab, node, notApplicable }) => {
+  if (lab.deployer.kind !== 'kolla') notApplicable(`lab ${lab.name}: deployer ${lab.deployer.kind} runs no containers (the catalog and agent checks prove its services)`);
+  const findings = (await Promise.all(lab.nodes.map(async (n) => (await containerFindings(node(n.name), n)).map((f) => `${n.name}: ${f}`)))).flat();
+  expect(findings, 'containers missing, stopped or unhealthy').toEqual([]);
+});

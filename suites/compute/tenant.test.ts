@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { expect } from 'vitest';
+import { check } from '../../helpers/gate/check.ts';
+import { cidrWithin, inRange, parseCidr } from '../../helpers/net/ip.ts';
+import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
+import { hypervisorOf, reachable, sshRuns } from '../../helpers/openstack/guest.ts';
+
+const sha = (algo: string, b: Buffer) => createHash(algo).update(b).digest('hex');
+
+check('compute.glance-image', 'Glance stores the test image, reports it active with matching hashes and serves the same bytes', async ({ tenant }) => {
+  const t = await tenant();
+  const image = await t.image();
+  expect(image.checksum, `image ${image.name}: Glance's md5 checksum`).toBe(sha('md5', t.imageBytes));
+  if (image.os_hash_algo) expect(image.os_hash_value, `image ${image.name}: Glance's ${image.os_hash_algo}`).toBe(sha(image.os_hash_algo, t.imageBytes));
+  const served = (await t.cloud.get<Buffer>('image', `/v2/images/${image.id}/file`, { binary: true })).body;
+  expect(sha('sha256', served), `image ${image.name}: the ${served.length} bytes Glance serves differ from the ${t.imageBytes.length} uploaded`).toBe(sha('sha256', t.imageBytes));
+});
+
+check('compute.neutron-tenant', 'A tenant network in the tenant pool, a router on the external network, SSH/ICMP rules and a port', async ({ lab, tenant }) => {
+  const t = await tenant();
+  const { network, subnet } = await t.network();
+  const [router, group, port, external] = [await t.router(), await t.securityGroup(), await t.port(), await t.externalNetwork()];
+  const seen = (await t.cloud.get<{ network: { 'provider:network_type'?: string } }>('network', `/v2.0/networks/${network.id}`)).body.network;
+  const findings: string[] = [];
+  const pool = lab.spec.neutron?.tenantPool;
+  if (pool && !cidrWithin(parseCidr(subnet.cidr), parseCidr(pool))) findings.push(`subnet ${subnet.cidr} lies outside the tenant pool ${pool}`);
+  const type = lab.spec.neutron?.tenantNetworkType;
+  if (type && seen['provider:network_type'] !== type) findings.push(`network ${network.name} is ${seen['provider:network_type'] ?? 'of unknown type'}, the spec says ${type}`);
+  if (router.external_gateway_info?.network_id !== external.id) findings.push(`router ${router.name} has its gateway on ${router.external_gateway_info?.network_id ?? 'nothing'}, not on ${external.name}`);
+  for (const want of [{ protocol: 'tcp', port: 22 }, { protocol: 'icmp' }]) {
+    const rule = group.security_group_rules.find((r) => r.direction === 'ingress' && r.protocol === want.protocol && (!want.port || (r.port_range_min! <= want.port && r.port_range_max! >= want.port)));
+    if (!rule) findings.push(`security group ${group.name} has no ingress ${want.protocol}${want.port ? `/${want.port}` : ''} rule`);
+  }
+  if (!port.fixed_ips.some((ip) => ip.subnet_id === subnet.id)) findings.push(`port ${port.name} has no address on subnet ${subnet.cidr}`);
+  expect(findings, 'the tenant network differs from the design').toEqual([]);
+});
+
+check('compute.floating-ip-range', "A floating IP comes from the spec's floating range, clear of every VIP and gateway", async ({ lab, tenant }) => {
+  const t = await tenant();
+  const fip = await t.floatingIp();
+  const range = lab.spec.neutron?.externalNetwork?.floatingRange;
+  if (!range) return expect.fail(`lab ${lab.name}: the spec states no neutron.externalNetwork.floatingRange to judge ${fip.floating_ip_address} by`);
+  const taken = [...lab.vips.map((v) => `VIP ${v.name} ${v.address}`), ...lab.networks.flatMap((n) => (n.gateway ? [`gateway of ${n.name} ${n.gateway}`] : []))];
+  expect(inRange(range, fip.floating_ip_address), `floating IP ${fip.floating_ip_address} (${fip.description}) lies outside ${range.start}–${range.end}`).toBe(true);
+  expect(taken.filter((x) => x.endsWith(` ${fip.floating_ip_address}`)), `floating IP ${fip.floating_ip_address} is an address the lab already uses`).toEqual([]);
+});
+
+check('compute.server-boot', 'A server boots from the test image on a compute node of the spec, with its hypervisor type, a console log and a floating IP', async ({ lab, tenant, needs, attach }) => {
+  const t = await tenant();
+  await needs('the test image (compute.glance-image)', t.image());
+  await needs('the tenant port (compute.neutron-tenant)', t.port());
+  const booted = await t.server().catch(async (error: Error) => {
+    await attach('diagnosis', await t.diagnosis((await t.cloud.get<{ servers: { id: string }[] }>('compute', `/servers?name=${t.ledger.name('vm')}`)).body.servers[0]?.id));
+    throw error;
+  });
+  const s = booted.server;
+  await attach('state transitions', `${s.name} ACTIVE after ${booted.seconds.toFixed(1)} s: ${transitionsText(booted.transitions)}`);
+  const computeHosts = lab.nodesWithRole('compute').map((n) => n.hostname);
+  expect(computeHosts, `server ${s.name} landed on ${s['OS-EXT-SRV-ATTR:host']}, not on a node with the compute role`).toContain(s['OS-EXT-SRV-ATTR:host']);
+  const hypervisor = await hypervisorOf(t.cloud, s['OS-EXT-SRV-ATTR:hypervisor_hostname'] ?? '');
+  const want = lab.spec.compute?.hypervisorType ?? 'QEMU';
+  expect(hypervisor?.hypervisor_type.toLowerCase(), `server ${s.name} runs on hypervisor ${hypervisor?.hypervisor_hostname ?? '?'} of type ${hypervisor?.hypervisor_type ?? '?'}`).toBe(want.toLowerCase());
+  await attach('console log', await t.consoleLog(s.id));
+  const fip = await t.associate();
+  const port = await t.port();
+  expect(fip.port_id, `floating IP ${fip.floating_ip_address} is associated with ${fip.port_id ?? 'nothing'}, not with port ${port.name}`).toBe(port.id);
+});
+
+check('compute.guest-reachable', 'The guest answers ping and SSH with its injected key on the floating IP, and not once the IP is gone', async ({ requires, tenant, needs }) => {
+  requires('guest-dataplane');
+  const t = await tenant();
+  const fip = await needs('the server with its floating IP (compute.server-boot)', t.associate());
+  const where = `guest ${t.ledger.name('vm')} at ${fip.floating_ip_address}`;
+  expect(await reachable(fip.floating_ip_address, 300_000), `${where} does not answer ping`).toBe(true);
+  expect(await sshRuns(fip.floating_ip_address, t.sshKey.privateKeyPem, 'cat /proc/uptime'), `${where}: SSH with the key from the metadata service`).toMatch(/^\d+/);
+  await t.cloud.put('network', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: null } });
+  expect(await reachable(fip.floating_ip_address, 10_000), `${where} still answers ping after the floating IP was disassociated`).toBe(false);
+});
+
+check('compute.server-delete', 'Deleting the server removes it, releases its port and its floating IP', async ({ tenant, needs }) => {
+  const t = await tenant();
+  const { server } = await needs('the server (compute.server-boot)', t.server());
+  const port = await t.port();
+  await t.deleteServer();
+  const unbound = await waitFor(() => t.getPort(port.id), {
+    what: `port ${port.name}`,
+    timeoutMs: 60_000,
+    state: (p) => (p ? `device ${p.device_id || '-'} host ${p['binding:host_id'] || '-'}` : 'gone'),
+    done: (p) => !p || (!p.device_id && !p['binding:host_id']),
+  });
+  expect(unbound.value?.device_id ?? '', `port ${port.name} still belongs to deleted server ${server.name}`).toBe('');
+  await t.ledger.remove('port', port.id);
+  const fip = await t.floatingIp();
+  const released = await waitFor(() => t.getFloatingIp(fip.id), { what: `floating IP ${fip.floating_ip_address}`, timeoutMs: 30_000, state: (f) => `port ${f.port_id ?? '-'}`, done: (f) => f.port_id === null });
+  expect(released.value.port_id, `floating IP ${fip.floating_ip_address} is still bound after its server and port were deleted`).toBeNull();
+});
