@@ -27,6 +27,9 @@ export async function runChecks(options: { lab: string; scratch: string; args: r
       STACKGATE_REPORTS: options.scratch,
       STACKGATE_ALLURE_RESULTS: join(options.scratch, 'allure-results'),
       FORCE_COLOR: '0',
+      // A run of its own: its cloud resources and ledger are not the parent's.
+      STACKGATE_RUN: '',
+      STACKGATE_RUN_PID: '',
       ...options.env,
     },
   });

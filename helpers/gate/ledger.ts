@@ -37,8 +37,9 @@ export function newRunId(): string {
 
 /** The run this process belongs to: one ID per `vitest` invocation (set in vitest.config.ts), else per process. */
 export function currentRun(env: NodeJS.ProcessEnv = process.env): { run: string; pid: number } {
-  env.STACKGATE_RUN ??= newRunId();
-  env.STACKGATE_RUN_PID ??= String(process.pid);
+  // Empty counts as unset: a child run started by a test gets a run of its own.
+  if (!env.STACKGATE_RUN) env.STACKGATE_RUN = newRunId();
+  if (!env.STACKGATE_RUN_PID) env.STACKGATE_RUN_PID = String(process.pid);
   return { run: env.STACKGATE_RUN, pid: Number(env.STACKGATE_RUN_PID) };
 }
 

@@ -5,6 +5,7 @@ import type { Reporter } from 'vitest/reporters';
 import { loadLab } from '../lab/load.ts';
 import { isoDay, loadDecisions } from './decisions.ts';
 import { LAYERS, type Layer } from './layers.ts';
+import { currentRun, ledgerDir, outstanding, readLedger } from './ledger.ts';
 import { judge, matrixMarkdown, matrixText, type CheckResult } from './verdict.ts';
 
 export interface GateReporterOptions {
@@ -60,7 +61,9 @@ export class GateReporter implements Reporter {
         });
       }
     }
-    const verdict = judge(decisions, layers, results, this.options.today ?? process.env.STACKGATE_TODAY ?? isoDay());
+    // Every check file removes what it created; what its ledger still lists was left behind.
+    const left = outstanding(readLedger(join(ledgerDir(lab.name), `${currentRun().run}.jsonl`))).map((e) => `${e.kind} ${e.name}${e.id ? ` (${e.id})` : ''}`);
+    const verdict = judge(decisions, layers, results, this.options.today ?? process.env.STACKGATE_TODAY ?? isoDay(), left);
     const dir = this.options.reportsDir ?? process.env.STACKGATE_REPORTS ?? join(process.cwd(), 'reports');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'decisions.json'), `${JSON.stringify({ ...verdict, results }, null, 2)}\n`);

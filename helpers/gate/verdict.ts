@@ -46,7 +46,7 @@ function decisionStatus(rows: MatrixRow['checks'], results: Map<string, CheckRes
 }
 
 /** The gate: every rule that turns a run red, applied to the decisions in scope of the layers that ran. */
-export function judge(decisions: Decisions, layers: readonly Layer[], results: readonly CheckResult[], today: string): Verdict {
+export function judge(decisions: Decisions, layers: readonly Layer[], results: readonly CheckResult[], today: string, leftovers: readonly string[] = []): Verdict {
   const byId = new Map<string, CheckResult>();
   for (const r of results) if (r.checkId) byId.set(r.checkId, r);
   const reasons: string[] = [];
@@ -88,6 +88,8 @@ export function judge(decisions: Decisions, layers: readonly Layer[], results: r
   if (blocked.length > 0) reasons.push(`decision(s) blocked, not proven: ${blocked.map((m) => m.decision).join(', ')}`);
   const expired = matrix.filter((m) => m.waiver?.expired && m.status === 'failed');
   if (expired.length > 0) reasons.push(`expired waiver(s) no longer count: ${expired.map((m) => `${m.decision} (expired ${m.waiver!.expires})`).join(', ')}`);
+
+  if (leftovers.length > 0) reasons.push(`cloud resources this run created are still there: ${leftovers.join(', ')}`);
 
   const mapped = new Set(decisions.all.flatMap((d) => d.checks));
   const unmappedChecks = results.filter((r) => r.checkId && !mapped.has(r.checkId)).map((r) => r.checkId!);
