@@ -404,6 +404,8 @@ UsePAM no
 StrictModes no
 PrintMotd no
 AcceptEnv LANG LC_*
+# All nodes share one filesystem: point OVS/OVN clients in a node's sessions at that node's own daemons.
+SetEnv OVS_RUNDIR=${paths.run}/${node.name}-ovs OVN_RUNDIR=${paths.run}/${node.name}-ovs
 Subsystem sftp /usr/lib/openssh/sftp-server
 `;
 }
