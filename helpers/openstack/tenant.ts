@@ -314,6 +314,16 @@ export class Tenant {
     return (await this.cloud.post<{ output: string }>('compute', `/servers/${id}/action`, { 'os-getConsoleOutput': { length: 100 } })).body.output;
   }
 
+  /** Nova's compute services, one line: "node2 up (enabled), node3 down (disabled: reason)". */
+  async computeServices(): Promise<string> {
+    try {
+      const services = (await this.cloud.get<{ services: { host: string; state: string; status: string; disabled_reason?: string | null }[] }>('compute', '/os-services?binary=nova-compute')).body.services;
+      return services.map((s) => `${s.host} ${s.state} (${s.status}${s.disabled_reason ? `: ${s.disabled_reason}` : ''})`).join(', ') || 'none registered';
+    } catch (error) {
+      return `unknown (${(error as Error).message})`;
+    }
+  }
+
   async getPort(id: string): Promise<Port | undefined> {
     const r = await this.cloud.get<{ port: Port }>('network', `/v2.0/ports/${id}`, { ok: [200, 404] });
     return r.status === 404 ? undefined : r.body.port;

@@ -1,3 +1,4 @@
+import type { Layer } from '../../../helpers/gate/layers.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 
 /**
@@ -14,6 +15,10 @@ export interface Drill {
   readonly checks: readonly string[];
   /** A fragment every failure message must contain (the object the fault touches, e.g. "node1" or "eth3"). */
   readonly object: string;
+  /** The layers to run while it is in place, when no check is expected to fail (a fault the run itself repairs). */
+  readonly layers?: readonly Layer[];
   inject(lab: Lab): Promise<void>;
+  /** After the run with the fault in place: what is still wrong (e.g. a leak the run should have removed). */
+  after?(lab: Lab): Promise<string[]>;
   revert(lab: Lab): Promise<void>;
 }

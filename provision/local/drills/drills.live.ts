@@ -37,7 +37,7 @@ const layersOf = (checks: readonly string[]) => [...new Set(checks.map(layerOf))
 const rows: string[] = [];
 
 describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
-  const allLayers = layersOf(drills.flatMap((d) => d.checks));
+  const allLayers = [...new Set([...layersOf(drills.flatMap((d) => d.checks)), ...drills.flatMap((d) => d.layers ?? [])])];
 
   beforeAll(async () => {
     for (const d of drills) await d.revert(lab); // a crashed earlier run may have left one in
@@ -70,8 +70,9 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
       let ok = false;
       try {
         await drill.inject(lab);
-        const results = await runLayers(layersOf(drill.checks), drill.name);
+        const results = await runLayers(drill.layers ?? layersOf(drill.checks), drill.name);
         observed = failedIds(results);
+        if (drill.after) expect(await drill.after(lab), `after the run with ${drill.name} in place`).toEqual([]);
         expect(observed, `checks failing with ${drill.name} in place`).toEqual([...drill.checks].sort());
         for (const r of results.filter((x) => x.status === 'failed')) {
           expect(drill.decisions.some((d) => r.message?.includes(`[${d}`) || r.message?.includes(`; ${d} `)), `${r.checkId} names a decision of ${drill.decisions.join('/')}: ${r.message}`).toBe(true);
@@ -81,7 +82,7 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
       } finally {
         await drill.revert(lab);
         const seconds = ((performance.now() - started) / 1000).toFixed(0);
-        rows.push(`| ${drill.name} | ${drill.decisions.join(', ')} | ${drill.checks.join(', ')} | ${observed.join(', ') || '—'} | ${ok ? 'caught' : 'MISSED'} | ${seconds} |`);
+        rows.push(`| ${drill.name} | ${drill.decisions.join(', ')} | ${drill.checks.join(', ')} | ${observed.join(', ') || (drill.after ? 'none; the run removed it' : '—')} | ${ok ? 'caught' : 'MISSED'} | ${seconds} |`);
       }
     }, 300_000);
   }

@@ -1,0 +1,203 @@
+/**
+ * Fault drills of the compute layer: nova-compute stopped, Glance stopped, the external network deleted, wrong
+ * credentials, and a resource an earlier run leaked. Each inject waits until the cloud shows the fault (Nova marks
+ * the compute service down, HAProxy answers 503), each revert until it is healthy again. Backups live in the lab's
+ * state folder, so a revert after a crash needs no memory of the inject.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { ledgerDir, Ledger } from '../../../helpers/gate/ledger.ts';
+import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
+import { ApiError, Cloud } from '../../../helpers/openstack/cloud.ts';
+import { loadCredentials } from '../../../helpers/openstack/credentials.ts';
+import { KINDS } from '../../../helpers/openstack/resources.ts';
+import { waitFor } from '../../../helpers/openstack/wait.ts';
+import { cloudsFile } from '../openstack.ts';
+import { labPaths } from '../paths.ts';
+import { run } from '../sh.ts';
+import type { Drill } from './drill.ts';
+
+const supervisorctl = (lab: Lab, ...args: string[]) => run('supervisorctl', ['-c', labPaths(lab.name).supervisorConf, ...args]);
+
+function firstWith(lab: Lab, role: 'compute' | 'control'): LabNode {
+  const node = lab.nodesWithRole(role)[0];
+  if (!node) throw new Error(`lab ${lab.name} has no ${role} node`);
+  return node;
+}
+
+async function withCloud<T>(lab: Lab, fn: (c: Cloud) => Promise<T>): Promise<T> {
+  const cloud = await Cloud.connect(lab);
+  try {
+    return await fn(cloud);
+  } finally {
+    await cloud.close();
+  }
+}
+
+/** Wait until Nova reports the node's nova-compute in `state` (it notices a stopped service after service_down_time). */
+async function computeServiceIs(lab: Lab, node: LabNode, state: 'up' | 'down'): Promise<void> {
+  await withCloud(lab, (c) =>
+    waitFor(async () => (await c.get<{ services: { host: string; state: string }[] }>('compute', `/os-services?binary=nova-compute&host=${node.hostname}`)).body.services[0]?.state ?? 'absent', {
+      what: `nova-compute on ${node.name}`,
+      timeoutMs: 180_000,
+      intervalMs: 2000,
+      state: (s) => s,
+      done: (s) => s === state,
+    }),
+  );
+}
+
+const novaComputeStopped: Drill = {
+  name: 'compute-nova-compute-stopped',
+  description: 'nova-compute stopped on the compute node (and reported down by Nova)',
+  decisions: ['CMP-04', 'CMP-05'],
+  checks: ['compute.server-boot'],
+  object: 'down',
+  async inject(lab) {
+    const node = firstWith(lab, 'compute');
+    await supervisorctl(lab, 'stop', `${node.name}-nova-compute`);
+    await computeServiceIs(lab, node, 'down');
+  },
+  async revert(lab) {
+    const node = firstWith(lab, 'compute');
+    await supervisorctl(lab, 'start', `${node.name}-nova-compute`);
+    await computeServiceIs(lab, node, 'up');
+  },
+};
+
+/** What HAProxy answers for the image service on its public VIP, without throwing. */
+async function imageStatus(lab: Lab): Promise<number | string> {
+  return withCloud(lab, async (c) => {
+    try {
+      return (await c.get('image', '/v2/images?limit=1', { timeoutMs: 5000 })).status;
+    } catch (error) {
+      return error instanceof ApiError ? error.status : (error as Error).message;
+    }
+  });
+}
+
+async function untilImage(lab: Lab, want: (s: number | string) => boolean, what: string): Promise<void> {
+  await waitFor(() => imageStatus(lab), { what: `the image API (${what})`, timeoutMs: 60_000, intervalMs: 1000, state: String, done: want });
+}
+
+const glanceStopped: Drill = {
+  name: 'compute-glance-stopped',
+  description: 'glance-api stopped on the control node: HAProxy has no image backend',
+  decisions: ['CMP-03', 'CMP-01'],
+  checks: ['compute.glance-image', 'compute.token-accepted'],
+  object: ':9292',
+  async inject(lab) {
+    await supervisorctl(lab, 'stop', `${firstWith(lab, 'control').name}-glance-api`);
+    await untilImage(lab, (s) => s !== 200, 'no longer answering');
+  },
+  async revert(lab) {
+    await supervisorctl(lab, 'start', `${firstWith(lab, 'control').name}-glance-api`);
+    await untilImage(lab, (s) => s === 200, 'answering again');
+  },
+};
+
+interface SavedNetwork {
+  network: Record<string, unknown>;
+  subnets: Record<string, unknown>[];
+}
+
+const savedExternal = (lab: Lab) => join(labPaths(lab.name).root, 'drills', 'external-network.json');
+
+const externalNetworkDeleted: Drill = {
+  name: 'compute-external-network-deleted',
+  description: "the external provider network (and its subnet) deleted from Neutron",
+  decisions: ['NEU-01', 'NEU-03', 'NEU-02', 'CMP-04'],
+  checks: ['net.external-network', 'compute.neutron-tenant', 'compute.floating-ip-range'],
+  object: 'public',
+  async inject(lab) {
+    const name = lab.spec.neutron?.externalNetwork?.name ?? 'public';
+    await withCloud(lab, async (c) => {
+      const net = (await c.get<{ networks: Record<string, unknown>[] }>('network', `/v2.0/networks?name=${name}`)).body.networks[0];
+      if (!net) return;
+      const subnets = (await c.get<{ subnets: Record<string, unknown>[] }>('network', `/v2.0/subnets?network_id=${String(net.id)}`)).body.subnets;
+      const file = savedExternal(lab);
+      mkdirSync(join(file, '..'), { recursive: true });
+      if (!existsSync(file)) writeFileSync(file, JSON.stringify({ network: net, subnets } satisfies SavedNetwork, null, 2));
+      await c.delete('network', `/v2.0/networks/${String(net.id)}`, { ok: [204, 404] });
+    });
+  },
+  async revert(lab) {
+    const file = savedExternal(lab);
+    if (!existsSync(file)) return;
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedNetwork;
+    await withCloud(lab, async (c) => {
+      const name = String(saved.network.name);
+      let net = (await c.get<{ networks: { id: string }[] }>('network', `/v2.0/networks?name=${name}`)).body.networks[0];
+      if (!net) {
+        const keep = ['name', 'router:external', 'shared', 'provider:network_type', 'provider:physical_network', 'mtu', 'description'];
+        net = (await c.post<{ network: { id: string } }>('network', '/v2.0/networks', { network: Object.fromEntries(keep.filter((k) => k in saved.network).map((k) => [k, saved.network[k]])) })).body.network;
+      }
+      const have = (await c.get<{ subnets: unknown[] }>('network', `/v2.0/subnets?network_id=${net.id}`)).body.subnets;
+      if (have.length === 0) {
+        for (const s of saved.subnets) {
+          const keep = ['name', 'ip_version', 'cidr', 'gateway_ip', 'enable_dhcp', 'allocation_pools', 'dns_nameservers', 'host_routes', 'description'];
+          await c.post('network', '/v2.0/subnets', { subnet: { network_id: net.id, ...Object.fromEntries(keep.filter((k) => k in s).map((k) => [k, s[k]])) } });
+        }
+      }
+    });
+    rmSync(file);
+  },
+};
+
+const cloudsBackup = (lab: Lab) => `${cloudsFile(lab, labPaths(lab.name))}.drill-backup`;
+
+const wrongCredentials: Drill = {
+  name: 'compute-wrong-credentials',
+  description: "the password of the spec's cloud in clouds.yaml replaced by a wrong one",
+  decisions: ['CMP-01'],
+  checks: ['compute.keystone-token'],
+  // The failure names the clouds.yaml cloud the credentials came from (the embedded spec's credentials.cloud).
+  object: 'cloud embedded-admin',
+  async inject(lab) {
+    const file = cloudsFile(lab, labPaths(lab.name));
+    const backup = cloudsBackup(lab);
+    if (!existsSync(backup)) writeFileSync(backup, readFileSync(file), { mode: 0o600 });
+    const doc = parse(readFileSync(backup, 'utf8')) as { clouds: Record<string, { auth: { password: string } }> };
+    const cloud = loadCredentials(lab).source.split(' cloud ').pop()!;
+    doc.clouds[cloud]!.auth.password = 'not-the-password';
+    writeFileSync(file, stringify(doc), { mode: 0o600 });
+  },
+  async revert(lab) {
+    const backup = cloudsBackup(lab);
+    if (!existsSync(backup)) return;
+    writeFileSync(cloudsFile(lab, labPaths(lab.name)), readFileSync(backup), { mode: 0o600 });
+    rmSync(backup);
+  },
+};
+
+/** A run that died long ago (no such process) and left a network behind, ledger and all. */
+const LEAKED_RUN = 'zzleak00';
+
+const leakedResource: Drill = {
+  name: 'compute-leaked-resource',
+  description: 'a network of an earlier run that died (sg-<run>-…, its ledger left behind), as after a crash',
+  decisions: [],
+  checks: [],
+  layers: ['compute'],
+  object: `sg-${LEAKED_RUN}-`,
+  async inject(lab) {
+    const ledger = new Ledger(lab.name, { run: LEAKED_RUN, pid: 2 ** 22 + 1 });
+    await withCloud(lab, (c) => ledger.create('network', 'leaked-net', async (name) => (await c.post<{ network: { id: string } }>('network', '/v2.0/networks', { network: { name } })).body.network, async () => {}));
+  },
+  async after(lab) {
+    const left = await withCloud(lab, async (c) => (await KINDS.network!.list(c)).filter((n) => n.name.startsWith(`sg-${LEAKED_RUN}-`)));
+    const problems = left.map((n) => `network ${n.name} of dead run ${LEAKED_RUN} is still there after the next run`);
+    if (existsSync(join(ledgerDir(lab.name), `${LEAKED_RUN}.jsonl`))) problems.push(`the ledger of dead run ${LEAKED_RUN} is still there`);
+    return problems;
+  },
+  async revert(lab) {
+    await withCloud(lab, async (c) => {
+      for (const n of (await KINDS.network!.list(c)).filter((x) => x.name.startsWith(`sg-${LEAKED_RUN}-`))) await KINDS.network!.remove(c, n.id);
+    });
+    rmSync(join(ledgerDir(lab.name), `${LEAKED_RUN}.jsonl`), { force: true });
+    rmSync(join(ledgerDir(lab.name), `${LEAKED_RUN}.json`), { force: true });
+  },
+};
+
+export const computeDrills: readonly Drill[] = [novaComputeStopped, glanceStopped, externalNetworkDeleted, wrongCredentials, leakedResource];
