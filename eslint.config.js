@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'reports/allure-*/**', '.stackgate/**', '**/*.d.ts'] },
+  { ignores: ['node_modules/**', 'reports/allure-*/**', 'reports/tmp/**', '.stackgate/**', '**/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,28 +1,41 @@
 /** `npm run lab -- up|down|status [--lab NAME] [--purge] [--json]`: the lab's provider, chosen by its spec. */
 import { loadLab } from '../helpers/lab/load.ts';
 import * as local from './local/index.ts';
+import * as lima from './lima/index.ts';
+import { reapLab } from './reap.ts';
 import { drillCatalogue, findDrill, formatCatalogue } from './local/drills/index.ts';
 
 const USAGE = [
   'usage: npm run lab -- up|down|status|ensure [--lab NAME|PATH] [--purge] [--json]   (default lab: $STACKGATE_LAB or embedded)',
+  '       npm run lab -- reap   (remove cloud resources earlier runs left: their ledgers, then any sg-<run>- name)',
   '       npm run lab -- drill --list | drill NAME | drill --revert NAME | drill --revert-all',
+  lima.USAGE,
 ].join('\n');
 
 async function main(argv: string[]): Promise<number> {
-  const verb = argv.find((a) => !a.startsWith('-') && argv[argv.indexOf(a) - 1] !== '--lab');
+  const valued = new Set(['--lab', '--phase', '--from']);
+  const verb = argv.find((a, i) => !a.startsWith('-') && !valued.has(argv[i - 1] ?? ''));
   const labArg = argv.includes('--lab') ? argv[argv.indexOf('--lab') + 1] : argv.find((a) => a.startsWith('--lab='))?.slice(6);
   if (!verb || argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return verb ? 0 : 2;
   }
   const lab = loadLab(labArg || process.env.STACKGATE_LAB || 'embedded');
+  if (verb === 'reap') {
+    // Provider-independent: it talks to the cloud, never to the machines.
+    const r = await reapLab(lab);
+    console.log(r.removed.length ? `removed ${r.removed.length} leftover(s): ${r.removed.join(', ')}` : `no leftovers of earlier runs in lab ${lab.name}`);
+    if (r.failed.length) console.error(`could not remove: ${r.failed.join('; ')}`);
+    return r.failed.length ? 1 : 0;
+  }
   if (verb === 'ensure' && lab.provider !== 'local') {
     // `npm test` runs this first: only the embedded lab is brought up on demand; a real lab is judged as it is.
     console.log(`lab ${lab.name} (provider ${lab.provider}) is judged as it is; stackgate does not bring it up for a test run`);
     return 0;
   }
+  if (lab.provider === 'lima') return lima.main(lab, verb, argv);
   if (lab.provider !== 'local') {
-    console.error(`lab ${lab.name} uses provider "${lab.provider}"; only the local provider is implemented here`);
+    console.error(`lab ${lab.name} uses provider "${lab.provider}": stackgate judges it as it is and cannot bring it up or down`);
     return 2;
   }
   switch (verb) {

@@ -15,7 +15,7 @@ import { Cloud } from '../../helpers/openstack/cloud.ts';
 import { sgResources } from '../../helpers/openstack/resources.ts';
 
 const lab = loadLab('embedded');
-const scratch = join(repoRoot, 'reports/.self/interrupt');
+const scratch = join(repoRoot, 'reports/tmp/interrupt');
 let cloud: Cloud;
 
 beforeAll(async () => {

@@ -1,0 +1,86 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, test } from 'vitest';
+import { parse } from 'yaml';
+import { loadLab, repoRoot } from '../../helpers/lab/load.ts';
+import { limaPaths } from '../lima/paths.ts';
+import { writeRender } from './index.ts';
+import { hostInterfaces, inventoryGroups, kollaServiceGroups, renderGlobals, renderGlobalsPhase2, renderKollaConfig } from './kolla.ts';
+
+const lab = loadLab('primary');
+const known = JSON.parse(readFileSync(join(repoRoot, 'fixtures/kolla/variables-2025.2.json'), 'utf8')) as { provenance: { commit: string; branch: string }; variables: string[] };
+const dir = mkdtempSync(join(tmpdir(), 'sg-kolla-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+writeRender(lab, dir);
+const Lab = lab.constructor as new (s: typeof lab.spec, f: string) => typeof lab;
+
+describe('Kolla-Ansible rendering (primary lab)', () => {
+  test('the variable list comes from kolla-ansible stable/2025.2 at a recorded commit', () => {
+    expect(known.provenance.branch).toBe('stable/2025.2');
+    expect(known.provenance.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(known.variables.length).toBeGreaterThan(1000);
+  });
+
+  test('every key of globals.yml and of the phase-2 overlay is a variable Kolla-Ansible 2025.2 knows', () => {
+    const vars = new Set(known.variables);
+    for (const file of ['kolla/globals.yml', 'kolla/globals.d/phase2-ceph.yml']) {
+      const keys = Object.keys(parse(readFileSync(join(dir, file), 'utf8')) as object);
+      expect(keys.filter((k) => !vars.has(k)), file).toEqual([]);
+    }
+  });
+
+  test('globals.yml states the decisions: release, distro + aarch64 tag, OVN, TLS both ways, VIPs and FQDNs, LVM, no backup, monitoring, qemu', () => {
+    const g = parse(readFileSync(join(dir, 'kolla/globals.yml'), 'utf8')) as Record<string, unknown>;
+    expect(g).toMatchObject({
+      openstack_release: '2025.2', kolla_base_distro: 'ubuntu', openstack_tag_suffix: '-aarch64', neutron_plugin_agent: 'ovn',
+      kolla_enable_tls_internal: 'yes', kolla_enable_tls_external: 'yes', kolla_haproxy_ssl_settings: 'intermediate',
+      kolla_internal_vip_address: '192.168.105.250', kolla_internal_fqdn: 'internal.openstack.local',
+      kolla_external_vip_address: '10.0.2.250', kolla_external_fqdn: 'public.openstack.local',
+      enable_cinder: 'yes', enable_cinder_backend_lvm: 'yes', cinder_volume_group: 'cinder-volumes', enable_cinder_backup: 'no',
+      enable_prometheus: 'yes', enable_grafana: 'yes', nova_compute_virt_type: 'qemu', neutron_ovn_distributed_fip: 'no',
+    });
+    expect(readFileSync(join(dir, 'kolla/globals.yml'), 'utf8')).toContain('kolla_enable_tls_internal: "yes"');
+    expect(renderKollaConfig(lab).find((f) => f.path === 'config/nova/nova-compute.conf')?.content).toMatch(/cpu_mode = custom\ncpu_models = max/);
+    expect(renderGlobalsPhase2(lab)).toMatchObject({ glance_backend_ceph: 'yes', cinder_backend_ceph: 'yes', nova_backend_ceph: 'yes', enable_cinder_backup: 'yes', cinder_backup_driver: 'ceph' });
+  });
+
+  test('no per-node interface in globals.yml (it would outrank host_vars)', () => {
+    const g = renderGlobals(lab);
+    for (const k of ['network_interface', 'api_interface', 'tunnel_interface', 'neutron_external_interface', 'kolla_external_vip_interface']) expect(g).not.toHaveProperty(k);
+  });
+
+  test('the inventory parses with ansible-inventory; groups, hosts and host vars match the spec', async () => {
+    const r = await execa('ansible-inventory', ['-i', join(dir, 'kolla/inventory/multinode'), '--list'], { env: { ANSIBLE_LOCALHOST_WARNING: 'false' } });
+    const inv = JSON.parse(r.stdout) as Record<string, { hosts?: string[] }> & { _meta: { hostvars: Record<string, Record<string, string>> } };
+    for (const [group, hosts] of Object.entries(inventoryGroups(lab))) expect(inv[group]?.hosts ?? [], group).toEqual(hosts);
+    expect(inv.deployment?.hosts).toEqual(['localhost']);
+    const paths = limaPaths(lab);
+    for (const node of lab.nodes) {
+      expect(inv._meta.hostvars[node.name], node.name).toEqual({
+        ansible_host: node.managementAddress,
+        ansible_user: 'root',
+        ansible_ssh_private_key_file: paths.sshKey,
+        ...hostInterfaces(lab, node),
+      });
+    }
+    expect(inv._meta.hostvars.node1).toMatchObject({ network_interface: 'lima0', tunnel_interface: 'lima1', neutron_external_interface: 'lima3', kolla_external_vip_interface: 'lima2' });
+    expect(inv._meta.hostvars.node3).not.toHaveProperty('tunnel_interface');
+    expect(inv._meta.hostvars.node3).not.toHaveProperty('storage_interface');
+  });
+
+  test("Kolla's service groups are kept, its example hosts and the groups the spec defines are dropped", () => {
+    const upstream = '[control]\ncontrol01\n\n[network]\nnetwork01\n\n[deployment]\nlocalhost ansible_connection=local\n\n[loadbalancer:children]\nnetwork\n\n[keystone:children]\ncontrol\n\n[mariadb:children]\ncontrol\n';
+    expect(kollaServiceGroups(upstream, ['control', 'network', 'loadbalancer', 'mariadb', 'deployment'])).toBe('[keystone:children]\ncontrol\n');
+  });
+
+  test('a HAProxy profile that does not match tls.minVersion is refused; a pinned iSCSI address is rendered per host', () => {
+    const spec = structuredClone(lab.spec);
+    spec.deployer.haproxySslSettings = 'modern';
+    expect(() => renderGlobals(new Lab(spec, lab.file))).toThrow(/accepts TLSv1\.3 and up, but tls\.minVersion is TLSv1\.2/);
+    const pinned = structuredClone(lab.spec);
+    pinned.storage!.cinder!.backends![0]!.targetAddressPinned = true;
+    expect(renderKollaConfig(new Lab(pinned, lab.file)).find((f) => f.path === 'config/cinder/node3/cinder.conf')?.content).toMatch(/\[lvm-1\]\ntarget_ip_address = 10\.0\.3\.103/);
+  });
+});
