@@ -51,6 +51,14 @@ describe('the gate', { concurrent: true }, () => {
     expect(run.output).toContain('[R-01 Rule one] node one');
   });
 
+  it('fails when the run leaves a cloud resource behind, even with every check passed', async () => {
+    const run = await gate('leak', { mode: 'leak' });
+    rmSync(join(repoRoot, 'reports/ledger/tiny'), { recursive: true, force: true });
+    expect(run.exitCode).toBe(1);
+    expect(status(run, 'R-01')).toBe('passed');
+    expect(run.matrix.reasons.join()).toContain('cloud resources this run created are still there: network sg-leak-net (net-1)');
+  });
+
   it('fails on a decision no executed check covers', async () => {
     const run = await gate('uncovered', { decisions: [...base, { id: 'R-03', title: 'Rule three', source: 'Rules', checks: ['pre.rule-missing'] }] });
     expect(run.exitCode).toBe(1);
