@@ -35,9 +35,10 @@ export default defineConfig({
         },
       },
       {
-        // The fault drills mutate the running embedded lab: after the self-tests, never beside them.
+        // The fault drills mutate the running embedded lab: after the self-tests, never beside them, and one file at
+        // a time (reports/*.live.ts injects a drill too).
         extends: true,
-        test: { name: 'drills', include: ['provision/**/*.live.ts'], testTimeout: 300_000, sequence: { groupOrder: 1 } },
+        test: { name: 'drills', include: ['provision/**/*.live.ts', 'reports/**/*.live.ts'], testTimeout: 300_000, sequence: { groupOrder: 1 }, fileParallelism: false },
       },
       ...LAYERS.map((layer) => ({
         extends: true as const,
