@@ -220,6 +220,8 @@ export interface LabSpec {
     cpuMode?: string;
     cpuModel?: string;
     buildTimeoutSeconds?: number;
+    /** A bootable image the lab provides for guests (compute.guest-reachable boots it and logs in over SSH). */
+    guestImage?: { name: string; sshUser?: string };
   };
   storage?: StorageSpec;
   monitoring?: MonitoringSpec;

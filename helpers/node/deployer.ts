@@ -20,3 +20,14 @@ export function inService(lab: Lab, tool: string, command: string): string {
   if (container === 'cephadm') return `cephadm shell -- ${command}`;
   return `docker exec ${container} ${command}`;
 }
+
+/**
+ * A Ceph command (`ceph …`, `rbd …`) as the lab's Ceph deployer runs it on a Ceph node: inside `cephadm shell` where
+ * cephadm deployed Ceph (as root: through sudo when the lab's SSH user is not root), on the node itself where the
+ * distribution's packages did (the embedded lab: its sshd points CEPH_CONF at the lab's ceph.conf).
+ */
+export function inCeph(lab: Lab, command: string): string {
+  if (lab.ceph?.deployer !== 'cephadm') return command;
+  const sudo = (lab.spec.credentials?.sshUser ?? 'root') === 'root' ? '' : 'sudo ';
+  return `${sudo}cephadm shell -- ${command}`;
+}

@@ -1,4 +1,5 @@
 /** What a tenant sees of its guest: the hypervisor it runs on, ping and SSH over its floating IP. */
+import { createHash } from 'node:crypto';
 import { execa } from 'execa';
 import { NodeSSH } from 'node-ssh';
 import type { Cloud } from './cloud.ts';
@@ -25,15 +26,76 @@ export async function reachable(address: string, withinMs: number): Promise<bool
   return false;
 }
 
-/** Run one command on the guest with the key injected through the metadata service; its stdout. */
-export async function sshRuns(address: string, privateKey: string, command: string, user = 'root'): Promise<string> {
-  const ssh = new NodeSSH();
-  try {
-    // A guest's host key is new on every boot: nothing to verify it against but the boot itself.
-    await ssh.connect({ host: address, username: user, privateKey, readyTimeout: 30_000 });
-    const r = await ssh.execCommand(command);
-    return r.stdout.trim();
-  } finally {
-    ssh.dispose();
+/** OpenSSH's fingerprint of a public key blob: SHA256:<unpadded base64>. */
+export function keyFingerprint(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The host keys a guest printed on its console, as cloud-init does (and the embedded lab's guest image). */
+export interface ConsoleHostKeys {
+  /** SHA256 fingerprints, from the key lines and from the fingerprint lines. */
+  readonly fingerprints: readonly string[];
+}
+
+const block = (log: string, what: string) => [...log.matchAll(new RegExp(`-----BEGIN SSH HOST KEY ${what}-----([\\s\\S]*?)-----END SSH HOST KEY ${what}-----`, 'g'))].map((m) => m[1]!);
+
+/** Parse the host key blocks of a console log; no block → no fingerprints (nothing to verify against). */
+export function consoleHostKeys(consoleLog: string): ConsoleHostKeys {
+  const log = consoleLog.replace(/\r/g, '');
+  const fps = new Set<string>();
+  for (const b of block(log, 'KEYS')) {
+    for (const m of b.matchAll(/^(?:ssh-|ecdsa-)\S+\s+([A-Za-z0-9+/]+={0,2})/gm)) fps.add(keyFingerprint(Buffer.from(m[1]!, 'base64')));
   }
+  for (const b of block(log, 'FINGERPRINTS')) for (const m of b.matchAll(/\b(SHA256:[A-Za-z0-9+/]+)/g)) fps.add(m[1]!);
+  return { fingerprints: [...fps] };
+}
+
+export class HostKeyMismatch extends Error {
+  override name = 'HostKeyMismatch';
+}
+
+export interface SshOptions {
+  readonly user?: string;
+  /** The guest's host keys from its console log: the key the guest presents must be one of them. */
+  readonly hostKeys: ConsoleHostKeys;
+  /** Keep trying (dropbear not up yet, key not fetched from the metadata service yet) this long. */
+  readonly withinMs?: number;
+}
+
+/**
+ * Run one command on the guest with the key injected through the metadata service; its stdout. The guest's host
+ * key is verified against the fingerprints it printed on its console: a different key fails at once.
+ */
+export async function sshRuns(address: string, privateKey: string, command: string, options: SshOptions): Promise<string> {
+  const allowed = options.hostKeys.fingerprints;
+  if (allowed.length === 0) throw new HostKeyMismatch(`guest at ${address} printed no SSH host key on its console: its host key cannot be verified`);
+  const until = Date.now() + (options.withinMs ?? 0);
+  let last: Error | undefined;
+  do {
+    let seen: string | undefined;
+    const ssh = new NodeSSH();
+    try {
+      await ssh.connect({
+        host: address,
+        username: options.user ?? 'root',
+        privateKey,
+        readyTimeout: 20_000,
+        hostVerifier: (key: Buffer) => {
+          seen = keyFingerprint(key);
+          return allowed.includes(seen);
+        },
+      } as Parameters<NodeSSH['connect']>[0]);
+      const r = await ssh.execCommand(command);
+      return r.stdout.trim();
+    } catch (error) {
+      if (seen && !allowed.includes(seen)) throw new HostKeyMismatch(`guest at ${address} presented host key ${seen}, its console log shows ${allowed.join(', ')}`);
+      // A key the client cannot read never gets better by waiting.
+      if (/privateKey|key format/i.test((error as Error).message)) throw error;
+      last = error as Error;
+    } finally {
+      ssh.dispose();
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  } while (Date.now() < until);
+  throw last ?? new Error(`SSH to ${address} failed`);
 }

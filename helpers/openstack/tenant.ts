@@ -4,7 +4,7 @@
  * made once per test file and shared by the checks that need it; every resource goes through the ledger.
  * Steps return data or throw errors with context; the checks assert.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Ledger } from '../gate/ledger.ts';
 import type { Lab } from '../lab/model.ts';
 import { ApiError, type Cloud } from './cloud.ts';
@@ -95,13 +95,24 @@ export function testImageBytes(size = 64 * 1024): Buffer {
   return out;
 }
 
-/** An OpenSSH public key line for an ed25519 key (the key pair Nova injects). */
+/**
+ * An ed25519 key pair: the OpenSSH public key line (the key pair Nova injects) and the private key in OpenSSH's own
+ * format (openssh-key-v1, unencrypted), which SSH clients (ssh2 among them) read.
+ */
 export function sshKeyPair(comment: string): { publicKey: string; privateKeyPem: string } {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
-  const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  const seed = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
+  const u32 = (n: number) => Buffer.from([(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+  const str = (b: Buffer) => Buffer.concat([u32(b.length), b]);
   const blob = Buffer.concat([str(Buffer.from('ssh-ed25519')), str(raw)]);
-  return { publicKey: `ssh-ed25519 ${blob.toString('base64')} ${comment}`, privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() };
+  const check = randomBytes(4);
+  let secret = Buffer.concat([check, check, str(Buffer.from('ssh-ed25519')), str(raw), str(Buffer.concat([seed, raw])), str(Buffer.from(comment))]);
+  const pad = (8 - (secret.length % 8)) % 8;
+  secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
+  const body = Buffer.concat([Buffer.from('openssh-key-v1\0'), str(Buffer.from('none')), str(Buffer.from('none')), str(Buffer.alloc(0)), u32(1), str(blob), str(secret)]);
+  const pem = `-----BEGIN OPENSSH PRIVATE KEY-----\n${body.toString('base64').replace(/.{1,70}/g, '$&\n')}-----END OPENSSH PRIVATE KEY-----\n`;
+  return { publicKey: `ssh-ed25519 ${blob.toString('base64')} ${comment}`, privateKeyPem: pem };
 }
 
 const serverState = (s: Server) => `${s.status}/${s['OS-EXT-STS:task_state'] ?? '-'}`;
@@ -122,6 +133,14 @@ export class Tenant {
 
   readonly imageBytes = testImageBytes();
 
+  /**
+   * Start every step of the scenario at once (each still made once): the checks then wait only for their own
+   * piece, and independent creations overlap. Failures surface in the check that awaits the step.
+   */
+  prepare(): void {
+    for (const step of [this.image(), this.router(), this.securityGroup(), this.port(), this.floatingIp(), this.flavor(), this.keypair()]) step.catch(() => undefined);
+  }
+
   /** Upload the test image and wait until Glance says active. */
   image(): Promise<Image> {
     return this.once('image', async () => {
@@ -140,6 +159,20 @@ export class Tenant {
         done: (i) => i.status === 'active' || (['killed', 'deleted'].includes(i.status) ? `went to ${i.status}` : false),
       });
       return value;
+    });
+  }
+
+  /**
+   * The image servers boot: the spec's compute.guestImage (a bootable image the lab provides, found by name, active)
+   * or, without one, the test image (which boots no guest).
+   */
+  bootImage(): Promise<Image> {
+    return this.once('boot-image', async () => {
+      const spec = this.lab.spec.compute?.guestImage;
+      if (!spec) return this.image();
+      const found = (await this.cloud.get<{ images: Image[] }>('image', `/v2/images?name=${encodeURIComponent(spec.name)}&status=active`)).body.images;
+      if (found.length !== 1) throw new Error(`guest image "${spec.name}" (compute.guestImage): ${found.length === 0 ? 'no active image of that name in Glance' : `${found.length} active images have that name`}`);
+      return found[0]!;
     });
   }
 
@@ -272,7 +305,7 @@ export class Tenant {
   server(): Promise<Booted> {
     return this.once('server', async () => {
       const c = this.cloud;
-      const [image, flavor, keypair, port] = await Promise.all([this.image(), this.flavor(), this.keypair(), this.port()]);
+      const [image, flavor, keypair, port] = await Promise.all([this.bootImage(), this.flavor(), this.keypair(), this.port()]);
       const t0 = Date.now();
       const created = await this.ledger.create(
         'server',
@@ -310,8 +343,9 @@ export class Tenant {
     }
   }
 
-  async consoleLog(id: string): Promise<string> {
-    return (await this.cloud.post<{ output: string }>('compute', `/servers/${id}/action`, { 'os-getConsoleOutput': { length: 100 } })).body.output;
+  /** The server's console log: its last `lines` lines, or all of it (lines: undefined). */
+  async consoleLog(id: string, lines: number | undefined = 100): Promise<string> {
+    return (await this.cloud.post<{ output: string }>('compute', `/servers/${id}/action`, { 'os-getConsoleOutput': lines === undefined ? {} : { length: lines } })).body.output;
   }
 
   /** Nova's compute services, one line: "node2 up (enabled), node3 down (disabled: reason)". */

@@ -9,10 +9,12 @@ import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import { installPackages } from './host.ts';
+import { buildGuestImage, ensureGuestImage } from './guest.ts';
+import { externalTxChecksumOff, guestPackages, guestsRun, mirrorChassisOptions, tunnelNicOnBridge } from './guests.ts';
 import {
   caForServices, chassisSettings, cinderDir, cloudsFile, completeMarker, DATABASES, deployedServices, enabledMarker, externalBridge, glanceDir, keystoneDir, layout,
   mariadbDir, mariadbSocket, neutronDir, novaDir, OPENSTACK_PACKAGES, OPENSTACK_PRESEEDS, openrcFile, ovnDb, ovsDb, ovsRun, placementDir,
-  renderCloudsYaml, renderOpenrc, SERVICE_USERS, TIERS, type OpenstackSecrets,
+  renderCloudsYaml, renderOpenrc, SERVICE_USERS, storagePackages, TIERS, cinderBackends, type OpenstackSecrets,
 } from './openstack.ts';
 import { netnsName, type LabPaths } from './paths.ts';
 import { writeIfChanged } from './pki.ts';
@@ -20,9 +22,9 @@ import type { Daemon } from './render.ts';
 import { run, sleep, tryRun, type Progress } from './sh.ts';
 import { programStatus } from './supervisor.ts';
 
-export async function installOpenstackPackages(): Promise<string> {
+export async function installOpenstackPackages(lab: Lab): Promise<string> {
   await run('debconf-set-selections', [], { input: `${OPENSTACK_PRESEEDS.join('\n')}\n` });
-  return installPackages(OPENSTACK_PACKAGES);
+  return installPackages([...OPENSTACK_PACKAGES, ...storagePackages(lab), ...guestPackages(lab)]);
 }
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -39,7 +41,7 @@ async function once(paths: LabPaths, step: string, input: string, fn: () => Prom
 }
 
 /** A command inside a node's namespace, as a system user. */
-function inNode(lab: Lab, node: LabNode, user: string | undefined, argv: string[], timeout = 300_000) {
+export function inNode(lab: Lab, node: LabNode, user: string | undefined, argv: string[], timeout = 300_000) {
   const drop = user ? ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--'] : [];
   return run('ip', ['netns', 'exec', netnsName(lab, node), ...drop, ...argv], { timeout, env: { PATH: `/usr/sbin:/usr/bin:/sbin:/bin` }, extendEnv: true });
 }
@@ -70,7 +72,7 @@ async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boo
 }
 
 /** Start (or restart when its config changed) the tier's programs; wait for their health probes and RUNNING. */
-async function startTier(lab: Lab, paths: LabPaths, daemons: readonly Daemon[], changed: ReadonlySet<string>, timeoutMs: number): Promise<string> {
+export async function startTier(lab: Lab, paths: LabPaths, daemons: readonly Daemon[], changed: ReadonlySet<string>, timeoutMs: number): Promise<string> {
   const states = new Map((await programStatus(paths)).map((s) => [s.program, s.state]));
   const start = daemons.filter((d) => states.get(d.program) !== 'RUNNING' && states.get(d.program) !== 'STARTING').map((d) => d.program);
   const restart = daemons.filter((d) => !start.includes(d.program) && changed.has(d.program)).map((d) => d.program);
@@ -96,7 +98,7 @@ async function startTier(lab: Lab, paths: LabPaths, daemons: readonly Daemon[], 
 
 // ---------------------------------------------------------------- REST
 
-class Api {
+export class Api {
   private readonly agent: Agent;
   token = '';
   constructor(ca: string) {
@@ -119,12 +121,12 @@ class Api {
 }
 
 /** URLs the bootstrap itself uses: the internal VIP by address (its certificate carries the address too). */
-function viaVip(lab: Lab, service: string): string {
+export function viaVip(lab: Lab, service: string): string {
   const vip = lab.vip(lab.spec.endpoints?.internal ?? lab.vips[0]!.name);
   return `${lab.tls.internal ? 'https' : 'http'}://${vip.address}:${lab.spec.services![service]!.port}`;
 }
 
-const passwordAuth = (user: string, password: string, project: string) => ({
+export const passwordAuth = (user: string, password: string, project: string) => ({
   auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password } } }, scope: { project: { name: project, domain: { id: 'default' } } } },
 });
 
@@ -206,6 +208,37 @@ async function ensureExternalNetwork(lab: Lab, api: Api): Promise<string> {
   return made.length ? `created ${made.join(', ')}` : `${name} present`;
 }
 
+/**
+ * A public volume type per backend of the phase the lab is in that it can run (volume_backend_name = the backend
+ * section); a backend it cannot run gets no type (nothing may be scheduled onto a backend that does not exist).
+ */
+async function ensureVolumeTypes(lab: Lab, api: Api): Promise<string> {
+  const ks = viaVip(lab, 'keystone');
+  const project = (await api.call<{ projects: Obj[] }>('GET', `${ks}/v3/projects?name=admin&domain_id=default`)).body.projects[0];
+  if (!project) throw new Error('no admin project');
+  const base = `${viaVip(lab, 'cinder')}${lab.spec.services!.cinder!.path ?? '/v3'}/${project.id}`;
+  const notes: string[] = [];
+  const types = (await api.call<{ volume_types: (Obj & { extra_specs?: Record<string, string> })[] }>('GET', `${base}/types?is_public=None`)).body.volume_types;
+  for (const b of cinderBackends(lab)) {
+    if (!b.runs || !b.volumeType) {
+      notes.push(`${b.name}: no type (${b.why ?? 'the spec names no volume type'})`);
+      continue;
+    }
+    let vt = types.find((x) => x.name === b.volumeType);
+    if (!vt) {
+      vt = (await api.call<{ volume_type: Obj }>('POST', `${base}/types`, { volume_type: { name: b.volumeType, 'os-volume-type-access:is_public': true, description: `Cinder backend ${b.name} (${b.driver})` } })).body.volume_type;
+      notes.push(`created type ${b.volumeType}`);
+    }
+    const specs = (await api.call<{ extra_specs: Record<string, string> }>('GET', `${base}/types/${vt.id}/extra_specs`)).body.extra_specs;
+    if (specs.volume_backend_name !== b.name) {
+      await api.call('POST', `${base}/types/${vt.id}/extra_specs`, { extra_specs: { volume_backend_name: b.name } });
+      notes.push(`${b.volumeType} → ${b.name}`);
+    }
+    if (!notes.some((n) => n.includes(b.volumeType!))) notes.push(`${b.volumeType} → ${b.name} present`);
+  }
+  return notes.join('; ');
+}
+
 // ---------------------------------------------------------------- the whole OpenStack part
 
 export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets, daemons: readonly Daemon[], changedList: readonly string[], p: Progress): Promise<void> {
@@ -262,6 +295,14 @@ export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets
         `ALTER USER '${u}'@'%' IDENTIFIED BY '${s.db[u]}';`,
         ...dbs.map((d) => `GRANT ALL PRIVILEGES ON ${d}.* TO '${u}'@'%';`),
       ]),
+      // The mysqld exporter's read-only user (Kolla's exporter grants).
+      ...(s.db.exporter
+        ? [
+            `CREATE USER IF NOT EXISTS 'exporter'@'%' IDENTIFIED BY '${s.db.exporter}' WITH MAX_USER_CONNECTIONS 3;`,
+            `ALTER USER 'exporter'@'%' IDENTIFIED BY '${s.db.exporter}';`,
+            "GRANT PROCESS, REPLICATION CLIENT, SELECT, SLAVE MONITOR ON *.* TO 'exporter'@'%';",
+          ]
+        : []),
       'FLUSH PRIVILEGES;',
     ].join('\n');
     return once(paths, 'databases', sql, () => run('mariadb', [`--socket=${mariadbSocket(paths, l.database)}`, '-u', 'root'], { input: sql }));
@@ -294,6 +335,7 @@ export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets
       }
       return `${l.chassis.length} chassis configured`;
     });
+    if (guestsRun(lab)) await p.step('OpenStack: full checksums into the userspace datapath (external veth)', () => externalTxChecksumOff(lab, l.network));
   }
 
   const kdir = keystoneDir(paths, l.control);
@@ -314,6 +356,14 @@ export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets
   );
 
   await p.step('OpenStack: Keystone, OVS and ovn-controller running', () => startTier(lab, paths, byService(TIERS[1]!), changed, 90_000));
+  if (l.chassis.length && guestsRun(lab)) {
+    await p.step('OpenStack: tunnel NICs on OVS bridges (native Geneve of the userspace datapath)', () => tunnelNicOnBridge(lab, paths, l.chassis));
+  }
+  if (l.chassis.length && daemons.some((d) => d.service === 'ovn-controller')) {
+    await p.step('OpenStack: chassis options where Neutron Zed reads them (southbound external_ids)', () =>
+      mirrorChassisOptions(`tcp:${l.ovnCentral.apiAddress}:6642`, netnsName(lab, l.ovnCentral), l.chassis.map((n) => ({ name: n.hostname, settings: chassisSettings(lab, l, n) }))),
+    );
+  }
 
   const api = new Api(readFileSync(paths.caCert, 'utf8'));
   try {
@@ -396,10 +446,20 @@ export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets
       return deployedServices(lab).join(', ');
     });
 
+    if (deployedServices(lab).includes('cinder') && cinderBackends(lab).length) {
+      await p.step('OpenStack: a volume type per Cinder backend the lab runs', () => ensureVolumeTypes(lab, api));
+    }
     if (deployedServices(lab).includes('neutron')) {
       await p.step('OpenStack: external network', async () => {
         await waitFor('neutron via VIP', 60_000, async () => (await api.call('GET', `${viaVip(lab, 'neutron')}/v2.0/networks?limit=1`, undefined, [200, 503]).catch(() => ({ status: 0 }))).status === 200);
         return ensureExternalNetwork(lab, api);
+      });
+    }
+    const guestImage = lab.spec.compute?.guestImage;
+    if (guestImage && guestsRun(lab) && deployedServices(lab).includes('glance')) {
+      await p.step(`OpenStack: guest image ${guestImage.name} (built from Debian packages, in Glance)`, async () => {
+        const image = await buildGuestImage(paths.root);
+        return ensureGuestImage({ glance: viaVip(lab, 'glance'), token: api.token, ca: readFileSync(paths.caCert, 'utf8'), name: guestImage.name, image });
       });
     }
   } finally {

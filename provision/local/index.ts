@@ -11,6 +11,8 @@ import { labPaths, netnsName, type LabPaths } from './paths.ts';
 import { ensureCertificates, ensureSecrets, ensureSshKeys, readSecrets, writeIfChanged } from './pki.ts';
 import { loadbalancerNodes, renderKnownHosts, renderLab, renderSupervisor, type Daemon, type Health } from './render.ts';
 import { installOpenstackPackages, reapNamespaces, upOpenstack } from './bootstrap.ts';
+import { cephDue, ensureFsid, fsidFile, renderCeph } from './ceph.ts';
+import { upCeph } from './ceph-bootstrap.ts';
 import { ensureOpenstackSecrets, openstackComplete, openstackEnabled, renderOpenstack, secretsFile } from './openstack.ts';
 import { Progress, sleep, tryRun, type Log } from './sh.ts';
 import { programStatus, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
@@ -127,7 +129,7 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
   // On: its daemons stay in supervisor's config. Brought up/maintained: when asked (=1) or once it came up end to end.
   const openstack = openstackEnabled(lab, paths);
   const bootstrap = openstack && (process.env.STACKGATE_OPENSTACK === '1' || openstackComplete(paths));
-  if (bootstrap) await p.step('OpenStack packages (STACKGATE_OPENSTACK)', () => installOpenstackPackages());
+  if (bootstrap) await p.step('OpenStack packages (STACKGATE_OPENSTACK)', () => installOpenstackPackages(lab));
   mkdirSync(paths.root, { recursive: true });
   chmodSync(paths.root, 0o755);
   const secrets = await p.step('lab secrets', () => ensureSecrets(lab, paths));
@@ -140,7 +142,10 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
   await p.step('lab CA and VIP certificates', () => ensureCertificates(lab, paths));
   const rendered = renderLab(lab, paths, secrets);
   const osSecrets = openstack ? ensureOpenstackSecrets(paths) : undefined;
-  const osDaemons = osSecrets ? renderOpenstack(lab, paths, osSecrets) : [];
+  // Ceph comes with the OpenStack part once the spec's storage phase reaches Ceph's phase.
+  const fsid = osSecrets && cephDue(lab) ? ensureFsid(paths) : undefined;
+  const cephDaemons = fsid ? renderCeph(lab, paths, fsid) : [];
+  const osDaemons = [...cephDaemons, ...(osSecrets ? renderOpenstack(lab, paths, osSecrets) : [])];
   const daemons = [...rendered.daemons, ...osDaemons];
   const manual = new Set(osDaemons.map((d) => d.program));
   const plan = planTopology(lab);
@@ -154,7 +159,8 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
   });
   await p.step(`supervisor: ${rendered.daemons.length} services`, () => startOrUpdate(paths, changed.filter((c) => !manual.has(c)), manual));
   await p.step('services healthy', () => waitHealthy(lab, rendered.daemons, 90_000));
-  if (osSecrets && bootstrap) await upOpenstack(lab, paths, osSecrets, osDaemons, changed.filter((c) => manual.has(c)), p);
+  if (fsid && bootstrap) await upCeph(lab, paths, fsid, cephDaemons, changed, p);
+  if (osSecrets && bootstrap) await upOpenstack(lab, paths, osSecrets, osDaemons.filter((d) => !cephDaemons.includes(d)), changed.filter((c) => manual.has(c)), p);
   p.info(`lab ${lab.name} is up in ${p.elapsed}  (npm run lab -- status)`);
 }
 
@@ -201,7 +207,8 @@ export async function status(lab: Lab, options: Options = {}): Promise<LabStatus
   // Status renders only to learn the daemons and their health probes: stored secrets are not needed.
   const secrets = { vrrpPass: 'unset', prometheus: { password: 'unset', bcrypt: 'unset' }, ...readSecrets(paths) };
   const rendered = renderLab(lab, paths, secrets);
-  const osDaemons = openstackEnabled(lab, paths) && openstackComplete(paths) && existsSync(secretsFile(paths)) ? renderOpenstack(lab, paths, ensureOpenstackSecrets(paths)) : [];
+  const osOn = openstackEnabled(lab, paths) && openstackComplete(paths) && existsSync(secretsFile(paths));
+  const osDaemons = osOn ? [...(cephDue(lab) && existsSync(fsidFile(paths)) ? renderCeph(lab, paths, ensureFsid(paths)) : []), ...renderOpenstack(lab, paths, ensureOpenstackSecrets(paths))] : [];
   const programs = new Map((await programStatus(paths)).map((s) => [s.program, s]));
   const held = await vipHolders(lab);
   const services = await Promise.all(

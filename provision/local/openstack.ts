@@ -9,7 +9,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { LabPaths } from './paths.ts';
+import { CEPH_PACKAGES, cephConf, cephDue, cephSpec } from './ceph.ts';
 import type { Daemon, RenderedFile } from './render.ts';
+import { computeDriver, metadataProxy, novaComputeSections, ovsdbGuestRemotes, renderGuests, guestsRun } from './guests.ts';
 
 /** Debian 12 packages of the OpenStack part (installed with --no-install-recommends). */
 export const OPENSTACK_PACKAGES = [
@@ -35,11 +37,17 @@ export const OPENSTACK_PACKAGES = [
   'ovn-host',
   'openvswitch-switch',
   'python3-openstackclient',
+  'prometheus-mysqld-exporter',
 ] as const;
+
+/** Packages of the storage phase the spec is in: Ceph and cinder-volume/-backup once Ceph is due. */
+export function storagePackages(lab: Lab): string[] {
+  return cephDue(lab) ? [...CEPH_PACKAGES, 'cinder-volume', ...(backupDue(lab) ? ['cinder-backup'] : [])] : [];
+}
 
 /** debconf answers so that no maintainer script configures a database, RabbitMQ, Keystone or endpoints. */
 export const OPENSTACK_PRESEEDS: readonly string[] = [
-  ...['keystone', 'glance', 'glance-common', 'glance-api', 'placement', 'placement-common', 'placement-api', 'nova', 'nova-common', 'nova-api', 'neutron', 'neutron-common', 'neutron-server', 'novaapi', 'cinder', 'cinder-common', 'cinder-api'].flatMap(
+  ...['keystone', 'glance', 'glance-common', 'glance-api', 'placement', 'placement-common', 'placement-api', 'nova', 'nova-common', 'nova-api', 'neutron', 'neutron-common', 'neutron-server', 'novaapi', 'cinder', 'cinder-common', 'cinder-api', 'cinder-volume', 'cinder-backup'].flatMap(
     (pkg) => ['configure_db', 'configure_rabbit', 'configure_ksat', 'configure_api-endpoint', 'dbconfig-install'].map((q) => `${pkg} ${pkg}/${q} boolean false`),
   ),
   'keystone keystone/create-admin-tenant boolean false',
@@ -89,7 +97,7 @@ export function ensureOpenstackSecrets(paths: LabPaths): OpenstackSecrets {
   const s: OpenstackSecrets = {
     adminPassword: old.adminPassword ?? pw(),
     rabbitPassword: old.rabbitPassword ?? pw(),
-    db: Object.fromEntries(['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder'].map((k) => [k, old.db?.[k] ?? pw()])),
+    db: Object.fromEntries(['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder', 'exporter'].map((k) => [k, old.db?.[k] ?? pw()])),
     service: Object.fromEntries(SERVICE_USERS.map((k) => [k, old.service?.[k] ?? pw()])),
     metadataSecret: old.metadataSecret ?? pw(),
   };
@@ -205,7 +213,7 @@ function authtoken(c: Ctx, user: string): Record<string, IniValue> {
   };
 }
 
-function daemon(
+export function daemon(
   node: LabNode,
   service: string,
   d: Omit<Daemon, 'node' | 'service' | 'program' | 'manual' | 'dirs' | 'files' | 'health'> & Partial<Pick<Daemon, 'dirs' | 'files' | 'health'>>,
@@ -213,7 +221,7 @@ function daemon(
   return { node: node.name, service, program: `${node.name}-${service}`, manual: true, files: [], dirs: [], health: [], ...d };
 }
 
-function uwsgi(c: Ctx, node: LabNode, service: string, user: string, wsgiFile: string, listenPort: number, env: Record<string, string>, dir: string, pyargv?: string): Daemon {
+export function uwsgi(c: Ctx, node: LabNode, service: string, user: string, wsgiFile: string, listenPort: number, env: Record<string, string>, dir: string, pyargv?: string): Daemon {
   const conf = [
     head(c.lab, node, service),
     '[uwsgi]',
@@ -271,7 +279,20 @@ function renderInfra(c: Ctx): Daemon[] {
     ERL_EPMD_ADDRESS: '127.0.0.1',
   };
   const env = (e: Record<string, string>) => ['/usr/bin/env', ...Object.entries(e).map(([k, v]) => `${k}=${v}`)];
+  // The spec's mysqld job: Debian's prometheus-mysqld-exporter beside MariaDB, as a read-only user (mysqldExporter).
+  const mysqldJob = lab.spec.monitoring?.jobs.find((j) => j.job === 'mysqld');
+  const exporter: Daemon[] = mysqldJob
+    ? [
+        daemon(db, 'mysqld-exporter', {
+          argv: ['/usr/bin/prometheus-mysqld-exporter', `--config.my-cnf=${mdir}-exporter.cnf`, `--web.listen-address=${db.apiAddress}:${mysqldJob.port}`],
+          user: 'prometheus',
+          files: [{ path: `${mdir}-exporter.cnf`, content: `# ${head(lab, db, 'mysqld exporter').slice(2)}\n[client]\nuser = exporter\npassword = ${c.s.db.exporter}\nhost = ${db.apiAddress}\nport = 3306\n`, owner: 'prometheus', mode: 0o600 }],
+          health: [{ kind: 'tcp', host: db.apiAddress!, port: mysqldJob.port }],
+        }),
+      ]
+    : [];
   return [
+    ...exporter,
     daemon(db, 'mariadb', {
       argv: [
         '/usr/sbin/mariadbd', '--no-defaults', '--user=mysql', `--datadir=${mdir}/data`, `--socket=${mariadbSocket(paths, db)}`,
@@ -336,13 +357,16 @@ export const glanceDir = (paths: LabPaths, node: LabNode) => paths.node(node.nam
 function renderGlance(c: Ctx): Daemon[] {
   const node = c.l.control;
   const dir = glanceDir(c.paths, node);
+  const rbd = cephConsumer(c.lab, 'glance');
   const conf = ini(
     {
-      DEFAULT: { use_stderr: true, bind_host: node.apiAddress, bind_port: port(c.lab, 'glance'), workers: 1, enabled_backends: 'fs:file', show_image_direct_url: false },
+      DEFAULT: { use_stderr: true, bind_host: node.apiAddress, bind_port: port(c.lab, 'glance'), workers: 1, enabled_backends: rbd ? 'rbd:rbd, fs:file' : 'fs:file', show_image_direct_url: !!rbd },
       database: { connection: dbUrl(c, 'glance', 'glance'), max_retries: -1 },
       keystone_authtoken: authtoken(c, 'glance'),
       paste_deploy: { flavor: 'keystone', config_file: '/etc/glance/glance-api-paste.ini' },
-      glance_store: { default_backend: 'fs' },
+      glance_store: { default_backend: rbd ? 'rbd' : 'fs' },
+      // With Ceph due, new images go to Ceph; the file store stays readable for images made before.
+      ...(rbd ? { rbd: { rbd_store_pool: rbd.pool, rbd_store_user: rbd.user, rbd_store_ceph_conf: cephConf(c.paths), rbd_store_chunk_size: 8 } } : {}),
       fs: { filesystem_store_datadir: `${dir}/images` },
       os_glance_staging_store: { filesystem_store_datadir: `${dir}/staging` },
       os_glance_tasks_store: { filesystem_store_datadir: `${dir}/tasks` },
@@ -399,7 +423,7 @@ export function novaConf(c: Ctx, node: LabNode, role: 'control' | 'compute'): st
         enabled_apis: 'osapi_compute',
         osapi_compute_workers: 1,
         metadata_workers: 1,
-        compute_driver: role === 'compute' ? 'fake.FakeDriver' : undefined,
+        compute_driver: role === 'compute' ? computeDriver(c.lab) : undefined,
         instances_path: role === 'compute' ? `${dir}/instances` : undefined,
       },
       api: { auth_strategy: 'keystone' },
@@ -408,11 +432,11 @@ export function novaConf(c: Ctx, node: LabNode, role: 'control' | 'compute'): st
       keystone_authtoken: authtoken(c, 'nova'),
       service_user: { send_service_user_token: true, ...ksAuth(c, 'nova') },
       placement: auth('placement'),
-      neutron: { ...auth('neutron'), service_metadata_proxy: false },
+      neutron: { ...auth('neutron'), ...metadataProxy(c) },
       glance: { valid_interfaces: 'internal', cafile: caForServices(c.paths), region_name: c.lab.region },
       conductor: { workers: 1 },
       scheduler: { workers: 1 },
-      compute: role === 'compute' ? { vif_plugging_is_fatal: false, vif_plugging_timeout: 0 } : {},
+      ...(role === 'compute' ? novaComputeSections(c) : {}),
       cache: { enabled: true, backend: 'oslo_cache.memcache_pool', memcache_servers: memcached(c) },
       vnc: { enabled: false },
       wsgi: { api_paste_config: '/etc/nova/api-paste.ini' },
@@ -456,10 +480,43 @@ function renderNova(c: Ctx): Daemon[] {
 
 export const cinderDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'cinder');
 
-function renderCinder(c: Ctx): Daemon[] {
-  const node = c.l.control;
-  const dir = cinderDir(c.paths, node);
-  const conf = ini(
+/** A consumer's Ceph client, pool and user when Ceph is due and the spec names the consumer and its client. */
+export function cephConsumer(lab: Lab, consumer: 'glance' | 'cinder' | 'nova' | 'cinder-backup'): { client: string; user: string; pool: string } | undefined {
+  if (!cephDue(lab)) return undefined;
+  const ceph = cephSpec(lab);
+  if (!(ceph.consumers ?? []).includes(consumer)) return undefined;
+  const backend = consumer === 'cinder' ? lab.cinderBackends.find((b) => b.driver === 'ceph') : undefined;
+  const user = backend?.user ?? consumer;
+  const pools = ceph.clients?.[`client.${user}`];
+  const pool = backend?.pool ?? pools?.[0];
+  return pools && pool ? { client: `client.${user}`, user, pool } : undefined;
+}
+
+/** cinder-backup runs when the spec's backup phase has come (with the Ceph driver: when Ceph is due too). */
+export function backupDue(lab: Lab): boolean {
+  const b = lab.spec.storage?.cinder?.backup;
+  if (!b?.phase || b.phase > lab.storagePhase) return false;
+  return b.driver === 'ceph' ? cephDue(lab) : false;
+}
+
+/**
+ * The spec's Cinder backends of the phase the lab is in, with what this lab can run: a Ceph backend when Ceph is
+ * due; an LVM backend never here (the local provider builds no volume group; the lab declares `lacks: lvm`).
+ */
+export function cinderBackends(lab: Lab): { name: string; driver: string; volumeType?: string; hosts: string[]; runs: boolean; why?: string }[] {
+  return lab.cinderBackends
+    .filter((b) => b.phase <= lab.storagePhase)
+    .map((b) => {
+      const base = { name: b.name, driver: b.driver, volumeType: b.volumeType, hosts: b.hosts ?? [] };
+      if (b.driver === 'ceph') return cephDue(lab) ? { ...base, runs: true } : { ...base, runs: false, why: 'Ceph is not due' };
+      const lacks = b.driver === 'lvm' ? lab.lacks('lvm') : undefined;
+      return { ...base, runs: false, why: lacks ? `lab lacks lvm: ${lacks}` : `the local provider runs no ${b.driver} backend` };
+    });
+}
+
+function cinderConf(c: Ctx, node: LabNode, dir: string, extra: Record<string, Record<string, IniValue>> = {}): string {
+  const { DEFAULT: more, ...sections } = extra;
+  return ini(
     {
       DEFAULT: {
         use_stderr: true,
@@ -470,24 +527,69 @@ function renderCinder(c: Ctx): Daemon[] {
         auth_strategy: 'keystone',
         osapi_volume_workers: 1,
         api_paste_config: '/etc/cinder/api-paste.ini',
+        ...more,
       },
       database: { connection: dbUrl(c, 'cinder', 'cinder'), max_retries: -1 },
       keystone_authtoken: authtoken(c, 'cinder'),
       service_user: { send_service_user_token: true, ...ksAuth(c, 'cinder') },
       nova: { ...ksAuth(c, 'nova'), interface: 'internal' },
+      glance: { cafile: caForServices(c.paths), region_name: c.lab.region },
       oslo_concurrency: { lock_path: `${dir}/lock` },
       oslo_messaging_notifications: { driver: 'noop' },
       oslo_middleware: { enable_proxy_headers_parsing: true },
+      ...sections,
     },
     head(c.lab, node, 'cinder.conf'),
   );
-  const file = { path: `${dir}/cinder.conf`, content: conf, owner: 'cinder', mode: 0o640 } satisfies RenderedFile;
+}
+
+function renderCinder(c: Ctx): Daemon[] {
+  const node = c.l.control;
+  const dir = cinderDir(c.paths, node);
+  const file = { path: `${dir}/cinder.conf`, content: cinderConf(c, node, dir), owner: 'cinder', mode: 0o640 } satisfies RenderedFile;
   const dirs = [{ path: dir, owner: 'cinder' }, { path: `${dir}/lock`, owner: 'cinder' }];
   const api = uwsgi(c, node, 'cinder-api', 'cinder', '/usr/bin/cinder-wsgi', port(c.lab, 'cinder'), {}, dir, `--config-file ${dir}/cinder.conf`);
-  return [
+  const out: Daemon[] = [
     { ...api, files: [...api.files, file], dirs: [...api.dirs, ...dirs] },
     daemon(node, 'cinder-scheduler', { argv: ['/usr/bin/cinder-scheduler', '--config-file', `${dir}/cinder.conf`], user: 'cinder', files: [file], dirs }),
   ];
+  // cinder-volume on each host of a backend the lab runs (the spec's backend hosts), cinder-backup beside it.
+  const rbd = cephConsumer(c.lab, 'cinder');
+  const backup = backupDue(c.lab) ? cephConsumer(c.lab, 'cinder-backup') : undefined;
+  const running = cinderBackends(c.lab).filter((b) => b.runs);
+  const hosts = [...new Set(running.flatMap((b) => b.hosts))];
+  for (const h of hosts) {
+    const vn = c.lab.node(h);
+    // On the control node the volume service gets a directory of its own.
+    const vdir = vn.name === node.name ? `${cinderDir(c.paths, vn)}-volume` : cinderDir(c.paths, vn);
+    const mine = running.filter((b) => b.hosts.includes(h));
+    const sections: Record<string, Record<string, IniValue>> = {
+      DEFAULT: {
+        enabled_backends: mine.map((b) => b.name).join(','),
+        ...(backup ? { backup_driver: 'cinder.backup.drivers.ceph.CephBackupDriver', backup_ceph_conf: cephConf(c.paths), backup_ceph_user: backup.user, backup_ceph_pool: backup.pool } : {}),
+      },
+    };
+    for (const b of mine) {
+      if (b.driver === 'ceph' && rbd) {
+        sections[b.name] = {
+          volume_driver: 'cinder.volume.drivers.rbd.RBDDriver',
+          volume_backend_name: b.name,
+          rbd_pool: rbd.pool,
+          rbd_user: rbd.user,
+          rbd_ceph_conf: cephConf(c.paths),
+          rbd_flatten_volume_from_snapshot: false,
+          rbd_max_clone_depth: 5,
+          rados_connect_timeout: 10,
+          report_discard_supported: true,
+        };
+      }
+    }
+    const vfile = { path: `${vdir}/cinder.conf`, content: cinderConf(c, vn, vdir, sections), owner: 'cinder', mode: 0o640 } satisfies RenderedFile;
+    const vdirs = [{ path: vdir, owner: 'cinder' }, { path: `${vdir}/lock`, owner: 'cinder' }];
+    out.push(daemon(vn, 'cinder-volume', { argv: ['/usr/bin/cinder-volume', '--config-file', vfile.path], user: 'cinder', files: [vfile], dirs: vdirs }));
+    if (backup && h === hosts[0]) out.push(daemon(vn, 'cinder-backup', { argv: ['/usr/bin/cinder-backup', '--config-file', vfile.path], user: 'cinder', files: [vfile], dirs: vdirs }));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- Neutron + OVN
@@ -550,7 +652,7 @@ function renderNeutron(c: Ctx): Daemon[] {
         ovn_nb_connection: `tcp:${central}:6641`,
         ovn_sb_connection: `tcp:${central}:6642`,
         ovn_l3_scheduler: 'leastloaded',
-        ovn_metadata_enabled: false,
+        ovn_metadata_enabled: guestsRun(c.lab),
         enable_distributed_floating_ip: nspec?.distributedFip ?? false,
       },
     },
@@ -596,7 +698,7 @@ function renderOvn(c: Ctx): Daemon[] {
     const e = ['/usr/bin/env', `OVS_RUNDIR=${r}`, `OVN_RUNDIR=${r}`, `OVS_DBDIR=${dirname(ovsDb(c.paths, n))}`];
     out.push(
       daemon(n, 'ovsdb-server', {
-        argv: [...e, '/usr/sbin/ovsdb-server', ovsDb(c.paths, n), `--remote=punix:${r}/db.sock`, `--pidfile=${r}/ovsdb-server.pid`, `--unixctl=${r}/ovsdb-server.ctl`, '--no-chdir'],
+        argv: [...e, '/usr/sbin/ovsdb-server', ovsDb(c.paths, n), `--remote=punix:${r}/db.sock`, ...ovsdbGuestRemotes(c, n), `--pidfile=${r}/ovsdb-server.pid`, `--unixctl=${r}/ovsdb-server.ctl`, '--no-chdir'],
         dirs: [{ path: r }, { path: dirname(ovsDb(c.paths, n)) }],
       }),
       daemon(n, 'ovs-vswitchd', {
@@ -692,6 +794,7 @@ export function renderOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets):
     ...(svc.has('glance') ? renderGlance(c) : []),
     ...(svc.has('placement') ? renderPlacement(c) : []),
     ...(svc.has('nova') ? renderNova(c) : []),
+    ...(svc.has('nova') && svc.has('neutron') ? renderGuests(c) : []),
     ...(svc.has('neutron') ? renderNeutron(c) : []),
     ...(svc.has('cinder') ? renderCinder(c) : []),
   ];
@@ -699,7 +802,7 @@ export function renderOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets):
 
 export const TIERS: readonly (readonly string[])[] = [
   ['mariadb', 'rabbitmq', 'memcached', 'ovn-nb-db', 'ovn-sb-db', 'ovn-northd', 'ovsdb-server'],
-  ['ovs-vswitchd', 'ovn-controller', 'keystone'],
-  ['glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'neutron-server', 'cinder-api', 'cinder-scheduler'],
-  ['nova-compute'],
+  ['ovs-vswitchd', 'ovn-controller', 'keystone', 'virtlogd', 'libvirtd'],
+  ['glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'neutron-server', 'cinder-api', 'cinder-scheduler', 'cinder-volume', 'cinder-backup', 'mysqld-exporter', 'nova-metadata-api'],
+  ['nova-compute', 'neutron-ovn-metadata-agent', 'ovnmeta-tx-csum', 'tunnel-carrier'],
 ];

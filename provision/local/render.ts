@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Lab, LabNode, Vip } from '../../helpers/lab/model.ts';
 import { netnsName, type LabPaths } from './paths.ts';
+import { cephConf, cephDue } from './ceph.ts';
 
 export interface RenderedFile {
   readonly path: string;
@@ -35,6 +36,11 @@ export interface Daemon {
   readonly stopSignal?: 'TERM' | 'INT' | 'QUIT' | 'USR1';
   /** Not autostarted by supervisor: the provider starts it after its one-time steps (the OpenStack part). */
   readonly manual?: boolean;
+  /**
+   * `host`: enter only the node's network namespace and keep the host's mount namespace (`ip netns exec` makes a
+   * private one), so network namespaces the daemon creates (`ip netns add`) are visible to every later command.
+   */
+  readonly mounts?: 'host';
 }
 
 export interface Secrets {
@@ -388,7 +394,9 @@ function renderLoadbalancer(lab: Lab, paths: LabPaths, node: LabNode, secrets: S
 
 // ---------------------------------------------------------------- sshd
 
-export function renderSshd(paths: LabPaths, node: LabNode): string {
+export function renderSshd(paths: LabPaths, node: LabNode, env: Readonly<Record<string, string>> = {}): string {
+  // sshd takes the first SetEnv line only: every variable goes on that one line.
+  const setEnv = Object.entries({ OVS_RUNDIR: `${paths.run}/${node.name}-ovs`, OVN_RUNDIR: `${paths.run}/${node.name}-ovs`, ...env }).map(([k, v]) => `${k}=${v}`).join(' ');
   const listen = [...new Set([node.managementAddress, node.apiAddress].filter((a): a is string => !!a))];
   return `# Rendered by stackgate (local provider) for ${node.name}; do not edit.
 ${listen.map((a) => `ListenAddress ${a}:22`).join('\n')}
@@ -404,8 +412,9 @@ UsePAM no
 StrictModes no
 PrintMotd no
 AcceptEnv LANG LC_*
-# All nodes share one filesystem: point OVS/OVN clients in a node's sessions at that node's own daemons.
-SetEnv OVS_RUNDIR=${paths.run}/${node.name}-ovs OVN_RUNDIR=${paths.run}/${node.name}-ovs
+# All nodes share one filesystem: point OVS/OVN clients in a node's sessions at that node's own daemons (and the
+# ceph CLI at the lab's ceph.conf when the lab runs Ceph).
+SetEnv ${setEnv}
 Subsystem sftp /usr/lib/openssh/sftp-server
 `;
 }
@@ -592,7 +601,7 @@ export function renderDaemons(lab: Lab, paths: LabPaths, secrets: Secrets): Daem
         service: 'sshd',
         program: `${node.name}-sshd`,
         argv: ['/usr/sbin/sshd', '-D', '-e', '-f', paths.node(node.name, 'sshd', 'sshd_config')],
-        files: [{ path: paths.node(node.name, 'sshd', 'sshd_config'), content: renderSshd(paths, node) }],
+        files: [{ path: paths.node(node.name, 'sshd', 'sshd_config'), content: renderSshd(paths, node, cephDue(lab) ? { CEPH_CONF: cephConf(paths) } : {}) }],
         dirs: [{ path: paths.node(node.name, 'sshd') }],
         health: [{ kind: 'tcp', host: (node.managementAddress ?? node.apiAddress)!, port: 22 }],
       });
@@ -621,7 +630,8 @@ export function renderDaemons(lab: Lab, paths: LabPaths, secrets: Secrets): Daem
 export function supervisedArgv(lab: Lab, d: Daemon): string[] {
   const node = lab.node(d.node);
   const drop = d.user ? ['/usr/bin/setpriv', `--reuid=${d.user}`, `--regid=${d.user}`, '--init-groups', '--'] : [];
-  return ['/usr/bin/ip', 'netns', 'exec', netnsName(lab, node), '/usr/bin/unshare', '--uts', '--', '/bin/sh', '-c', `hostname ${node.hostname} && exec "$@"`, d.program, ...drop, ...d.argv];
+  const enter = d.mounts === 'host' ? ['/usr/bin/nsenter', `--net=/run/netns/${netnsName(lab, node)}`, '--'] : ['/usr/bin/ip', 'netns', 'exec', netnsName(lab, node)];
+  return [...enter, '/usr/bin/unshare', '--uts', '--', '/bin/sh', '-c', `hostname ${node.hostname} && exec "$@"`, d.program, ...drop, ...d.argv];
 }
 
 function quote(arg: string): string {

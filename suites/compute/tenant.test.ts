@@ -3,12 +3,13 @@ import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
 import { cidrWithin, inRange, parseCidr } from '../../helpers/net/ip.ts';
 import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
-import { hypervisorOf, reachable, sshRuns } from '../../helpers/openstack/guest.ts';
+import { consoleHostKeys, hypervisorOf, reachable, sshRuns } from '../../helpers/openstack/guest.ts';
 
 const sha = (algo: string, b: Buffer) => createHash(algo).update(b).digest('hex');
 
 check('compute.glance-image', 'Glance stores the test image, reports it active with matching hashes and serves the same bytes', async ({ tenant }) => {
   const t = await tenant();
+  t.prepare();
   const image = await t.image();
   expect(image.checksum, `image ${image.name}: Glance's md5 checksum`).toBe(sha('md5', t.imageBytes));
   if (image.os_hash_algo) expect(image.os_hash_value, `image ${image.name}: Glance's ${image.os_hash_algo}`).toBe(sha(image.os_hash_algo, t.imageBytes));
@@ -18,6 +19,7 @@ check('compute.glance-image', 'Glance stores the test image, reports it active w
 
 check('compute.neutron-tenant', 'A tenant network in the tenant pool, a router on the external network, SSH/ICMP rules and a port', async ({ lab, tenant }) => {
   const t = await tenant();
+  t.prepare();
   const { network, subnet } = await t.network();
   const [router, group, port, external] = [await t.router(), await t.securityGroup(), await t.port(), await t.externalNetwork()];
   const seen = (await t.cloud.get<{ network: { 'provider:network_type'?: string } }>('network', `/v2.0/networks/${network.id}`)).body.network;
@@ -68,16 +70,37 @@ check('compute.server-boot', 'A server boots from the test image on a compute no
   expect(fip.port_id, `floating IP ${fip.floating_ip_address} is associated with ${fip.port_id ?? 'nothing'}, not with port ${port.name}`).toBe(port.id);
 });
 
-check('compute.guest-reachable', 'The guest answers ping and SSH with its injected key on the floating IP, and not once the IP is gone', async ({ requires, tenant, needs }) => {
+check('compute.guest-reachable', 'The guest answers ping and SSH with its injected key on the floating IP, and not once the IP is gone', async ({ lab, requires, tenant, needs, attach }) => {
   requires('guest-dataplane');
   const t = await tenant();
   const fip = await needs('the server with its floating IP (compute.server-boot)', t.associate());
-  const where = `guest ${t.ledger.name('vm')} at ${fip.floating_ip_address}`;
+  const { server } = await t.server();
+  const where = `guest ${server.name} at ${fip.floating_ip_address}`;
+  const t0 = Date.now();
   expect(await reachable(fip.floating_ip_address, 300_000), `${where} does not answer ping`).toBe(true);
-  expect(await sshRuns(fip.floating_ip_address, t.sshKey.privateKeyPem, 'cat /proc/uptime'), `${where}: SSH with the key from the metadata service`).toMatch(/^\d+/);
+  const pinged = (Date.now() - t0) / 1000;
+  // The guest prints its SSH host key on the console before it starts its SSH server: SSH verifies the key against it.
+  const keys = await waitFor(async () => consoleHostKeys(await t.consoleLog(server.id, undefined)), {
+    what: `the SSH host key on the console of ${server.name}`,
+    timeoutMs: 120_000,
+    intervalMs: 2000,
+    state: (k) => `${k.fingerprints.length} host key(s) on the console`,
+    done: (k) => k.fingerprints.length > 0,
+  }).catch(async (error: Error) => {
+    await attach('console log', await t.consoleLog(server.id, undefined));
+    throw error;
+  });
+  const user = lab.spec.compute?.guestImage?.sshUser ?? 'root';
+  const uptime = await sshRuns(fip.floating_ip_address, t.sshKey.privateKeyPem, 'cat /proc/uptime', { user, hostKeys: keys.value, withinMs: 180_000 }).catch(async (error: Error) => {
+    await attach('console log', await t.consoleLog(server.id, undefined));
+    throw error;
+  });
+  expect(uptime, `${where}: SSH as ${user} with the key from the metadata service, host key ${keys.value.fingerprints.join(', ')}`).toMatch(/^\d+/);
+  await attach('reachability', `ping after ${pinged.toFixed(1)} s, SSH (host key ${keys.value.fingerprints.join(', ')} from the console) after ${((Date.now() - t0) / 1000).toFixed(1)} s from the floating IP's association; guest uptime ${uptime}`);
   await t.cloud.put('network', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: null } });
   expect(await reachable(fip.floating_ip_address, 10_000), `${where} still answers ping after the floating IP was disassociated`).toBe(false);
-});
+  // Bounded by its waits: ping 300 s, host key on the console 120 s, SSH 180 s, ping gone 10 s.
+}, { timeout: 660_000 });
 
 check('compute.server-delete', 'Deleting the server removes it, releases its port and its floating IP', async ({ tenant, needs, attach }) => {
   const t = await tenant();

@@ -4,13 +4,14 @@ import { dnsDrills } from './dns.ts';
 import { networkDrills } from './network.ts';
 import type { Drill } from './drill.ts';
 import { monitoringDrills } from './monitoring.ts';
+import { storageDrillsFor } from './storage.ts';
 import { tlsDrillsFor } from './tls.ts';
 
 export type { Drill } from './drill.ts';
 
 /** Every fault drill of the embedded lab, by layer. */
 export function drillCatalogue(lab: Lab): Drill[] {
-  const all = [...networkDrills, ...tlsDrillsFor(lab), ...dnsDrills, ...computeDrills, ...monitoringDrills];
+  const all = [...networkDrills, ...tlsDrillsFor(lab), ...dnsDrills, ...computeDrills, ...storageDrillsFor(lab), ...monitoringDrills];
   const seen = new Set<string>();
   for (const d of all) {
     if (seen.has(d.name)) throw new Error(`two drills are named ${d.name}`);

@@ -1,0 +1,161 @@
+/**
+ * Fault drills of the storage layer's Ceph checks: one OSD's supervised program stopped, and a pool of the spec set
+ * to a single replica. Targets come from the lab spec (osd.N is the N-th OSD of storage.ceph.osds; the pool is the
+ * Ceph Cinder backend's). Each inject waits until Ceph shows the fault, each revert until Ceph is healthy again;
+ * both look only at the cluster and supervisor, so a revert after a crash needs no memory of the inject.
+ */
+import { readFileSync } from 'node:fs';
+import type { Lab } from '../../../helpers/lab/model.ts';
+import { Api, passwordAuth, viaVip } from '../bootstrap.ts';
+import { cephCli } from '../ceph-bootstrap.ts';
+import { cephDue, cephLayout, cephSpec, poolSize } from '../ceph.ts';
+import { cinderBackends, openstackComplete, secretsFile } from '../openstack.ts';
+import { labPaths } from '../paths.ts';
+import { run, sleep } from '../sh.ts';
+import { programStatus } from '../supervisor.ts';
+import type { Drill } from './drill.ts';
+
+const ceph = (lab: Lab) => cephCli(lab, labPaths(lab.name));
+const json = async <T>(lab: Lab, args: string[]) => JSON.parse(await ceph(lab)([...args, '-f', 'json'])) as T;
+const supervisorctl = (lab: Lab, ...args: string[]) => run('supervisorctl', ['-c', labPaths(lab.name).supervisorConf, ...args]);
+
+async function until(what: string, timeoutMs: number, probe: () => Promise<string | true>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const r = await probe().catch((e: unknown) => String(e).split('\n')[0]!);
+    if (r === true) return;
+    last = r;
+    if (Date.now() > deadline) throw new Error(`Ceph does not show ${what} after ${timeoutMs / 1000} s (last: ${last})`);
+    await sleep(1000);
+  }
+}
+
+/**
+ * Ceph is settled: every PG active+clean with as many replicas as its pool's size, then HEALTH_OK (right after a
+ * change the health can still read OK before peering starts), and Cinder's scheduler sees capacity again.
+ */
+async function healthy(lab: Lab): Promise<void> {
+  await until('every PG active+clean at its pool size', 180_000, async () => {
+    const sizes = new Map((await json<{ pool_id: number; size: number }[]>(lab, ['osd', 'pool', 'ls', 'detail'])).map((p) => [p.pool_id, p.size]));
+    const pgs = (await json<{ pg_stats: { pgid: string; state: string; acting: number[] }[] }>(lab, ['pg', 'ls'])).pg_stats;
+    const bad = pgs.filter((p) => p.state !== 'active+clean' || p.acting.length !== sizes.get(Number(p.pgid.split('.')[0])));
+    return bad.length === 0 ? true : `${bad.length} PGs not clean, e.g. ${bad.slice(0, 3).map((p) => `${p.pgid} ${p.state} [${p.acting.join(',')}]`).join('; ')}`;
+  });
+  await until('HEALTH_OK', 180_000, async () => {
+    const h = await json<{ status: string; checks: Record<string, { summary: { message: string } }> }>(lab, ['health']);
+    return h.status === 'HEALTH_OK' ? true : `${h.status} ${Object.entries(h.checks).map(([k, v]) => `${k}: ${v.summary.message}`).join('; ')}`;
+  });
+  await cinderSees(lab, 'capacity', (gb) => gb > 0);
+}
+
+/** The Ceph backend of the spec that Cinder runs (its pools are named <host>@<backend>#<backend>). */
+const rbdBackend = (lab: Lab) => cinderBackends(lab).find((b) => b.driver === 'ceph' && b.runs);
+
+/**
+ * Wait until Cinder's scheduler sees the Ceph backend's capacity as `want`. cinder-volume reports its pool stats once
+ * a minute; a report taken while PGs recover can carry Ceph's max_avail 0 (capacity 0: the scheduler places no
+ * volume) and stays until the next one.
+ */
+async function cinderSees(lab: Lab, what: string, want: (totalGiB: number) => boolean): Promise<void> {
+  const paths = labPaths(lab.name);
+  const backend = rbdBackend(lab);
+  if (!backend || !openstackComplete(paths)) return;
+  const api = new Api(readFileSync(paths.caCert, 'utf8'));
+  try {
+    const password = (JSON.parse(readFileSync(secretsFile(paths), 'utf8')) as { adminPassword: string }).adminPassword;
+    const ks = viaVip(lab, 'keystone');
+    const t = await api.call<{ token: { project: { id: string } } }>('POST', `${ks}/v3/auth/tokens`, passwordAuth('admin', password, 'admin'));
+    api.token = String(t.headers['x-subject-token']);
+    const base = `${viaVip(lab, 'cinder')}${lab.spec.services?.cinder?.path ?? '/v3'}/${t.body.token.project.id}`;
+    await until(`Cinder's scheduler with ${what} of backend ${backend.name}`, 150_000, async () => {
+      const pools = (await api.call<{ pools: { name: string; capabilities: { total_capacity_gb?: number | string } }[] }>('GET', `${base}/scheduler-stats/get_pools?detail=true`)).body.pools;
+      const p = pools.find((x) => x.name.endsWith(`@${backend.name}#${backend.name}`));
+      const gb = Number(p?.capabilities.total_capacity_gb ?? Number.NaN);
+      return p && want(gb) ? true : `pool ${p?.name ?? `@${backend.name}`} total ${String(p?.capabilities.total_capacity_gb)} GiB`;
+    });
+  } finally {
+    await api.close();
+  }
+}
+
+/** The last OSD of the spec (osd.N on its node) and its supervisor program. */
+function lastOsd(lab: Lab) {
+  const o = cephLayout(lab).osds.at(-1);
+  if (!o) throw new Error(`lab ${lab.name}: storage.ceph.osds is empty`);
+  return { id: o.id, node: o.node.name, program: `${o.node.name}-ceph-osd-${o.id}` };
+}
+
+/** The pool the drill shrinks: the Ceph Cinder backend's pool, else the spec's first pool. */
+function targetPool(lab: Lab): { name: string; size: number } {
+  const rbd = lab.cinderBackends.find((b) => b.driver === 'ceph' && b.pool);
+  const pool = cephSpec(lab).pools?.find((p) => p.name === rbd?.pool) ?? cephSpec(lab).pools?.[0];
+  if (!pool) throw new Error(`lab ${lab.name}: storage.ceph.pools is empty`);
+  return { name: pool.name, size: poolSize(lab, pool) };
+}
+
+async function osdUp(lab: Lab, id: number): Promise<boolean> {
+  const d = await json<{ osds: { osd: number; up: number }[] }>(lab, ['osd', 'dump']);
+  return d.osds.find((o) => o.osd === id)?.up === 1;
+}
+
+function osdStopped(lab: Lab): Drill {
+  const o = lastOsd(lab);
+  return {
+    name: 'osd-stopped',
+    description: `the last OSD of the spec (osd.${o.id} on ${o.node}) is stopped through supervisor: it is down`,
+    decisions: ['STO-03'],
+    checks: ['storage.ceph-daemons', 'storage.ceph-health'],
+    object: `osd.${o.id}`,
+    async inject(lab) {
+      const t = lastOsd(lab);
+      const state = (await programStatus(labPaths(lab.name))).find((p) => p.program === t.program)?.state;
+      if (state !== 'STOPPED') await supervisorctl(lab, 'stop', t.program);
+      await until(`osd.${t.id} down`, 60_000, async () => ((await osdUp(lab, t.id)) ? `osd.${t.id} still up` : true));
+      // The health check must see the fault, not a state in between.
+      await until('OSD_DOWN in health', 60_000, async () => ('OSD_DOWN' in (await json<{ checks: Record<string, unknown> }>(lab, ['health'])).checks ? true : 'no OSD_DOWN yet'));
+    },
+    async revert(lab) {
+      const t = lastOsd(lab);
+      const state = (await programStatus(labPaths(lab.name))).find((p) => p.program === t.program)?.state;
+      if (state !== 'RUNNING' && state !== 'STARTING') await supervisorctl(lab, 'start', t.program);
+      await until(`osd.${t.id} up`, 120_000, async () => ((await osdUp(lab, t.id)) ? true : `osd.${t.id} down`));
+      await healthy(lab);
+    },
+  };
+}
+
+function poolSizeOne(lab: Lab): Drill {
+  const p = targetPool(lab);
+  return {
+    name: 'pool-size-1',
+    description: `pool ${p.name} is set to size 1 (one replica) instead of the spec's ${p.size}`,
+    decisions: ['STO-04', 'STO-03'],
+    checks: ['storage.ceph-pools', 'storage.ceph-health'],
+    object: p.name,
+    async inject(lab) {
+      const t = targetPool(lab);
+      await ceph(lab)(['config', 'set', 'global', 'mon_allow_pool_size_one', 'true']);
+      await ceph(lab)(['osd', 'pool', 'set', t.name, 'size', '1', '--yes-i-really-mean-it']);
+      await until(`pool ${t.name} size 1`, 30_000, async () => {
+        const pools = await json<{ pool_name: string; size: number }[]>(lab, ['osd', 'pool', 'ls', 'detail']);
+        return pools.find((x) => x.pool_name === t.name)?.size === 1 ? true : `pool ${t.name} not yet size 1`;
+      });
+      await until('POOL_NO_REDUNDANCY in health', 60_000, async () => ('POOL_NO_REDUNDANCY' in (await json<{ checks: Record<string, unknown> }>(lab, ['health'])).checks ? true : 'no POOL_NO_REDUNDANCY yet'));
+    },
+    async revert(lab) {
+      const t = targetPool(lab);
+      const pools = await json<{ pool_name: string; size: number }[]>(lab, ['osd', 'pool', 'ls', 'detail']);
+      if (pools.find((x) => x.pool_name === t.name)?.size !== t.size) await ceph(lab)(['osd', 'pool', 'set', t.name, 'size', String(t.size)]);
+      // Back to Ceph's default (false): the option exists only for this fault.
+      await ceph(lab)(['config', 'rm', 'global', 'mon_allow_pool_size_one']);
+      await healthy(lab);
+    },
+  };
+}
+
+/** The storage drills of a lab that runs Ceph from packages (the embedded lab in its Ceph phase); none otherwise. */
+export function storageDrillsFor(lab: Lab): Drill[] {
+  if (!cephDue(lab)) return [];
+  return [osdStopped(lab), poolSizeOne(lab)];
+}
