@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDecisions } from '../../../helpers/gate/decisions.ts';
 import { loadLab, repoRoot } from '../../../helpers/lab/load.ts';
+import { drillCatalogue } from './index.ts';
 import { tlsDrills } from './tls.ts';
 
 describe('tls drills (metadata; the live inject/revert cycle is run by hand under the fault lock)', () => {
@@ -19,8 +20,9 @@ describe('tls drills (metadata; the live inject/revert cycle is run by hand unde
     }
   });
 
-  it('make every check of the layer fail at least once', () => {
-    expect([...checks].filter((c) => !tlsDrills.some((d) => d.checks.includes(c)))).toEqual([]);
+  it('make every check of the layer fail at least once (tls drills, or a drill through the cloud)', () => {
+    const all = drillCatalogue(lab);
+    expect([...checks].filter((c) => !all.some((d) => d.checks.includes(c)))).toEqual([]);
   });
 
   it("name decisions of the embedded lab that map to the drill's checks", () => {

@@ -1,0 +1,55 @@
+/**
+ * Fault drills that go through the cloud's own API: a catalog endpoint switched to http. The revert restores the
+ * scheme the spec says, so it needs no memory of the inject.
+ */
+import type { Lab } from '../../../helpers/lab/model.ts';
+import { Cloud } from '../../../helpers/openstack/cloud.ts';
+import type { Drill } from './drill.ts';
+
+async function withCloud<T>(lab: Lab, fn: (c: Cloud) => Promise<T>): Promise<T> {
+  const cloud = await Cloud.connect(lab);
+  try {
+    return await fn(cloud);
+  } finally {
+    await cloud.close();
+  }
+}
+
+interface Endpoint {
+  id: string;
+  interface: string;
+  url: string;
+  service_id: string;
+}
+
+/** The image service's internal endpoint: any service would do; this one no other drill touches. */
+async function imageInternal(c: Cloud): Promise<Endpoint | undefined> {
+  const services = (await c.get<{ services: { id: string; type: string }[] }>('identity', '/v3/services?type=image')).body.services;
+  if (!services[0]) return undefined;
+  return (await c.get<{ endpoints: Endpoint[] }>('identity', `/v3/endpoints?service_id=${services[0].id}&interface=internal`)).body.endpoints[0];
+}
+
+const setUrl = (c: Cloud, e: Endpoint, url: string) => c.request('identity', 'PATCH', `/v3/endpoints/${e.id}`, { body: { endpoint: { url } } });
+
+const catalogHttp: Drill = {
+  name: 'tls-catalog-endpoint-http',
+  description: "the image service's internal catalog endpoint switched from https to http",
+  decisions: ['TLS-01'],
+  checks: ['tls.catalog-https'],
+  object: 'http://',
+  async inject(lab) {
+    await withCloud(lab, async (c) => {
+      const e = await imageInternal(c);
+      if (e?.url.startsWith('https://')) await setUrl(c, e, e.url.replace(/^https:/, 'http:'));
+    });
+  },
+  async revert(lab) {
+    await withCloud(lab, async (c) => {
+      const e = await imageInternal(c);
+      const want = lab.expectedCatalog.find((x) => x.type === 'image' && x.interface === 'internal');
+      if (e && want && !e.url.startsWith(`${want.scheme}://`)) await setUrl(c, e, e.url.replace(/^https?:/, `${want.scheme}:`));
+    });
+  },
+};
+
+export const cloudDrills: readonly Drill[] = [catalogHttp];
