@@ -9,6 +9,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { parse } from 'yaml';
 import { repoRoot } from '../helpers/lab/load.ts';
 import type { Lab } from '../helpers/lab/model.ts';
+import { privateKeyLines } from './key-lines.ts';
 
 export const chromiumPath = process.env.STACKGATE_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -65,7 +66,7 @@ function leaves(value: unknown, key: string, out: { key: string; value: string }
 /**
  * The secret values of a lab, read from the files its spec lists under `secrets` (and its secretsFile): every
  * value of a passwords file, the password/secret/token/key values of other YAML or JSON (clouds.yaml), and the
- * base64 body lines of private keys. Short values (under 6 characters) are left out: they would match anywhere.
+ * base64 body lines of private keys that carry private material. Short values (under 6 characters) are left out: they would match anywhere.
  */
 export function labSecrets(lab: Lab): string[] {
   const spec = lab.spec as { secrets?: string[]; credentials?: { secretsFile?: string } };
@@ -80,10 +81,8 @@ export function labSecrets(lab: Lab): string[] {
       const all = /passw/i.test(file);
       for (const v of values) if (all || /pass|secret|token|key|credential/i.test(v.key)) found.add(v.value);
     } else {
-      // Only inside private key blocks: a key file may bundle the (public) certificate beside its key.
-      for (const block of text.match(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g) ?? []) {
-        for (const line of block.split('\n')) if (/^[A-Za-z0-9+/=]{40,}$/.test(line.trim())) found.add(line.trim());
-      }
+      // Only inside private key blocks (a key file may bundle the public certificate), and only private material.
+      for (const line of privateKeyLines(text)) found.add(line);
     }
   }
   return [...found].filter((s) => s.length >= 6);

@@ -19,7 +19,7 @@ export function southbound(lab: Lab): { node: LabNode; db: string } {
 
 const rows = (out: string) => out.split('\n').filter(Boolean).map((l) => l.split(','));
 
-export async function chassisEncaps(lab: Lab, shell: NodeShell, db: string): Promise<Encap[]> {
+export async function chassisEncaps(lab: Lab, shell: Pick<NodeShell, 'out'>, db: string): Promise<Encap[]> {
   const sbctl = (args: string) => shell.out(inService(lab, 'ovn-sbctl', `ovn-sbctl --db=${db} --timeout=10 --format=csv --data=bare --no-headings ${args}`));
   const [chassis, encaps] = await Promise.all([sbctl('--columns=name,hostname list Chassis'), sbctl('--columns=chassis_name,ip,type list Encap')]);
   const hostOf = new Map(rows(chassis).map(([name = '', hostname = '']) => [name, hostname]));

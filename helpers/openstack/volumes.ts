@@ -4,7 +4,7 @@ import type { Lab } from '../lab/model.ts';
 import type { CinderBackendSpec } from '../lab/spec.ts';
 import type { Cloud } from './cloud.ts';
 import { KINDS } from './resources.ts';
-import { waitFor } from './wait.ts';
+import { waitFor, WaitError } from './wait.ts';
 
 export interface Volume {
   id: string;
@@ -105,7 +105,23 @@ export class Volumes {
       async (name) => (await c.post<{ volume: Volume }>('volumev3', '/volumes', { volume: { name, ...body } })).body.volume,
       (v) => KINDS.volume!.remove(c, v.id),
     );
-    return this.until(created.id, `volume ${created.name}`, 'available');
+    try {
+      return await this.until(created.id, `volume ${created.name}`, 'available');
+    } catch (error) {
+      if (!(error instanceof WaitError)) throw error;
+      throw new WaitError(`${error.message}; ${await this.diagnosis(created.id)}`, error.transitions);
+    }
+  }
+
+  /** Why a volume did not become available: Cinder's own user messages about it and the cinder-volume services. */
+  async diagnosis(id: string): Promise<string> {
+    const messages = await this.cloud
+      .get<{ messages: { user_message: string }[] }>('volumev3', `/messages?resource_uuid=${id}`)
+      .then((r) => r.body.messages.map((m) => m.user_message))
+      .catch(() => []);
+    const services = await cinderServices(this.cloud).catch(() => []);
+    const volume = services.filter((s) => s.binary === 'cinder-volume').map((s) => `${s.binary} ${s.host} is ${s.state}/${s.status}`);
+    return `Cinder says: ${messages.join('; ') || 'nothing'}; ${volume.join(', ') || 'no cinder-volume service'}`;
   }
 
   async extend(v: Volume, size: number): Promise<Volume> {

@@ -3,6 +3,7 @@ import { cloudDrills } from './cloud.ts';
 import { computeDrills } from './compute.ts';
 import { dnsDrills } from './dns.ts';
 import { networkDrills } from './network.ts';
+import { ovnDrillsFor } from './ovn.ts';
 import type { Drill } from './drill.ts';
 import { monitoringDrills } from './monitoring.ts';
 import { storageDrillsFor } from './storage.ts';
@@ -12,7 +13,7 @@ export type { Drill } from './drill.ts';
 
 /** Every fault drill of the embedded lab, by layer. */
 export function drillCatalogue(lab: Lab): Drill[] {
-  const all = [...networkDrills, ...tlsDrillsFor(lab), ...dnsDrills, ...cloudDrills, ...computeDrills, ...storageDrillsFor(lab), ...monitoringDrills];
+  const all = [...networkDrills, ...ovnDrillsFor(lab), ...tlsDrillsFor(lab), ...dnsDrills, ...cloudDrills, ...computeDrills, ...storageDrillsFor(lab), ...monitoringDrills];
   const seen = new Set<string>();
   for (const d of all) {
     if (seen.has(d.name)) throw new Error(`two drills are named ${d.name}`);

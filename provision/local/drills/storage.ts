@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Lab } from '../../../helpers/lab/model.ts';
+import { Cloud } from '../../../helpers/openstack/cloud.ts';
+import { cinderServices } from '../../../helpers/openstack/volumes.ts';
 import { Api, passwordAuth, viaVip } from '../bootstrap.ts';
 import { cephCli } from '../ceph-bootstrap.ts';
 import { cephDue, cephLayout, cephSpec, poolSize } from '../ceph.ts';
@@ -154,8 +156,45 @@ function poolSizeOne(lab: Lab): Drill {
   };
 }
 
+/** Cinder's view of the backend's cinder-volume service (state up/down), through the API as the checks see it. */
+async function cinderVolumeState(lab: Lab, backend: string): Promise<string> {
+  const cloud = await Cloud.connect(lab);
+  try {
+    const mine = (await cinderServices(cloud)).filter((s) => s.binary === 'cinder-volume' && s.host.endsWith(`@${backend}`));
+    return mine.map((s) => s.state).join(',') || 'absent';
+  } finally {
+    await cloud.close();
+  }
+}
+
+function cinderVolumeStopped(lab: Lab): Drill | undefined {
+  const backend = rbdBackend(lab);
+  const host = backend?.hosts[0];
+  if (!backend || !host) return undefined;
+  const program = `${lab.node(host).name}-cinder-volume`;
+  return {
+    name: 'cinder-volume-stopped',
+    description: `cinder-volume on ${host} (backend ${backend.name}) stopped through supervisor, until Cinder reports it down`,
+    decisions: ['STO-06', 'STO-07'],
+    checks: ['storage.cinder-services', 'storage.volume-lifecycle', 'storage.rbd-volume'],
+    object: `@${backend.name} is down`,
+    async inject(lab) {
+      const state = (await programStatus(labPaths(lab.name))).find((p) => p.program === program)?.state;
+      if (state !== 'STOPPED') await supervisorctl(lab, 'stop', program);
+      // Cinder marks a service down once its last report is older than service_down_time (60 s).
+      await until(`cinder-volume @${backend.name} down in Cinder`, 180_000, async () => ((await cinderVolumeState(lab, backend.name)) === 'down' ? true : 'still up'));
+    },
+    async revert(lab) {
+      const state = (await programStatus(labPaths(lab.name))).find((p) => p.program === program)?.state;
+      if (state !== 'RUNNING' && state !== 'STARTING') await supervisorctl(lab, 'start', program);
+      await until(`cinder-volume @${backend.name} up in Cinder`, 180_000, async () => ((await cinderVolumeState(lab, backend.name)) === 'up' ? true : 'not up yet'));
+      await cinderSees(lab, 'capacity', (gb) => gb > 0);
+    },
+  };
+}
+
 /** The storage drills of a lab that runs Ceph from packages (the embedded lab in its Ceph phase); none otherwise. */
 export function storageDrillsFor(lab: Lab): Drill[] {
   if (!cephDue(lab)) return [];
-  return [osdStopped(lab), poolSizeOne(lab)];
+  return [osdStopped(lab), poolSizeOne(lab), cinderVolumeStopped(lab)].filter((d) => d !== undefined);
 }
