@@ -116,7 +116,8 @@ export class Volumes {
   /** Why a volume did not become available: Cinder's own user messages about it and the cinder-volume services. */
   async diagnosis(id: string): Promise<string> {
     const messages = await this.cloud
-      .get<{ messages: { user_message: string }[] }>('volumev3', `/messages?resource_uuid=${id}`)
+      // User messages exist from microversion 3.3.
+      .get<{ messages: { user_message: string }[] }>('volumev3', `/messages?resource_uuid=${id}`, { headers: { 'openstack-api-version': 'volume 3.3' } })
       .then((r) => r.body.messages.map((m) => m.user_message))
       .catch(() => []);
     const services = await cinderServices(this.cloud).catch(() => []);

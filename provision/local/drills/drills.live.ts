@@ -3,7 +3,7 @@
 // fail, each naming one of its decisions and its object; after revert the lab passes again. The detection table
 // goes to reports/drills.md. Skipped (with the reason) where the lab is not up or this is not root.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../../../helpers/gate/child-run.ts';
 import { layerOf, type Layer } from '../../../helpers/gate/layers.ts';
@@ -39,6 +39,7 @@ const rows: string[] = [];
 describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
   const allLayers = [...new Set([...layersOf(drills.flatMap((d) => d.checks)), ...drills.flatMap((d) => d.layers ?? [])])];
 
+  const t0 = performance.now();
   beforeAll(async () => {
     for (const d of drills) await d.revert(lab); // a crashed earlier run may have left one in
     const healthy = await runLayers(allLayers, 'healthy');
@@ -47,9 +48,12 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
 
   afterAll(async () => {
     for (const d of drills) await d.revert(lab);
-    mkdirSync(join(repoRoot, 'reports'), { recursive: true });
+    // Only a run of the whole catalogue replaces the table in reports/; a chosen few (STACKGATE_DRILLS) go to tmp.
+    const file = join(repoRoot, only ? 'reports/tmp/drills-some.md' : 'reports/drills.md');
+    mkdirSync(dirname(file), { recursive: true });
+    const caught = rows.filter((r) => r.includes('| caught |')).length;
     writeFileSync(
-      join(repoRoot, 'reports/drills.md'),
+      file,
       [
         `# Fault drills — detection table (lab \`${lab.name}\`)`,
         '',
@@ -58,6 +62,8 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
         '| drill | decisions | expected to fail | observed failing | verdict | seconds |',
         '|---|---|---|---|---|---|',
         ...rows,
+        '',
+        `${caught} of ${drills.length} drills caught; ${Math.round((performance.now() - t0) / 1000)} s in all, with the healthy runs before and after.`,
         '',
       ].join('\n'),
     );
