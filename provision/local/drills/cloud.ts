@@ -52,4 +52,30 @@ const catalogHttp: Drill = {
   },
 };
 
-export const cloudDrills: readonly Drill[] = [catalogHttp];
+/** The block-storage service's public endpoint: the compute layer itself never calls it. */
+async function volumePublic(c: Cloud, type: string): Promise<(Endpoint & { enabled: boolean }) | undefined> {
+  const services = (await c.get<{ services: { id: string }[] }>('identity', `/v3/services?type=${type}`)).body.services;
+  if (!services[0]) return undefined;
+  return (await c.get<{ endpoints: (Endpoint & { enabled: boolean })[] }>('identity', `/v3/endpoints?service_id=${services[0].id}&interface=public`)).body.endpoints[0];
+}
+
+function endpointDisabled(lab: Lab): Drill | undefined {
+  const type = lab.expectedCatalog.find((e) => e.service === 'cinder' && e.interface === 'public')?.type;
+  if (!type) return undefined;
+  const setEnabled = (enabled: boolean) =>
+    withCloud(lab, async (c) => {
+      const e = await volumePublic(c, type);
+      if (e && e.enabled !== enabled) await c.request('identity', 'PATCH', `/v3/endpoints/${e.id}`, { body: { endpoint: { enabled } } });
+    });
+  return {
+    name: 'catalog-endpoint-disabled',
+    description: `the public endpoint of the block-storage service (${type}) disabled in Keystone: it drops out of the catalog`,
+    decisions: ['CMP-02', 'CMP-01'],
+    checks: ['compute.catalog-services', 'compute.token-accepted'],
+    object: `${type}`,
+    inject: () => setEnabled(false),
+    revert: () => setEnabled(true),
+  };
+}
+
+export const cloudDrillsFor = (lab: Lab): Drill[] => [catalogHttp, endpointDisabled(lab)].filter((d) => d !== undefined);

@@ -77,6 +77,9 @@ async function until(lab: Lab, what: string, want: (v: View) => boolean, interva
 }
 
 const healthOf = (v: View, t: ScrapeTarget) => v.raw.find((a) => a.job === t.job && a.instance === t.instance)?.health;
+/** Wait until Prometheus shows every target the spec expects active and up (after a drill that took one down). */
+export const targetsUp = (lab: Lab) => until(lab, 'every expected target up', allUp);
+
 /** Every target the spec expects now is active and up. */
 const allUp = (v: View) => !!v.targets && v.targets.missing.length === 0 && v.targets.present.every((p) => p.active.health === 'up');
 

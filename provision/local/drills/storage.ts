@@ -16,6 +16,7 @@ import { labPaths } from '../paths.ts';
 import { run, sleep } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
 import type { Drill } from './drill.ts';
+import { targetsUp } from './monitoring.ts';
 
 const ceph = (lab: Lab) => cephCli(lab, labPaths(lab.name));
 const json = async <T>(lab: Lab, args: string[]) => JSON.parse(await ceph(lab)([...args, '-f', 'json'])) as T;
@@ -193,8 +194,48 @@ function cinderVolumeStopped(lab: Lab): Drill | undefined {
   };
 }
 
+function osdMemoryWrong(lab: Lab): Drill | undefined {
+  const want = cephSpec(lab).osdMemoryTargetBytes;
+  if (want === undefined) return undefined;
+  const o = lastOsd(lab);
+  const wrong = want * 2;
+  return {
+    name: 'ceph-osd-memory-wrong',
+    description: `osd.${o.id} runs with osd_memory_target ${wrong} (set at run time), not the spec's ${want}`,
+    decisions: ['STO-05'],
+    checks: ['storage.ceph-osd-memory'],
+    object: `osd.${o.id} runs with osd_memory_target ${wrong}`,
+    async inject(lab) {
+      await ceph(lab)(['tell', `osd.${o.id}`, 'config', 'set', 'osd_memory_target', String(wrong)]);
+    },
+    async revert(lab) {
+      // Back to what the OSD's configuration gives it; a stopped OSD starts with that anyway.
+      if (await osdUp(lab, o.id)) await ceph(lab)(['tell', `osd.${o.id}`, 'config', 'set', 'osd_memory_target', String(want)]);
+    },
+  };
+}
+
+const mgrServices = async (lab: Lab) => (await json<{ services?: Record<string, string> }>(lab, ['mgr', 'dump'])).services ?? {};
+
+const mgrPrometheusOff: Drill = {
+  name: 'ceph-mgr-prometheus-off',
+  description: "the MGR's prometheus module disabled: Ceph's metrics are served nowhere",
+  decisions: ['STO-03'],
+  checks: ['storage.ceph-mgr-prometheus'],
+  object: 'serves no prometheus module',
+  async inject(lab) {
+    await ceph(lab)(['mgr', 'module', 'disable', 'prometheus']);
+    await until('the prometheus module gone from the MGR services', 60_000, async () => ((await mgrServices(lab)).prometheus ? 'still served' : true));
+  },
+  async revert(lab) {
+    await ceph(lab)(['mgr', 'module', 'enable', 'prometheus']);
+    await until('the prometheus module served by the MGR', 120_000, async () => ((await mgrServices(lab)).prometheus ? true : 'not served yet'));
+    if (lab.expectedTargets.some((t) => t.job.includes('ceph'))) await targetsUp(lab);
+  },
+};
+
 /** The storage drills of a lab that runs Ceph from packages (the embedded lab in its Ceph phase); none otherwise. */
 export function storageDrillsFor(lab: Lab): Drill[] {
   if (!cephDue(lab)) return [];
-  return [osdStopped(lab), poolSizeOne(lab), cinderVolumeStopped(lab)].filter((d) => d !== undefined);
+  return [osdStopped(lab), poolSizeOne(lab), osdMemoryWrong(lab), mgrPrometheusOff, cinderVolumeStopped(lab)].filter((d) => d !== undefined);
 }
