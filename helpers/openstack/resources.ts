@@ -54,6 +54,18 @@ export const KINDS: Record<string, Kind> = {
   volume: {
     list: async (c) => sg((await c.get<{ volumes: Found[] }>('volumev3', '/volumes')).body.volumes),
     remove: async (c, id) => {
+      // An attached volume cannot be deleted: detach it from its servers first (a dead run may have left it in use).
+      const r = await c.get<{ volume: { attachments?: { server_id: string }[] } }>('volumev3', `/volumes/${id}`, { ok: [200, 404] });
+      const servers = r.status === 200 ? (r.body.volume.attachments ?? []).map((a) => a.server_id) : [];
+      for (const server of servers) await c.delete('compute', `/servers/${server}/os-volume_attachments/${id}`, { ok: [...gone, 409] });
+      if (servers.length) {
+        await waitFor(() => c.get<{ volume: { status: string } }>('volumev3', `/volumes/${id}`, { ok: [200, 404] }), {
+          what: `volume ${id} detached`,
+          timeoutMs: 120_000,
+          state: (x) => (x.status === 404 ? 'gone' : x.body.volume.status),
+          done: (x) => x.status === 404 || !['in-use', 'detaching', 'attaching', 'reserved'].includes(x.body.volume.status),
+        });
+      }
       await c.delete('volumev3', `/volumes/${id}?cascade=true`, { ok: gone });
       await until404(c, 'volumev3', `/volumes/${id}`, `volume ${id}`);
     },

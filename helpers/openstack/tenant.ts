@@ -8,6 +8,7 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Ledger } from '../gate/ledger.ts';
 import type { Lab } from '../lab/model.ts';
 import { ApiError, type Cloud } from './cloud.ts';
+import { consoleHostKeys, sshRuns } from './guest.ts';
 import { KINDS } from './resources.ts';
 import { waitFor, type Transition } from './wait.ts';
 
@@ -374,6 +375,24 @@ export class Tenant {
       await this.server();
       return (await this.cloud.put<{ floatingip: FloatingIp }>('network', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: port.id } })).body.floatingip;
     });
+  }
+
+  /** Run a command on the guest over SSH at its floating IP, the host key verified against its console log. */
+  async guestRuns(command: string, withinMs = 180_000): Promise<string> {
+    const fip = await this.associate();
+    const { server } = await this.server();
+    const keys = await this.once('host-keys', async () => {
+      const { value } = await waitFor(async () => consoleHostKeys(await this.consoleLog(server.id, undefined)), {
+        what: `the SSH host key on the console of ${server.name}`,
+        timeoutMs: 120_000,
+        intervalMs: 2000,
+        state: (k) => `${k.fingerprints.length} host key(s) on the console`,
+        done: (k) => k.fingerprints.length > 0,
+      });
+      return value;
+    });
+    const user = this.lab.spec.compute?.guestImage?.sshUser ?? 'root';
+    return sshRuns(fip.floating_ip_address, this.sshKey.privateKeyPem, command, { user, hostKeys: keys, withinMs });
   }
 
   /** Delete the server through the ledger and wait until Nova no longer knows it. */

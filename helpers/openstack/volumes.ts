@@ -153,6 +153,29 @@ export class Volumes {
     return value;
   }
 
+  /** Attach to a server through Nova; wait until Cinder shows it in-use (back to available means the attach failed). */
+  async attach(v: Volume, serverId: string): Promise<Volume> {
+    await this.cloud.post('compute', `/servers/${serverId}/os-volume_attachments`, { volumeAttachment: { volumeId: v.id } });
+    let started = false;
+    const { value } = await waitFor(() => this.get(v.id), {
+      what: `volume ${v.name} attached to server ${serverId}`,
+      timeoutMs: 180_000,
+      state: (x) => x.status,
+      done: (x) => {
+        if (x.status === 'in-use') return true;
+        if (x.status !== 'available') started = true;
+        return x.status.startsWith('error') || (started && x.status === 'available') ? `went ${x.status} instead of in-use` : false;
+      },
+    });
+    return value;
+  }
+
+  /** Detach through Nova; wait until the volume is available again. */
+  async detach(v: Volume, serverId: string): Promise<Volume> {
+    await this.cloud.delete('compute', `/servers/${serverId}/os-volume_attachments/${v.id}`);
+    return this.until(v.id, `volume ${v.name} detached from server ${serverId}`, 'available', 180_000);
+  }
+
   /** Retype with migration and wait until the volume sits on the new backend. */
   async retype(v: Volume, type: string, backend: string): Promise<Volume> {
     await this.cloud.post('volumev3', `/volumes/${v.id}/action`, { 'os-retype': { new_type: type, migration_policy: 'on-demand' } });

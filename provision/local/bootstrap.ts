@@ -10,7 +10,8 @@ import { Agent, request } from 'undici';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import { installPackages } from './host.ts';
 import { buildGuestImage, ensureGuestImage } from './guest.ts';
-import { externalTxChecksumOff, guestPackages, guestsRun, mirrorChassisOptions, tunnelNicOnBridge } from './guests.ts';
+import { externalTxChecksumOff, guestPackages, guestsRun, mirrorChassisOptions, rbdClient, rbdSecret, tunnelNicOnBridge } from './guests.ts';
+import { cephConf, clientKeyring } from './ceph.ts';
 import {
   caForServices, chassisSettings, cinderDir, cloudsFile, completeMarker, DATABASES, deployedServices, enabledMarker, externalBridge, glanceDir, keystoneDir, layout,
   mariadbDir, mariadbSocket, neutronDir, novaDir, OPENSTACK_PACKAGES, OPENSTACK_PRESEEDS, openrcFile, ovnDb, ovsDb, ovsRun, placementDir,
@@ -414,6 +415,10 @@ export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets
     });
 
     await p.step('OpenStack: Glance, Placement, Nova API/conductor/scheduler, Neutron, Cinder API/scheduler running', () => startTier(lab, paths, byService(TIERS[2]!), changed, 180_000));
+    const client = rbdClient(lab);
+    if (client && daemons.some((d) => d.service === 'libvirtd')) {
+      await p.step(`OpenStack: libvirt secret for RBD volumes and disks (${client.client})`, () => rbdSecret(lab, paths, l.compute, s.rbdSecretUuid, cephConf(paths), clientKeyring(paths, client.client)));
+    }
     await p.step('OpenStack: nova-compute running', () => startTier(lab, paths, byService(TIERS[3]!), changed, 90_000));
 
     if (l.compute.length) {

@@ -21,7 +21,7 @@ const P = 'sg-selftest';
 describe('Ceph part rendering (pure)', () => {
   const tmp = labPaths(lab.name, '/nonexistent-state');
   const fake: OpenstackSecrets = {
-    adminPassword: 'A', rabbitPassword: 'R', metadataSecret: 'M',
+    adminPassword: 'A', rabbitPassword: 'R', metadataSecret: 'M', rbdSecretUuid: '00000000-0000-4000-8000-000000000001',
     db: { keystone: 'k', glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c' },
     service: { glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c' },
   };
@@ -78,6 +78,15 @@ describe('Ceph part rendering (pure)', () => {
     const glance = os.find((d) => d.service === 'glance-api')!.files[0]!.content;
     expect(glance).toContain(`rbd_store_pool = ${cephConsumer(lab, 'glance')!.pool}`);
     expect(glance).toContain('default_backend = rbd');
+  });
+
+  test('Cinder and the compute nodes\' Nova name the same libvirt secret for the Cinder client: QEMU attaches RBD volumes with it', () => {
+    const os = renderOpenstack(lab, tmp, fake);
+    const rbd = lab.cinderBackends.find((b) => b.driver === 'ceph')!;
+    expect(os.find((d) => d.service === 'cinder-volume')!.files[0]!.content).toContain(`rbd_secret_uuid = ${fake.rbdSecretUuid}`);
+    const compute = os.find((d) => d.service === 'nova-compute')!.files.find((f) => f.path.endsWith('nova.conf'))!.content;
+    expect(compute).toMatch(new RegExp(`\\[libvirt\\][^[]*rbd_user = ${rbd.user}\\n[^[]*rbd_secret_uuid = ${fake.rbdSecretUuid}`));
+    expect(compute).toMatch(/\[cinder\][^[]*catalog_info = volumev3::internalURL/);
   });
 });
 

@@ -5,11 +5,13 @@
  * compute chassis). `compute.virtType: fake` keeps Nova's fake driver (no guest, no libvirt, no metadata path).
  * Nothing here touches the machine.
  */
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import { hostVethName, netnsName, type LabPaths } from './paths.ts';
 import { run } from './sh.ts';
 import { GUEST_PACKAGES } from './guest.ts';
-import { daemon, ini, neutronDir, novaConf, novaDir, ovsRun, uwsgi, type Ctx } from './openstack.ts';
+import { cephConsumer, daemon, ini, neutronDir, novaConf, novaDir, ovsRun, uwsgi, type Ctx } from './openstack.ts';
 import type { Daemon } from './render.ts';
 
 export type NovaDriver = 'fake' | 'libvirt';
@@ -24,8 +26,8 @@ export const guestsRun = (lab: Lab) => novaDriver(lab) === 'libvirt';
 
 export const NOVA_METADATA_PORT = 8775;
 
-/** Debian packages the guest part needs beyond the control plane (libvirt and QEMU come with nova-compute-qemu). */
-export const GUEST_RUNTIME_PACKAGES = ['neutron-ovn-metadata-agent', 'libvirt-daemon-system', 'qemu-utils', 'sudo', 'ethtool'] as const;
+/** Debian packages the guest part needs beyond the control plane (libvirt and QEMU come with nova-compute-qemu; qemu-block-extra is QEMU's librbd driver). */
+export const GUEST_RUNTIME_PACKAGES = ['neutron-ovn-metadata-agent', 'libvirt-daemon-system', 'qemu-utils', 'qemu-block-extra', 'sudo', 'ethtool'] as const;
 
 /** Packages to install when guests run: the runtime and what the guest image is built from. */
 export function guestPackages(lab: Lab): string[] {
@@ -34,8 +36,53 @@ export function guestPackages(lab: Lab): string[] {
 
 export const libvirtDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'libvirt');
 
+/** The Ceph client guests' RBD volumes are opened with (Kolla: the Cinder user), when guests run and Ceph is due. */
+export const rbdClient = (lab: Lab) => (guestsRun(lab) ? cephConsumer(lab, 'cinder') : undefined);
+
+/** Nova's instance disks in Ceph when the spec makes Nova a Ceph consumer (pool and user as Kolla's). */
+export const novaRbd = (lab: Lab) => (guestsRun(lab) ? cephConsumer(lab, 'nova') : undefined);
+
+/** Nova's ceph.conf on a compute node: the lab's, with the client keyring beside it, readable by nova. */
+export const novaCephConf = (paths: LabPaths, node: LabNode) => join(novaDir(paths, node), 'ceph', 'ceph.conf');
+
+/**
+ * The libvirt secret QEMU opens RBD volumes with: the Cinder client's key under the UUID cinder.conf and nova.conf
+ * name (rbd_secret_uuid). libvirt keeps it (ephemeral='no'); defining it again with the same UUID updates it.
+ */
+export async function rbdSecret(lab: Lab, paths: LabPaths, compute: readonly LabNode[], uuid: string, conf: string, keyring: string): Promise<string> {
+  const client = rbdClient(lab);
+  if (!client) return 'no RBD client';
+  const key = readFileSync(keyring, 'utf8').match(/^\s*key\s*=\s*(\S+)/m)?.[1];
+  if (!key) throw new Error(`no key in ${keyring}`);
+  const nova = novaRbd(lab);
+  if (nova) {
+    // rbd import/stat run as nova: a ceph.conf whose keyring nova may read, like Kolla's /etc/ceph in nova_compute.
+    const { uid, gid } = { uid: 0, gid: Number((await run('id', ['-g', 'nova'])).trim()) };
+    for (const node of compute) {
+      const dir = dirname(novaCephConf(paths, node));
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
+      chownSync(dir, uid, gid);
+      const own = join(dir, `ceph.${client.client}.keyring`);
+      writeFileSync(own, readFileSync(keyring), { mode: 0o640 });
+      chownSync(own, uid, gid);
+      writeFileSync(novaCephConf(paths, node), readFileSync(conf, 'utf8').replace(/^keyring = .*\$cluster\.\$name\.keyring$/m, `keyring = ${dir}/$cluster.$name.keyring`), { mode: 0o644 });
+    }
+  }
+  const dir = mkdtempSync(join(paths.root, 'libvirt-secret-'));
+  try {
+    writeFileSync(join(dir, 'secret.xml'), `<secret ephemeral='no' private='no'><uuid>${uuid}</uuid><usage type='ceph'><name>${client.client} secret</name></usage></secret>\n`);
+    writeFileSync(join(dir, 'key'), key, { mode: 0o600 });
+    const virsh = (args: string[]) => run('virsh', ['-c', 'qemu:///system', ...args]);
+    await virsh(['secret-define', join(dir, 'secret.xml')]);
+    await virsh(['secret-set-value', '--secret', uuid, '--file', join(dir, 'key')]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return `${client.client} key as libvirt secret ${uuid}${nova ? `; Nova's disks in pool ${nova.pool}` : ''}`;
+}
+
 /** nova.conf of a compute node: the driver and what it needs (libvirt, os-vif's OVS, VIF plugging events). */
-export function novaComputeSections(c: Ctx): Record<string, Record<string, string | number | boolean | undefined>> {
+export function novaComputeSections(c: Ctx, node: LabNode): Record<string, Record<string, string | number | boolean | undefined>> {
   if (!guestsRun(c.lab)) return { compute: { vif_plugging_is_fatal: false, vif_plugging_timeout: 0 } };
   const cpu = c.lab.spec.compute;
   return {
@@ -47,6 +94,10 @@ export function novaComputeSections(c: Ctx): Record<string, Record<string, strin
       cpu_mode: cpu?.cpuMode ?? (cpu?.virtType === 'qemu' ? 'none' : undefined),
       cpu_models: cpu?.cpuModel,
       connection_uri: 'qemu:///system',
+      // RBD volumes (and disks) through librbd, authenticated with the Cinder client's key in a libvirt secret.
+      ...(rbdClient(c.lab) ? { rbd_user: rbdClient(c.lab)!.user, rbd_secret_uuid: c.s.rbdSecretUuid } : {}),
+      // Instance disks in Ceph (Kolla's nova_backend_ceph): Nova reads its own copy of ceph.conf and the key.
+      ...(novaRbd(c.lab) ? { images_type: 'rbd', images_rbd_pool: novaRbd(c.lab)!.pool, images_rbd_ceph_conf: novaCephConf(c.paths, node) } : {}),
     },
     // os-vif (in nova-compute, as nova) talks to the node's own ovsdb-server over the node's loopback, as in Kolla.
     os_vif_ovs: { ovsdb_connection: `tcp:127.0.0.1:${OVSDB_LOCAL_PORT}` },

@@ -23,7 +23,7 @@ const P = 'sg-selftest';
 
 describe('OpenStack part rendering (pure)', () => {
   const fake: OpenstackSecrets = {
-    adminPassword: 'ADMINPW', rabbitPassword: 'RABBITPW', metadataSecret: 'META',
+    adminPassword: 'ADMINPW', rabbitPassword: 'RABBITPW', metadataSecret: 'META', rbdSecretUuid: '00000000-0000-4000-8000-000000000001',
     db: { keystone: 'k', glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c' },
     service: { glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c' },
   };

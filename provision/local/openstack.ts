@@ -4,7 +4,7 @@
  * OpenStack daemon is `manual`: supervisor does not autostart it; `bootstrap.ts` starts the tiers in order after
  * their one-time steps (db sync, keystone bootstrap …). Nothing here touches the machine.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
@@ -84,6 +84,8 @@ export interface OpenstackSecrets {
   readonly db: Readonly<Record<string, string>>;
   readonly service: Readonly<Record<string, string>>;
   readonly metadataSecret: string;
+  /** The libvirt secret (on compute nodes) that holds the Cinder Ceph client's key: cinder.conf and nova.conf name it. */
+  readonly rbdSecretUuid: string;
 }
 
 const pw = () => randomBytes(18).toString('base64url');
@@ -100,6 +102,7 @@ export function ensureOpenstackSecrets(paths: LabPaths): OpenstackSecrets {
     db: Object.fromEntries(['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder', 'exporter'].map((k) => [k, old.db?.[k] ?? pw()])),
     service: Object.fromEntries(SERVICE_USERS.map((k) => [k, old.service?.[k] ?? pw()])),
     metadataSecret: old.metadataSecret ?? pw(),
+    rbdSecretUuid: old.rbdSecretUuid ?? randomUUID(),
   };
   const text = `${JSON.stringify(s, null, 2)}\n`;
   if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
@@ -434,9 +437,11 @@ export function novaConf(c: Ctx, node: LabNode, role: 'control' | 'compute'): st
       placement: auth('placement'),
       neutron: { ...auth('neutron'), ...metadataProxy(c) },
       glance: { valid_interfaces: 'internal', cafile: caForServices(c.paths), region_name: c.lab.region },
+      // Volume attach: Nova calls Cinder's internal endpoint over TLS, as Kolla configures it.
+      cinder: { catalog_info: 'volumev3::internalURL', os_region_name: c.lab.region, cafile: caForServices(c.paths), ...ksAuth(c, 'nova') },
       conductor: { workers: 1 },
       scheduler: { workers: 1 },
-      ...(role === 'compute' ? novaComputeSections(c) : {}),
+      ...(role === 'compute' ? novaComputeSections(c, node) : {}),
       cache: { enabled: true, backend: 'oslo_cache.memcache_pool', memcache_servers: memcached(c) },
       vnc: { enabled: false },
       wsgi: { api_paste_config: '/etc/nova/api-paste.ini' },
@@ -481,14 +486,17 @@ function renderNova(c: Ctx): Daemon[] {
 export const cinderDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'cinder');
 
 /** A consumer's Ceph client, pool and user when Ceph is due and the spec names the consumer and its client. */
+export const KOLLA_NOVA_POOL = 'vms';
+
 export function cephConsumer(lab: Lab, consumer: 'glance' | 'cinder' | 'nova' | 'cinder-backup'): { client: string; user: string; pool: string } | undefined {
   if (!cephDue(lab)) return undefined;
   const ceph = cephSpec(lab);
   if (!(ceph.consumers ?? []).includes(consumer)) return undefined;
-  const backend = consumer === 'cinder' ? lab.cinderBackends.find((b) => b.driver === 'ceph') : undefined;
-  const user = backend?.user ?? consumer;
+  const backend = consumer === 'cinder' || consumer === 'nova' ? lab.cinderBackends.find((b) => b.driver === 'ceph') : undefined;
+  // Kolla: Nova keeps instance disks in pool vms (ceph_nova_pool_name) as the Cinder user (ceph_nova_user).
+  const user = backend?.user ?? (consumer === 'nova' ? 'cinder' : consumer);
   const pools = ceph.clients?.[`client.${user}`];
-  const pool = backend?.pool ?? pools?.[0];
+  const pool = consumer === 'nova' ? pools?.find((p) => p === KOLLA_NOVA_POOL) : (backend?.pool ?? pools?.[0]);
   return pools && pool ? { client: `client.${user}`, user, pool } : undefined;
 }
 
@@ -576,6 +584,8 @@ function renderCinder(c: Ctx): Daemon[] {
           volume_backend_name: b.name,
           rbd_pool: rbd.pool,
           rbd_user: rbd.user,
+          // The key of rbd_user, defined as this libvirt secret on the compute nodes: QEMU attaches volumes with it.
+          rbd_secret_uuid: c.s.rbdSecretUuid,
           rbd_ceph_conf: cephConf(c.paths),
           rbd_flatten_volume_from_snapshot: false,
           rbd_max_clone_depth: 5,

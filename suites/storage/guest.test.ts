@@ -1,0 +1,58 @@
+/** Storage as a guest gets it: a Ceph volume attached and seen in the guest, the guest's own disk in Ceph where Nova uses it. */
+import { expect } from 'vitest';
+import { check } from '../../helpers/gate/check.ts';
+import { inService } from '../../helpers/node/deployer.ts';
+import { backendsNow, volumeTypes, Volumes } from '../../helpers/openstack/volumes.ts';
+import { waitFor } from '../../helpers/openstack/wait.ts';
+
+/** The guest's block devices and their sizes in 1 KiB blocks, from /proc/partitions. */
+const partitions = (out: string) => new Map(out.split('\n').slice(2).map((l) => l.trim().split(/\s+/)).filter((f) => f.length === 4).map((f) => [f[3]!, Number(f[2])]));
+
+check('storage.volume-attach', 'A volume of the Ceph type attaches to a running server, the guest sees a disk of its size, and it detaches', async ({ lab, cloud, tenant, requires, due, needs, attach }) => {
+  requires('guest-dataplane');
+  due(lab.ceph?.phase ?? 2, 'Cinder on Ceph');
+  const rbd = backendsNow(lab).due.find((b) => b.driver === 'ceph');
+  if (!rbd) throw new Error(`lab ${lab.name} is in phase ${lab.storagePhase} but the spec has no Cinder backend with driver ceph in it`);
+  const t = await tenant();
+  const { server } = await needs('a booted server (compute.server-boot)', t.server());
+  const volumes = new Volumes(await cloud(), t.ledger);
+  const type = (await volumeTypes(volumes.cloud)).find((x) => x.name === (rbd.volumeType ?? rbd.name));
+  expect(type, `volume type ${rbd.volumeType ?? rbd.name} of backend ${rbd.name}`).toBeDefined();
+  const before = partitions(await t.guestRuns('cat /proc/partitions'));
+  const v = await volumes.create('vol-attach', { size: 1, volume_type: type!.name });
+  await volumes.attach(v, server.id).catch(async (error: Error) => {
+    await attach('instance actions', JSON.stringify(await t.serverActions(server.id), null, 1), 'application/json');
+    throw error;
+  });
+  const seen = await waitFor(async () => partitions(await t.guestRuns('cat /proc/partitions')), {
+    what: `a new disk of ${v.size} GiB in guest ${server.name}`,
+    timeoutMs: 60_000,
+    intervalMs: 2000,
+    state: (p) => [...p.keys()].join(' '),
+    done: (p) => [...p].some(([dev, kib]) => !before.has(dev) && kib === v.size * 1024 * 1024),
+  });
+  const disk = [...seen.value].find(([dev]) => !before.has(dev))![0];
+  await attach('guest disks', `before: ${[...before.keys()].join(' ')}\nattached: ${disk} (${v.size} GiB)`);
+  await volumes.detach(v, server.id);
+  const after = await waitFor(async () => partitions(await t.guestRuns('cat /proc/partitions')), {
+    what: `disk ${disk} gone from guest ${server.name}`,
+    timeoutMs: 60_000,
+    intervalMs: 2000,
+    state: (p) => [...p.keys()].join(' '),
+    done: (p) => !p.has(disk),
+  });
+  expect([...after.value.keys()], `guest ${server.name} after detaching volume ${v.name}`).not.toContain(disk);
+});
+
+/** Kolla's pool for Nova's disks (ceph_nova_pool_name); the seeds' designs keep it. */
+const NOVA_POOL = 'vms';
+
+check('storage.nova-disk-rbd', "A server's root disk is an RBD image in Nova's pool where the spec makes Nova a Ceph consumer", async ({ lab, tenant, node, due, needs, notApplicable }) => {
+  due(lab.ceph?.phase ?? 2, 'Nova on Ceph');
+  if (!lab.spec.storage?.ceph?.consumers?.includes('nova')) notApplicable(`lab ${lab.name}: storage.ceph.consumers does not name nova: its disks stay on the compute nodes`);
+  const t = await tenant();
+  const { server } = await needs('a booted server (compute.server-boot)', t.server());
+  const mon = lab.ceph!.mons[0]!;
+  const images = (await node(mon).out(inService(lab, 'ceph', `rbd ls ${NOVA_POOL}`))).split('\n').filter(Boolean);
+  expect(images, `server ${server.name}: RBD images in pool ${NOVA_POOL} (seen on ${mon})`).toContain(`${server.id}_disk`);
+});
