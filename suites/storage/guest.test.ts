@@ -10,6 +10,7 @@ const partitions = (out: string) => new Map(out.split('\n').slice(2).map((l) => 
 
 check('storage.volume-attach', 'A volume of the Ceph type attaches to a running server, the guest sees a disk of its size, and it detaches', async ({ lab, cloud, tenant, requires, due, needs, attach }) => {
   requires('guest-dataplane');
+  requires('volume-attach');
   due(lab.ceph?.phase ?? 2, 'Cinder on Ceph');
   const rbd = backendsNow(lab).due.find((b) => b.driver === 'ceph');
   if (!rbd) throw new Error(`lab ${lab.name} is in phase ${lab.storagePhase} but the spec has no Cinder backend with driver ceph in it`);
