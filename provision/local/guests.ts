@@ -319,3 +319,19 @@ export async function tunnelNicOnBridge(lab: Lab, paths: LabPaths, chassis: read
   }
   return notes.join('; ') || 'tunnel NICs on OVS bridges';
 }
+
+/**
+ * The metadata agent's namespaces (ovnmeta-<network>) that hang off the lab's nodes: a veth of a node leads into
+ * them. They are created on the host's namespace list, so `lab down` removes them before the nodes go (afterwards
+ * nothing would tie them to this lab).
+ */
+export async function metadataNamespaces(lab: Lab): Promise<string[]> {
+  const found = new Set<string>();
+  for (const node of lab.nodes) {
+    const ns = netnsName(lab, node);
+    const ids = await run('ip', ['-n', ns, '-j', 'netns', 'list-id']).catch(() => '[]');
+    for (const id of JSON.parse(ids || '[]') as { nsid: number; name?: string }[]) if (id.name?.startsWith('ovnmeta-')) found.add(id.name);
+  }
+  return [...found];
+}
+

@@ -14,7 +14,8 @@ import { installOpenstackPackages, reapNamespaces, upOpenstack } from './bootstr
 import { cephDue, ensureFsid, fsidFile, renderCeph } from './ceph.ts';
 import { upCeph } from './ceph-bootstrap.ts';
 import { ensureOpenstackSecrets, openstackComplete, openstackEnabled, renderOpenstack, secretsFile } from './openstack.ts';
-import { Progress, sleep, tryRun, type Log } from './sh.ts';
+import { Progress, run, sleep, tryRun, type Log } from './sh.ts';
+import { metadataNamespaces } from './guests.ts';
 import { programStatus, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
 import { applyTopology, destroyTopology, planTopology, topologyState } from './topology.ts';
 
@@ -172,6 +173,11 @@ export async function down(lab: Lab, options: Options & { purge?: boolean } = {}
   await p.step('root', async () => void checkHost());
   await p.step('supervisor and its services', () => shutdown(paths));
   await p.step('leftover processes in the nodes', () => reapNamespaces(lab));
+  await p.step("the metadata agent's namespaces", async () => {
+    const names = await metadataNamespaces(lab);
+    for (const name of names) await run('ip', ['netns', 'delete', name]);
+    return names.length ? `removed ${names.join(', ')}` : 'none';
+  });
   await p.step('topology', () => destroyTopology(planTopology(lab)));
   await p.step('runtime files', async () => {
     rmSync(paths.run, { recursive: true, force: true });
