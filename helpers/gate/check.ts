@@ -2,7 +2,7 @@ import * as allure from 'allure-js-commons';
 import { afterAll, test as base, type TestContext } from 'vitest';
 import { getCurrentSuite } from 'vitest/suite';
 import { NodeShell } from '../node/ssh.ts';
-import { relative } from 'node:path';
+import { basename, relative } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
 import type { Capability } from '../lab/spec.ts';
@@ -186,7 +186,9 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
       tenant: async () => {
         const cloud = await ctx.cloud();
         let t = tenants.get(lab.file);
-        if (!t) tenants.set(lab.file, (t = Promise.resolve(new Tenant(lab, cloud, new Ledger(lab.name)))));
+        // Named after the test file: files of one run boot their tenants side by side (flavor and key names are unique).
+        const scope = basename(task.file.name).replace(/\.test\.ts$/, '');
+        if (!t) tenants.set(lab.file, (t = Promise.resolve(new Tenant(lab, cloud, new Ledger(lab.name, undefined, scope)))));
         return t;
       },
       needs: async (what, step) => {

@@ -124,15 +124,17 @@ export class Ledger {
   constructor(
     readonly lab: string,
     run = currentRun(),
+    /** Tells apart the ledgers of one run that create at the same time (test files in parallel workers). */
+    readonly scope?: string,
   ) {
     this.run = run.run;
     this.pid = run.pid;
     this.file = join(ledgerDir(lab), `${this.run}.jsonl`);
   }
 
-  /** sg-<run>-<what>: every resource a run creates carries its run in its name. */
+  /** sg-<run>-[<scope>-]<what>: every resource a run creates carries its run in its name. */
   name(what: string): string {
-    return `sg-${this.run}-${what}`;
+    return `sg-${this.run}-${this.scope ? `${this.scope}-` : ''}${what}`;
   }
 
   record(kind: string, name: string, state: EntryState, id?: string, note?: string): void {

@@ -38,9 +38,10 @@ export interface Verdict {
 function decisionStatus(rows: MatrixRow['checks'], results: Map<string, CheckResult>): DecisionStatus {
   const ran = rows.map((r) => results.get(r.id)).filter((r): r is CheckResult => r !== undefined);
   if (ran.some((r) => r.status === 'failed')) return 'failed';
+  // One check that could not run leaves the decision unproven, however many others passed.
+  if (ran.some((r) => r.skip?.kind === 'blocked')) return 'blocked';
   if (ran.some((r) => r.status === 'passed')) return 'passed';
   if (ran.some((r) => r.skip?.kind === 'waived')) return 'waived';
-  if (ran.some((r) => r.skip?.kind === 'blocked')) return 'blocked';
   if (ran.length > 0 && ran.every((r) => r.skip && ['not-applicable', 'lacks', 'not-due'].includes(r.skip.kind))) return 'skipped';
   return 'uncovered';
 }
@@ -85,7 +86,10 @@ export function judge(decisions: Decisions, layers: readonly Layer[], results: r
   const uncovered = matrix.filter((m) => m.status === 'uncovered');
   if (uncovered.length > 0) reasons.push(`decision(s) no executed check covers: ${uncovered.map((m) => m.decision).join(', ')}`);
   const blocked = matrix.filter((m) => m.status === 'blocked');
-  if (blocked.length > 0) reasons.push(`decision(s) blocked, not proven: ${blocked.map((m) => m.decision).join(', ')}`);
+  if (blocked.length > 0) {
+    const ids = results.filter((r) => r.skip?.kind === 'blocked').map((r) => r.checkId ?? r.name);
+    reasons.push(`decision(s) blocked, not proven: ${blocked.map((m) => m.decision).join(', ')} (blocked checks: ${ids.join(', ')})`);
+  }
   const expired = matrix.filter((m) => m.waiver?.expired && m.status === 'failed');
   if (expired.length > 0) reasons.push(`expired waiver(s) no longer count: ${expired.map((m) => `${m.decision} (expired ${m.waiver!.expires})`).join(', ')}`);
 
