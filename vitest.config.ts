@@ -10,14 +10,18 @@ currentRun();
 // A run of only the project's own tests (self, drills) writes no acceptance report.
 const projects = process.argv.flatMap((a, i, all) => (a.startsWith('--project=') ? [a.slice(10)] : a === '--project' && all[i + 1] ? [all[i + 1]!] : []));
 const selfOnly = projects.length > 0 && projects.every((p) => p === 'self' || p === 'drills');
-const ACCEPTANCE_WORKERS = 6;
+// Several layers, or a layer whose files wait minutes on the cloud (compute, storage), run their files side by side;
+// one quick layer keeps Vitest's default, where extra workers only cost start-up on a small machine.
+const acceptance = projects.filter((p) => p !== 'self' && p !== 'drills');
+const sideBySide = acceptance.length > 1 || acceptance.some((p) => p === 'compute' || p === 'storage');
+const ACCEPTANCE_WORKERS = sideBySide ? 6 : undefined;
 
 export default defineConfig({
   test: {
     // Checks wait on the lab, not on this CPU: run the acceptance files side by side even on a 2-CPU machine
     // (Vitest's default, one worker fewer than CPUs, would run them one after another). The project's own tests keep
     // the default: their child runs are CPU-bound.
-    maxWorkers: selfOnly ? undefined : ACCEPTANCE_WORKERS,
+    maxWorkers: ACCEPTANCE_WORKERS,
     reporters: selfOnly
       ? ['default']
       : [

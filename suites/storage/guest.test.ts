@@ -1,4 +1,4 @@
-/** Storage as a guest gets it: a Ceph volume attached and seen in the guest, the guest's own disk in Ceph where Nova uses it. */
+/** Storage as a guest and an image get it: a Ceph volume attached and seen in the guest, the guest's disk and Glance's images in Ceph where the spec says. */
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
 import { inService } from '../../helpers/node/deployer.ts';
@@ -56,4 +56,16 @@ check('storage.nova-disk-rbd', "A server's root disk is an RBD image in Nova's p
   const mon = lab.ceph!.mons[0]!;
   const images = (await node(mon).out(inService(lab, 'ceph', `rbd ls ${NOVA_POOL}`))).split('\n').filter(Boolean);
   expect(images, `server ${server.name}: RBD images in pool ${NOVA_POOL} (seen on ${mon})`).toContain(`${server.id}_disk`);
+});
+
+check('storage.glance-rbd-image', "An image uploaded to Glance is an RBD image in the Glance client's pool where the spec makes Glance a Ceph consumer", async ({ lab, tenant, node, due, needs, notApplicable }) => {
+  due(lab.ceph?.phase ?? 2, 'Glance on Ceph');
+  if (!lab.spec.storage?.ceph?.consumers?.includes('glance')) notApplicable(`lab ${lab.name}: storage.ceph.consumers does not name glance: its images stay on Glance's own store`);
+  const pool = lab.spec.storage?.ceph?.clients?.['client.glance']?.[0];
+  if (!pool) throw new Error(`lab ${lab.name}: Glance is a Ceph consumer but storage.ceph.clients names no pool for client.glance`);
+  const t = await tenant();
+  const image = await needs('the uploaded test image (compute.glance-image)', t.image());
+  const mon = lab.ceph!.mons[0]!;
+  const images = (await node(mon).out(inService(lab, 'ceph', `rbd ls ${pool}`))).split('\n').filter(Boolean);
+  expect(images, `image ${image.name}: RBD images in pool ${pool} (seen on ${mon})`).toContain(image.id);
 });
