@@ -45,6 +45,12 @@ export const novaRbd = (lab: Lab) => (guestsRun(lab) ? cephConsumer(lab, 'nova')
 /** Nova's ceph.conf on a compute node: the lab's, with the client keyring beside it, readable by nova. */
 export const novaCephConf = (paths: LabPaths, node: LabNode) => join(novaDir(paths, node), 'ceph', 'ceph.conf');
 
+/** The usage name of the lab's libvirt secret: libvirt allows one secret per usage on the host. */
+const rbdSecretUsage = (lab: Lab, client: string) => `stackgate ${lab.name} ${client}`;
+
+/** Where libvirt (system mode) keeps defined secrets: `lab down` removes the lab's, libvirtd being stopped then. */
+export const LIBVIRT_SECRETS_DIR = '/etc/libvirt/secrets';
+
 /**
  * The libvirt secret QEMU opens RBD volumes with: the Cinder client's key under the UUID cinder.conf and nova.conf
  * name (rbd_secret_uuid). libvirt keeps it (ephemeral='no'); defining it again with the same UUID updates it.
@@ -70,9 +76,16 @@ export async function rbdSecret(lab: Lab, paths: LabPaths, compute: readonly Lab
   }
   const dir = mkdtempSync(join(paths.root, 'libvirt-secret-'));
   try {
-    writeFileSync(join(dir, 'secret.xml'), `<secret ephemeral='no' private='no'><uuid>${uuid}</uuid><usage type='ceph'><name>${client.client} secret</name></usage></secret>\n`);
+    const usage = rbdSecretUsage(lab, client.client);
+    writeFileSync(join(dir, 'secret.xml'), `<secret ephemeral='no' private='no'><uuid>${uuid}</uuid><usage type='ceph'><name>${usage}</name></usage></secret>\n`);
     writeFileSync(join(dir, 'key'), key, { mode: 0o600 });
     const virsh = (args: string[]) => run('virsh', ['-c', 'qemu:///system', ...args]);
+    // libvirt keeps secrets host-wide: one with this usage under another UUID (a lab of another checkout, or state
+    // that was purged) would refuse ours.
+    for (const line of (await virsh(['secret-list'])).split('\n')) {
+      const [other, type, ...name] = line.trim().split(/\s+/);
+      if (other && other !== uuid && type === 'ceph' && name.join(' ') === usage) await virsh(['secret-undefine', other]);
+    }
     await virsh(['secret-define', join(dir, 'secret.xml')]);
     await virsh(['secret-set-value', '--secret', uuid, '--file', join(dir, 'key')]);
   } finally {

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, chmodSync, chownSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { checkHost, installPackages, PACKAGES } from './host.ts';
 import { labPaths, netnsName, type LabPaths } from './paths.ts';
@@ -15,7 +15,7 @@ import { cephDue, ensureFsid, fsidFile, renderCeph } from './ceph.ts';
 import { upCeph } from './ceph-bootstrap.ts';
 import { ensureOpenstackSecrets, openstackComplete, openstackEnabled, renderOpenstack, secretsFile } from './openstack.ts';
 import { Progress, run, sleep, tryRun, type Log } from './sh.ts';
-import { metadataNamespaces } from './guests.ts';
+import { LIBVIRT_SECRETS_DIR, metadataNamespaces } from './guests.ts';
 import { programStatus, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
 import { applyTopology, destroyTopology, planTopology, topologyState } from './topology.ts';
 
@@ -177,6 +177,12 @@ export async function down(lab: Lab, options: Options & { purge?: boolean } = {}
     const names = await metadataNamespaces(lab);
     for (const name of names) await run('ip', ['netns', 'delete', name]);
     return names.length ? `removed ${names.join(', ')}` : 'none';
+  });
+  await p.step('libvirt secret of the lab', async () => {
+    const uuid = existsSync(secretsFile(paths)) ? (JSON.parse(readFileSync(secretsFile(paths), 'utf8')) as { rbdSecretUuid?: string }).rbdSecretUuid : undefined;
+    const files = uuid ? [`${uuid}.xml`, `${uuid}.base64`].map((f) => join(LIBVIRT_SECRETS_DIR, f)).filter((f) => existsSync(f)) : [];
+    for (const f of files) rmSync(f, { force: true });
+    return files.length ? `removed ${uuid}` : 'none';
   });
   await p.step('topology', () => destroyTopology(planTopology(lab)));
   await p.step('runtime files', async () => {
