@@ -43,7 +43,8 @@ check('storage.volume-attach', 'A volume of the Ceph type attaches to a running 
     done: (p) => !p.has(disk),
   });
   expect([...after.value.keys()], `guest ${server.name} after detaching volume ${v.name}`).not.toContain(disk);
-});
+  // A boot under the spec's build timeout, SSH, attach and detach: beside the compute layer's boot on a small host.
+}, { timeout: 660_000 });
 
 /** Kolla's pool for Nova's disks (ceph_nova_pool_name); the seeds' designs keep it. */
 const NOVA_POOL = 'vms';
@@ -56,7 +57,7 @@ check('storage.nova-disk-rbd', "A server's root disk is an RBD image in Nova's p
   const mon = lab.ceph!.mons[0]!;
   const images = (await node(mon).out(inService(lab, 'ceph', `rbd ls ${NOVA_POOL}`))).split('\n').filter(Boolean);
   expect(images, `server ${server.name}: RBD images in pool ${NOVA_POOL} (seen on ${mon})`).toContain(`${server.id}_disk`);
-});
+}, { timeout: 360_000 });
 
 check('storage.glance-rbd-image', "An image uploaded to Glance is an RBD image in the Glance client's pool where the spec makes Glance a Ceph consumer", async ({ lab, tenant, node, due, needs, notApplicable }) => {
   due(lab.ceph?.phase ?? 2, 'Glance on Ceph');
