@@ -13,7 +13,7 @@ import {
 } from './ceph.ts';
 import type { LabPaths } from './paths.ts';
 import type { Daemon } from './render.ts';
-import { run, sleep, type Progress } from './sh.ts';
+import { run, waitUntil, type Progress } from './sh.ts';
 
 function owner(user: string): { uid: number; gid: number } {
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
@@ -39,17 +39,6 @@ async function json<T>(ceph: ReturnType<typeof cephCli>, args: string[]): Promis
   return JSON.parse(await ceph([...args, '-f', 'json'])) as T;
 }
 
-async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<string | true>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    const r = await probe().catch((e: unknown) => String(e).split('\n')[0]!);
-    if (r === true) return;
-    last = r;
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs / 1000} s (last: ${last})`);
-    await sleep(1000);
-  }
-}
 
 async function monStores(lab: Lab, paths: LabPaths, fsid: string): Promise<string> {
   const l = cephLayout(lab);

@@ -49,3 +49,16 @@ export class Progress {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `probe` each second until it returns true; on timeout, fail with the last state it described. */
+export async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<string | true>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const r = await probe().catch((e: unknown) => String(e).split('\n')[0]!);
+    if (r === true) return;
+    last = r;
+    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs / 1000} s (last: ${last})`);
+    await sleep(1000);
+  }
+}

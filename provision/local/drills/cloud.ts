@@ -3,17 +3,8 @@
  * scheme the spec says, so it needs no memory of the inject.
  */
 import type { Lab } from '../../../helpers/lab/model.ts';
-import { Cloud } from '../../../helpers/openstack/cloud.ts';
-import type { Drill } from './drill.ts';
-
-async function withCloud<T>(lab: Lab, fn: (c: Cloud) => Promise<T>): Promise<T> {
-  const cloud = await Cloud.connect(lab);
-  try {
-    return await fn(cloud);
-  } finally {
-    await cloud.close();
-  }
-}
+import type { Cloud } from '../../../helpers/openstack/cloud.ts';
+import { withCloud, type Drill } from './drill.ts';
 
 interface Endpoint {
   id: string;

@@ -9,30 +9,19 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ledgerDir, Ledger } from '../../../helpers/gate/ledger.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
-import { ApiError, Cloud } from '../../../helpers/openstack/cloud.ts';
+import { ApiError } from '../../../helpers/openstack/cloud.ts';
 import { loadCredentials } from '../../../helpers/openstack/credentials.ts';
 import { KINDS } from '../../../helpers/openstack/resources.ts';
 import { waitFor } from '../../../helpers/openstack/wait.ts';
 import { cloudsFile } from '../openstack.ts';
 import { labPaths } from '../paths.ts';
-import { run } from '../sh.ts';
-import type { Drill } from './drill.ts';
+import { supervisorctl, withCloud, type Drill } from './drill.ts';
 
-const supervisorctl = (lab: Lab, ...args: string[]) => run('supervisorctl', ['-c', labPaths(lab.name).supervisorConf, ...args]);
 
 function firstWith(lab: Lab, role: 'compute' | 'control'): LabNode {
   const node = lab.nodesWithRole(role)[0];
   if (!node) throw new Error(`lab ${lab.name} has no ${role} node`);
   return node;
-}
-
-async function withCloud<T>(lab: Lab, fn: (c: Cloud) => Promise<T>): Promise<T> {
-  const cloud = await Cloud.connect(lab);
-  try {
-    return await fn(cloud);
-  } finally {
-    await cloud.close();
-  }
 }
 
 /** Wait until Nova reports the node's nova-compute in `state` (it notices a stopped service after service_down_time). */

@@ -1,5 +1,8 @@
 import type { Layer } from '../../../helpers/gate/layers.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
+import { Cloud } from '../../../helpers/openstack/cloud.ts';
+import { labPaths } from '../paths.ts';
+import { run } from '../sh.ts';
 
 /**
  * A named, reversible fault for the embedded lab. `inject` and `revert` are idempotent and safe to run after a
@@ -21,4 +24,17 @@ export interface Drill {
   /** After the run with the fault in place: what is still wrong (e.g. a leak the run should have removed). */
   after?(lab: Lab): Promise<string[]>;
   revert(lab: Lab): Promise<void>;
+}
+
+/** supervisorctl of the lab's supervisor; fails on an error (use where the state was checked first). */
+export const supervisorctl = (lab: Lab, ...args: string[]) => run('supervisorctl', ['-c', labPaths(lab.name).supervisorConf, ...args]);
+
+/** A Keystone session on the lab's cloud for one inject or revert, closed afterwards. */
+export async function withCloud<T>(lab: Lab, fn: (c: Cloud) => Promise<T>): Promise<T> {
+  const cloud = await Cloud.connect(lab);
+  try {
+    return await fn(cloud);
+  } finally {
+    await cloud.close();
+  }
 }

@@ -14,11 +14,10 @@ import { closeAgents } from '../../../helpers/prometheus/http.ts';
 import { compareTargets } from '../../../helpers/prometheus/targets.ts';
 import { labPaths } from '../paths.ts';
 import { monitoringNodes } from '../render.ts';
-import { run, sleep } from '../sh.ts';
+import { sleep } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
-import type { Drill } from './drill.ts';
+import { supervisorctl, type Drill } from './drill.ts';
 
-const supervisorctl = (lab: Lab, ...args: string[]) => run('supervisorctl', ['-c', labPaths(lab.name).supervisorConf, ...args]);
 
 async function programState(lab: Lab, program: string): Promise<string | undefined> {
   return (await programStatus(labPaths(lab.name))).find((p) => p.program === program)?.state;

@@ -5,13 +5,12 @@
  */
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import { agents } from '../../../helpers/openstack/neutron.ts';
-import { Cloud } from '../../../helpers/openstack/cloud.ts';
 import { waitFor } from '../../../helpers/openstack/wait.ts';
 import { chassisEncaps, southbound, type Encap } from '../../../helpers/node/ovn.ts';
 import { ovsRun, tunnelAddress } from '../openstack.ts';
 import { labPaths, netnsName } from '../paths.ts';
 import { run, tryRun } from '../sh.ts';
-import type { Drill } from './drill.ts';
+import { withCloud, type Drill } from './drill.ts';
 
 const vsctl = (lab: Lab, node: LabNode, ...args: string[]) => run('ovs-vsctl', [`--db=unix:${ovsRun(labPaths(lab.name), node)}/db.sock`, '--timeout=20', ...args]);
 const supervisorctl = (lab: Lab, ...args: string[]) => tryRun('supervisorctl', ['-c', labPaths(lab.name).supervisorConf, ...args]);
@@ -62,18 +61,15 @@ const encapWrongIp = (node: LabNode): Drill => ({
 });
 
 async function controllerAgentAlive(lab: Lab, node: LabNode, alive: boolean): Promise<void> {
-  const cloud = await Cloud.connect(lab);
-  try {
-    await waitFor(async () => (await agents(cloud)).filter((a) => a.agent_type.startsWith('OVN Controller') && a.host.split('.')[0] === node.hostname.split('.')[0]), {
+  await withCloud(lab, (cloud) =>
+    waitFor(async () => (await agents(cloud)).filter((a) => a.agent_type.startsWith('OVN Controller') && a.host.split('.')[0] === node.hostname.split('.')[0]), {
       what: `the OVN controller agent of ${node.name}`,
       timeoutMs: 180_000,
       intervalMs: 2000,
       state: (found) => (found.length ? found.map((a) => `alive=${a.alive}`).join(',') : 'absent'),
       done: (found) => (alive ? found.length > 0 && found.every((a) => a.alive) : found.every((a) => !a.alive)),
-    });
-  } finally {
-    await cloud.close();
-  }
+    }),
+  );
 }
 
 const controllerGone = (node: LabNode): Drill => ({

@@ -6,33 +6,22 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Lab } from '../../../helpers/lab/model.ts';
-import { Cloud } from '../../../helpers/openstack/cloud.ts';
 import { cinderServices } from '../../../helpers/openstack/volumes.ts';
 import { Api, passwordAuth, viaVip } from '../bootstrap.ts';
 import { cephCli } from '../ceph-bootstrap.ts';
 import { cephDue, cephLayout, cephSpec, poolSize } from '../ceph.ts';
 import { cinderBackends, openstackComplete, secretsFile } from '../openstack.ts';
 import { labPaths } from '../paths.ts';
-import { run, sleep } from '../sh.ts';
+import { waitUntil } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
-import type { Drill } from './drill.ts';
+import { supervisorctl, withCloud, type Drill } from './drill.ts';
 import { targetsUp } from './monitoring.ts';
 
 const ceph = (lab: Lab) => cephCli(lab, labPaths(lab.name));
 const json = async <T>(lab: Lab, args: string[]) => JSON.parse(await ceph(lab)([...args, '-f', 'json'])) as T;
-const supervisorctl = (lab: Lab, ...args: string[]) => run('supervisorctl', ['-c', labPaths(lab.name).supervisorConf, ...args]);
 
-async function until(what: string, timeoutMs: number, probe: () => Promise<string | true>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    const r = await probe().catch((e: unknown) => String(e).split('\n')[0]!);
-    if (r === true) return;
-    last = r;
-    if (Date.now() > deadline) throw new Error(`Ceph does not show ${what} after ${timeoutMs / 1000} s (last: ${last})`);
-    await sleep(1000);
-  }
-}
+/** Wait until Ceph (or Cinder) shows `what`. */
+const until = (what: string, timeoutMs: number, probe: () => Promise<string | true>) => waitUntil(`Ceph shows ${what}`, timeoutMs, probe);
 
 /**
  * Ceph is settled: every PG active+clean with as many replicas as its pool's size, then HEALTH_OK (right after a
@@ -159,13 +148,10 @@ function poolSizeOne(lab: Lab): Drill {
 
 /** Cinder's view of the backend's cinder-volume service (state up/down), through the API as the checks see it. */
 async function cinderVolumeState(lab: Lab, backend: string): Promise<string> {
-  const cloud = await Cloud.connect(lab);
-  try {
+  return withCloud(lab, async (cloud) => {
     const mine = (await cinderServices(cloud)).filter((s) => s.binary === 'cinder-volume' && s.host.endsWith(`@${backend}`));
     return mine.map((s) => s.state).join(',') || 'absent';
-  } finally {
-    await cloud.close();
-  }
+  });
 }
 
 function cinderVolumeStopped(lab: Lab): Drill | undefined {
