@@ -1,11 +1,11 @@
 // `npm run bench:full [-- --runs N]`: N consecutive full acceptance runs (`npm test`) against the current lab
 // (STACKGATE_LAB): wall time, counts, failing checks and leftovers of each, into reports/bench/full-runs.{md,json}.
 // The flakiness measure of the gate on a healthy lab. A benchmark, not a test: it never stops on a red run.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { loadLab, repoRoot } from '../helpers/lab/load.ts';
+import { machine, writeBench } from './bench-out.ts';
 
 const i = process.argv.indexOf('--runs');
 const runs = Number(i >= 0 ? process.argv[i + 1] : 5);
@@ -32,11 +32,11 @@ for (let n = 1; n <= runs; n++) {
 const walls = samples.map((s) => s.wallS).sort((a, b) => a - b);
 const median = walls[Math.floor(walls.length / 2)]!;
 const green = samples.filter((s) => s.exit === 0 && s.pass && s.failed === 0).length;
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+const host = machine();
 const md = [
   `# Consecutive full acceptance runs — lab \`${lab.name}\``,
   '',
-  `${runs} consecutive \`npm test\` runs (every layer, one Vitest process each, the gate's exit code). Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.`,
+  `${runs} consecutive \`npm test\` runs (every layer, one Vitest process each, the gate's exit code). Machine: ${host}. Date: ${new Date().toISOString().slice(0, 10)}.`,
   '',
   '| run | wall (s) | exit | gate | passed | failed | skipped/blocked | failing checks | gate reasons (leftovers included) |',
   '|---|---|---|---|---|---|---|---|---|',
@@ -45,7 +45,4 @@ const md = [
   `${green} of ${runs} runs green; median ${median.toFixed(1)} s, min ${walls[0]!.toFixed(1)} s, max ${walls.at(-1)!.toFixed(1)} s.`,
   '',
 ].join('\n');
-mkdirSync(join(repoRoot, 'reports/bench'), { recursive: true });
-writeFileSync(join(repoRoot, 'reports/bench/full-runs.md'), md);
-writeFileSync(join(repoRoot, 'reports/bench/full-runs.json'), `${JSON.stringify({ lab: lab.name, runs, machine, samples }, null, 2)}\n`);
-console.log(`\n${md}`);
+writeBench('full-runs', md, { lab: lab.name, runs, machine: host, samples });

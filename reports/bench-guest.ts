@@ -2,11 +2,9 @@
 // fresh tenant (network, router, floating IP, key) boots the spec's guest image; the seconds from the create call
 // to ACTIVE and to the first SSH command answered over the floating IP (host key checked against the console).
 // Every resource goes through a ledger and is removed after each boot. Into reports/bench/guest-boot.{md,json}.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { Ledger, newRunId } from '../helpers/gate/ledger.ts';
-import { loadLab, repoRoot } from '../helpers/lab/load.ts';
+import { loadLab } from '../helpers/lab/load.ts';
+import { machine, writeBench } from './bench-out.ts';
 import { Cloud } from '../helpers/openstack/cloud.ts';
 import { Tenant } from '../helpers/openstack/tenant.ts';
 
@@ -39,11 +37,11 @@ try {
 }
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+const host = machine();
 const md = [
   `# Guest boot to SSH — lab \`${lab.name}\``,
   '',
-  `${boots} boots of image ${lab.spec.compute?.guestImage?.name ?? '(spec guest image)'} (virt type ${lab.spec.compute?.virtType ?? 'kvm'}), each in a fresh tenant; seconds from the create call. Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.`,
+  `${boots} boots of image ${lab.spec.compute?.guestImage?.name ?? '(spec guest image)'} (virt type ${lab.spec.compute?.virtType ?? 'kvm'}), each in a fresh tenant; seconds from the create call. Machine: ${host}. Date: ${new Date().toISOString().slice(0, 10)}.`,
   '',
   '| boot | ACTIVE (s) | SSH answered (s) | host |',
   '|---|---|---|---|',
@@ -52,7 +50,4 @@ const md = [
   `Median: ACTIVE ${med(samples.map((s) => s.activeS)).toFixed(1)} s, boot-to-SSH ${med(samples.map((s) => s.sshS)).toFixed(1)} s.`,
   '',
 ].join('\n');
-mkdirSync(join(repoRoot, 'reports/bench'), { recursive: true });
-writeFileSync(join(repoRoot, 'reports/bench/guest-boot.md'), md);
-writeFileSync(join(repoRoot, 'reports/bench/guest-boot.json'), `${JSON.stringify({ lab: lab.name, boots, machine, samples }, null, 2)}\n`);
-console.log(`\n${md}`);
+writeBench('guest-boot', md, { lab: lab.name, boots, machine: host, samples });

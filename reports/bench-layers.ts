@@ -1,11 +1,11 @@
 // `npm run bench:layers [-- --runs N] [--layers a,b]`: wall time of each layer against the current lab
 // (STACKGATE_LAB), N runs each, medians and min/max into reports/bench/layers.{md,json}. A benchmark, not a test.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { LAYERS } from '../helpers/gate/layers.ts';
 import { loadLab, repoRoot } from '../helpers/lab/load.ts';
+import { machine, writeBench } from './bench-out.ts';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,7 +41,7 @@ for (const layer of layers) {
   }
 }
 
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+const host = machine();
 const rows = layers.map((l) => {
   const w = results[l]!.map((s) => s.wallMs / 1000);
   const last = results[l]!.at(-1)!;
@@ -50,14 +50,11 @@ const rows = layers.map((l) => {
 const md = [
   `# Layer wall times — lab \`${lab.name}\``,
   '',
-  `${runs} runs per layer of \`npx vitest run --project <layer>\` (whole process: Vitest start-up, collection, checks, reporters). Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.`,
+  `${runs} runs per layer of \`npx vitest run --project <layer>\` (whole process: Vitest start-up, collection, checks, reporters). Machine: ${host}. Date: ${new Date().toISOString().slice(0, 10)}.`,
   '',
   '| layer | median (s) | min (s) | max (s) | checks (last run) |',
   '|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.layer} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)} | ${r.max.toFixed(2)} | ${r.checks} |`),
   '',
 ].join('\n');
-mkdirSync(join(repoRoot, 'reports/bench'), { recursive: true });
-writeFileSync(join(repoRoot, 'reports/bench/layers.md'), md);
-writeFileSync(join(repoRoot, 'reports/bench/layers.json'), `${JSON.stringify({ lab: lab.name, runs, machine, rows, results }, null, 2)}\n`);
-console.log(`\n${md}`);
+writeBench('layers', md, { lab: lab.name, runs, machine: host, rows, results });
