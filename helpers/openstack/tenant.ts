@@ -8,7 +8,7 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Ledger } from '../gate/ledger.ts';
 import type { Lab } from '../lab/model.ts';
 import { ApiError, type Cloud } from './cloud.ts';
-import { consoleHostKeys, sshRuns } from './guest.ts';
+import { consoleHostKeys, sshRuns, type ConsoleHostKeys } from './guest.ts';
 import { KINDS } from './resources.ts';
 import { waitFor, type Transition } from './wait.ts';
 
@@ -377,11 +377,10 @@ export class Tenant {
     });
   }
 
-  /** Run a command on the guest over SSH at its floating IP, the host key verified against its console log. */
-  async guestRuns(command: string, withinMs = 180_000): Promise<string> {
-    const fip = await this.associate();
-    const { server } = await this.server();
-    const keys = await this.once('host-keys', async () => {
+  /** The guest's SSH host keys from its console: it prints them before it starts its SSH server. */
+  hostKeys(): Promise<ConsoleHostKeys> {
+    return this.once('host-keys', async () => {
+      const { server } = await this.server();
       const { value } = await waitFor(async () => consoleHostKeys(await this.consoleLog(server.id, undefined)), {
         what: `the SSH host key on the console of ${server.name}`,
         timeoutMs: 120_000,
@@ -391,6 +390,11 @@ export class Tenant {
       });
       return value;
     });
+  }
+
+  /** Run a command on the guest over SSH at its floating IP, the host key verified against its console log. */
+  async guestRuns(command: string, withinMs = 180_000): Promise<string> {
+    const [fip, keys] = await Promise.all([this.associate(), this.hostKeys()]);
     const user = this.lab.spec.compute?.guestImage?.sshUser ?? 'root';
     return sshRuns(fip.floating_ip_address, this.sshKey.privateKeyPem, command, { user, hostKeys: keys, withinMs });
   }

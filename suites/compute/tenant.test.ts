@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
 import { cidrWithin, inRange, parseCidr } from '../../helpers/net/ip.ts';
 import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
-import { consoleHostKeys, hypervisorOf, reachable, sshRuns } from '../../helpers/openstack/guest.ts';
+import { hypervisorOf, reachable } from '../../helpers/openstack/guest.ts';
 
 const sha = (algo: string, b: Buffer) => createHash(algo).update(b).digest('hex');
 
@@ -80,23 +80,15 @@ check('compute.guest-reachable', 'The guest answers ping and SSH with its inject
   expect(await reachable(fip.floating_ip_address, 300_000), `${where} does not answer ping`).toBe(true);
   const pinged = (Date.now() - t0) / 1000;
   // The guest prints its SSH host key on the console before it starts its SSH server: SSH verifies the key against it.
-  const keys = await waitFor(async () => consoleHostKeys(await t.consoleLog(server.id, undefined)), {
-    what: `the SSH host key on the console of ${server.name}`,
-    timeoutMs: 120_000,
-    intervalMs: 2000,
-    state: (k) => `${k.fingerprints.length} host key(s) on the console`,
-    done: (k) => k.fingerprints.length > 0,
-  }).catch(async (error: Error) => {
+  const withConsole = async (error: Error): Promise<never> => {
     await attach('console log', await t.consoleLog(server.id, undefined));
     throw error;
-  });
+  };
+  const keys = await t.hostKeys().catch(withConsole);
   const user = lab.spec.compute?.guestImage?.sshUser ?? 'root';
-  const uptime = await sshRuns(fip.floating_ip_address, t.sshKey.privateKeyPem, 'cat /proc/uptime', { user, hostKeys: keys.value, withinMs: 180_000 }).catch(async (error: Error) => {
-    await attach('console log', await t.consoleLog(server.id, undefined));
-    throw error;
-  });
-  expect(uptime, `${where}: SSH as ${user} with the key from the metadata service, host key ${keys.value.fingerprints.join(', ')}`).toMatch(/^\d+/);
-  await attach('reachability', `ping after ${pinged.toFixed(1)} s, SSH (host key ${keys.value.fingerprints.join(', ')} from the console) after ${((Date.now() - t0) / 1000).toFixed(1)} s from the floating IP's association; guest uptime ${uptime}`);
+  const uptime = await t.guestRuns('cat /proc/uptime', 180_000).catch(withConsole);
+  expect(uptime, `${where}: SSH as ${user} with the key from the metadata service, host key ${keys.fingerprints.join(', ')}`).toMatch(/^\d+/);
+  await attach('reachability', `ping after ${pinged.toFixed(1)} s, SSH (host key ${keys.fingerprints.join(', ')} from the console) after ${((Date.now() - t0) / 1000).toFixed(1)} s from the floating IP's association; guest uptime ${uptime}`);
   await t.cloud.put('network', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: null } });
   expect(await reachable(fip.floating_ip_address, 10_000), `${where} still answers ping after the floating IP was disassociated`).toBe(false);
   // Bounded by its waits: ping 300 s, host key on the console 120 s, SSH 180 s, ping gone 10 s.
