@@ -22,6 +22,7 @@ export default defineConfig({
     // (Vitest's default, one worker fewer than CPUs, would run them one after another). The project's own tests keep
     // the default: their child runs are CPU-bound.
     maxWorkers: ACCEPTANCE_WORKERS,
+    experimental: { fsModuleCache: true },
     reporters: selfOnly
       ? ['default']
       : [

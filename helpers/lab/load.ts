@@ -1,10 +1,11 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
 import { contains, isCidr, isIPv4, parseCidr } from '../net/ip.ts';
 import { Lab } from './model.ts';
+import { schemaValidator } from './validator.ts';
 import type { LabSpec } from './spec.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -44,17 +45,15 @@ export function resolveLabFile(nameOrPath: string = process.env.STACKGATE_LAB ||
   return join(labsDir, nameOrPath, 'lab.yaml');
 }
 
-const validators = new Map<string, ReturnType<Ajv2020['compile']>>();
+type Validate = ReturnType<typeof schemaValidator>;
+// Process-wide: Vitest loads this module more than once in one process (the config bundle, the global setup).
+const validators: Map<string, Validate> = ((globalThis as { __stackgateValidators?: Map<string, Validate> }).__stackgateValidators ??= new Map());
+// What parsed and validated cleanly, by schema, file and text: the second module instance in a process skips YAML.
+const parsed: Map<string, unknown> = ((globalThis as { __stackgateParsed?: Map<string, unknown> }).__stackgateParsed ??= new Map());
 function validateSchema(schemaFile: string, data: unknown): ErrorObject[] {
-  let validator = validators.get(schemaFile);
-  if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, useDefaults: false });
-    ajv.addFormat('ipv4', isIPv4);
-    ajv.addFormat('cidr', isCidr);
-    validator = ajv.compile(JSON.parse(readFileSync(schemaFile, 'utf8')));
-    validators.set(schemaFile, validator);
-  }
-  return validator(data) ? [] : [...(validator.errors ?? [])];
+  let validate = validators.get(schemaFile);
+  if (!validate) validators.set(schemaFile, (validate = schemaValidator(schemaFile, join(repoRoot, 'node_modules/.cache/stackgate'))));
+  return validate(data);
 }
 
 function pointerSegments(pointer: string): string[] {
@@ -215,6 +214,9 @@ export function parseValidatedYaml<T>(
   schemaFile: string,
   extra: (data: T) => { path: string; message: string }[] = () => [],
 ): T {
+  const key = `${schemaFile}\0${file}\0${text}`;
+  const known = parsed.get(key);
+  if (known !== undefined) return structuredClone(known) as T;
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -249,6 +251,7 @@ export function parseValidatedYaml<T>(
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new LabSpecError(file, problems);
   }
+  parsed.set(key, structuredClone(data));
   return data as T;
 }
 

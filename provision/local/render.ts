@@ -396,7 +396,9 @@ function renderLoadbalancer(lab: Lab, paths: LabPaths, node: LabNode, secrets: S
 
 export function renderSshd(paths: LabPaths, node: LabNode, env: Readonly<Record<string, string>> = {}): string {
   // sshd takes the first SetEnv line only: every variable goes on that one line.
-  const setEnv = Object.entries({ OVS_RUNDIR: `${paths.run}/${node.name}-ovs`, OVN_RUNDIR: `${paths.run}/${node.name}-ovs`, ...env }).map(([k, v]) => `${k}=${v}`).join(' ');
+  // SHLVL=1: the nodes share the host's accounts, and bash sources ~/.bashrc for a command sent over SSH only in a
+  // top-level shell. The host's rc files are not the node's, and can cost half a second per command (pyenv init).
+  const setEnv = Object.entries({ SHLVL: '1', OVS_RUNDIR: `${paths.run}/${node.name}-ovs`, OVN_RUNDIR: `${paths.run}/${node.name}-ovs`, ...env }).map(([k, v]) => `${k}=${v}`).join(' ');
   const listen = [...new Set([node.managementAddress, node.apiAddress].filter((a): a is string => !!a))];
   return `# Rendered by stackgate (local provider) for ${node.name}; do not edit.
 ${listen.map((a) => `ListenAddress ${a}:22`).join('\n')}
