@@ -1,6 +1,5 @@
 import * as allure from 'allure-js-commons';
-import { afterAll, test as base, type TestContext } from 'vitest';
-import { getCurrentSuite } from 'vitest/suite';
+import { afterAll, test as base, TestRunner, type TestContext } from 'vitest';
 import { NodeShell } from '../node/ssh.ts';
 import { basename, relative } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
@@ -11,8 +10,9 @@ import { isLive, layerOf, type Layer } from './layers.ts';
 import { labReachability, type Reachability } from './reach.ts';
 import { redact } from './redact.ts';
 import { Ledger } from './ledger.ts';
-import { Cloud } from '../openstack/cloud.ts';
-import { Tenant } from '../openstack/tenant.ts';
+// Types only: the OpenStack client is loaded when a check first asks for a session (tls and dns never do).
+import type { Cloud } from '../openstack/cloud.ts';
+import type { Tenant } from '../openstack/tenant.ts';
 
 /** Why a check was skipped. Every kind but `undeclared` is backed by the lab spec or its decision record. */
 export type SkipKind = 'not-applicable' | 'lacks' | 'not-due' | 'waived' | 'blocked' | 'undeclared';
@@ -79,7 +79,7 @@ const filesWithCleanup = new WeakSet<object>();
  * then close its SSH shells and sessions. Once per file, also when modules are shared across files.
  */
 function cleanupAfterFile(): void {
-  const file = getCurrentSuite().file;
+  const file = TestRunner.getCurrentSuite().file;
   if (!file || filesWithCleanup.has(file)) return;
   filesWithCleanup.add(file);
   afterAll(async () => {
@@ -176,7 +176,7 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
       notApplicable: (reason) => declaredSkip('not-applicable', `not applicable: ${reason}`),
       cloud: async () => {
         let c = clouds.get(lab.file);
-        if (!c) clouds.set(lab.file, (c = Cloud.connect(lab)));
+        if (!c) clouds.set(lab.file, (c = import('../openstack/cloud.ts').then(({ Cloud }) => Cloud.connect(lab))));
         try {
           return await c;
         } catch (error) {
@@ -188,7 +188,7 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
         let t = tenants.get(lab.file);
         // Named after the test file: files of one run boot their tenants side by side (flavor and key names are unique).
         const scope = basename(task.file.name).replace(/\.test\.ts$/, '');
-        if (!t) tenants.set(lab.file, (t = Promise.resolve(new Tenant(lab, cloud, new Ledger(lab.name, undefined, scope)))));
+        if (!t) tenants.set(lab.file, (t = import('../openstack/tenant.ts').then(({ Tenant }) => new Tenant(lab, cloud, new Ledger(lab.name, undefined, scope)))));
         return t;
       },
       needs: async (what, step) => {

@@ -6,8 +6,7 @@ import { loadDecisions } from './decisions.ts';
 import { CATEGORIES } from './categories.ts';
 import { currentRun } from './ledger.ts';
 import { labReachability } from './reach.ts';
-import { Cloud } from '../openstack/cloud.ts';
-import { reap } from '../openstack/resources.ts';
+import type { Cloud } from '../openstack/cloud.ts';
 import { redact } from './redact.ts';
 
 /** The layers whose checks create cloud resources: before them, remove what earlier runs left. */
@@ -31,6 +30,8 @@ export default async function setup(project: TestProject): Promise<void> {
   if (!(await labReachability(lab)).reachable) return;
   let cloud: Cloud | undefined;
   try {
+    // Loaded only before the layers that create resources.
+    const [{ Cloud }, { reap }] = await Promise.all([import('../openstack/cloud.ts'), import('../openstack/resources.ts')]);
     cloud = await Cloud.connect(lab);
     const r = await reap(cloud, new Set([run]));
     if (r.removed.length) process.stdout.write(`stackgate: removed what earlier runs left in lab ${lab.name}: ${r.removed.join(', ')}\n`);

@@ -1,4 +1,11 @@
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
+
+/** A command's stdout and exit code, never a rejection: the caller decides (execa would cost a tenth of a second to load). */
+function command(file: string, args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  return new Promise((resolve) =>
+    execFile(file, args, (error, stdout, stderr) => resolve({ stdout, stderr, exitCode: error ? (typeof error.code === 'number' ? error.code : 127) : 0 })),
+  );
+}
 
 /** How the kernel would send a packet to an address, read from its routing table; nothing is sent. */
 export interface RouteLookup {
@@ -14,7 +21,8 @@ interface IpRoute {
 }
 
 async function linuxRoute(args: string[]): Promise<IpRoute[]> {
-  const { stdout } = await execa('ip', ['-j', 'route', ...args]);
+  const { stdout, stderr, exitCode } = await command('ip', ['-j', 'route', ...args]);
+  if (exitCode !== 0) throw new Error(`ip -j route ${args.join(' ')} exited ${exitCode}: ${stderr.trim()}`);
   return stdout.trim() ? (JSON.parse(stdout) as IpRoute[]) : [];
 }
 
@@ -24,10 +32,10 @@ function darwinField(text: string, field: string): string | undefined {
 
 export async function routeTo(address: string): Promise<RouteLookup> {
   if (process.platform === 'darwin') {
-    const { stdout } = await execa('route', ['-n', 'get', address], { reject: false });
+    const { stdout } = await command('route', ['-n', 'get', address]);
     return { address, dev: darwinField(stdout, 'interface'), gateway: darwinField(stdout, 'gateway') };
   }
-  const { stdout, exitCode } = await execa('ip', ['-j', 'route', 'get', address], { reject: false });
+  const { stdout, exitCode } = await command('ip', ['-j', 'route', 'get', address]);
   if (exitCode !== 0 || !stdout.trim()) return { address, dev: undefined, gateway: undefined };
   const [r] = JSON.parse(stdout) as IpRoute[];
   return { address, dev: r?.dev, gateway: r?.gateway };
@@ -35,7 +43,7 @@ export async function routeTo(address: string): Promise<RouteLookup> {
 
 export async function defaultRoute(): Promise<{ dev: string | undefined; gateway: string | undefined }> {
   if (process.platform === 'darwin') {
-    const { stdout } = await execa('route', ['-n', 'get', 'default'], { reject: false });
+    const { stdout } = await command('route', ['-n', 'get', 'default']);
     return { dev: darwinField(stdout, 'interface'), gateway: darwinField(stdout, 'gateway') };
   }
   const [r] = await linuxRoute(['show', 'default']);

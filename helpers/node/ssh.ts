@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import type { Lab, LabNode } from '../lab/model.ts';
 
 export interface CommandResult {
@@ -42,15 +42,17 @@ export class NodeShell {
     this.address = node.managementAddress;
   }
 
-  private connect(): Promise<NodeSSH> {
+  private async connect(): Promise<NodeSSH> {
     const c = this.lab.spec.credentials ?? {};
     const keyPath = c.sshKey ? this.lab.path(c.sshKey) : join(homedir(), '.ssh/id_ed25519');
     const knownHosts = c.sshKnownHosts ? this.lab.path(c.sshKnownHosts) : join(homedir(), '.ssh/known_hosts');
     const allowed = knownHostKeys(knownHosts, this.address);
     if (allowed.length === 0) {
-      return Promise.reject(new Error(`no host key for ${this.node.name} (${this.address}) in ${knownHosts}: cannot verify the node, so no SSH`));
+      throw new Error(`no host key for ${this.node.name} (${this.address}) in ${knownHosts}: cannot verify the node, so no SSH`);
     }
-    if (!existsSync(keyPath)) return Promise.reject(new Error(`SSH key for lab ${this.lab.name} not found at ${keyPath} (credentials.sshKey)`));
+    if (!existsSync(keyPath)) throw new Error(`SSH key for lab ${this.lab.name} not found at ${keyPath} (credentials.sshKey)`);
+    // Loaded on first use: layers that never reach a node (tls, dns) do not pay for ssh2.
+    const { NodeSSH } = await import('node-ssh');
     return new NodeSSH().connect({
       host: this.address,
       username: c.sshUser ?? 'root',
