@@ -411,6 +411,8 @@ function renderPlacement(c: Ctx): Daemon[] {
 // ---------------------------------------------------------------- Nova
 
 export const novaDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'nova');
+/** nova-compute's directory (its nova.conf): on a node that also runs the control services, a directory of its own. */
+export const novaComputeDir = (lab: Lab, paths: LabPaths, node: LabNode) => (node.name === layout(lab).control.name ? `${novaDir(paths, node)}-compute` : novaDir(paths, node));
 
 export function novaConf(c: Ctx, node: LabNode, role: 'control' | 'compute'): string {
   const dir = novaDir(c.paths, node);
@@ -467,8 +469,7 @@ function renderNova(c: Ctx): Daemon[] {
   ];
   for (const cn of c.l.compute) {
     const cdir = novaDir(c.paths, cn);
-    // On a node that also runs the control services, the compute service gets its own directory and config.
-    const own = cn.name === node.name ? `${cdir}-compute` : cdir;
+    const own = novaComputeDir(c.lab, c.paths, cn);
     out.push(
       daemon(cn, 'nova-compute', {
         argv: ['/usr/bin/nova-compute', '--config-file', `${own}/nova.conf`],

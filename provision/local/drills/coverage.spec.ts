@@ -23,8 +23,6 @@ const NO_DRILL: Record<string, string> = {
   'mon.grafana-datasource': 'Grafana is not packaged in Debian 12: the embedded lab has none (not applicable there)',
   'storage.lvm-volume-group': 'the embedded lab lacks lvm here (no device-mapper): not applicable there',
   'storage.iscsi-target': 'the embedded lab lacks lvm here (no device-mapper): not applicable there',
-  'storage.nova-disk-rbd': "not drilled yet: the disk's place is fixed when the run creates its server; a drill would reconfigure and restart nova-compute",
-  'storage.glance-rbd-image': "not drilled yet: the image's place is fixed when the run uploads it; a drill would reconfigure and restart Glance",
   'storage.retype-migrate': 'needs the LVM backend beside Ceph: not applicable on the embedded lab',
 };
 

@@ -3,7 +3,6 @@
  * BIND, then restarts BIND through supervisor; revert restores the backup. Targets are derived from the lab spec;
  * `object` is what the embedded lab calls them.
  */
-import { copyFileSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dnsServers, type DnsServer } from '../../../helpers/dns/servers.ts';
 import { ask } from '../../../helpers/dns/wire.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
@@ -11,7 +10,7 @@ import { labPaths } from '../paths.ts';
 import { renderZones } from '../render.ts';
 import { run, sleep, tryRun } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
-import type { Drill } from './drill.ts';
+import { fileDrill as editOne, type Drill, type FileDrill } from './drill.ts';
 
 function primary(lab: Lab): DnsServer {
   const s = dnsServers(lab).find((x) => x.role === 'primary');
@@ -52,37 +51,8 @@ async function answering(lab: Lab): Promise<void> {
   throw new Error(`${program(lab)} does not answer after 10 s: ${last}`);
 }
 
-/** A drill that edits one BIND file: which file, and the edit of its good content into the faulty one. */
-export interface FileDrill extends Drill {
-  target(lab: Lab): { file: string; edit: (text: string) => string };
-}
-
-/** Inject backs the file up once (`<file>.drill-<name>`) and writes the edit of the backup; revert restores it. */
-function fileDrill(meta: Omit<Drill, 'inject' | 'revert'>, target: FileDrill['target']): FileDrill {
-  const backupOf = (file: string) => `${file}.drill-${meta.name}`;
-  return {
-    ...meta,
-    target,
-    async inject(lab) {
-      const { file, edit } = target(lab);
-      const backup = backupOf(file);
-      if (!existsSync(backup)) copyFileSync(file, backup);
-      const original = readFileSync(backup, 'utf8');
-      const faulty = edit(original);
-      if (faulty === original) throw new Error(`drill ${meta.name}: nothing to change in ${file}`);
-      writeFileSync(file, faulty); // in place: BIND's owner and mode stay
-      await restartBind(lab);
-    },
-    async revert(lab) {
-      const { file } = target(lab);
-      const backup = backupOf(file);
-      if (!existsSync(backup)) return;
-      writeFileSync(file, readFileSync(backup));
-      await restartBind(lab);
-      unlinkSync(backup); // last: a crash before this leaves the backup for the next revert
-    },
-  };
-}
+/** A drill that edits one BIND file, restarting BIND after each write. */
+const fileDrill = (meta: Omit<Drill, 'inject' | 'revert'>, target: FileDrill['target']): FileDrill => editOne(meta, target, restartBind);
 
 const lineOf = (rel: string, type: string) => new RegExp(`^${rel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+IN\\s+${type}\\s.*\\n`, 'm');
 

@@ -1,3 +1,4 @@
+import { copyFileSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Layer } from '../../../helpers/gate/layers.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { Cloud } from '../../../helpers/openstack/cloud.ts';
@@ -38,3 +39,50 @@ export async function withCloud<T>(lab: Lab, fn: (c: Cloud) => Promise<T>): Prom
     await cloud.close();
   }
 }
+
+export interface FileEdit {
+  readonly file: string;
+  /** The good content into the faulty one. */
+  readonly edit: (text: string) => string;
+}
+
+/** A drill that edits one file of the lab's configuration. */
+export interface FileDrill extends Drill {
+  target(lab: Lab): FileEdit;
+}
+
+/**
+ * Inject backs each file up once (`<file>.drill-<name>`), writes the edit of the backup and restarts what reads
+ * them; revert restores the backups, restarts, and removes the backups last (a crash before that leaves them for
+ * the next revert).
+ */
+export function editDrill(meta: Omit<Drill, 'inject' | 'revert'>, targets: (lab: Lab) => FileEdit[], restart: (lab: Lab) => Promise<void>): Drill {
+  const backupOf = (file: string) => `${file}.drill-${meta.name}`;
+  return {
+    ...meta,
+    async inject(lab) {
+      for (const { file, edit } of targets(lab)) {
+        const backup = backupOf(file);
+        if (!existsSync(backup)) copyFileSync(file, backup);
+        const original = readFileSync(backup, 'utf8');
+        const faulty = edit(original);
+        if (faulty === original) throw new Error(`drill ${meta.name}: nothing to change in ${file}`);
+        writeFileSync(file, faulty); // in place: the owner and mode stay
+      }
+      await restart(lab);
+    },
+    async revert(lab) {
+      const restored = targets(lab).filter(({ file }) => existsSync(backupOf(file)));
+      if (restored.length === 0) return;
+      for (const { file } of restored) writeFileSync(file, readFileSync(backupOf(file)));
+      await restart(lab);
+      for (const { file } of restored) unlinkSync(backupOf(file));
+    },
+  };
+}
+
+/** editDrill of a single file, which it names (the dns drills' self-tests read it). */
+export const fileDrill = (meta: Omit<Drill, 'inject' | 'revert'>, target: FileDrill['target'], restart: (lab: Lab) => Promise<void>): FileDrill => ({
+  ...editDrill(meta, (lab) => [target(lab)], restart),
+  target,
+});

@@ -8,7 +8,7 @@ describe('storage fault drills (catalogue only; the live lab is not touched)', (
 
   test('the embedded lab in its Ceph phase has the Ceph drills, each naming checks, decisions and an object from the spec', () => {
     const drills = storageDrillsFor(lab);
-    expect(drills.map((d) => d.name)).toEqual(['osd-stopped', 'pool-size-1', 'ceph-osd-memory-wrong', 'ceph-mgr-prometheus-off', 'cinder-volume-stopped']);
+    expect(drills.map((d) => d.name)).toEqual(['osd-stopped', 'pool-size-1', 'ceph-osd-memory-wrong', 'ceph-mgr-prometheus-off', 'cinder-volume-stopped', 'glance-store-file', 'nova-disk-local']);
     // osd.N is the N-th OSD of storage.ceph.osds: the last one here, on the last OSD node.
     expect(drills[0]!.object).toBe(`osd.${lab.ceph!.osds.length - 1}`);
     expect(drills[0]!.description).toContain(lab.ceph!.osds.at(-1)!.node);
@@ -16,6 +16,9 @@ describe('storage fault drills (catalogue only; the live lab is not touched)', (
     expect(drills[2]!.object).toContain(String(lab.ceph!.osdMemoryTargetBytes! * 2));
     // cinder-volume of the spec's Ceph backend, named as Cinder reports its service (host@backend).
     expect(drills[4]!.object).toBe(`@${lab.cinderBackends.find((b) => b.driver === 'ceph')!.name} is down`);
+    // Glance's and Nova's pools as the spec's Ceph clients name them.
+    expect(drills[5]!.object).toBe(`in pool ${lab.spec.storage!.ceph!.clients!['client.glance']![0]}`);
+    expect(drills[6]!.object).toBe('in pool vms');
     for (const d of drills) expect(d.checks.every((c) => c.startsWith('storage.')) && d.decisions.length > 0).toBe(true);
     const names = drillCatalogue(lab).map((d) => d.name);
     for (const d of drills) expect(names).toContain(d.name);

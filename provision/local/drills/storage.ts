@@ -10,11 +10,12 @@ import { cinderServices } from '../../../helpers/openstack/volumes.ts';
 import { Api, passwordAuth, viaVip } from '../bootstrap.ts';
 import { cephCli } from '../ceph-bootstrap.ts';
 import { cephDue, cephLayout, cephSpec, poolSize } from '../ceph.ts';
-import { cinderBackends, openstackComplete, secretsFile } from '../openstack.ts';
+import { cephConsumer, cinderBackends, glanceDir, layout, novaComputeDir, openstackComplete, secretsFile } from '../openstack.ts';
+import { novaRbd } from '../guests.ts';
 import { labPaths } from '../paths.ts';
 import { waitUntil } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
-import { supervisorctl, withCloud, type Drill } from './drill.ts';
+import { editDrill, supervisorctl, withCloud, type Drill } from './drill.ts';
 import { targetsUp } from './monitoring.ts';
 
 const ceph = (lab: Lab) => cephCli(lab, labPaths(lab.name));
@@ -220,8 +221,67 @@ const mgrPrometheusOff: Drill = {
   },
 };
 
+/** Glance's store set back to its file store: images uploaded now stay on the control node, not in Ceph. */
+function glanceStoreFile(lab: Lab): Drill | undefined {
+  const rbd = cephConsumer(lab, 'glance');
+  if (!rbd) return undefined;
+  const control = layout(lab).control.name;
+  return editDrill(
+    {
+      name: 'glance-store-file',
+      description: `glance-api on ${control} stores new images in its file store (default_backend = fs), not in Ceph pool ${rbd.pool}`,
+      decisions: ['STO-09'],
+      checks: ['storage.glance-rbd-image'],
+      object: `in pool ${rbd.pool}`,
+    },
+    (lab) => [{ file: `${glanceDir(labPaths(lab.name), layout(lab).control)}/glance-api.conf`, edit: (text) => text.replace(/^default_backend = rbd$/m, 'default_backend = fs') }],
+    async (lab) => {
+      await supervisorctl(lab, 'restart', `${control}-glance-api`);
+      await waitUntil('Glance answering again', 120_000, () =>
+        withCloud(lab, async (c) => (await c.get('image', '/v2/images?limit=1'), true as const)).catch((error: Error) => error.message),
+      );
+    },
+  );
+}
+
+/** Nova's compute services as Nova reports them: host, state and the time of the last report. */
+const computeReports = (lab: Lab) =>
+  withCloud(lab, async (c) => (await c.get<{ services: { host: string; state: string; updated_at: string | null }[] }>('compute', '/os-services?binary=nova-compute')).body.services);
+
+/** Restart nova-compute on every compute node and wait until each has reported up since. */
+async function restartNovaCompute(lab: Lab): Promise<void> {
+  const since = Date.now();
+  const nodes = layout(lab).compute.map((n) => n.name);
+  await Promise.all(nodes.map((n) => supervisorctl(lab, 'restart', `${n}-nova-compute`)));
+  await waitUntil('nova-compute reporting up after its restart', 180_000, async () => {
+    const reports = await computeReports(lab).catch(() => []);
+    // Nova's updated_at is UTC without a zone; the lab runs on this machine's clock.
+    const fresh = (n: string) => reports.some((r) => r.host === n && r.state === 'up' && r.updated_at !== null && Date.parse(`${r.updated_at}Z`) > since);
+    const waiting = nodes.filter((n) => !fresh(n));
+    return waiting.length === 0 ? true : `no report since the restart from ${waiting.join(', ')}`;
+  });
+}
+
+/** Nova's instance disks back on the compute nodes (images_type qcow2) instead of Ceph pool vms. */
+function novaDiskLocal(lab: Lab): Drill | undefined {
+  const rbd = novaRbd(lab);
+  if (!rbd) return undefined;
+  const computes = layout(lab).compute;
+  return editDrill(
+    {
+      name: 'nova-disk-local',
+      description: `nova-compute on ${computes.map((n) => n.name).join(', ')} keeps server disks as local qcow2 files (images_type = qcow2), not in Ceph pool ${rbd.pool}`,
+      decisions: ['STO-10'],
+      checks: ['storage.nova-disk-rbd'],
+      object: `in pool ${rbd.pool}`,
+    },
+    (lab) => layout(lab).compute.map((n) => ({ file: `${novaComputeDir(lab, labPaths(lab.name), n)}/nova.conf`, edit: (text: string) => text.replace(/^images_type = rbd$/m, 'images_type = qcow2') })),
+    restartNovaCompute,
+  );
+}
+
 /** The storage drills of a lab that runs Ceph from packages (the embedded lab in its Ceph phase); none otherwise. */
 export function storageDrillsFor(lab: Lab): Drill[] {
   if (!cephDue(lab)) return [];
-  return [osdStopped(lab), poolSizeOne(lab), osdMemoryWrong(lab), mgrPrometheusOff, cinderVolumeStopped(lab)].filter((d) => d !== undefined);
+  return [osdStopped(lab), poolSizeOne(lab), osdMemoryWrong(lab), mgrPrometheusOff, cinderVolumeStopped(lab), glanceStoreFile(lab), novaDiskLocal(lab)].filter((d) => d !== undefined);
 }
