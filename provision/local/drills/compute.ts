@@ -13,8 +13,10 @@ import { ApiError } from '../../../helpers/openstack/cloud.ts';
 import { loadCredentials } from '../../../helpers/openstack/credentials.ts';
 import { KINDS } from '../../../helpers/openstack/resources.ts';
 import { waitFor } from '../../../helpers/openstack/wait.ts';
-import { cloudsFile } from '../openstack.ts';
+import { guestsRun } from '../guests.ts';
+import { cloudsFile, externalBridge, layout, ovsRun } from '../openstack.ts';
 import { labPaths } from '../paths.ts';
+import { run } from '../sh.ts';
 import { supervisorctl, withCloud, type Drill } from './drill.ts';
 
 
@@ -189,4 +191,34 @@ const leakedResource: Drill = {
   },
 };
 
-export const computeDrills: readonly Drill[] = [novaComputeStopped, glanceStopped, externalNetworkDeleted, wrongCredentials, leakedResource];
+/** Each network node's Neutron external interface and the OVS bridge it belongs in (the spec's). */
+const externalPorts = (lab: Lab) =>
+  layout(lab).network.flatMap((n) => {
+    const ext = externalBridge(lab, n);
+    return ext ? [{ node: n, ...ext, vsctl: (args: string[]) => run('ovs-vsctl', [`--db=unix:${ovsRun(labPaths(lab.name), n)}/db.sock`, '--timeout=20', ...args]) }] : [];
+  });
+
+/**
+ * The external interface taken out of the external bridge on every network node: no path between the external
+ * network and any router, so no floating IP answers. The API and the guest's boot are untouched.
+ */
+function northSouthCut(lab: Lab): Drill | undefined {
+  const ports = externalPorts(lab);
+  if (!guestsRun(lab) || ports.length === 0) return undefined;
+  return {
+    name: 'compute-north-south-cut',
+    description: `${ports.map((p) => `${p.node.name} ${p.nic}`).join(', ')} taken out of ${ports[0]!.bridge}: floating IPs lead nowhere`,
+    decisions: ['CMP-04'],
+    checks: ['compute.guest-reachable'],
+    object: 'does not answer ping',
+    async inject(lab) {
+      for (const p of externalPorts(lab)) await p.vsctl(['--if-exists', 'del-port', p.bridge, p.nic]);
+    },
+    async revert(lab) {
+      for (const p of externalPorts(lab)) await p.vsctl(['--may-exist', 'add-port', p.bridge, p.nic]);
+    },
+  };
+}
+
+export const computeDrillsFor = (lab: Lab): Drill[] =>
+  [novaComputeStopped, glanceStopped, externalNetworkDeleted, wrongCredentials, leakedResource, northSouthCut(lab)].filter((d) => d !== undefined);

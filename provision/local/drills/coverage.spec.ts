@@ -17,7 +17,6 @@ const NO_DRILL: Record<string, string> = {
   'compute.node-resources': "the embedded nodes share the host's CPUs and memory: a drill would have to change this machine",
   'compute.placement-inventory': 'nova-compute rewrites its inventory every minute: a planted change does not stay long enough',
   'compute.server-delete': 'not drilled yet: a fault that leaves a deleted server or its port behind',
-  'compute.guest-reachable': 'not drilled yet: the ping wait (300 s) makes a data-path fault too slow for every CI run',
   'dns.secondary-serials': 'the embedded lab has one DNS server (not applicable there)',
   'mon.grafana-health': 'Grafana is not packaged in Debian 12: the embedded lab has none (not applicable there)',
   'mon.grafana-datasource': 'Grafana is not packaged in Debian 12: the embedded lab has none (not applicable there)',

@@ -1,6 +1,6 @@
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { cloudDrillsFor } from './cloud.ts';
-import { computeDrills } from './compute.ts';
+import { computeDrillsFor } from './compute.ts';
 import { dnsDrills } from './dns.ts';
 import { networkDrills } from './network.ts';
 import { ovnDrillsFor } from './ovn.ts';
@@ -13,7 +13,7 @@ export type { Drill } from './drill.ts';
 
 /** Every fault drill of the embedded lab, by layer. */
 export function drillCatalogue(lab: Lab): Drill[] {
-  const all = [...networkDrills, ...ovnDrillsFor(lab), ...tlsDrillsFor(lab), ...dnsDrills, ...cloudDrillsFor(lab), ...computeDrills, ...storageDrillsFor(lab), ...monitoringDrills];
+  const all = [...networkDrills, ...ovnDrillsFor(lab), ...tlsDrillsFor(lab), ...dnsDrills, ...cloudDrillsFor(lab), ...computeDrillsFor(lab), ...storageDrillsFor(lab), ...monitoringDrills];
   const seen = new Set<string>();
   for (const d of all) {
     if (seen.has(d.name)) throw new Error(`two drills are named ${d.name}`);

@@ -251,8 +251,10 @@ const computeReports = (lab: Lab) =>
 /** Restart nova-compute on every compute node and wait until each has reported up since. */
 async function restartNovaCompute(lab: Lab): Promise<void> {
   const since = Date.now();
-  const nodes = layout(lab).compute.map((n) => n.name);
-  await Promise.all(nodes.map((n) => supervisorctl(lab, 'restart', `${n}-nova-compute`)));
+  const computes = layout(lab).compute;
+  await Promise.all(computes.map((n) => supervisorctl(lab, 'restart', `${n.name}-nova-compute`)));
+  // Nova names a compute service after the node's host name.
+  const nodes = computes.map((n) => n.hostname);
   await waitUntil('nova-compute reporting up after its restart', 180_000, async () => {
     const reports = await computeReports(lab).catch(() => []);
     // Nova's updated_at is UTC without a zone; the lab runs on this machine's clock.
