@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { consoleHostKeys, HostKeyMismatch, keyFingerprint, sshRuns } from './guest.ts';
+import { consoleHostKeys, HostKeyMismatch, keyFingerprint, showsAddress, sshRuns } from './guest.ts';
 import { sshKeyPair } from './tenant.ts';
 
 const blobOf = (line: string) => Buffer.from(line.split(' ')[1]!, 'base64');
@@ -45,4 +45,13 @@ describe('host keys from a console log', () => {
     expect(body.subarray(0, 15).toString()).toBe('openssh-key-v1\0');
     expect(body.includes(blobOf(k.publicKey))).toBe(true);
   });
+});
+
+it('a console shows a guest address only as a whole address', () => {
+  const log = 'stackgate-guest: address 192.168.10.12/24\nci-info: | eth0 | True | 10.0.0.5 | 255.255.255.0 |';
+  expect(showsAddress(log, '192.168.10.12')).toBe(true);
+  expect(showsAddress(log, '10.0.0.5')).toBe(true);
+  expect(showsAddress(log, '192.168.10.1')).toBe(false);
+  expect(showsAddress(log, '92.168.10.12')).toBe(false);
+  expect(showsAddress(log, '')).toBe(false);
 });

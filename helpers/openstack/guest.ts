@@ -26,6 +26,57 @@ export async function reachable(address: string, withinMs: number): Promise<bool
   return false;
 }
 
+/** Whether a console log shows an IPv4 address as a whole (10.0.0.1 is not in 10.0.0.12). */
+export function showsAddress(log: string, ip: string): boolean {
+  return ip !== '' && new RegExp(`(^|[^0-9.])${ip.replace(/\./g, '\\.')}([^0-9.]|$)`, 'm').test(log);
+}
+
+export interface PingOutcome {
+  readonly reached: boolean;
+  /** Seconds until the console showed the guest's own address; undefined when it never did. */
+  readonly configuredAfterS: number | undefined;
+  /** What the wait was bounded by, for a failure message. */
+  readonly bound: string;
+}
+
+/**
+ * Ping a guest's floating IP until it answers. At most `maxMs`; but once the guest's console shows its fixed
+ * address (cloud-init's table, cirros and the embedded lab's image print it once DHCP is done), a booted,
+ * configured guest gets only `afterConfiguredMs` more: its silence is then the data path's fault, not a slow boot.
+ */
+export async function pingOnceConfigured(o: { address: string; fixedIp: string; console: () => Promise<string>; maxMs: number; afterConfiguredMs: number }): Promise<PingOutcome> {
+  const t0 = Date.now();
+  let deadline = t0 + o.maxMs;
+  let configuredAfterS: number | undefined;
+  let lastLook = 0;
+  do {
+    const r = await execa('ping', ['-n', '-c', '1', '-W', '2', o.address], { reject: false });
+    if (r.exitCode === 0) return { reached: true, configuredAfterS, bound: '' };
+    if (configuredAfterS === undefined && Date.now() - lastLook > 5000) {
+      lastLook = Date.now();
+      if (showsAddress(await o.console().catch(() => ''), o.fixedIp)) {
+        configuredAfterS = (Date.now() - t0) / 1000;
+        deadline = Math.min(deadline, Date.now() + o.afterConfiguredMs);
+      }
+    }
+  } while (Date.now() < deadline);
+  const bound = configuredAfterS === undefined
+    ? `${o.maxMs / 1000} s, its console never showing its address ${o.fixedIp}`
+    : `${o.afterConfiguredMs / 1000} s after its console showed its address ${o.fixedIp}`;
+  return { reached: false, configuredAfterS, bound };
+}
+
+/** This host's way to an address, for a failure's diagnosis: the route and the neighbour entry (MAC and state). */
+export async function pathTo(address: string): Promise<string> {
+  const [route, neigh] = await Promise.all([
+    execa('ip', ['-j', 'route', 'get', address], { reject: false }),
+    execa('ip', ['-j', 'neigh', 'show', 'to', address], { reject: false }),
+  ]);
+  const r = (JSON.parse(route.stdout || '[]') as { dev?: string; gateway?: string }[])[0];
+  const n = (JSON.parse(neigh.stdout || '[]') as { dev?: string; lladdr?: string; state?: string[] }[]).map((x) => `${x.lladdr ?? 'no MAC'} on ${x.dev ?? '?'} (${(x.state ?? []).join(' ')})`);
+  return `route to ${address}: ${r ? `dev ${r.dev ?? '?'}${r.gateway ? ` via ${r.gateway}` : ''}` : 'none'}; neighbour: ${n.join(', ') || 'no entry'}`;
+}
+
 /** OpenSSH's fingerprint of a public key blob: SHA256:<unpadded base64>. */
 export function keyFingerprint(blob: Buffer): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;

@@ -11,12 +11,15 @@ export interface ProviderSeen {
   readonly problems: string[];
 }
 
+/** Nova names a compute node's provider after the hypervisor's host name (the FQDN on some deployments). */
+export const providerOfHost = <P extends { name: string }>(providers: readonly P[], hostname: string): P | undefined =>
+  providers.find((p) => p.name === hostname || p.name.split('.')[0] === hostname);
+
 export async function computeInventories(lab: Lab, cloud: Cloud): Promise<ProviderSeen[]> {
   const providers = (await cloud.get<{ resource_providers: { uuid: string; name: string }[] }>('placement', '/resource_providers')).body.resource_providers;
   return Promise.all(
     lab.nodesWithRole('compute').map(async (node): Promise<ProviderSeen> => {
-      // Nova names a compute node's provider after the hypervisor's host name (the FQDN on some deployments).
-      const rp = providers.find((p) => p.name === node.hostname || p.name.split('.')[0] === node.hostname);
+      const rp = providerOfHost(providers, node.hostname);
       if (!rp) return { node: node.name, provider: undefined, inventory: {}, problems: [`no resource provider named ${node.hostname} (Placement has: ${providers.map((p) => p.name).join(', ') || 'none'})`] };
       const inv = (await cloud.get<{ inventories: Record<string, { total: number }> }>('placement', `/resource_providers/${rp.uuid}/inventories`)).body.inventories;
       const inventory = Object.fromEntries(Object.entries(inv).map(([k, v]) => [k, v.total]));

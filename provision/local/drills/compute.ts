@@ -11,6 +11,7 @@ import { ledgerDir, Ledger } from '../../../helpers/gate/ledger.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import { ApiError } from '../../../helpers/openstack/cloud.ts';
 import { loadCredentials } from '../../../helpers/openstack/credentials.ts';
+import { providerOfHost } from '../../../helpers/openstack/placement.ts';
 import { KINDS } from '../../../helpers/openstack/resources.ts';
 import { waitFor } from '../../../helpers/openstack/wait.ts';
 import { guestsRun } from '../guests.ts';
@@ -56,6 +57,36 @@ const novaComputeStopped: Drill = {
     await computeServiceIs(lab, node, 'up');
   },
 };
+
+/** The node's resource provider in Placement, found as the check finds it. */
+const providerOf = (lab: Lab, node: LabNode) =>
+  withCloud(lab, async (c) => providerOfHost((await c.get<{ resource_providers: { uuid: string; name: string }[] }>('placement', '/resource_providers')).body.resource_providers, node.hostname));
+
+/**
+ * The compute node's resource provider gone from Placement, as after a botched re-install, with nova-compute
+ * stopped so that it cannot register it again: the scheduler has nowhere to place a server.
+ */
+const providerGone = (lab: Lab): Drill => ({
+  name: 'compute-provider-gone',
+  description: `the resource provider of ${firstWith(lab, 'compute').hostname} deleted from Placement while its nova-compute is stopped`,
+  decisions: ['CMP-04', 'CMP-05'],
+  checks: ['compute.placement-inventory', 'compute.server-boot'],
+  object: firstWith(lab, 'compute').hostname,
+  async inject(lab) {
+    const node = firstWith(lab, 'compute');
+    await supervisorctl(lab, 'stop', `${node.name}-nova-compute`);
+    await computeServiceIs(lab, node, 'down');
+    const rp = await providerOf(lab, node);
+    if (rp) await withCloud(lab, (c) => c.delete('placement', `/resource_providers/${rp.uuid}`));
+  },
+  async revert(lab) {
+    const node = firstWith(lab, 'compute');
+    await supervisorctl(lab, 'start', `${node.name}-nova-compute`);
+    await computeServiceIs(lab, node, 'up');
+    // nova-compute registers its provider and inventory as it starts.
+    await waitFor(() => providerOf(lab, node), { what: `the resource provider of ${node.hostname}`, timeoutMs: 120_000, intervalMs: 2000, state: (rp) => (rp ? rp.uuid : 'absent'), done: (rp) => rp !== undefined });
+  },
+});
 
 /** What HAProxy answers for the image service on its public VIP, without throwing. */
 async function imageStatus(lab: Lab): Promise<number | string> {
@@ -221,4 +252,4 @@ function northSouthCut(lab: Lab): Drill | undefined {
 }
 
 export const computeDrillsFor = (lab: Lab): Drill[] =>
-  [novaComputeStopped, glanceStopped, externalNetworkDeleted, wrongCredentials, leakedResource, northSouthCut(lab)].filter((d) => d !== undefined);
+  [novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentials, leakedResource, northSouthCut(lab)].filter((d) => d !== undefined);
