@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { execa } from 'execa';
 import { NodeSSH } from 'node-ssh';
+import { routeTo } from '../net/route.ts';
 import type { Cloud } from './cloud.ts';
 
 export interface Hypervisor {
@@ -16,12 +17,14 @@ export async function hypervisorOf(cloud: Cloud, hostname: string): Promise<Hype
   return all.find((h) => h.hypervisor_hostname === hostname);
 }
 
+/** One echo request, answered within 2 s or not. */
+const pingOnce = async (address: string) => (await execa('ping', ['-n', '-c', '1', '-W', '2', address], { reject: false })).exitCode === 0;
+
 /** True once an echo reply comes back within the bound (the guest may still be booting). */
 export async function reachable(address: string, withinMs: number): Promise<boolean> {
   const until = Date.now() + withinMs;
   do {
-    const r = await execa('ping', ['-n', '-c', '1', '-W', '2', address], { reject: false });
-    if (r.exitCode === 0) return true;
+    if (await pingOnce(address)) return true;
   } while (Date.now() < until);
   return false;
 }
@@ -50,8 +53,7 @@ export async function pingOnceConfigured(o: { address: string; fixedIp: string; 
   let configuredAfterS: number | undefined;
   let lastLook = 0;
   do {
-    const r = await execa('ping', ['-n', '-c', '1', '-W', '2', o.address], { reject: false });
-    if (r.exitCode === 0) return { reached: true, configuredAfterS, bound: '' };
+    if (await pingOnce(o.address)) return { reached: true, configuredAfterS, bound: '' };
     if (configuredAfterS === undefined && Date.now() - lastLook > 5000) {
       lastLook = Date.now();
       if (showsAddress(await o.console().catch(() => ''), o.fixedIp)) {
@@ -68,13 +70,9 @@ export async function pingOnceConfigured(o: { address: string; fixedIp: string; 
 
 /** This host's way to an address, for a failure's diagnosis: the route and the neighbour entry (MAC and state). */
 export async function pathTo(address: string): Promise<string> {
-  const [route, neigh] = await Promise.all([
-    execa('ip', ['-j', 'route', 'get', address], { reject: false }),
-    execa('ip', ['-j', 'neigh', 'show', 'to', address], { reject: false }),
-  ]);
-  const r = (JSON.parse(route.stdout || '[]') as { dev?: string; gateway?: string }[])[0];
+  const [r, neigh] = await Promise.all([routeTo(address), execa('ip', ['-j', 'neigh', 'show', 'to', address], { reject: false })]);
   const n = (JSON.parse(neigh.stdout || '[]') as { dev?: string; lladdr?: string; state?: string[] }[]).map((x) => `${x.lladdr ?? 'no MAC'} on ${x.dev ?? '?'} (${(x.state ?? []).join(' ')})`);
-  return `route to ${address}: ${r ? `dev ${r.dev ?? '?'}${r.gateway ? ` via ${r.gateway}` : ''}` : 'none'}; neighbour: ${n.join(', ') || 'no entry'}`;
+  return `route to ${address}: ${r.dev ? `dev ${r.dev}${r.gateway ? ` via ${r.gateway}` : ''}` : 'none'}; neighbour: ${n.join(', ') || 'no entry'}`;
 }
 
 /** OpenSSH's fingerprint of a public key blob: SHA256:<unpadded base64>. */

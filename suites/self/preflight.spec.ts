@@ -11,6 +11,7 @@ import { parse, stringify } from 'yaml';
 import { runChecks } from '../../helpers/gate/child-run.ts';
 import type { Decision, Waiver } from '../../helpers/gate/decisions.ts';
 import { labsDir, repoRoot } from '../../helpers/lab/load.ts';
+import { broadcastAddress, fromInt, networkAddress, parseCidr, toInt } from '../../helpers/net/ip.ts';
 import type { LabSpec } from '../../helpers/lab/spec.ts';
 
 interface DecisionsFile {
@@ -42,15 +43,28 @@ const dropWaiver = (record: DecisionsFile, decision: string) => {
   record.waivers = (record.waivers ?? []).filter((w) => w.decision !== decision);
 };
 
+// The planted faults and the messages they must produce are derived from the primary spec's own addresses.
+const given = parse(readFileSync(join(primary, 'lab.yaml'), 'utf8')) as LabSpec;
+const net = (name: string) => given.networks[name]!;
+const takenAddress = nic(given, 'node2', 'lima2').address!;
+const tunnelCidr = net('tunnel').cidr;
+const tunnelBroadcast = broadcastAddress(parseCidr(tunnelCidr));
+const foreignGateway = net('management').gateway!;
+const management = parseCidr(net('management').cidr);
+const wholeManagement = { start: fromInt(toInt(networkAddress(management)) + 2), end: fromInt(toInt(broadcastAddress(management)) - 1) };
+const internalVip = given.vips!.internal!.address;
+const externalVip = given.vips!.external!.address;
+const besideExternalVip = fromInt(toInt(externalVip) + 1);
+
 /** One fault per check; planted together in one run, each must break its own check and nothing else. */
 const faults: Fault[] = [
-  { check: 'pre.addresses-unique', plant: (s) => void (nic(s, 'node3', 'lima1').address = '10.0.3.102'), seen: '10.0.3.102 is held by node node2 lima2 and node node3 lima1' },
-  { check: 'pre.addresses-usable', plant: (s) => void (nic(s, 'node2', 'lima1').address = '10.0.1.255'), seen: 'node node2 lima1 10.0.1.255 is the broadcast address of network tunnel' },
-  { check: 'pre.network-ranges', plant: (s) => void (s.networks.tunnel!.gateway = '10.0.9.1'), seen: 'network tunnel: gateway 10.0.9.1 lies outside 10.0.1.0/24' },
-  { check: 'pre.vips-outside-dhcp', plant: (s) => void (s.networks.management!.dhcp = { start: '192.168.105.2', end: '192.168.105.254' }), seen: 'VIP internal 192.168.105.250 is inside network management' },
+  { check: 'pre.addresses-unique', plant: (s) => void (nic(s, 'node3', 'lima1').address = takenAddress), seen: `${takenAddress} is held by node node2 lima2 and node node3 lima1` },
+  { check: 'pre.addresses-usable', plant: (s) => void (nic(s, 'node2', 'lima1').address = tunnelBroadcast), seen: `node node2 lima1 ${tunnelBroadcast} is the broadcast address of network tunnel` },
+  { check: 'pre.network-ranges', plant: (s) => void (s.networks.tunnel!.gateway = foreignGateway), seen: `network tunnel: gateway ${foreignGateway} lies outside ${tunnelCidr}` },
+  { check: 'pre.vips-outside-dhcp', plant: (s) => void (s.networks.management!.dhcp = wholeManagement), seen: `VIP internal ${internalVip} is inside network management` },
   { check: 'pre.vip-on-loadbalancers', plant: (s) => void s.nodes.node2!.roles.push('loadbalancer'), seen: 'loadbalancer node2 has no interface on network external' },
-  { check: 'pre.external-interface-no-address', plant: (s) => void (nic(s, 'node1', 'lima3').address = '10.0.2.251'), seen: 'node node1 lima3 (neutron_external_interface on external) carries 10.0.2.251' },
-  { check: 'pre.floating-range', plant: (s) => void (s.neutron!.externalNetwork!.floatingRange.end = '10.0.2.250'), seen: 'includes 10.0.2.250 of VIP external' },
+  { check: 'pre.external-interface-no-address', plant: (s) => void (nic(s, 'node1', 'lima3').address = besideExternalVip), seen: `node node1 lima3 (neutron_external_interface on external) carries ${besideExternalVip}` },
+  { check: 'pre.floating-range', plant: (s) => void (s.neutron!.externalNetwork!.floatingRange.end = externalVip), seen: `includes ${externalVip} of VIP external` },
   { check: 'pre.tenant-subnets-in-pool', plant: (s) => void s.neutron!.tenantSubnets!.push('172.17.1.0/24'), seen: 'tenant subnet 172.17.1.0/24 is outside the tenant pool 172.16.0.0/16' },
   {
     check: 'pre.host-budget',

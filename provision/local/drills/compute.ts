@@ -18,7 +18,7 @@ import { guestsRun } from '../guests.ts';
 import { cloudsFile, externalBridge, layout, ovsRun } from '../openstack.ts';
 import { labPaths } from '../paths.ts';
 import { run } from '../sh.ts';
-import { supervisorctl, withCloud, type Drill } from './drill.ts';
+import { novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
 
 
 function firstWith(lab: Lab, role: 'compute' | 'control'): LabNode {
@@ -30,7 +30,7 @@ function firstWith(lab: Lab, role: 'compute' | 'control'): LabNode {
 /** Wait until Nova reports the node's nova-compute in `state` (it notices a stopped service after service_down_time). */
 async function computeServiceIs(lab: Lab, node: LabNode, state: 'up' | 'down'): Promise<void> {
   await withCloud(lab, (c) =>
-    waitFor(async () => (await c.get<{ services: { host: string; state: string }[] }>('compute', `/os-services?binary=nova-compute&host=${node.hostname}`)).body.services[0]?.state ?? 'absent', {
+    waitFor(async () => (await novaComputeReports(c)).find((s) => s.host === node.hostname)?.state ?? 'absent', {
       what: `nova-compute on ${node.name}`,
       timeoutMs: 180_000,
       intervalMs: 2000,

@@ -10,7 +10,7 @@ import { labPaths } from '../paths.ts';
 import { renderZones } from '../render.ts';
 import { run, sleep, tryRun } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
-import { fileDrill as editOne, type Drill, type FileDrill } from './drill.ts';
+import { fileDrill, type Drill, type FileDrill } from './drill.ts';
 
 function primary(lab: Lab): DnsServer {
   const s = dnsServers(lab).find((x) => x.role === 'primary');
@@ -52,7 +52,7 @@ async function answering(lab: Lab): Promise<void> {
 }
 
 /** A drill that edits one BIND file, restarting BIND after each write. */
-const fileDrill = (meta: Omit<Drill, 'inject' | 'revert'>, target: FileDrill['target']): FileDrill => editOne(meta, target, restartBind);
+const bindFileDrill = (meta: Omit<Drill, 'inject' | 'revert'>, target: FileDrill['target']): FileDrill => fileDrill(meta, target, restartBind);
 
 const lineOf = (rel: string, type: string) => new RegExp(`^${rel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+IN\\s+${type}\\s.*\\n`, 'm');
 
@@ -68,7 +68,7 @@ function plainNodeRecord(lab: Lab) {
 const relName = (name: string, zone: string) => name.replace(/\.$/, '').slice(0, -zone.length - 1);
 
 export const dnsFileDrills: FileDrill[] = [
-  fileDrill(
+  bindFileDrill(
     {
       name: 'dns-ptr-missing',
       description: "the PTR record of a node that is no DNS server is deleted from its reverse zone",
@@ -82,7 +82,7 @@ export const dnsFileDrills: FileDrill[] = [
       return { file: zoneFile(lab, ptr.zone), edit: (text) => text.replace(lineOf(relName(ptr.ptr, ptr.zone), 'PTR'), '') };
     },
   ),
-  fileDrill(
+  bindFileDrill(
     {
       name: 'dns-a-missing',
       description: 'the A record of a node that is no DNS server is deleted from the forward zone',
@@ -96,7 +96,7 @@ export const dnsFileDrills: FileDrill[] = [
       return { file: zoneFile(lab, domain), edit: (text) => text.replace(lineOf(relName(record.name, domain), 'A'), '') };
     },
   ),
-  fileDrill(
+  bindFileDrill(
     {
       name: 'dns-catalog-wrong-vip',
       description: "the public endpoints' host name points at the internal VIP instead of the external one",
@@ -115,7 +115,7 @@ export const dnsFileDrills: FileDrill[] = [
       return { file: zoneFile(lab, domain), edit: (text) => text.replace(line, (l) => l.replace(right.address, wrong.address)) };
     },
   ),
-  fileDrill(
+  bindFileDrill(
     {
       name: 'dns-recursion-open',
       description: 'BIND offers recursion to every client (allow-recursion and allow-query-cache { any; })',
@@ -128,7 +128,7 @@ export const dnsFileDrills: FileDrill[] = [
       edit: (text) => text.replace(/allow-recursion \{[^}]*\};/, 'allow-recursion { any; };').replace(/allow-query-cache \{[^}]*\};/, 'allow-query-cache { any; };'),
     }),
   ),
-  fileDrill(
+  bindFileDrill(
     {
       name: 'dns-lame-ns',
       description: 'the lab domain is delegated (NS) to a node that runs no DNS server: a lame delegation',
@@ -142,7 +142,7 @@ export const dnsFileDrills: FileDrill[] = [
       return { file: zoneFile(lab, domain), edit: (text) => text.replace(/^(@\s+IN\s+NS\s+)\S+/m, `$1${node.hostname}.${domain}.`) };
     },
   ),
-  fileDrill(
+  bindFileDrill(
     {
       name: 'dns-reverse-zone-unserved',
       description: "BIND no longer serves the management network's reverse zone (its zone statement is removed)",

@@ -40,6 +40,10 @@ export async function withCloud<T>(lab: Lab, fn: (c: Cloud) => Promise<T>): Prom
   }
 }
 
+/** Nova's nova-compute services: host (Nova's name for the node), state, and the time of the last report. */
+export const novaComputeReports = async (c: Cloud) =>
+  (await c.get<{ services: { host: string; state: string; updated_at: string | null }[] }>('compute', '/os-services?binary=nova-compute')).body.services;
+
 export interface FileEdit {
   readonly file: string;
   /** The good content into the faulty one. */

@@ -15,7 +15,7 @@ import { novaRbd } from '../guests.ts';
 import { labPaths } from '../paths.ts';
 import { waitUntil } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
-import { editDrill, supervisorctl, withCloud, type Drill } from './drill.ts';
+import { editDrill, novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
 import { targetsUp } from './monitoring.ts';
 
 const ceph = (lab: Lab) => cephCli(lab, labPaths(lab.name));
@@ -244,24 +244,20 @@ function glanceStoreFile(lab: Lab): Drill | undefined {
   );
 }
 
-/** Nova's compute services as Nova reports them: host, state and the time of the last report. */
-const computeReports = (lab: Lab) =>
-  withCloud(lab, async (c) => (await c.get<{ services: { host: string; state: string; updated_at: string | null }[] }>('compute', '/os-services?binary=nova-compute')).body.services);
-
 /** Restart nova-compute on every compute node and wait until each has reported up since. */
 async function restartNovaCompute(lab: Lab): Promise<void> {
   const since = Date.now();
   const computes = layout(lab).compute;
   await Promise.all(computes.map((n) => supervisorctl(lab, 'restart', `${n.name}-nova-compute`)));
-  // Nova names a compute service after the node's host name.
-  const nodes = computes.map((n) => n.hostname);
-  await waitUntil('nova-compute reporting up after its restart', 180_000, async () => {
-    const reports = await computeReports(lab).catch(() => []);
-    // Nova's updated_at is UTC without a zone; the lab runs on this machine's clock.
-    const fresh = (n: string) => reports.some((r) => r.host === n && r.state === 'up' && r.updated_at !== null && Date.parse(`${r.updated_at}Z`) > since);
-    const waiting = nodes.filter((n) => !fresh(n));
-    return waiting.length === 0 ? true : `no report since the restart from ${waiting.join(', ')}`;
-  });
+  await withCloud(lab, (c) =>
+    waitUntil('nova-compute reporting up after its restart', 180_000, async () => {
+      const reports = await novaComputeReports(c).catch(() => []);
+      // Nova's updated_at is UTC without a zone; the lab runs on this machine's clock.
+      const fresh = (host: string) => reports.some((r) => r.host === host && r.state === 'up' && r.updated_at !== null && Date.parse(`${r.updated_at}Z`) > since);
+      const waiting = computes.filter((n) => !fresh(n.hostname)).map((n) => n.name);
+      return waiting.length === 0 ? true : `no report since the restart from ${waiting.join(', ')}`;
+    }),
+  );
 }
 
 /** Nova's instance disks back on the compute nodes (images_type qcow2) instead of Ceph pool vms. */
