@@ -40,11 +40,10 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (verb) {
     case 'up':
-      await local.up(lab);
+      await local.up(lab, { skipPreflight: argv.includes('--skip-preflight') });
       return 0;
     case 'ensure':
-      if ((await local.status(lab)).up) return 0;
-      await local.up(lab);
+      await local.ensure(lab);
       return 0;
     case 'drill': {
       const rest = argv.slice(argv.indexOf('drill') + 1).filter((a) => a !== '--lab' && a !== labArg);

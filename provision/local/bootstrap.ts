@@ -8,13 +8,12 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
-import { installPackages } from './host.ts';
 import { buildGuestImage, ensureGuestImage } from './guest.ts';
 import { externalTxChecksumOff, guestPackages, guestsRun, mirrorChassisOptions, rbdClient, rbdSecret, tunnelNicOnBridge } from './guests.ts';
 import { cephConf, clientKeyring } from './ceph.ts';
 import {
-  caForServices, chassisSettings, cinderDir, cloudsFile, completeMarker, DATABASES, deployedServices, enabledMarker, externalBridge, glanceDir, keystoneDir, layout,
-  mariadbDir, mariadbSocket, neutronDir, novaDir, OPENSTACK_PACKAGES, OPENSTACK_PRESEEDS, openrcFile, ovnDb, ovsDb, ovsRun, placementDir,
+  caForServices, chassisSettings, cinderDir, cloudsFile, completeMarker, DATABASES, deployedServices, externalBridge, glanceDir, keystoneDir, layout,
+  mariadbDir, mariadbSocket, neutronDir, novaDir, OPENSTACK_PACKAGES, openrcFile, ovnDb, ovsDb, ovsRun, placementDir,
   renderCloudsYaml, renderOpenrc, SERVICE_USERS, storagePackages, TIERS, cinderBackends, type OpenstackSecrets,
 } from './openstack.ts';
 import { netnsName, type LabPaths } from './paths.ts';
@@ -23,9 +22,9 @@ import type { Daemon } from './render.ts';
 import { run, sleep, tryRun, type Progress } from './sh.ts';
 import { programStatus } from './supervisor.ts';
 
-export async function installOpenstackPackages(lab: Lab): Promise<string> {
-  await run('debconf-set-selections', [], { input: `${OPENSTACK_PRESEEDS.join('\n')}\n` });
-  return installPackages([...OPENSTACK_PACKAGES, ...storagePackages(lab), ...guestPackages(lab)]);
+/** The Debian packages of the OpenStack part, Ceph and guests as far as the spec has them. */
+export function openstackPackages(lab: Lab): string[] {
+  return [...OPENSTACK_PACKAGES, ...storagePackages(lab), ...guestPackages(lab)];
 }
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -246,7 +245,6 @@ export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets
   const l = layout(lab);
   const changed = new Set(changedList);
   const byService = (names: readonly string[]) => daemons.filter((d) => names.includes(d.service));
-  writeIfChanged(enabledMarker(paths), 'the OpenStack part is on for this lab (STACKGATE_OPENSTACK=0 lab up switches it off)\n');
   caForServicesPath = caForServices(paths);
   // Services run as their own users: they read the lab CA from a copy outside the 0700 certificates dir.
   mkdirSync(dirname(caForServicesPath), { recursive: true });

@@ -6,14 +6,18 @@ import { existsSync, mkdirSync, readFileSync, rmSync, chmodSync, chownSync } fro
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Lab } from '../../helpers/lab/model.ts';
-import { checkHost, installPackages, PACKAGES } from './host.ts';
+import { checkHost, installPackages, missingPackages, PACKAGES } from './host.ts';
+import { repoRoot } from '../../helpers/lab/load.ts';
 import { labPaths, netnsName, type LabPaths } from './paths.ts';
 import { ensureCertificates, ensureSecrets, ensureSshKeys, readSecrets, writeIfChanged } from './pki.ts';
 import { loadbalancerNodes, renderKnownHosts, renderLab, renderSupervisor, type Daemon, type Health } from './render.ts';
-import { installOpenstackPackages, reapNamespaces, upOpenstack } from './bootstrap.ts';
+import { openstackPackages, reapNamespaces, upOpenstack } from './bootstrap.ts';
 import { cephDue, ensureFsid, fsidFile, renderCeph } from './ceph.ts';
 import { upCeph } from './ceph-bootstrap.ts';
-import { ensureOpenstackSecrets, openstackComplete, openstackEnabled, renderOpenstack, secretsFile } from './openstack.ts';
+import {
+  ensureOpenstackSecrets, openstackComplete, openstackEnabled, OPENSTACK_PRESEEDS, renderOpenstack, secretsFile,
+} from './openstack.ts';
+import { NotReady, waitReady } from './ready.ts';
 import { Progress, run, sleep, tryRun, type Log } from './sh.ts';
 import { LIBVIRT_SECRETS_DIR, metadataNamespaces } from './guests.ts';
 import { programStatus, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
@@ -25,6 +29,10 @@ export interface Options {
   readonly log?: Log;
   /** Where state lives (default: .stackgate/ at the repository root). */
   readonly stateBase?: string;
+  /** How long to wait for readiness (default READY_TIMEOUT_MS). */
+  readonly readyTimeoutMs?: number;
+  /** Bring the lab up without judging its spec first (an explicit override, said aloud). */
+  readonly skipPreflight?: boolean;
 }
 
 function uidOf(user: string): { uid: number; gid: number } {
@@ -126,11 +134,15 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
     const h = checkHost();
     return `${h.id} ${h.version}`;
   });
-  await p.step('packages', () => installPackages(PACKAGES));
-  // On: its daemons stay in supervisor's config. Brought up/maintained: when asked (=1) or once it came up end to end.
-  const openstack = openstackEnabled(lab, paths);
-  const bootstrap = openstack && (process.env.STACKGATE_OPENSTACK === '1' || openstackComplete(paths));
-  if (bootstrap) await p.step('OpenStack packages (STACKGATE_OPENSTACK)', () => installOpenstackPackages(lab));
+  if (options.skipPreflight) p.info(`  --skip-preflight: lab ${lab.name} is brought up without its design being judged first`);
+  else await p.step('preflight: the spec judged before anything changes', () => preflight(lab, paths));
+  const openstack = openstackEnabled(lab);
+  const packages = [...PACKAGES, ...(openstack ? openstackPackages(lab) : [])];
+  const missing = await missingPackages(packages);
+  p.info(expectedDuration(lab, paths, missing.length));
+  // Preseeded before apt runs: the packages' maintainer scripts must not configure databases or endpoints.
+  if (openstack) await run('debconf-set-selections', [], { input: `${OPENSTACK_PRESEEDS.join('\n')}\n` });
+  await p.step(`packages (${packages.length} the spec needs)`, () => installPackages(packages, (s) => p.note(s)));
   mkdirSync(paths.root, { recursive: true });
   chmodSync(paths.root, 0o755);
   const secrets = await p.step('lab secrets', () => ensureSecrets(lab, paths));
@@ -160,10 +172,68 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
   });
   await p.step(`supervisor: ${rendered.daemons.length} services`, () => startOrUpdate(paths, changed.filter((c) => !manual.has(c)), manual));
   await p.step('services healthy', () => waitHealthy(lab, rendered.daemons, 90_000));
-  if (fsid && bootstrap) await upCeph(lab, paths, fsid, cephDaemons, changed, p);
-  if (osSecrets && bootstrap) await upOpenstack(lab, paths, osSecrets, osDaemons.filter((d) => !cephDaemons.includes(d)), changed.filter((c) => manual.has(c)), p);
+  if (fsid) await upCeph(lab, paths, fsid, cephDaemons, changed, p);
+  if (osSecrets) await upOpenstack(lab, paths, osSecrets, osDaemons.filter((d) => !cephDaemons.includes(d)), changed.filter((c) => manual.has(c)), p);
+  await p.step('ready for every check', () => waitReady(lab, paths, options.readyTimeoutMs ?? READY_TIMEOUT_MS));
   p.info(`lab ${lab.name} is up in ${p.elapsed}  (npm run lab -- status)`);
 }
+
+export class PreflightFailed extends Error {
+  override name = 'PreflightFailed';
+}
+
+/**
+ * The preflight layer on this spec (as the lima provider runs it): a duplicate address or a VIP in the floating
+ * range stops `up` before a namespace exists. Its report goes beside the state, not over the last acceptance run's.
+ */
+async function preflight(lab: Lab, paths: LabPaths): Promise<string> {
+  const scratch = join(paths.root, 'preflight');
+  mkdirSync(scratch, { recursive: true });
+  const env = { STACKGATE_LAB: lab.file, STACKGATE_REPORTS: scratch, STACKGATE_ALLURE_RESULTS: join(scratch, 'allure-results') };
+  const vitest = join(repoRoot, 'node_modules', '.bin', 'vitest');
+  const r = await tryRun(vitest, ['run', '--project', 'preflight', '--reporter=dot'], { env, cwd: repoRoot, timeout: 120_000 });
+  if (r.code === 0) return 'passed';
+  const failed = r.out.split('\n').filter((l) => /FAIL|pre\.|AssertionError|gate|×/.test(l)).slice(0, 30);
+  throw new PreflightFailed(
+    `the preflight layer fails for lab ${lab.name} (${lab.file}); nothing was changed:\n  ${failed.join('\n  ')}\n` +
+      `  (report: ${scratch}; fix the spec, record a waiver, or override with --skip-preflight)`,
+  );
+}
+
+/** How long `up` waits for the lab to be ready for every check once its services run. */
+export const READY_TIMEOUT_MS = 300_000;
+
+/**
+ * What a newcomer should expect before the first line of work: measured on a 2-CPU machine of CI's kind
+ * (reports/bench/cold.md). A state dir with a finished cloud means the lab was up before: seconds.
+ */
+function expectedDuration(lab: Lab, paths: LabPaths, missingPackages: number): string {
+  const cloud = openstackEnabled(lab);
+  const warm = cloud ? openstackComplete(paths) : existsSync(paths.supervisorConf);
+  if (warm && missingPackages === 0) return '  expected: seconds (the lab was up before; only what changed is redone)';
+  const install = missingPackages ? `, of which installing ${missingPackages} packages (with their dependencies) about ${cloud ? 3 : 1} min` : '';
+  const total = cloud ? (missingPackages ? 'about 7 minutes' : 'about 4 minutes') : 'about a minute';
+  return `  expected: first run ${total}${install}; later runs take seconds`;
+}
+
+/** Bring the lab up unless it is up; then wait until it is ready. Readiness a lab misses is for the checks to judge. */
+export async function ensure(lab: Lab, options: Options = {}): Promise<void> {
+  const log = options.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  try {
+    if ((await status(lab, options)).up) {
+      const p = new Progress(log);
+      await p.step(`lab ${lab.name} is up: ready for every check`, () =>
+        waitReady(lab, prepare(lab, options), options.readyTimeoutMs ?? ENSURE_READY_TIMEOUT_MS),
+      );
+    } else await up(lab, options);
+  } catch (error) {
+    if (!(error instanceof NotReady)) throw error;
+    log(`${error.message}\n  the acceptance runs anyway: its checks judge what is not ready`);
+  }
+}
+
+/** A lab that was up already had its time to settle: a shorter wait before the checks judge it. */
+const ENSURE_READY_TIMEOUT_MS = 120_000;
 
 /** Stop everything and remove namespaces, bridges and veths. Keys and certificates stay unless purge. */
 export async function down(lab: Lab, options: Options & { purge?: boolean } = {}): Promise<void> {
@@ -219,7 +289,7 @@ export async function status(lab: Lab, options: Options = {}): Promise<LabStatus
   // Status renders only to learn the daemons and their health probes: stored secrets are not needed.
   const secrets = { vrrpPass: 'unset', prometheus: { password: 'unset', bcrypt: 'unset' }, ...readSecrets(paths) };
   const rendered = renderLab(lab, paths, secrets);
-  const osOn = openstackEnabled(lab, paths) && openstackComplete(paths) && existsSync(secretsFile(paths));
+  const osOn = openstackEnabled(lab) && existsSync(secretsFile(paths));
   const osDaemons = osOn ? [...(cephDue(lab) && existsSync(fsidFile(paths)) ? renderCeph(lab, paths, ensureFsid(paths)) : []), ...renderOpenstack(lab, paths, ensureOpenstackSecrets(paths))] : [];
   const programs = new Map((await programStatus(paths)).map((s) => [s.program, s]));
   const held = await vipHolders(lab);
@@ -235,7 +305,7 @@ export async function status(lab: Lab, options: Options = {}): Promise<LabStatus
   const topoUp = [topology.namespaces, topology.bridges, topology.veths].every((m) => Object.values(m).every(Boolean));
   return {
     lab: lab.name,
-    up: !!pid && topoUp && services.every((s) => s.healthy),
+    up: !!pid && topoUp && services.every((s) => s.healthy) && (!openstackEnabled(lab) || openstackComplete(paths)),
     supervisord: pid,
     services,
     topology,

@@ -30,10 +30,10 @@ describe('OpenStack part rendering (pure)', () => {
   const tmp = labPaths(lab.name, '/nonexistent-state');
   const daemons = renderOpenstack(lab, tmp, fake);
 
-  test('is off unless switched on (CI keeps the infrastructure-only lab)', () => {
-    expect(openstackEnabled(lab, tmp, {})).toBe(false);
-    expect(openstackEnabled(lab, tmp, { STACKGATE_OPENSTACK: '1' })).toBe(true);
-    expect(openstackEnabled(lab, tmp, { STACKGATE_OPENSTACK: '0' })).toBe(false);
+  test('is on when the spec lists Keystone under a packages deployer, and off for a spec without a cloud', () => {
+    expect(openstackEnabled(lab)).toBe(true);
+    const infra = loadLab('embedded-infra');
+    expect(openstackEnabled(infra)).toBe(false);
   });
 
   test('places every daemon on the node its role names, all started by the provider, not by supervisor', () => {

@@ -59,20 +59,16 @@ export const OPENSTACK_PRESEEDS: readonly string[] = [
 
 // ---------------------------------------------------------------- switch and secrets
 
-/** The marker that keeps the OpenStack part on in this state dir once it was switched on. */
-export const enabledMarker = (paths: LabPaths) => join(paths.root, 'openstack', 'enabled');
-/** Written when a bootstrap went through end to end: from then on a plain `lab up` maintains the part too. */
+/** Written when a bootstrap went through end to end; until then the lab is not up and `lab ensure` brings it up. */
 export const completeMarker = (paths: LabPaths) => join(paths.root, 'openstack', 'complete');
 export const openstackComplete = (paths: LabPaths) => existsSync(completeMarker(paths));
 
 /**
- * Whether `lab up` brings up the OpenStack part: STACKGATE_OPENSTACK=1 switches it on (and remembers that in the
- * state dir, so a later plain `lab up` does not remove it), STACKGATE_OPENSTACK=0 switches it off.
+ * Whether the lab has an OpenStack part: the spec decides (a packages deployer with Keystone among its services).
+ * A lab without a cloud is a spec of its own (the bundled `embedded-infra`), not a switch on the default lab.
  */
-export function openstackEnabled(lab: Lab, paths: LabPaths, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (lab.deployer.kind !== 'packages' || !lab.spec.services?.keystone) return false;
-  if (env.STACKGATE_OPENSTACK === '0') return false;
-  return env.STACKGATE_OPENSTACK === '1' || existsSync(enabledMarker(paths));
+export function openstackEnabled(lab: Lab): boolean {
+  return lab.deployer.kind === 'packages' && !!lab.spec.services?.keystone;
 }
 
 export const SERVICE_USERS = ['glance', 'placement', 'nova', 'neutron', 'cinder'] as const;

@@ -20,14 +20,22 @@ export type Log = (line: string) => void;
 
 const fmt = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
-/** Steps with elapsed time each, printed as they finish. */
+/** How often a long step says it is still alive. */
+const HEARTBEAT_MS = 10_000;
+
+/** Steps with elapsed time each, printed as they finish; a step over ten seconds says every ten that it is alive. */
 export class Progress {
   private readonly started = Date.now();
+  private detail = '';
   constructor(private readonly log: Log = (l) => process.stdout.write(`${l}\n`)) {}
 
   async step<T>(title: string, fn: () => Promise<T>): Promise<T> {
     const t0 = Date.now();
+    this.detail = '';
     this.log(`  … ${title}`);
+    const beat = setInterval(() => {
+      this.log(`    … ${title}: ${this.detail || 'working'} (${fmt(Date.now() - t0)})`);
+    }, HEARTBEAT_MS);
     try {
       const value = await fn();
       const note = typeof value === 'string' && value ? ` (${value})` : '';
@@ -36,7 +44,14 @@ export class Progress {
     } catch (error) {
       this.log(`  ✗ ${title}  [${fmt(Date.now() - t0)}]`);
       throw error;
+    } finally {
+      clearInterval(beat);
     }
+  }
+
+  /** What the running step is doing now: the next heartbeat line shows it. */
+  note(detail: string): void {
+    this.detail = detail;
   }
 
   info(line: string): void {

@@ -25,6 +25,8 @@ export interface VethPlan {
 }
 
 export interface TopologyPlan {
+  /** The lab the bridges belong to: written as each bridge's alias, so another lab's `up` cannot take them over. */
+  readonly lab: string;
   readonly namespaces: readonly { name: string; node: string; defaultVia?: { gateway: string; dev: string } }[];
   readonly bridges: readonly BridgePlan[];
   readonly veths: readonly VethPlan[];
@@ -62,7 +64,7 @@ export function planTopology(lab: Lab): TopologyPlan {
   const names = [...bridges.map((b) => b.name), ...veths.map((v) => v.host)];
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`lab ${lab.name}: host interface name ${dup} would be used twice`);
-  return { namespaces, bridges, veths, vipAddresses: lab.vips.map((v) => v.address) };
+  return { lab: lab.name, namespaces, bridges, veths, vipAddresses: lab.vips.map((v) => v.address) };
 }
 
 interface IpLink {
@@ -72,12 +74,14 @@ interface IpLink {
   operstate?: string;
   flags?: string[];
   linkinfo?: { info_kind?: string };
+  ifalias?: string;
 }
 interface IpAddr extends IpLink {
   addr_info: { family: string; local: string; prefixlen: number }[];
 }
 
 const ip = (args: string[]) => run('ip', args);
+const ALIAS = 'stackgate lab ';
 async function ipJson<T>(args: string[]): Promise<T[]> {
   const out = await run('ip', ['-j', ...args]);
   return out.trim() ? (JSON.parse(out) as T[]) : [];
@@ -99,10 +103,15 @@ export async function applyTopology(plan: TopologyPlan, etcFiles: Readonly<Recor
   for (const b of plan.bridges) {
     let link = links.get(b.name);
     if (link && link.linkinfo?.info_kind !== 'bridge') throw new Error(`${b.name} exists on the host and is not a bridge`);
+    const owner = link?.ifalias?.startsWith(ALIAS) ? link.ifalias.slice(ALIAS.length) : undefined;
+    if (owner && owner !== plan.lab) {
+      throw new Error(`bridge ${b.name} belongs to lab ${owner}, which is up on this host: take it down first (npm run lab -- down --lab ${owner})`);
+    }
     if (!link) {
       await ip(['link', 'add', 'name', b.name, 'mtu', String(b.mtu), 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
       changes++;
     }
+    if (owner !== plan.lab) await ip(['link', 'set', b.name, 'alias', `${ALIAS}${plan.lab}`]);
     // Never route between lab networks, nor from the lab to the world: packets arriving on a lab bridge are not forwarded.
     writeProc(`/proc/sys/net/ipv4/conf/${b.name}/forwarding`, '0');
     writeProc(`/proc/sys/net/ipv6/conf/${b.name}/disable_ipv6`, '1');
@@ -184,6 +193,13 @@ export async function applyTopology(plan: TopologyPlan, etcFiles: Readonly<Recor
 
 /** Kill what still runs inside a namespace (by pid), then remove veths, namespaces, bridges and /etc/netns files. */
 export async function destroyTopology(plan: TopologyPlan): Promise<string> {
+  // Another lab with the same network and node names shares bridge and veth names: leave its topology alone.
+  for (const l of await ipJson<IpLink>(['link', 'show', 'type', 'bridge'])) {
+    const owner = l.ifalias?.startsWith(ALIAS) ? l.ifalias.slice(ALIAS.length) : undefined;
+    if (owner && owner !== plan.lab && plan.bridges.some((b) => b.name === l.ifname)) {
+      throw new Error(`bridge ${l.ifname} belongs to lab ${owner}, not ${plan.lab}: lab ${plan.lab} is not up here, nothing removed`);
+    }
+  }
   const existing = new Set(await listNetns());
   let removed = 0;
   for (const ns of plan.namespaces.filter((n) => existing.has(n.name))) {
