@@ -241,7 +241,14 @@ async function ensureVolumeTypes(lab: Lab, api: Api): Promise<string> {
 
 // ---------------------------------------------------------------- the whole OpenStack part
 
-export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets, daemons: readonly Daemon[], changedList: readonly string[], p: Progress): Promise<void> {
+/**
+ * The OpenStack part. `storage` is the Ceph part coming up beside it: the services that are Ceph's clients (Glance,
+ * Cinder, nova-compute's libvirt secret) start only once it is there; everything before them overlaps with it.
+ */
+export async function upOpenstack(
+  lab: Lab, paths: LabPaths, s: OpenstackSecrets, daemons: readonly Daemon[], changedList: readonly string[], p: Progress,
+  storage: Promise<void> = Promise.resolve(),
+): Promise<void> {
   const l = layout(lab);
   const changed = new Set(changedList);
   const byService = (names: readonly string[]) => daemons.filter((d) => names.includes(d.service));
@@ -412,6 +419,7 @@ export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets
       return (await Promise.all(syncs)).join(', ');
     });
 
+    await storage;
     await p.step('OpenStack: Glance, Placement, Nova API/conductor/scheduler, Neutron, Cinder API/scheduler running', () => startTier(lab, paths, byService(TIERS[2]!), changed, 180_000));
     const client = rbdClient(lab);
     if (client && daemons.some((d) => d.service === 'libvirtd')) {
@@ -424,6 +432,15 @@ export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets
         once(paths, 'hosts-mapped', l.compute.map((n) => n.hostname).join(','), async () => {
           const f = `${novaDir(paths, l.control)}/nova.conf`;
           const nm = (args: string[]) => inNode(lab, l.control, 'nova', ['nova-manage', '--config-file', f, ...args]);
+          // Each nova-manage call costs seconds of Python start-up: wait on the API until every compute node has
+          // reported its hypervisor, then map them in one go.
+          const nova = `${viaVip(lab, 'nova')}${lab.spec.services!.nova!.path ?? '/v2.1'}`;
+          await waitFor('every compute node reports its hypervisor', 120_000, async () => {
+            type Hypervisor = { hypervisor_hostname: string };
+            const r = await api.call<{ hypervisors: Hypervisor[] }>('GET', `${nova}/os-hypervisors`, undefined, [200, 503]).catch(() => undefined);
+            const names = (r?.body.hypervisors ?? []).map((h) => h.hypervisor_hostname.split('.')[0]);
+            return l.compute.every((n) => names.includes(n.hostname.split('.')[0]));
+          });
           await waitFor('compute hosts mapped', 120_000, async () => {
             await nm(['cell_v2', 'discover_hosts', '--verbose']);
             const hosts = await nm(['cell_v2', 'list_hosts']);

@@ -4,6 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, chmodSync, chownSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { stripVTControlCharacters } from 'node:util';
 import { dirname, join } from 'node:path';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { checkHost, installPackages, missingPackages, PACKAGES } from './host.ts';
@@ -135,7 +136,7 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
     return `${h.id} ${h.version}`;
   });
   if (options.skipPreflight) p.info(`  --skip-preflight: lab ${lab.name} is brought up without its design being judged first`);
-  else await p.step('preflight: the spec judged before anything changes', () => preflight(lab, paths));
+  else await p.step('preflight: the spec judged before anything changes', () => preflight(lab));
   const openstack = openstackEnabled(lab);
   const packages = [...PACKAGES, ...(openstack ? openstackPackages(lab) : [])];
   const missing = await missingPackages(packages);
@@ -172,8 +173,12 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
   });
   await p.step(`supervisor: ${rendered.daemons.length} services`, () => startOrUpdate(paths, changed.filter((c) => !manual.has(c)), manual));
   await p.step('services healthy', () => waitHealthy(lab, rendered.daemons, 90_000));
-  if (fsid) await upCeph(lab, paths, fsid, cephDaemons, changed, p);
-  if (osSecrets) await upOpenstack(lab, paths, osSecrets, osDaemons.filter((d) => !cephDaemons.includes(d)), changed.filter((c) => manual.has(c)), p);
+  // Ceph and the first half of OpenStack (databases, queues, Keystone, db syncs) need nothing of each other.
+  const ceph = fsid ? upCeph(lab, paths, fsid, cephDaemons, changed, p) : Promise.resolve();
+  ceph.catch(() => undefined); // awaited below; a failure meanwhile must not count as unhandled
+  const osDaemonsOnly = osDaemons.filter((d) => !cephDaemons.includes(d));
+  if (osSecrets) await upOpenstack(lab, paths, osSecrets, osDaemonsOnly, changed.filter((c) => manual.has(c)), p, ceph);
+  await ceph;
   await p.step('ready for every check', () => waitReady(lab, paths, options.readyTimeoutMs ?? READY_TIMEOUT_MS));
   p.info(`lab ${lab.name} is up in ${p.elapsed}  (npm run lab -- status)`);
 }
@@ -186,14 +191,22 @@ export class PreflightFailed extends Error {
  * The preflight layer on this spec (as the lima provider runs it): a duplicate address or a VIP in the floating
  * range stops `up` before a namespace exists. Its report goes beside the state, not over the last acceptance run's.
  */
-async function preflight(lab: Lab, paths: LabPaths): Promise<string> {
-  const scratch = join(paths.root, 'preflight');
+async function preflight(lab: Lab): Promise<string> {
+  const scratch = join(repoRoot, 'reports', 'tmp', `preflight-${lab.name}`);
   mkdirSync(scratch, { recursive: true });
-  const env = { STACKGATE_LAB: lab.file, STACKGATE_REPORTS: scratch, STACKGATE_ALLURE_RESULTS: join(scratch, 'allure-results') };
+  const env = {
+    STACKGATE_LAB: lab.file, STACKGATE_REPORTS: scratch, STACKGATE_ALLURE_RESULTS: join(scratch, 'allure-results'),
+    NO_COLOR: '1', FORCE_COLOR: '0',
+  };
   const vitest = join(repoRoot, 'node_modules', '.bin', 'vitest');
   const r = await tryRun(vitest, ['run', '--project', 'preflight', '--reporter=dot'], { env, cwd: repoRoot, timeout: 120_000 });
   if (r.code === 0) return 'passed';
-  const failed = r.out.split('\n').filter((l) => /FAIL|pre\.|AssertionError|gate|×/.test(l)).slice(0, 30);
+  // The assertion lines name decision, object and what was seen; Vitest's FAIL lines name the check.
+  const failed = stripVTControlCharacters(r.out)
+    .split('\n')
+    .filter((l) => /^\s*(FAIL|AssertionError|Error)\b|Gate: FAIL/.test(l))
+    .map((l) => l.trim())
+    .slice(0, 30);
   throw new PreflightFailed(
     `the preflight layer fails for lab ${lab.name} (${lab.file}); nothing was changed:\n  ${failed.join('\n  ')}\n` +
       `  (report: ${scratch}; fix the spec, record a waiver, or override with --skip-preflight)`,
