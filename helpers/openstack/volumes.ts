@@ -13,6 +13,9 @@ export interface Volume {
   size: number;
   volume_type: string;
   'os-vol-host-attr:host'?: string | null;
+  /** "true" or "false", as Cinder writes it. */
+  bootable?: string;
+  volume_image_metadata?: Readonly<Record<string, string>>;
 }
 
 export interface CinderService {

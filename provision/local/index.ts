@@ -48,6 +48,7 @@ function uidOf(user: string): { uid: number; gid: number } {
 /** Write every rendered file and directory; return the programs whose files changed. */
 function writeConfig(lab: Lab, paths: LabPaths, daemons: readonly Daemon[], supervisorConf: string, knownHosts: string): string[] {
   const changed: string[] = [];
+  const written = new Set<string>();
   for (const dir of [paths.run, paths.supervisor, ...lab.nodes.map((n) => `${paths.logs}/${n.name}`)]) mkdirSync(dir, { recursive: true });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   for (const d of daemons) {
@@ -61,7 +62,9 @@ function writeConfig(lab: Lab, paths: LabPaths, daemons: readonly Daemon[], supe
     let touched = false;
     for (const f of d.files) {
       mkdirSync(dirname(f.path), { recursive: true });
-      if (writeIfChanged(f.path, f.content, f.mode)) touched = true;
+      // A file several daemons read (cinder.conf for api and scheduler) changes once and restarts each of them.
+      if (writeIfChanged(f.path, f.content, f.mode)) written.add(f.path);
+      if (written.has(f.path)) touched = true;
       if (f.mode !== undefined) chmodSync(f.path, f.mode);
       if (f.owner) {
         const { uid, gid } = uidOf(f.owner);

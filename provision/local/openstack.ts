@@ -532,6 +532,11 @@ function cinderConf(c: Ctx, node: LabNode, dir: string, extra: Record<string, Re
         auth_strategy: 'keystone',
         osapi_volume_workers: 1,
         api_paste_config: '/etc/cinder/api-paste.ini',
+        // As Kolla: Glance on its internal endpoint, verified with the lab CA. Cinder's Glance session takes its CA
+        // from here, not from [glance]: without it a volume from an image is refused ("Invalid image identifier").
+        ...(c.lab.spec.services?.glance
+          ? { glance_api_servers: serviceUrl(c.lab, 'glance', 'internal'), glance_ca_certificates_file: caForServices(c.paths) }
+          : {}),
         ...more,
       },
       database: { connection: dbUrl(c, 'cinder', 'cinder'), max_retries: -1 },

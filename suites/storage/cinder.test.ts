@@ -36,6 +36,29 @@ check('storage.volume-lifecycle', 'On every backend of the phase: a volume of it
   expect(findings, 'volumes that did not land where the spec says').toEqual([]);
 });
 
+check('storage.volume-from-image', 'On every backend of the phase: a volume made from an image becomes available and bootable, with the image recorded', async ({ lab, cloud, tenant, notApplicable, attach }) => {
+  const { due, left } = backendsNow(lab);
+  if (due.length === 0) notApplicable(`no Cinder backend of lab ${lab.name} runs now: ${left.join('; ')}`);
+  const t = await tenant();
+  const image = await t.image();
+  const volumes = new Volumes(await cloud(), t.ledger);
+  const findings: string[] = [];
+  for (const b of due) {
+    const type = b.volumeType ?? b.name;
+    const v = await volumes.create(`vol-image-${b.name}`, { size: 1, volume_type: type, imageRef: image.id }).catch((e: Error) => e);
+    if (v instanceof Error) {
+      findings.push(`backend ${b.name}: a volume from image ${image.name} (${image.id}) was not made: ${v.message}`);
+      continue;
+    }
+    const from = v.volume_image_metadata?.image_id;
+    if (v.bootable !== 'true') findings.push(`backend ${b.name}: volume ${v.name} from image ${image.name} is not bootable (bootable ${v.bootable})`);
+    if (from !== image.id) findings.push(`backend ${b.name}: volume ${v.name} records image ${from ?? 'none'}, not ${image.id}`);
+    await attach(`backend ${b.name}`, `volume ${v.name} from image ${image.name}: ${v.status}, bootable ${v.bootable}, image ${from}`);
+    await t.ledger.remove('volume', v.id);
+  }
+  expect(findings, 'volumes from an image').toEqual([]);
+});
+
 check('storage.rbd-volume', 'A volume of the Ceph type is an RBD image in the pool the spec names', async ({ lab, cloud, tenant, node, due }) => {
   due(lab.ceph?.phase ?? 2, 'Cinder on Ceph');
   const rbd = backendsNow(lab).due.find((b) => b.driver === 'ceph');

@@ -8,7 +8,7 @@ describe('storage fault drills (catalogue only; the live lab is not touched)', (
 
   test('the embedded lab in its Ceph phase has the Ceph drills, each naming checks, decisions and an object from the spec', () => {
     const drills = storageDrillsFor(lab);
-    expect(drills.map((d) => d.name)).toEqual(['osd-stopped', 'pool-size-1', 'ceph-osd-memory-wrong', 'ceph-mgr-prometheus-off', 'cinder-volume-stopped', 'glance-store-file', 'nova-disk-local']);
+    expect(drills.map((d) => d.name)).toEqual(['osd-stopped', 'pool-size-1', 'ceph-osd-memory-wrong', 'ceph-mgr-prometheus-off', 'cinder-volume-stopped', 'glance-store-file', 'nova-disk-local', 'cinder-glance-untrusted']);
     // osd.N is the N-th OSD of storage.ceph.osds: the last one here, on the last OSD node.
     expect(drills[0]!.object).toBe(`osd.${lab.ceph!.osds.length - 1}`);
     expect(drills[0]!.description).toContain(lab.ceph!.osds.at(-1)!.node);

@@ -10,7 +10,7 @@ import { cinderServices } from '../../../helpers/openstack/volumes.ts';
 import { Api, passwordAuth, viaVip } from '../bootstrap.ts';
 import { cephCli } from '../ceph-bootstrap.ts';
 import { cephDue, cephLayout, cephSpec, poolSize } from '../ceph.ts';
-import { cephConsumer, cinderBackends, glanceDir, layout, novaComputeDir, openstackComplete, secretsFile } from '../openstack.ts';
+import { cephConsumer, cinderBackends, cinderDir, glanceDir, layout, novaComputeDir, openstackComplete, secretsFile } from '../openstack.ts';
 import { novaRbd } from '../guests.ts';
 import { labPaths } from '../paths.ts';
 import { waitUntil } from '../sh.ts';
@@ -244,6 +244,31 @@ function glanceStoreFile(lab: Lab): Drill | undefined {
   );
 }
 
+/** cinder-api without the lab CA for its Glance session: Cinder refuses every volume made from an image. */
+function cinderGlanceUntrusted(lab: Lab): Drill | undefined {
+  if (!lab.spec.services?.glance || !lab.spec.services.cinder) return undefined;
+  const control = layout(lab).control;
+  return editDrill(
+    {
+      name: 'cinder-glance-untrusted',
+      description: `cinder-api on ${control.name} loses glance_ca_certificates_file: its Glance session cannot verify the lab CA`,
+      decisions: ['STO-06'],
+      checks: ['storage.volume-from-image'],
+      object: 'a volume from image',
+    },
+    (lab) => [{
+      file: `${cinderDir(labPaths(lab.name), layout(lab).control)}/cinder.conf`,
+      edit: (text) => text.replace(/^glance_ca_certificates_file = .*\n/m, ''),
+    }],
+    async (lab) => {
+      await supervisorctl(lab, 'restart', `${control.name}-cinder-api`);
+      await waitUntil('Cinder answering again', 120_000, () =>
+        withCloud(lab, async (c) => (await cinderServices(c), true as const)).catch((error: Error) => error.message),
+      );
+    },
+  );
+}
+
 /** Restart nova-compute on every compute node and wait until each has reported up since. */
 async function restartNovaCompute(lab: Lab): Promise<void> {
   const since = Date.now();
@@ -281,5 +306,5 @@ function novaDiskLocal(lab: Lab): Drill | undefined {
 /** The storage drills of a lab that runs Ceph from packages (the embedded lab in its Ceph phase); none otherwise. */
 export function storageDrillsFor(lab: Lab): Drill[] {
   if (!cephDue(lab)) return [];
-  return [osdStopped(lab), poolSizeOne(lab), osdMemoryWrong(lab), mgrPrometheusOff, cinderVolumeStopped(lab), glanceStoreFile(lab), novaDiskLocal(lab)].filter((d) => d !== undefined);
+  return [osdStopped(lab), poolSizeOne(lab), osdMemoryWrong(lab), mgrPrometheusOff, cinderVolumeStopped(lab), glanceStoreFile(lab), novaDiskLocal(lab), cinderGlanceUntrusted(lab)].filter((d) => d !== undefined);
 }
