@@ -10,7 +10,7 @@ import { loadLab, repoRoot } from '../helpers/lab/load.ts';
 import { openstackPackages } from '../provision/local/bootstrap.ts';
 import { PACKAGES } from '../provision/local/host.ts';
 import { openstackEnabled } from '../provision/local/openstack.ts';
-import { machine, writeBench } from './bench-out.ts';
+import { machine, stepTimes, writeBench } from './bench-out.ts';
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const runs = Number(arg('--runs') ?? 3);
@@ -29,13 +29,6 @@ interface Sample {
   failed: number;
   failing: string[];
   steps: Record<string, number>;
-}
-
-/** `  ✓ title (note)  [12.3s]` lines of the provider's progress, as title → seconds. */
-export function stepTimes(out: string): Record<string, number> {
-  const steps: Record<string, number> = {};
-  for (const m of out.matchAll(/^ {2}✓ (.+?)(?: \(.*\))? {2}\[(\d+(?:\.\d+)?)s\]$/gm)) steps[m[1]!] = (steps[m[1]!] ?? 0) + Number(m[2]);
-  return steps;
 }
 
 async function purgePackages(): Promise<void> {

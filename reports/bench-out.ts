@@ -13,3 +13,20 @@ export function writeBench(name: string, md: string, data: unknown): void {
   writeFileSync(join(repoRoot, `reports/bench/${name}.json`), `${JSON.stringify(data, null, 2)}\n`);
   console.log(`\n${md}`);
 }
+
+/**
+ * The finished steps of a provider's progress, as title → seconds (a repeated title adds up). A step is announced as
+ * `  … title` and finishes as `  ✓ title (note)  [12.3s]`; the title is taken from its announcement, since titles
+ * and notes may both hold parentheses.
+ */
+export function stepTimes(out: string): Record<string, number> {
+  const lines = out.split('\n');
+  const titles = lines.flatMap((l) => (l.startsWith('  … ') ? [l.slice(4)] : [])).sort((a, b) => b.length - a.length);
+  const steps: Record<string, number> = {};
+  for (const l of lines) {
+    const secs = /^ {2}✓ .* {2}\[(\d+(?:\.\d+)?)s\]$/.exec(l)?.[1];
+    const title = secs === undefined ? undefined : titles.find((t) => l.startsWith(`  ✓ ${t}`));
+    if (title !== undefined) steps[title] = (steps[title] ?? 0) + Number(secs);
+  }
+  return steps;
+}
