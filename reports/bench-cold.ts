@@ -3,7 +3,7 @@
 // as one whole process; the table keeps its wall time, the `lab up` part, the gate and where the up time went.
 // --from-nothing first removes the lab's packages (apt-get purge + autoremove), so run 1 also installs them:
 // destructive for this host's packages, so it is never the default.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { loadLab, repoRoot } from '../helpers/lab/load.ts';
@@ -17,6 +17,14 @@ const runs = Number(arg('--runs') ?? 3);
 const fromNothing = process.argv.includes('--from-nothing');
 const lab = loadLab();
 if (lab.provider !== 'local') throw new Error(`bench:cold brings the lab up from nothing: lab ${lab.name} is not local`);
+
+interface Verdict {
+  pass: boolean;
+  counts: { passed: number; failed: number };
+  results: { checkId?: string; status: string }[];
+}
+
+const lastLine = (out: string) => out.trim().split('\n').at(-1)?.slice(0, 200) ?? '';
 
 interface Sample {
   run: number;
@@ -51,15 +59,17 @@ for (let n = 1; n <= runs; n++) {
   const bare = fromNothing && n === 1;
   if (bare) await purgePackages();
   const t0 = performance.now();
+  const startedAt = Date.now();
   const r = await execa('npm', ['test'], { cwd: repoRoot, reject: false, all: true, env: { FORCE_COLOR: '0', STACKGATE_RUN: '' } });
   const wallS = (performance.now() - t0) / 1000;
   const out = String(r.all ?? '');
   const upS = /lab \S+ is up in (\d+(?:\.\d+)?)s/.exec(out)?.[1];
-  const v = JSON.parse(readFileSync(join(repoRoot, 'reports/decisions.json'), 'utf8')) as {
-    pass: boolean;
-    counts: { passed: number; failed: number };
-    results: { checkId?: string; status: string }[];
-  };
+  // No verdict newer than this run: the pretest (lab ensure) failed before Vitest judged anything.
+  const verdictFile = join(repoRoot, 'reports/decisions.json');
+  const judged = existsSync(verdictFile) && statSync(verdictFile).mtimeMs > startedAt;
+  const v = judged
+    ? (JSON.parse(readFileSync(verdictFile, 'utf8')) as Verdict)
+    : { pass: false, counts: { passed: 0, failed: 0 }, results: [{ checkId: `lab ensure: ${lastLine(out)}`, status: 'failed' }] };
   const failing = v.results.filter((x) => x.status === 'failed' || x.status === 'broken').map((x) => x.checkId ?? '?');
   const s: Sample = {
     run: n, fromNothing: bare, wallS, upS: upS ? Number(upS) : undefined, exit: r.exitCode ?? -1, pass: v.pass,

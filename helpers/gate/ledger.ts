@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { repoRoot } from '../lab/load.ts';
 
-export type EntryState = 'creating' | 'created' | 'deleted' | 'delete-failed';
+/** `refused`: the create call was answered with a client error (4xx), so nothing was made. */
+export type EntryState = 'creating' | 'created' | 'refused' | 'deleted' | 'delete-failed';
 
 export interface Entry {
   readonly run: string;
@@ -103,7 +104,7 @@ export function runs(lab: string): RunRecord[] {
 /** Runs of this lab whose process is alive: their resources are in use and must not be reaped. */
 export const liveRuns = (lab: string) => new Set(runs(lab).filter((r) => r.alive).map((r) => r.run));
 
-export const outstanding = (entries: readonly Entry[]) => entries.filter((e) => e.state !== 'deleted');
+export const outstanding = (entries: readonly Entry[]) => entries.filter((e) => e.state !== 'deleted' && e.state !== 'refused');
 
 /** Remove a run's files once everything it recorded is gone. */
 export function retire(lab: string, run: string): void {
@@ -153,7 +154,12 @@ export class Ledger {
   async create<T extends { id: string }>(kind: string, what: string, create: (name: string) => Promise<T>, remove: (created: T) => Promise<void>): Promise<T> {
     const name = this.name(what);
     this.record(kind, name, 'creating');
-    const created = await create(name);
+    const created = await create(name).catch((error: unknown) => {
+      // A client error is the service's answer that it made nothing; anything else (a time-out) may have made it.
+      const status = (error as { status?: unknown }).status;
+      if (typeof status === 'number' && status >= 400 && status < 500) this.record(kind, name, 'refused');
+      throw error;
+    });
     this.record(kind, name, 'created', created.id);
     this.undo.push({ kind, name, id: created.id, remove: () => remove(created) });
     return created;

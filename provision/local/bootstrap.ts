@@ -432,14 +432,15 @@ export async function upOpenstack(
         once(paths, 'hosts-mapped', l.compute.map((n) => n.hostname).join(','), async () => {
           const f = `${novaDir(paths, l.control)}/nova.conf`;
           const nm = (args: string[]) => inNode(lab, l.control, 'nova', ['nova-manage', '--config-file', f, ...args]);
-          // Each nova-manage call costs seconds of Python start-up: wait on the API until every compute node has
-          // reported its hypervisor, then map them in one go.
+          // Each nova-manage call costs seconds of Python start-up: wait on the API until nova-compute runs on every
+          // compute node (os-services spans the cells; os-hypervisors shows only mapped hosts), then map them.
           const nova = `${viaVip(lab, 'nova')}${lab.spec.services!.nova!.path ?? '/v2.1'}`;
-          await waitFor('every compute node reports its hypervisor', 120_000, async () => {
-            type Hypervisor = { hypervisor_hostname: string };
-            const r = await api.call<{ hypervisors: Hypervisor[] }>('GET', `${nova}/os-hypervisors`, undefined, [200, 503]).catch(() => undefined);
-            const names = (r?.body.hypervisors ?? []).map((h) => h.hypervisor_hostname.split('.')[0]);
-            return l.compute.every((n) => names.includes(n.hostname.split('.')[0]));
+          await waitFor('nova-compute up on every compute node', 120_000, async () => {
+            type Service = { host: string; state: string };
+            const path = `${nova}/os-services?binary=nova-compute`;
+            const r = await api.call<{ services: Service[] }>('GET', path, undefined, [200, 503]).catch(() => undefined);
+            const up = (r?.body.services ?? []).filter((x) => x.state === 'up').map((x) => x.host.split('.')[0]);
+            return l.compute.every((n) => up.includes(n.hostname.split('.')[0]));
           });
           await waitFor('compute hosts mapped', 120_000, async () => {
             await nm(['cell_v2', 'discover_hosts', '--verbose']);

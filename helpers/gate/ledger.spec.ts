@@ -1,0 +1,16 @@
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, test } from 'vitest';
+import { Ledger, ledgerDir, outstanding, readLedger } from './ledger.ts';
+
+const lab = 'sg-ledger-selftest';
+afterAll(() => rmSync(ledgerDir(lab), { recursive: true, force: true }));
+
+describe('the ledger knows what a failed create left behind', () => {
+  test('a create the service refused (4xx) made nothing; one that timed out may have made something', async () => {
+    const ledger = new Ledger(lab, { run: 'r1', pid: process.pid });
+    const refused = Object.assign(new Error('400 Invalid image identifier'), { status: 400 });
+    await expect(ledger.create('volume', 'refused', () => Promise.reject(refused), async () => {})).rejects.toThrow('400');
+    await expect(ledger.create('volume', 'timeout', () => Promise.reject(new Error('no answer after 60 s')), async () => {})).rejects.toThrow();
+    expect(outstanding(readLedger(ledger.file)).map((e) => e.name)).toEqual(['sg-r1-timeout']);
+  });
+});
