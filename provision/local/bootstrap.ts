@@ -14,7 +14,7 @@ import { externalTxChecksumOff, guestPackages, guestsRun, mirrorChassisOptions, 
 import { cephConf, clientKeyring } from './ceph.ts';
 import {
   caForServices, chassisSettings, cinderDir, cloudsFile, completeMarker, DATABASES, deployedServices, enabledMarker, externalBridge, glanceDir, keystoneDir, layout,
-  mariadbDir, mariadbSocket, neutronDir, novaDir, OPENSTACK_PACKAGES, OPENSTACK_PRESEEDS, openrcFile, ovnDb, ovsDb, ovsRun, placementDir,
+  mariadbDir, mariadbSocket, neutronDir, novaDir, OPENSTACK_PACKAGES, OPENSTACK_PRESEEDS, openrcFile, ovnDb, ovnSbRemote, ovsDb, ovsRun, placementDir,
   renderCloudsYaml, renderOpenrc, SERVICE_USERS, storagePackages, TIERS, cinderBackends, type OpenstackSecrets,
 } from './openstack.ts';
 import { netnsName, type LabPaths } from './paths.ts';
@@ -362,7 +362,7 @@ export async function upOpenstack(lab: Lab, paths: LabPaths, s: OpenstackSecrets
   }
   if (l.chassis.length && daemons.some((d) => d.service === 'ovn-controller')) {
     await p.step('OpenStack: chassis options where Neutron Zed reads them (southbound external_ids)', () =>
-      mirrorChassisOptions(`tcp:${l.ovnCentral.apiAddress}:6642`, netnsName(lab, l.ovnCentral), l.chassis.map((n) => ({ name: n.hostname, settings: chassisSettings(lab, l, n) }))),
+      mirrorChassisOptions(ovnSbRemote(lab, l), netnsName(lab, l.ovnCentral), l.chassis.map((n) => ({ name: n.hostname, settings: chassisSettings(lab, l, n) }))),
     );
   }
 
