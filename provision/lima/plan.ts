@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { dnsNodes, renderZones } from '../local/render.ts';
 import { bootstrapNode, cephClientCommands, cephHosts, cephPoolCommands, cephSettingCommands, keyringName } from '../render/ceph.ts';
-import { volumeGroup } from '../../helpers/lab/defaults.ts';
+import { sshPort, volumeGroup } from '../../helpers/lab/defaults.ts';
 import { repoPath, sshUser } from '../render/common.ts';
 import { diskDevices, limaNetworks } from '../render/lima.ts';
 import { kollaCephFiles, kollaGroups, mergeNetworks } from './internal.ts';
@@ -125,7 +125,7 @@ export function buildPlan(lab: Lab, options: PlanOptions = {}): Step[] {
     add(1, 'ssh', node.name, `SSH to ${node.name} at ${node.managementAddress}`, {
       argv: [
         'ssh', '-i', p.sshKey, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'StrictHostKeyChecking=accept-new',
-        '-o', `UserKnownHostsFile=${p.knownHosts}`, `${sshUser(lab)}@${node.managementAddress}`, 'true',
+        '-o', `UserKnownHostsFile=${p.knownHosts}`, ...(sshPort(lab) === 22 ? [] : ['-p', String(sshPort(lab))]), `${sshUser(lab)}@${node.managementAddress}`, 'true',
       ],
       retry: { attempts: 30, delaySeconds: 10 },
     });
