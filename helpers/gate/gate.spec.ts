@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../lab/load.ts';
@@ -20,12 +20,13 @@ const base = [
 ];
 
 /** Run the tiny suite in a child Vitest with a decision record of our choosing. */
-async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[]; env?: Record<string, string> } = {}): Promise<Run> {
+async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[]; env?: Record<string, string>; lab?: string } = {}): Promise<Run> {
   const dir = join(repoRoot, 'reports/tmp/gate', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  copyFileSync(join(fixture, 'lab.yaml'), join(dir, 'lab.yaml'));
-  writeFileSync(join(dir, 'decisions.yaml'), JSON.stringify({ lab: 'tiny', decisions: opts.decisions ?? base, waivers: opts.waivers ?? [] }));
+  // A lab of its own name keeps a case's ledger folder apart from the other cases running beside it.
+  writeFileSync(join(dir, 'lab.yaml'), readFileSync(join(fixture, 'lab.yaml'), 'utf8').replace(/^name: tiny$/m, `name: ${opts.lab ?? 'tiny'}`));
+  writeFileSync(join(dir, 'decisions.yaml'), JSON.stringify({ lab: opts.lab ?? 'tiny', decisions: opts.decisions ?? base, waivers: opts.waivers ?? [] }));
   const run = await runChecks({
     lab: join(dir, 'lab.yaml'),
     scratch: join(dir, 'run'),
@@ -131,14 +132,15 @@ describe('the gate', { concurrent: true }, () => {
 
   it("puts what the reaper removed before the run into the matrix, JUnit and Allure, and consumes the reaper's note", async () => {
     const run = 'gatereap1';
-    noteReaped('tiny', { run, removed: ['server sg-dead1-compute-server', 'network sg-dead1-compute-net'], failed: [] });
-    const r = await gate('reaped', { env: { STACKGATE_RUN: run } });
+    noteReaped('tiny-reaped', { run, removed: ['server sg-dead1-compute-server', 'network sg-dead1-compute-net'], failed: [] });
+    const r = await gate('reaped', { env: { STACKGATE_RUN: run }, lab: 'tiny-reaped' });
     const line = 'reaper: removed 2 leftover(s) of dead earlier runs: server sg-dead1-compute-server, network sg-dead1-compute-net';
     expect(r.output).toContain(line);
     expect(readFileSync(join(r.dir, 'decisions.md'), 'utf8')).toContain(line);
     expect(readFileSync(join(r.dir, 'junit.xml'), 'utf8')).toContain(`<system-out>${line}</system-out>`);
     const allure = join(r.dir, 'allure-results');
     expect(readdirSync(allure).filter((f) => f.endsWith('.txt')).map((f) => readFileSync(join(allure, f), 'utf8'))).toContain(`${line}\n`);
-    expect(existsSync(join(ledgerDir('tiny'), `${run}.reaped.json`))).toBe(false);
+    expect(existsSync(join(ledgerDir('tiny-reaped'), `${run}.reaped.json`))).toBe(false);
+    rmSync(ledgerDir('tiny-reaped'), { recursive: true, force: true });
   });
 });
