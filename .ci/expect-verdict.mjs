@@ -1,6 +1,8 @@
 // Compares the gate's verdict (reports/decisions.json) with what is known for a lab and layer:
 //   fixtures/labs/<lab>/expected-failures   check IDs that must fail (real defects of the design), one per line
 //   fixtures/labs/<lab>/known-gaps          check IDs not written yet; the decisions they leave uncovered are derived
+// A decision with a known gap beside a passed check is partial, never passed; a passed decision with a check that
+// did not prove its part is a mismatch. Partial and design-only decisions are listed (not-proven=…), not failures.
 // Lines may carry a comment after '#'. Prints "ok <passed> <failed> …" or "MISMATCH …"; exit code 0 either way.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -30,9 +32,16 @@ const gaps = v.matrix.filter((m) => m.status === 'uncovered').map((m) => m.decis
 const executed = v.counts.passed + v.counts.failed + v.counts.waived;
 const declared = v.results.filter((r) => r.status === 'skipped' && r.skip && r.skip.kind !== 'undeclared').length;
 const others = v.reasons.filter((r) => !/check\(s\) failed|no executed check covers/.test(r));
+// A decision reads passed only when each check it names passed or does not apply to the lab (helpers/gate/verdict.ts):
+// one shown passed beside a known gap, a not-due or a lacking check is a gate that says more than it proved.
+const byId = new Map(v.results.map((r) => [r.checkId, r]));
+const proves = (c) => c.status === 'passed' || byId.get(c.id)?.skip?.kind === 'not-applicable';
+const overclaimed = v.matrix.filter((m) => m.status === 'passed' && !m.checks.every(proves)).map((m) => m.decision).sort();
+const unproven = v.matrix.filter((m) => m.status === 'partial' || m.status === 'design only').map((m) => `${m.decision}:${m.status.replace(' ', '-')}`);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-const ok = same(wantFailed, failed) && same(wantGaps, gaps) && others.length === 0 && executed + declared >= Number(minRun) && executed >= Number(minExecuted);
+const ok = same(wantFailed, failed) && same(wantGaps, gaps) && others.length === 0 && overclaimed.length === 0 && executed + declared >= Number(minRun) && executed >= Number(minExecuted);
 console.log(
   `${ok ? 'ok' : 'MISMATCH'} ${v.counts.passed} ${v.counts.failed} executed=${executed} declared-skips=${declared} ` +
-    `failed=[${failed}] expected=[${wantFailed}] gaps=[${gaps}] known-gaps=[${wantGaps}] other-reasons=${JSON.stringify(others)}`,
+    `failed=[${failed}] expected=[${wantFailed}] gaps=[${gaps}] known-gaps=[${wantGaps}] other-reasons=${JSON.stringify(others)} ` +
+    `passed-but-unproven=[${overclaimed}] not-proven=[${unproven}]`,
 );

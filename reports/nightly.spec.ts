@@ -204,6 +204,20 @@ describe('the job summary (reports/summary.ts)', () => {
     expect(summarize({ verdict: pass, history: [], exitCode: '1' })).toContain('exited 1 although the gate says PASS');
   });
 
+  it('lists the decisions not proven, partial or design only, with why; and what the reaper removed', () => {
+    const partial = verdict({
+      pass: true,
+      reasons: [],
+      matrix: [{ decision: 'STO-03', title: 'Ceph', source: 'Design', status: 'partial', checks: [], unproven: ['storage.ceph-health: not-due: not yet due: Ceph arrives in phase 2'] }],
+      reaped: { run: 'r1', removed: ['server sg-dead-srv'], failed: [] },
+    });
+    const md = summarize({ verdict: partial, history: [], exitCode: '0' });
+    expect(md).toContain('Decisions in scope: 1 partial');
+    expect(md).toContain('| STO-03 | Ceph | PARTIAL | `storage.ceph-health` not-due: not yet due: Ceph arrives in phase 2 |');
+    expect(md).toContain('**Leftovers of earlier runs**: reaper: removed 1 leftover(s) of dead earlier runs: server sg-dead-srv');
+    expect(md).not.toMatch(/STO-03[^\n]*PASS/);
+  });
+
   it('without a verdict the gate failed, and says why', () => {
     expect(summarize({ verdict: undefined, history: [], exitCode: '', lab: 'embedded' })).toContain('No verdict: the acceptance did not run');
     expect(summarize({ verdict: undefined, history: [], exitCode: '1' })).toContain('stopped before the gate reporter (exit code 1)');

@@ -8,7 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CheckResult, Verdict } from '../helpers/gate/verdict.ts';
+import { reapedLine } from '../helpers/gate/ledger.ts';
+import { decisionTally, ICON, type CheckResult, type Verdict } from '../helpers/gate/verdict.ts';
 
 export type RunVerdict = Verdict & { results: CheckResult[] };
 
@@ -97,6 +98,8 @@ export function summarize({ verdict, history, exitCode, lab }: SummaryInput): st
 
   out.push('| passed | failed | skipped | blocked | waived |', '|---:|---:|---:|---:|---:|');
   out.push(`| ${v.counts.passed} | ${v.counts.failed} | ${v.counts.skipped} | ${v.counts.blocked} | ${v.counts.waived} |`, '');
+  out.push(`Decisions in scope: ${decisionTally(v).replace(/^decisions: /, '')}`, '');
+  if (v.reaped) out.push(`**Leftovers of earlier runs**: ${cell(reapedLine(v.reaped))}`, '');
 
   if (v.reasons.length) out.push('**Why the gate fails**', '', ...v.reasons.map((r) => `- ${cell(r)}`), '');
 
@@ -107,6 +110,15 @@ export function summarize({ verdict, history, exitCode, lab }: SummaryInput): st
       const checks = m.checks.filter((c) => c.status === 'failed' || m.status !== 'failed');
       out.push(`| ${m.decision} | ${cell(m.title)} | ${m.status} | ${checks.map((c) => `\`${c.id}\` ${c.status}`).join(', ')} |`);
     }
+    out.push('');
+  }
+
+  // Not failures (the gate passes them), but not proven either: what is left to prove, and why.
+  const unproven = v.matrix.filter((m) => m.unproven?.length);
+  if (unproven.length) {
+    out.push('**Decisions not proven** (partial: some checks could not run; design only: only the spec was checked)', '');
+    out.push('| decision | title | status | not proven by |', '|---|---|---|---|');
+    for (const m of unproven) out.push(`| ${m.decision} | ${cell(m.title)} | ${ICON[m.status]} | ${m.unproven!.map((u) => `\`${cell(u).replace(/: /, '` ')}`).join('<br>')} |`);
     out.push('');
   }
 

@@ -1,12 +1,14 @@
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../lab/load.ts';
 import { runChecks } from './child-run.ts';
+import { ledgerDir, noteReaped } from './ledger.ts';
 
 const fixture = join(repoRoot, 'fixtures/gate');
 
 interface Run {
+  dir: string;
   exitCode: number;
   output: string;
   matrix: { pass: boolean; reasons: readonly string[]; matrix: readonly { decision: string; status: string }[] };
@@ -18,20 +20,21 @@ const base = [
 ];
 
 /** Run the tiny suite in a child Vitest with a decision record of our choosing. */
-async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[] } = {}): Promise<Run> {
+async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[]; env?: Record<string, string>; lab?: string } = {}): Promise<Run> {
   const dir = join(repoRoot, 'reports/tmp/gate', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  copyFileSync(join(fixture, 'lab.yaml'), join(dir, 'lab.yaml'));
-  writeFileSync(join(dir, 'decisions.yaml'), JSON.stringify({ lab: 'tiny', decisions: opts.decisions ?? base, waivers: opts.waivers ?? [] }));
+  // A lab of its own name keeps a case's ledger folder apart from the other cases running beside it.
+  writeFileSync(join(dir, 'lab.yaml'), readFileSync(join(fixture, 'lab.yaml'), 'utf8').replace(/^name: tiny$/m, `name: ${opts.lab ?? 'tiny'}`));
+  writeFileSync(join(dir, 'decisions.yaml'), JSON.stringify({ lab: opts.lab ?? 'tiny', decisions: opts.decisions ?? base, waivers: opts.waivers ?? [] }));
   const run = await runChecks({
     lab: join(dir, 'lab.yaml'),
     scratch: join(dir, 'run'),
     args: ['--config', join(fixture, 'vitest.config.ts'), ...(opts.args ?? ['--project', 'preflight'])],
     cwd: fixture,
-    env: { GATE_CASE: opts.mode ?? 'pass', STACKGATE_TODAY: '2026-06-01' },
+    env: { GATE_CASE: opts.mode ?? 'pass', STACKGATE_TODAY: '2026-06-01', ...opts.env },
   });
-  return { exitCode: run.exitCode, output: run.output, matrix: run.verdict ?? { pass: false, reasons: [], matrix: [] } };
+  return { dir: join(dir, 'run'), exitCode: run.exitCode, output: run.output, matrix: run.verdict ?? { pass: false, reasons: [], matrix: [] } };
 }
 
 const status = (run: Run, id: string) => run.matrix.matrix.find((m) => m.decision === id)?.status;
@@ -100,5 +103,44 @@ describe('the gate', { concurrent: true }, () => {
     expect(run.exitCode).toBe(1);
     expect(status(run, 'R-03')).toBe('blocked');
     expect(run.output).toMatch(/blocked: lab tiny is not attached to this host/);
+  });
+
+  it('shows a decision proven in part as PARTIAL, and one proven by the spec alone as DESIGN ONLY: PASS nowhere', async () => {
+    const run = await gate('partial', {
+      mode: 'not-due',
+      decisions: [
+        ...base,
+        { id: 'R-04', title: 'Rule four', source: 'Rules', checks: ['pre.rule-one', 'pre.rule-two'] },
+        { id: 'R-05', title: 'Rule five', source: 'Rules', checks: ['pre.rule-one', 'net.rule-three'] },
+      ],
+    });
+    expect(run.exitCode, run.output).toBe(0);
+    expect([status(run, 'R-04'), status(run, 'R-05')]).toEqual(['partial', 'design only']);
+    const md = readFileSync(join(run.dir, 'decisions.md'), 'utf8').split('\n');
+    expect(md.find((l) => l.startsWith('| R-04'))).toMatch(/\| PARTIAL<br>not proven: pre\.rule-two: not-due: not yet due: rule two arrives in phase 9/);
+    expect(md.find((l) => l.startsWith('| R-05'))).toMatch(/\| DESIGN ONLY<br>not proven: net\.rule-three: not run: layer network is not in this run/);
+    expect(run.output).toMatch(/R-04\s+PARTIAL\s+Rule four/);
+    const junit = readFileSync(join(run.dir, 'junit.xml'), 'utf8');
+    expect(junit).toMatch(/name="R-04 Rule four"><properties><property name="status" value="partial"\/><\/properties><skipped message="PARTIAL: not proven by pre.rule-two/);
+    expect(junit).toMatch(/name="R-05 Rule five">.*<skipped message="DESIGN ONLY: /);
+    const allure = join(run.dir, 'allure-results');
+    const globals = readdirSync(allure).filter((f) => f.endsWith('-globals.json'));
+    const attached = globals.flatMap((f) => (JSON.parse(readFileSync(join(allure, f), 'utf8')) as { attachments: { name: string; source: string }[] }).attachments);
+    expect(attached.map((a) => a.name)).toContain('decisions not proven (partial, design only)');
+    expect(readFileSync(join(allure, attached.find((a) => a.name === 'decisions matrix')!.source), 'utf8')).toContain('| R-04 | Rule four | Rules | PARTIAL');
+  });
+
+  it("puts what the reaper removed before the run into the matrix, JUnit and Allure, and consumes the reaper's note", async () => {
+    const run = 'gatereap1';
+    noteReaped('tiny-reaped', { run, removed: ['server sg-dead1-compute-server', 'network sg-dead1-compute-net'], failed: [] });
+    const r = await gate('reaped', { env: { STACKGATE_RUN: run }, lab: 'tiny-reaped' });
+    const line = 'reaper: removed 2 leftover(s) of dead earlier runs: server sg-dead1-compute-server, network sg-dead1-compute-net';
+    expect(r.output).toContain(line);
+    expect(readFileSync(join(r.dir, 'decisions.md'), 'utf8')).toContain(line);
+    expect(readFileSync(join(r.dir, 'junit.xml'), 'utf8')).toContain(`<system-out>${line}</system-out>`);
+    const allure = join(r.dir, 'allure-results');
+    expect(readdirSync(allure).filter((f) => f.endsWith('.txt')).map((f) => readFileSync(join(allure, f), 'utf8'))).toContain(`${line}\n`);
+    expect(existsSync(join(ledgerDir('tiny-reaped'), `${run}.reaped.json`))).toBe(false);
+    rmSync(ledgerDir('tiny-reaped'), { recursive: true, force: true });
   });
 });

@@ -4,7 +4,7 @@ import type { TestProject } from 'vitest/node';
 import { loadLab } from '../lab/load.ts';
 import { loadDecisions } from './decisions.ts';
 import { CATEGORIES } from './categories.ts';
-import { currentRun } from './ledger.ts';
+import { currentRun, noteReaped } from './ledger.ts';
 import { labReachability } from './reach.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import { redact } from './redact.ts';
@@ -34,10 +34,13 @@ export default async function setup(project: TestProject): Promise<void> {
     const [{ Cloud }, { reap }] = await Promise.all([import('../openstack/cloud.ts'), import('../openstack/resources.ts')]);
     cloud = await Cloud.connect(lab);
     const r = await reap(cloud, new Set([run]));
+    // Into the run's report too (helpers/gate/reporter.ts), not only this console.
+    noteReaped(lab.name, { run, removed: r.removed, failed: r.failed.map(redact) });
     if (r.removed.length) process.stdout.write(`stackgate: removed what earlier runs left in lab ${lab.name}: ${r.removed.join(', ')}\n`);
     if (r.failed.length) process.stdout.write(`stackgate: could not remove leftovers of earlier runs in lab ${lab.name}: ${redact(r.failed.join('; '))}\n`);
   } catch (error) {
     // Keystone unreachable or credentials wrong: compute.keystone-token reports it; nothing to reap without a session.
+    noteReaped(lab.name, { run, removed: [], failed: [], error: redact((error as Error).message) });
     process.stdout.write(`stackgate: leftovers of earlier runs not reaped (${redact((error as Error).message)})\n`);
   } finally {
     await cloud?.close();

@@ -114,6 +114,45 @@ export function retire(lab: string, run: string): void {
   rmSync(join(ledgerDir(lab), `${run}.json`), { force: true });
 }
 
+/**
+ * What the reaper removed before a run: leftovers of dead earlier runs. The global setup writes it beside the
+ * ledgers, the run's reporter takes it into the report (matrix, summary, JUnit, Allure), so a lab that keeps
+ * leaking shows night after night.
+ */
+export interface Reaped {
+  readonly run: string;
+  readonly removed: readonly string[];
+  readonly failed: readonly string[];
+  /** Why nothing could be reaped (no Keystone session …). */
+  readonly error?: string;
+}
+
+const reapedFile = (lab: string, run: string) => join(ledgerDir(lab), `${run}.reaped.json`);
+
+export function noteReaped(lab: string, reaped: Reaped): void {
+  mkdirSync(ledgerDir(lab), { recursive: true });
+  writeFileSync(reapedFile(lab, reaped.run), `${JSON.stringify(reaped)}\n`);
+}
+
+/** The reaper's note of this run, removed once read; undefined when nothing was reaped before it. */
+export function takeReaped(lab: string, run: string): Reaped | undefined {
+  const file = reapedFile(lab, run);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Reaped;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** One line for a report: what the reaper removed, what it could not, or why it could not try. */
+export function reapedLine(r: Reaped): string {
+  if (r.error) return `reaper: leftovers of earlier runs not reaped (${r.error})`;
+  const parts = [`removed ${r.removed.length} leftover(s) of dead earlier runs${r.removed.length ? `: ${r.removed.join(', ')}` : ''}`];
+  if (r.failed.length) parts.push(`could not remove ${r.failed.length}: ${r.failed.join('; ')}`);
+  return `reaper: ${parts.join('; ')}`;
+}
+
 type Remove = () => Promise<void>;
 
 export class Ledger {

@@ -1,6 +1,7 @@
 import type { Decision, Decisions, Waiver } from './decisions.ts';
 import { layerOf, type Layer } from './layers.ts';
 import type { SkipKind } from './check.ts';
+import { reapedLine, type Reaped } from './ledger.ts';
 
 export type CheckStatus = 'passed' | 'failed' | 'skipped';
 
@@ -14,7 +15,12 @@ export interface CheckResult {
   readonly durationMs?: number;
 }
 
-export type DecisionStatus = 'passed' | 'failed' | 'waived' | 'skipped' | 'blocked' | 'uncovered' | 'not in this run';
+/**
+ * `passed`: every check the decision names ran and passed, or does not apply to this lab. `partial`: some passed,
+ * the others could not prove anything here (not due, a capability the lab lacks, not in this run, not written).
+ * `design only`: the same, and only checks of the spec (pre.*) passed. Neither of the two is a pass.
+ */
+export type DecisionStatus = 'passed' | 'partial' | 'design only' | 'failed' | 'waived' | 'skipped' | 'blocked' | 'uncovered' | 'not in this run';
 
 export interface MatrixRow {
   readonly decision: string;
@@ -22,6 +28,8 @@ export interface MatrixRow {
   readonly source: string;
   readonly status: DecisionStatus;
   readonly checks: { id: string; status: CheckStatus | 'not run'; note?: string }[];
+  /** For a partial or design-only decision: each check that proved nothing here, and why. */
+  readonly unproven?: string[];
   readonly waiver?: Waiver & { expired: boolean };
 }
 
@@ -33,21 +41,49 @@ export interface Verdict {
   readonly reasons: readonly string[];
   readonly matrix: readonly MatrixRow[];
   readonly unmappedChecks: readonly string[];
+  /** What the reaper removed before this run (leftovers of dead earlier runs), when it ran. */
+  readonly reaped?: Reaped;
 }
 
-function decisionStatus(rows: MatrixRow['checks'], results: Map<string, CheckResult>): DecisionStatus {
+type CheckRow = MatrixRow['checks'][number];
+
+/** A check proved its part when it passed, or when the lab spec says it does not apply to this lab. */
+const proves = (c: CheckRow, r: CheckResult | undefined) => c.status === 'passed' || r?.skip?.kind === 'not-applicable';
+
+function decisionStatus(rows: readonly CheckRow[], results: Map<string, CheckResult>): { status: DecisionStatus; unproven?: string[] } {
   const ran = rows.map((r) => results.get(r.id)).filter((r): r is CheckResult => r !== undefined);
-  if (ran.some((r) => r.status === 'failed')) return 'failed';
+  if (ran.some((r) => r.status === 'failed')) return { status: 'failed' };
   // One check that could not run leaves the decision unproven, however many others passed.
-  if (ran.some((r) => r.skip?.kind === 'blocked')) return 'blocked';
-  if (ran.some((r) => r.status === 'passed')) return 'passed';
-  if (ran.some((r) => r.skip?.kind === 'waived')) return 'waived';
-  if (ran.length > 0 && ran.every((r) => r.skip && ['not-applicable', 'lacks', 'not-due'].includes(r.skip.kind))) return 'skipped';
-  return 'uncovered';
+  if (ran.some((r) => r.skip?.kind === 'blocked')) return { status: 'blocked' };
+  // A waived failure is not a pass, whatever its neighbours did.
+  if (ran.some((r) => r.skip?.kind === 'waived')) return { status: 'waived' };
+  const passed = rows.filter((c) => c.status === 'passed');
+  if (passed.length === 0) {
+    if (ran.length > 0 && ran.every((r) => r.skip && ['not-applicable', 'lacks', 'not-due'].includes(r.skip.kind))) return { status: 'skipped' };
+    return { status: 'uncovered' };
+  }
+  const unproven = rows.filter((c) => !proves(c, results.get(c.id)));
+  if (unproven.length === 0) return { status: 'passed' };
+  const why = unproven.map((c) => `${c.id}: ${c.note ?? c.status}`);
+  const designOnly = passed.every((c) => layerOf(c.id) === 'preflight') && unproven.some((c) => layerOf(c.id) !== 'preflight');
+  return { status: designOnly ? 'design only' : 'partial', unproven: why };
+}
+
+/** Why a check the decision names has no result: its layer was not run, or no check of that ID exists. */
+function notRunNote(id: string, layers: readonly Layer[]): string {
+  const layer = layerOf(id);
+  return layers.includes(layer) ? `not run: no check ${id} ran in layer ${layer} (not written yet, or filtered out)` : `not run: layer ${layer} is not in this run`;
 }
 
 /** The gate: every rule that turns a run red, applied to the decisions in scope of the layers that ran. */
-export function judge(decisions: Decisions, layers: readonly Layer[], results: readonly CheckResult[], today: string, leftovers: readonly string[] = []): Verdict {
+export function judge(
+  decisions: Decisions,
+  layers: readonly Layer[],
+  results: readonly CheckResult[],
+  today: string,
+  leftovers: readonly string[] = [],
+  reaped?: Reaped,
+): Verdict {
   const byId = new Map<string, CheckResult>();
   for (const r of results) if (r.checkId) byId.set(r.checkId, r);
   const reasons: string[] = [];
@@ -56,15 +92,18 @@ export function judge(decisions: Decisions, layers: readonly Layer[], results: r
     const inScope = d.checks.some((c) => layers.includes(layerOf(c)));
     const checks = d.checks.map((id) => {
       const r = byId.get(id);
-      return { id, status: r ? r.status : ('not run' as const), ...(r?.skip ? { note: `${r.skip.kind}: ${r.skip.reason}` } : {}) };
+      const note = r?.skip ? `${r.skip.kind}: ${r.skip.reason}` : r ? undefined : notRunNote(id, layers);
+      return { id, status: r ? r.status : ('not run' as const), ...(note ? { note } : {}) };
     });
     const w = decisions.waivers.find((x) => x.decision === d.id);
+    const judged = inScope ? decisionStatus(checks, byId) : { status: 'not in this run' as const };
     return {
       decision: d.id,
       title: d.title,
       source: d.source,
-      status: inScope ? decisionStatus(checks, byId) : 'not in this run',
+      status: judged.status,
       checks,
+      ...(judged.unproven ? { unproven: judged.unproven } : {}),
       ...(w ? { waiver: { ...w, expired: w.expires < today } } : {}),
     };
   });
@@ -97,11 +136,14 @@ export function judge(decisions: Decisions, layers: readonly Layer[], results: r
 
   const mapped = new Set(decisions.all.flatMap((d) => d.checks));
   const unmappedChecks = results.filter((r) => r.checkId && !mapped.has(r.checkId)).map((r) => r.checkId!);
-  return { lab: decisions.lab, pass: reasons.length === 0, layers, counts, reasons, matrix, unmappedChecks };
+  return { lab: decisions.lab, pass: reasons.length === 0, layers, counts, reasons, matrix, unmappedChecks, ...(reaped ? { reaped } : {}) };
 }
 
-const ICON: Record<string, string> = {
+/** How a status reads in every report (matrix, summary, JUnit, Allure): only `passed` reads PASS. */
+export const ICON: Record<DecisionStatus | CheckStatus | 'not run', string> = {
   passed: 'PASS',
+  partial: 'PARTIAL',
+  'design only': 'DESIGN ONLY',
   failed: 'FAIL',
   waived: 'WAIVED',
   skipped: 'SKIP',
@@ -111,19 +153,36 @@ const ICON: Record<string, string> = {
   'not run': 'not run',
 };
 
+const ORDER: readonly DecisionStatus[] = ['passed', 'partial', 'design only', 'failed', 'blocked', 'uncovered', 'waived', 'skipped'];
+
+/** "decisions: 12 passed, 3 partial, 1 design only": the decisions in scope by status. */
+export function decisionTally(v: Pick<Verdict, 'matrix'>): string {
+  const count = (s: DecisionStatus) => v.matrix.filter((m) => m.status === s).length;
+  const parts = ORDER.filter((s) => count(s) > 0).map((s) => `${count(s)} ${s}`);
+  return `decisions: ${parts.join(', ') || 'none in scope'}`;
+}
+
+/** Decisions that passed checks but are not proven: what is left to prove and why, one line each. */
+export const unprovenLines = (v: Pick<Verdict, 'matrix'>): string[] =>
+  v.matrix.filter((m) => m.unproven?.length).map((m) => `${m.decision} ${ICON[m.status]}: not proven by ${m.unproven!.join('; ')}`);
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
 export function matrixMarkdown(v: Verdict): string {
   const lines = [
     `# Decisions matrix — lab \`${v.lab}\``,
     '',
-    `Gate: **${v.pass ? 'PASS' : 'FAIL'}** · layers: ${v.layers.join(', ') || 'none'} · passed ${v.counts.passed}, failed ${v.counts.failed}, skipped ${v.counts.skipped}, blocked ${v.counts.blocked}, waived ${v.counts.waived}`,
+    `Gate: **${v.pass ? 'PASS' : 'FAIL'}** · layers: ${v.layers.join(', ') || 'none'} · ${decisionTally(v)} · checks: passed ${v.counts.passed}, failed ${v.counts.failed}, skipped ${v.counts.skipped}, blocked ${v.counts.blocked}, waived ${v.counts.waived}`,
     '',
     ...(v.reasons.length ? ['Why the gate fails:', '', ...v.reasons.map((r) => `- ${r}`), ''] : []),
+    ...(v.reaped ? [`Before the checks — ${reapedLine(v.reaped)}`, ''] : []),
     '| decision | title | source | status | checks |',
     '|---|---|---|---|---|',
-    ...v.matrix.map(
-      (m) =>
-        `| ${m.decision} | ${m.title.replace(/\|/g, '\\|')} | ${m.source.replace(/\|/g, '\\|')} | ${ICON[m.status]}${m.waiver ? ` (waiver until ${m.waiver.expires}${m.waiver.expired ? ', EXPIRED' : ''})` : ''} | ${m.checks.map((c) => `\`${c.id}\` ${ICON[c.status]}`).join('<br>')} |`,
-    ),
+    ...v.matrix.map((m) => {
+      const waiver = m.waiver ? ` (waiver until ${m.waiver.expires}${m.waiver.expired ? ', EXPIRED' : ''})` : '';
+      const unproven = m.unproven?.length ? `<br>not proven: ${m.unproven.map(cell).join('<br>')}` : '';
+      return `| ${m.decision} | ${cell(m.title)} | ${cell(m.source)} | ${ICON[m.status]}${waiver}${unproven} | ${m.checks.map((c) => `\`${c.id}\` ${ICON[c.status]}`).join('<br>')} |`;
+    }),
   ];
   if (v.unmappedChecks.length) lines.push('', `Checks that prove no decision of this lab: ${v.unmappedChecks.map((c) => `\`${c}\``).join(', ')}`);
   return `${lines.join('\n')}\n`;
@@ -134,12 +193,13 @@ export function matrixText(v: Verdict): string {
   const width = Math.max(8, ...rows.map((m) => m.decision.length));
   const out = [`Decisions of lab ${v.lab} (layers: ${v.layers.join(', ')}):`];
   for (const m of rows) {
-    out.push(`  ${m.decision.padEnd(width)}  ${ICON[m.status]!.padEnd(9)}  ${m.title}`);
+    out.push(`  ${m.decision.padEnd(width)}  ${ICON[m.status].padEnd(11)}  ${m.title}`);
     for (const c of m.checks) if (c.status === 'failed' || (m.status !== 'passed' && c.note)) out.push(`  ${''.padEnd(width)}    ${c.id}: ${c.status}${c.note ? ` (${c.note})` : ''}`);
   }
   out.push(
-    `Gate: ${v.pass ? 'PASS' : 'FAIL'} — passed ${v.counts.passed}, failed ${v.counts.failed}, skipped ${v.counts.skipped}, blocked ${v.counts.blocked}, waived ${v.counts.waived}`,
+    `Gate: ${v.pass ? 'PASS' : 'FAIL'} — ${decisionTally(v)}; checks: passed ${v.counts.passed}, failed ${v.counts.failed}, skipped ${v.counts.skipped}, blocked ${v.counts.blocked}, waived ${v.counts.waived}`,
   );
   for (const r of v.reasons) out.push(`  ✗ ${r}`);
+  if (v.reaped) out.push(`  ${reapedLine(v.reaped)}`);
   return out.join('\n');
 }

@@ -113,6 +113,7 @@ export interface CinderBackendSpec {
   targetAddressPinned?: boolean;
   pool?: string;
   user?: string;
+  iscsiPort?: number;
 }
 
 export interface CephSpec {
@@ -128,6 +129,8 @@ export interface CephSpec {
   clients?: Record<string, string[]>;
   consumers?: ('cinder' | 'glance' | 'nova' | 'cinder-backup')[];
   allowedWarnings?: string[];
+  novaPool?: string;
+  mgrPrometheusPort?: number;
 }
 
 export interface StorageSpec {
@@ -213,6 +216,8 @@ export interface LabSpec {
     externalNetwork?: { name?: string; network: string; floatingRange: RangeSpec };
     tenantPool?: string;
     tenantSubnets?: string[];
+    scratchSubnet?: string;
+    ovnSouthbound?: { scheme?: 'tcp' | 'ssl'; port?: number; sslKey?: string; sslCert?: string; sslCa?: string };
   };
   compute?: {
     hypervisorType?: string;
@@ -221,12 +226,22 @@ export interface LabSpec {
     cpuModel?: string;
     buildTimeoutSeconds?: number;
     /** A bootable image the lab provides for guests (compute.guest-reachable boots it and logs in over SSH). */
-    guestImage?: { name: string; sshUser?: string };
+    guestImage?: { name: string; sshUser?: string; sshPort?: number };
   };
   storage?: StorageSpec;
   monitoring?: MonitoringSpec;
   dashboard?: { enabled: boolean; port?: number; redirectHttp?: boolean };
-  credentials?: { cloud?: string; cloudsFile?: string; caFile?: string; sshUser?: string; sshKey?: string; sshKnownHosts?: string; secretsFile?: string };
+  credentials?: {
+    cloud?: string;
+    cloudsFile?: string;
+    caFile?: string;
+    sshUser?: string;
+    sshPort?: number;
+    sshKey?: string;
+    sshKnownHosts?: string;
+    secretsFile?: string;
+    project?: { name?: string; domain?: string };
+  };
   secrets?: string[];
   capabilities?: { lacks?: Partial<Record<Capability, string>> };
   persistence?: boolean;

@@ -1,3 +1,4 @@
+import { sshUser } from '../lab/defaults.ts';
 import type { Lab } from '../lab/model.ts';
 
 /**
@@ -28,6 +29,6 @@ export function inService(lab: Lab, tool: string, command: string): string {
  */
 export function inCeph(lab: Lab, command: string): string {
   if (lab.ceph?.deployer !== 'cephadm') return command;
-  const sudo = (lab.spec.credentials?.sshUser ?? 'root') === 'root' ? '' : 'sudo ';
+  const sudo = sshUser(lab) === 'root' ? '' : 'sudo ';
   return `${sudo}cephadm shell -- ${command}`;
 }

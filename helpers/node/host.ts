@@ -40,7 +40,7 @@ export async function nodeSize(shell: NodeShell, node: LabNode): Promise<string[
   return findings;
 }
 
-interface Container {
+export interface Container {
   readonly name: string;
   readonly state: string;
   readonly status: string;
@@ -58,9 +58,20 @@ async function containers(shell: NodeShell): Promise<Container[]> {
     });
 }
 
-/** Kolla's restart policy is unless-stopped; anything else does not come back after a reboot. */
-export async function restartPolicies(shell: NodeShell): Promise<string[]> {
-  return (await containers(shell)).filter((c) => !['unless-stopped', 'always'].includes(c.restart)).map((c) => `${c.name} has restart policy ${c.restart || 'none'}`);
+/**
+ * Kolla's restart policy is unless-stopped; anything else does not come back after a reboot. Zero containers prove
+ * nothing: every container the node's roles bring (KOLLA_ROLE_CONTAINERS) must be there to be judged.
+ */
+export function restartFindings(seen: readonly Container[], node: LabNode): string[] {
+  const names = new Set(seen.map((c) => c.name));
+  const missing = node.roles.flatMap((role) => (KOLLA_ROLE_CONTAINERS[role] ?? []).filter((n) => !names.has(n)).map((n) => `role ${role}: no container ${n} whose restart policy could be judged`));
+  const wrong = seen.filter((c) => !['unless-stopped', 'always'].includes(c.restart)).map((c) => `${c.name} has restart policy ${c.restart || 'none'}`);
+  return [...new Set(missing), ...wrong];
+}
+
+export async function restartPolicies(shell: NodeShell, node: LabNode): Promise<{ containers: number; findings: string[] }> {
+  const seen = await containers(shell);
+  return { containers: seen.length, findings: restartFindings(seen, node) };
 }
 
 /** Containers each role brings on a Kolla node: the ones whose absence means the role is not deployed there. */

@@ -134,3 +134,24 @@ export async function ovsBridgeOfPort(lab: Lab, shell: NodeShell, port: string):
   }
   return { ovs: true, bridge: r.code === 0 ? r.stdout.trim() || undefined : undefined, said };
 }
+
+/** Local addresses of listening TCP sockets from `ss -Hltn` (column 4), e.g. 10.0.3.11:3260, *:3260, [::]:3260. */
+export const listeningAddresses = (ssOutput: string): string[] =>
+  ssOutput.split('\n').filter((l) => l.trim()).map((l) => l.trim().split(/\s+/)[3] ?? '');
+
+/** A listener on every address of the node: it does not keep a service on the network the spec gives it. */
+const WILDCARD = /^(0\.0\.0\.0|\*|\[::\]|::|\[::ffff:0\.0\.0\.0\])(%\S+)?:\d+$/;
+
+/**
+ * What is wrong with a service's listeners on one node: nothing on `want:port`, or a wildcard listener beside or
+ * instead of it (the service is then reachable on every network of the node, not only the one the spec names).
+ */
+export function listenerFindings(what: string, want: string, port: number, listening: readonly string[]): string[] {
+  const wanted = want.includes(':') ? `[${want}]:${port}` : `${want}:${port}`;
+  const wildcards = listening.filter((a) => WILDCARD.test(a));
+  const seen = listening.join(', ') || `nothing on ${port}`;
+  const findings: string[] = [];
+  if (!listening.includes(wanted)) findings.push(`no ${what} on ${wanted} (listening: ${seen})`);
+  if (wildcards.length) findings.push(`${what} listens on ${wildcards.join(', ')}: every network of the node, not only ${want}`);
+  return findings;
+}

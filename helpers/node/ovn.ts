@@ -1,4 +1,5 @@
 /** OVN's southbound view of the chassis: which node registered, with which encapsulation IP and type. */
+import { ovnSouthbound } from '../lab/defaults.ts';
 import type { Lab, LabNode } from '../lab/model.ts';
 import { inService } from './deployer.ts';
 import type { NodeShell } from './ssh.ts';
@@ -10,17 +11,27 @@ export interface Encap {
   readonly type: string;
 }
 
-/** Where the southbound DB listens: the first control node's API address, port 6642 (Kolla's and the embedded lab's). */
-export function southbound(lab: Lab): { node: LabNode; db: string } {
+export interface Southbound {
+  readonly node: LabNode;
+  /** The connection, e.g. tcp:192.168.10.11:6642 or ssl:…:6642. */
+  readonly db: string;
+  /** ovn-sbctl's options for it: --db, and over SSL the client's key, certificate and CA. */
+  readonly args: readonly string[];
+}
+
+/** Where the southbound DB listens: the first control node's API address, at the spec's scheme and port. */
+export function southbound(lab: Lab): Southbound {
   const node = lab.nodesWithRole('control')[0];
   if (!node?.apiAddress) throw new Error(`lab ${lab.name}: no control node with an API address for the OVN southbound DB`);
-  return { node, db: `tcp:${node.apiAddress}:6642` };
+  const sb = ovnSouthbound(lab);
+  const db = `${sb.scheme}:${node.apiAddress}:${sb.port}`;
+  return { node, db, args: [`--db=${db}`, ...(sb.ssl ? ['-p', sb.ssl.key, '-c', sb.ssl.cert, '-C', sb.ssl.ca] : [])] };
 }
 
 const rows = (out: string) => out.split('\n').filter(Boolean).map((l) => l.split(','));
 
-export async function chassisEncaps(lab: Lab, shell: Pick<NodeShell, 'out'>, db: string): Promise<Encap[]> {
-  const sbctl = (args: string) => shell.out(inService(lab, 'ovn-sbctl', `ovn-sbctl --db=${db} --timeout=10 --format=csv --data=bare --no-headings ${args}`));
+export async function chassisEncaps(lab: Lab, shell: Pick<NodeShell, 'out'>, sb: Pick<Southbound, 'args'>): Promise<Encap[]> {
+  const sbctl = (args: string) => shell.out(inService(lab, 'ovn-sbctl', `ovn-sbctl ${sb.args.join(' ')} --timeout=10 --format=csv --data=bare --no-headings ${args}`));
   const [chassis, encaps] = await Promise.all([sbctl('--columns=name,hostname list Chassis'), sbctl('--columns=chassis_name,ip,type list Encap')]);
   const hostOf = new Map(rows(chassis).map(([name = '', hostname = '']) => [name, hostname]));
   return rows(encaps).map(([chassisName = '', ip = '', type = '']) => ({ chassis: chassisName, hostname: hostOf.get(chassisName) ?? '', ip, type }));

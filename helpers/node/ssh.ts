@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeSSH } from 'node-ssh';
+import { sshPort, sshUser } from '../lab/defaults.ts';
 import type { Lab, LabNode } from '../lab/model.ts';
 
 export interface CommandResult {
@@ -20,12 +21,12 @@ export class NodeCommandError extends Error {
 }
 
 /** Host keys a node may present, from known_hosts; verification is never switched off. */
-export function knownHostKeys(file: string, host: string): string[] {
+export function knownHostKeys(file: string, host: string, port = 22): string[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 3 && f[0]!.split(',').some((h) => h === host || h === `[${host}]:22`))
+    .filter((f) => f.length >= 3 && f[0]!.split(',').some((h) => h === `[${host}]:${port}` || (port === 22 && h === host)))
     .map((f) => f[2]!);
 }
 
@@ -46,7 +47,7 @@ export class NodeShell {
     const c = this.lab.spec.credentials ?? {};
     const keyPath = c.sshKey ? this.lab.path(c.sshKey) : join(homedir(), '.ssh/id_ed25519');
     const knownHosts = c.sshKnownHosts ? this.lab.path(c.sshKnownHosts) : join(homedir(), '.ssh/known_hosts');
-    const allowed = knownHostKeys(knownHosts, this.address);
+    const allowed = knownHostKeys(knownHosts, this.address, sshPort(this.lab));
     if (allowed.length === 0) {
       throw new Error(`no host key for ${this.node.name} (${this.address}) in ${knownHosts}: cannot verify the node, so no SSH`);
     }
@@ -55,7 +56,8 @@ export class NodeShell {
     const { NodeSSH } = await import('node-ssh');
     return new NodeSSH().connect({
       host: this.address,
-      username: c.sshUser ?? 'root',
+      port: sshPort(this.lab),
+      username: sshUser(this.lab),
       privateKeyPath: keyPath,
       readyTimeout: 10_000,
       hostVerifier: (key: Buffer) => allowed.includes(key.toString('base64')),

@@ -127,6 +127,22 @@ export interface CloudOptions {
   readonly timeoutMs?: number;
 }
 
+/** The project a token is scoped to, as Keystone's token body names it. */
+export interface TokenProject {
+  readonly id: string;
+  readonly name: string;
+  readonly domain: string;
+}
+
+/** Where a token's scope differs from the project the spec names (credentials.project). */
+export function projectFindings(want: { name: string; domain: string }, got: TokenProject | undefined): string[] {
+  if (!got?.id) return [`the token is not scoped to any project (the spec wants project ${want.name} in domain ${want.domain})`];
+  const findings: string[] = [];
+  if (got.name !== want.name) findings.push(`the token is scoped to project ${got.name || '(no name)'} (${got.id}), the spec wants ${want.name}`);
+  if (got.domain !== want.domain) findings.push(`project ${got.name} of the token is in domain ${got.domain || '(none)'}, the spec wants ${want.domain}`);
+  return findings;
+}
+
 export class Cloud {
   readonly trail: Call[] = [];
   private constructor(
@@ -135,6 +151,8 @@ export class Cloud {
     private readonly agent: Agent,
     readonly token: string,
     readonly projectId: string,
+    /** The token's project; undefined for an unscoped token. */
+    readonly project: TokenProject | undefined,
     readonly userId: string,
     readonly catalog: readonly CatalogService[],
     readonly expiresAt: string,
@@ -165,7 +183,7 @@ export class Cloud {
       },
     };
     const trail: Call[] = [];
-    const reply = await send<{ token: { catalog?: RawService[]; project?: { id: string }; user: { id: string }; expires_at: string } }>(
+    const reply = await send<{ token: { catalog?: RawService[]; project?: { id: string; name?: string; domain?: { name?: string } }; user: { id: string }; expires_at: string } }>(
       agent,
       trail,
       'POST',
@@ -187,7 +205,8 @@ export class Cloud {
       name: s.name,
       endpoints: s.endpoints.map((e) => ({ interface: e.interface, region: e.region_id ?? e.region, url: e.url })),
     }));
-    const cloud = new Cloud(lab, credentials, agent, token, t.project?.id ?? '', t.user.id, catalog, t.expires_at, options.signal);
+    const project = t.project ? { id: t.project.id, name: t.project.name ?? '', domain: t.project.domain?.name ?? '' } : undefined;
+    const cloud = new Cloud(lab, credentials, agent, token, t.project?.id ?? '', project, t.user.id, catalog, t.expires_at, options.signal);
     cloud.trail.push(...trail);
     return cloud;
   }

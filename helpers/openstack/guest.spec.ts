@@ -33,7 +33,7 @@ describe('host keys from a console log', () => {
   });
 
   it('refuses to connect without host keys to verify against', async () => {
-    await expect(sshRuns('192.0.2.1', sshKeyPair('x').privateKeyPem, 'true', { hostKeys: { fingerprints: [] } })).rejects.toBeInstanceOf(HostKeyMismatch);
+    await expect(sshRuns('192.0.2.1', sshKeyPair('x').privateKeyPem, 'true', { user: 'root', port: 22, hostKeys: { fingerprints: [] } })).rejects.toBeInstanceOf(HostKeyMismatch);
   });
 
   it('makes an ed25519 key pair whose private key is OpenSSH format and matches the public key', () => {

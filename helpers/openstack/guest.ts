@@ -104,7 +104,8 @@ export class HostKeyMismatch extends Error {
 }
 
 export interface SshOptions {
-  readonly user?: string;
+  readonly user: string;
+  readonly port: number;
   /** The guest's host keys from its console log: the key the guest presents must be one of them. */
   readonly hostKeys: ConsoleHostKeys;
   /** Keep trying (dropbear not up yet, key not fetched from the metadata service yet) this long. */
@@ -126,7 +127,8 @@ export async function sshRuns(address: string, privateKey: string, command: stri
     try {
       await ssh.connect({
         host: address,
-        username: options.user ?? 'root',
+        port: options.port,
+        username: options.user,
         privateKey,
         readyTimeout: 20_000,
         hostVerifier: (key: Buffer) => {

@@ -14,10 +14,20 @@ export interface HorizonLogin {
   readonly steps: string[];
 }
 
-export async function horizonLogin(lab: Lab, credentials: Credentials): Promise<HorizonLogin> {
+/**
+ * Where Horizon serves its login: the public VIP, over TLS where the spec's external endpoints have it (tls.external),
+ * at dashboard.port (the schema's default 443).
+ */
+export function horizonBase(lab: Lab): string {
   const vip = lab.vip(lab.spec.endpoints?.public ?? 'external');
+  const scheme = lab.tls.external ? 'https' : 'http';
   const port = lab.spec.dashboard?.port ?? 443;
-  const base = `https://${vip.host}${port === 443 ? '' : `:${port}`}`;
+  const usual = port === (scheme === 'https' ? 443 : 80);
+  return `${scheme}://${vip.host}${usual ? '' : `:${port}`}`;
+}
+
+export async function horizonLogin(lab: Lab, credentials: Credentials): Promise<HorizonLogin> {
+  const base = horizonBase(lab);
   const lookup = labLookup(lab);
   const ca = credentials.cacert ? readFileSync(credentials.cacert, 'utf8') : undefined;
   const agent = new Agent({ connect: { timeout: 10_000, ...(ca ? { ca } : {}), ...(lookup ? { lookup } : {}) } });

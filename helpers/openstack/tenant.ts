@@ -6,6 +6,7 @@
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Ledger } from '../gate/ledger.ts';
+import { guestSsh, scratchSubnet } from '../lab/defaults.ts';
 import type { Lab } from '../lab/model.ts';
 import { ApiError, type Cloud } from './cloud.ts';
 import { consoleHostKeys, sshRuns, type ConsoleHostKeys } from './guest.ts';
@@ -198,7 +199,7 @@ export class Tenant {
         async (name) => (await c.post<{ network: Network }>('network', '/v2.0/networks', { network: { name } })).body.network,
         (n) => KINDS.network!.remove(c, n.id),
       );
-      const cidr = this.lab.spec.neutron?.tenantSubnets?.[0] ?? this.lab.spec.neutron?.tenantPool?.replace(/\/\d+$/, '/24') ?? '10.199.0.0/24';
+      const cidr = scratchSubnet(this.lab);
       const subnet = (
         await c.post<{ subnet: Subnet }>('network', '/v2.0/subnets', { subnet: { name: this.ledger.name('subnet'), network_id: network.id, ip_version: 4, cidr } })
       ).body.subnet;
@@ -223,7 +224,7 @@ export class Tenant {
     });
   }
 
-  /** A security group that lets SSH and ICMP in. */
+  /** A security group that lets SSH (at the guest image's port) and ICMP in. */
   securityGroup(): Promise<SecurityGroup> {
     return this.once('secgroup', async () => {
       const c = this.cloud;
@@ -234,7 +235,7 @@ export class Tenant {
         (g) => KINDS['security-group']!.remove(c, g.id),
       );
       for (const rule of [
-        { protocol: 'tcp', port_range_min: 22, port_range_max: 22 },
+        { protocol: 'tcp', port_range_min: guestSsh(this.lab).port, port_range_max: guestSsh(this.lab).port },
         { protocol: 'icmp', port_range_min: null, port_range_max: null },
       ]) {
         await c.post('network', '/v2.0/security-group-rules', { security_group_rule: { security_group_id: group.id, direction: 'ingress', ethertype: 'IPv4', ...rule } });
@@ -395,8 +396,8 @@ export class Tenant {
   /** Run a command on the guest over SSH at its floating IP, the host key verified against its console log. */
   async guestRuns(command: string, withinMs = 180_000): Promise<string> {
     const [fip, keys] = await Promise.all([this.associate(), this.hostKeys()]);
-    const user = this.lab.spec.compute?.guestImage?.sshUser ?? 'root';
-    return sshRuns(fip.floating_ip_address, this.sshKey.privateKeyPem, command, { user, hostKeys: keys, withinMs });
+    const { user, port } = guestSsh(this.lab);
+    return sshRuns(fip.floating_ip_address, this.sshKey.privateKeyPem, command, { user, port, hostKeys: keys, withinMs });
   }
 
   /** Delete the server through the ledger and wait until Nova no longer knows it. */

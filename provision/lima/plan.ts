@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { dnsNodes, renderZones } from '../local/render.ts';
 import { bootstrapNode, cephClientCommands, cephHosts, cephPoolCommands, cephSettingCommands, keyringName } from '../render/ceph.ts';
+import { sshPort, volumeGroup } from '../../helpers/lab/defaults.ts';
 import { repoPath, sshUser } from '../render/common.ts';
 import { diskDevices, limaNetworks } from '../render/lima.ts';
 import { kollaCephFiles, kollaGroups, mergeNetworks } from './internal.ts';
@@ -124,7 +125,7 @@ export function buildPlan(lab: Lab, options: PlanOptions = {}): Step[] {
     add(1, 'ssh', node.name, `SSH to ${node.name} at ${node.managementAddress}`, {
       argv: [
         'ssh', '-i', p.sshKey, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'StrictHostKeyChecking=accept-new',
-        '-o', `UserKnownHostsFile=${p.knownHosts}`, `${sshUser(lab)}@${node.managementAddress}`, 'true',
+        '-o', `UserKnownHostsFile=${p.knownHosts}`, ...(sshPort(lab) === 22 ? [] : ['-p', String(sshPort(lab))]), `${sshUser(lab)}@${node.managementAddress}`, 'true',
       ],
       retry: { attempts: 30, delaySeconds: 10 },
     });
@@ -153,7 +154,7 @@ export function buildPlan(lab: Lab, options: PlanOptions = {}): Step[] {
     for (const host of backend.hosts ?? []) {
       const disk = diskDevices(lab.node(host)).find((d) => d.use === 'lvm');
       if (!disk) continue;
-      const vg = backend.volumeGroup ?? 'cinder-volumes';
+      const vg = volumeGroup(backend);
       add(1, 'lvm', host, `volume group ${vg} on ${host} ${disk.device}`, { argv: shell(host, 'sh', '-c', `vgs ${vg} >/dev/null 2>&1 || vgcreate ${vg} ${disk.device}`) });
     }
   }

@@ -13,7 +13,7 @@ import { externalTxChecksumOff, guestPackages, guestsRun, mirrorChassisOptions, 
 import { cephConf, clientKeyring } from './ceph.ts';
 import {
   caForServices, chassisSettings, cinderDir, cloudsFile, completeMarker, DATABASES, deployedServices, externalBridge, glanceDir, keystoneDir, layout,
-  mariadbDir, mariadbSocket, neutronDir, novaDir, OPENSTACK_PACKAGES, openrcFile, ovnDb, ovsDb, ovsRun, placementDir,
+  mariadbDir, mariadbSocket, neutronDir, novaDir, OPENSTACK_PACKAGES, openrcFile, ovnDb, ovnSbRemote, ovsDb, ovsRun, placementDir,
   renderCloudsYaml, renderOpenrc, SERVICE_USERS, storagePackages, TIERS, cinderBackends, type OpenstackSecrets,
 } from './openstack.ts';
 import { netnsName, type LabPaths } from './paths.ts';
@@ -367,7 +367,7 @@ export async function upOpenstack(
   }
   if (l.chassis.length && daemons.some((d) => d.service === 'ovn-controller')) {
     await p.step('OpenStack: chassis options where Neutron Zed reads them (southbound external_ids)', () =>
-      mirrorChassisOptions(`tcp:${l.ovnCentral.apiAddress}:6642`, netnsName(lab, l.ovnCentral), l.chassis.map((n) => ({ name: n.hostname, settings: chassisSettings(lab, l, n) }))),
+      mirrorChassisOptions(ovnSbRemote(lab, l), netnsName(lab, l.ovnCentral), l.chassis.map((n) => ({ name: n.hostname, settings: chassisSettings(lab, l, n) }))),
     );
   }
 

@@ -6,10 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { mgrPrometheusPort } from '../../helpers/lab/defaults.ts';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { inNode, startTier } from './bootstrap.ts';
 import {
-  cephConf, cephDir, cephLayout, cephSpec, clientCaps, clientKeyring, clientOwner, MGR_PROMETHEUS_PORT, mgrDir, monDir, osdBlock, osdDir, poolSize, publicAddress,
+  cephConf, cephDir, cephLayout, cephSpec, clientCaps, clientKeyring, clientOwner, mgrDir, monDir, osdBlock, osdDir, poolSize, publicAddress,
 } from './ceph.ts';
 import type { LabPaths } from './paths.ts';
 import type { Daemon } from './render.ts';
@@ -87,7 +88,7 @@ async function mgrKeys(lab: Lab, paths: LabPaths): Promise<string> {
   // The prometheus module serves on the mgr node's API address (where the spec's scrape target points).
   const mgr = cephLayout(lab).mgrs[0];
   const notes: string[] = [];
-  const want: Record<string, string> = { 'mgr/prometheus/server_addr': mgr?.apiAddress ?? '::', 'mgr/prometheus/server_port': String(MGR_PROMETHEUS_PORT) };
+  const want: Record<string, string> = { 'mgr/prometheus/server_addr': mgr?.apiAddress ?? '::', 'mgr/prometheus/server_port': String(mgrPrometheusPort(lab)) };
   for (const [k, v] of Object.entries(want)) {
     const have = (await ceph(['config', 'get', 'mgr', k]).catch(() => '')).trim();
     if (have !== v) {

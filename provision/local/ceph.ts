@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { mgrPrometheusPort } from '../../helpers/lab/defaults.ts';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { CephSpec } from '../../helpers/lab/spec.ts';
 import { ini } from './openstack.ts';
@@ -16,9 +17,6 @@ import type { Daemon } from './render.ts';
 
 /** Debian 12 packages of the Ceph part (Ceph 16.2 pacific), installed with --no-install-recommends. */
 export const CEPH_PACKAGES = ['ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-common'] as const;
-
-/** The mgr's prometheus module port (Ceph's default, Kolla's ceph_mgr_exporter job). */
-export const MGR_PROMETHEUS_PORT = 9283;
 
 /** Size of each OSD's sparse bluestore file when the spec names no OSD disk (the host's disk is shared, sparse). */
 export const DEFAULT_OSD_GIB = 10;
@@ -206,7 +204,7 @@ export function renderCeph(lab: Lab, paths: LabPaths, fsid: string): Daemon[] {
       cephDaemon(n, 'ceph-mgr', ['/usr/bin/ceph-mgr', ...common(n.hostname)], {
         files: [conf],
         dirs: [run, { path: dirname(mgrDir(paths, n)), owner: 'ceph' }, { path: mgrDir(paths, n), owner: 'ceph' }],
-        health: n.apiAddress ? [{ kind: 'tcp', host: n.apiAddress, port: MGR_PROMETHEUS_PORT }] : [],
+        health: n.apiAddress ? [{ kind: 'tcp', host: n.apiAddress, port: mgrPrometheusPort(lab) }] : [],
       }),
     ),
     ...l.osds.map((o) =>

@@ -11,7 +11,7 @@ import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import { hostVethName, netnsName, type LabPaths } from './paths.ts';
 import { run } from './sh.ts';
 import { GUEST_PACKAGES } from './guest.ts';
-import { cephConsumer, daemon, ini, neutronDir, novaConf, novaDir, ovsRun, uwsgi, type Ctx } from './openstack.ts';
+import { cephConsumer, daemon, ini, neutronDir, novaConf, novaDir, ovnSbRemote, ovsRun, uwsgi, type Ctx } from './openstack.ts';
 import type { Daemon } from './render.ts';
 
 export type NovaDriver = 'fake' | 'libvirt';
@@ -192,7 +192,7 @@ export function renderGuests(c: Ctx): Daemon[] {
         },
         agent: { root_helper: 'sudo' },
         ovs: { ovsdb_connection: `unix:${r}/db.sock` },
-        ovn: { ovn_sb_connection: `tcp:${l.ovnCentral.apiAddress}:6642`, ovsdb_connection_timeout: 180 },
+        ovn: { ovn_sb_connection: ovnSbRemote(lab, l), ovsdb_connection_timeout: 180 },
         oslo_concurrency: { lock_path: `${dir}/lock` },
       },
       head(lab, node, 'neutron_ovn_metadata_agent.ini'),

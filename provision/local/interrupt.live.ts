@@ -3,7 +3,7 @@
  * as a terminal does) after its network exists, while its server boots and after its floating IP is associated;
  * the next run's start removes every sg- resource of the interrupted run.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -92,6 +92,9 @@ describe('a compute run interrupted with SIGINT leaves nothing once the next run
       expect(next.exitCode === 0 || next.verdict !== undefined, next.output.slice(-2000)).toBe(true);
       const after = (await sgResources(cloud)).filter((r) => runOf(r.name.split(' ').pop()) === killed.run).map((r) => r.name);
       expect(after, `run ${killed.run} interrupted ${moment.name} had left: ${killed.left.join(', ') || 'nothing'}`).toEqual([]);
+      // Not silently: what the reaper removed is in the next run's report (matrix, JUnit, Allure, summary).
+      expect(next.verdict?.reaped?.removed ?? [], 'the reaper\'s removals in the next run\'s verdict').toEqual(expect.arrayContaining(killed.left));
+      if (killed.left.length > 0) expect(readFileSync(join(scratch, 'next', 'junit.xml'), 'utf8')).toContain(killed.left[0]);
       expect(existsSync(join(ledgerDir(lab.name), `${killed.run}.jsonl`)), `the ledger of run ${killed.run} is still there`).toBe(false);
     });
   }

@@ -7,6 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { novaPool, ovnSouthbound } from '../../helpers/lab/defaults.ts';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { LabPaths } from './paths.ts';
 import { CEPH_PACKAGES, cephConf, cephDue, cephSpec } from './ceph.ts';
@@ -483,17 +484,15 @@ function renderNova(c: Ctx): Daemon[] {
 export const cinderDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'cinder');
 
 /** A consumer's Ceph client, pool and user when Ceph is due and the spec names the consumer and its client. */
-export const KOLLA_NOVA_POOL = 'vms';
-
 export function cephConsumer(lab: Lab, consumer: 'glance' | 'cinder' | 'nova' | 'cinder-backup'): { client: string; user: string; pool: string } | undefined {
   if (!cephDue(lab)) return undefined;
   const ceph = cephSpec(lab);
   if (!(ceph.consumers ?? []).includes(consumer)) return undefined;
   const backend = consumer === 'cinder' || consumer === 'nova' ? lab.cinderBackends.find((b) => b.driver === 'ceph') : undefined;
-  // Kolla: Nova keeps instance disks in pool vms (ceph_nova_pool_name) as the Cinder user (ceph_nova_user).
+  // Kolla: Nova keeps instance disks in its pool (ceph_nova_pool_name, storage.ceph.novaPool) as the Cinder user (ceph_nova_user).
   const user = backend?.user ?? (consumer === 'nova' ? 'cinder' : consumer);
   const pools = ceph.clients?.[`client.${user}`];
-  const pool = consumer === 'nova' ? pools?.find((p) => p === KOLLA_NOVA_POOL) : (backend?.pool ?? pools?.[0]);
+  const pool = consumer === 'nova' ? pools?.find((p) => p === novaPool(lab)) : (backend?.pool ?? pools?.[0]);
   return pools && pool ? { client: `client.${user}`, user, pool } : undefined;
 }
 
@@ -662,7 +661,7 @@ function renderNeutron(c: Ctx): Daemon[] {
       securitygroup: { enable_security_group: true },
       ovn: {
         ovn_nb_connection: `tcp:${central}:6641`,
-        ovn_sb_connection: `tcp:${central}:6642`,
+        ovn_sb_connection: ovnSbRemote(c.lab, c.l),
         ovn_l3_scheduler: 'leastloaded',
         ovn_metadata_enabled: guestsRun(c.lab),
         enable_distributed_floating_ip: nspec?.distributedFip ?? false,
@@ -684,6 +683,13 @@ function renderNeutron(c: Ctx): Daemon[] {
   ];
 }
 
+/** The southbound DB as the spec places it (neutron.ovnSouthbound); this provider serves it over plain TCP only. */
+export function ovnSbRemote(lab: Lab, l: OpenstackLayout): string {
+  const sb = ovnSouthbound(lab);
+  if (sb.scheme !== 'tcp') throw new Error(`lab ${lab.name}: the local provider serves OVN's southbound DB over tcp only, the spec asks for ${sb.scheme} (neutron.ovnSouthbound.scheme)`);
+  return `tcp:${l.ovnCentral.apiAddress}:${sb.port}`;
+}
+
 function renderOvn(c: Ctx): Daemon[] {
   const node = c.l.ovnCentral;
   const run = ovnCentralRun(c.paths, node);
@@ -699,7 +705,7 @@ function renderOvn(c: Ctx): Daemon[] {
     });
   const out: Daemon[] = [
     db('nb', 6641),
-    db('sb', 6642),
+    db('sb', ovnSouthbound(c.lab).port),
     daemon(node, 'ovn-northd', {
       argv: [...env, '/usr/bin/ovn-northd', `--ovnnb-db=unix:${run}/ovnnb_db.sock`, `--ovnsb-db=unix:${run}/ovnsb_db.sock`, `--pidfile=${run}/ovn-northd.pid`, '--no-chdir'],
       dirs: [{ path: run }],
@@ -733,7 +739,7 @@ export function chassisSettings(lab: Lab, l: OpenstackLayout, node: LabNode): Re
   return {
     'system-id': node.hostname,
     hostname: node.hostname,
-    'ovn-remote': `tcp:${l.ovnCentral.apiAddress}:6642`,
+    'ovn-remote': ovnSbRemote(lab, l),
     'ovn-encap-type': nspec?.tenantNetworkType === 'vxlan' ? 'vxlan' : 'geneve',
     'ovn-encap-ip': tunnelAddress(lab, node),
     'ovn-bridge-datapath-type': 'netdev',

@@ -3,6 +3,7 @@
  * how to tell it is healthy. Nothing here touches the machine, so the whole lab can be checked in a unit test.
  */
 import { createHash } from 'node:crypto';
+import { DEFAULTS, sshPort } from '../../helpers/lab/defaults.ts';
 import type { Lab, LabNode, Vip } from '../../helpers/lab/model.ts';
 import { netnsName, type LabPaths } from './paths.ts';
 import { cephConf, cephDue } from './ceph.ts';
@@ -394,14 +395,14 @@ function renderLoadbalancer(lab: Lab, paths: LabPaths, node: LabNode, secrets: S
 
 // ---------------------------------------------------------------- sshd
 
-export function renderSshd(paths: LabPaths, node: LabNode, env: Readonly<Record<string, string>> = {}): string {
+export function renderSshd(paths: LabPaths, node: LabNode, env: Readonly<Record<string, string>> = {}, port: number = DEFAULTS.sshPort): string {
   // sshd takes the first SetEnv line only: every variable goes on that one line.
   // SHLVL=1: the nodes share the host's accounts, and bash sources ~/.bashrc for a command sent over SSH only in a
   // top-level shell. The host's rc files are not the node's, and can cost half a second per command (pyenv init).
   const setEnv = Object.entries({ SHLVL: '1', OVS_RUNDIR: `${paths.run}/${node.name}-ovs`, OVN_RUNDIR: `${paths.run}/${node.name}-ovs`, ...env }).map(([k, v]) => `${k}=${v}`).join(' ');
   const listen = [...new Set([node.managementAddress, node.apiAddress].filter((a): a is string => !!a))];
   return `# Rendered by stackgate (local provider) for ${node.name}; do not edit.
-${listen.map((a) => `ListenAddress ${a}:22`).join('\n')}
+${listen.map((a) => `ListenAddress ${a}:${port}`).join('\n')}
 HostKey ${paths.hostKey(node.name)}
 PidFile ${paths.run}/${node.name}-sshd.pid
 AuthorizedKeysFile ${paths.authorizedKeys}
@@ -603,9 +604,9 @@ export function renderDaemons(lab: Lab, paths: LabPaths, secrets: Secrets): Daem
         service: 'sshd',
         program: `${node.name}-sshd`,
         argv: ['/usr/sbin/sshd', '-D', '-e', '-f', paths.node(node.name, 'sshd', 'sshd_config')],
-        files: [{ path: paths.node(node.name, 'sshd', 'sshd_config'), content: renderSshd(paths, node, cephDue(lab) ? { CEPH_CONF: cephConf(paths) } : {}) }],
+        files: [{ path: paths.node(node.name, 'sshd', 'sshd_config'), content: renderSshd(paths, node, cephDue(lab) ? { CEPH_CONF: cephConf(paths) } : {}, sshPort(lab)) }],
         dirs: [{ path: paths.node(node.name, 'sshd') }],
-        health: [{ kind: 'tcp', host: (node.managementAddress ?? node.apiAddress)!, port: 22 }],
+        health: [{ kind: 'tcp', host: (node.managementAddress ?? node.apiAddress)!, port: sshPort(lab) }],
       });
     }
     if (node.apiAddress && lab.spec.monitoring) {
@@ -712,7 +713,9 @@ export function renderKnownHosts(lab: Lab, hostKeys: Record<string, string>): st
   return lab.nodes
     .filter((n) => hostKeys[n.name])
     .map((n) => {
-      const names = [n.hostname, ...(domain ? [`${n.hostname}.${domain}`] : []), ...nodeAddresses(n)];
+      // ssh looks a host up as [name]:port when the port is not 22.
+      const port = sshPort(lab);
+      const names = [n.hostname, ...(domain ? [`${n.hostname}.${domain}`] : []), ...nodeAddresses(n)].map((h) => (port === 22 ? h : `[${h}]:${port}`));
       return `${names.join(',')} ${hostKeys[n.name]!.trim().split(/\s+/).slice(0, 2).join(' ')}`;
     })
     .join('\n') + '\n';

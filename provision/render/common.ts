@@ -54,10 +54,8 @@ export function nodeAddressOn(lab: Lab, node: LabNode, network: string): string 
   return need(node.addresses[network], `node ${node.name} of lab ${lab.name} has no address on network ${network}`);
 }
 
-/** The SSH user the provider and the checks log in as (credentials.sshUser, else root as helpers/node). */
-export function sshUser(lab: Lab): string {
-  return lab.spec.credentials?.sshUser ?? 'root';
-}
+/** The SSH user the provider and the checks log in as (credentials.sshUser, else the schema's default). */
+export { sshUser } from '../../helpers/lab/defaults.ts';
 
 export function dottedMask(prefix: number): string {
   const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;

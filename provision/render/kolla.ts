@@ -8,6 +8,7 @@ import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { NodeRole } from '../../helpers/lab/spec.ts';
 import type { LimaPaths } from '../lima/paths.ts';
 import { vipNic } from '../local/render.ts';
+import { novaPool } from '../../helpers/lab/defaults.ts';
 import { addressNic, apiNetwork, header, need, sshUser, yaml, type RenderedFile } from './common.ts';
 
 type Globals = Record<string, string | number | string[]>;
@@ -158,7 +159,7 @@ export function renderGlobalsPhase2(lab: Lab): Globals {
     if (user === 'glance' && pools[0]) Object.assign(g, { ceph_glance_user: user, ceph_glance_pool_name: pools[0] });
     if (user === 'cinder-backup' && pools[0]) Object.assign(g, { ceph_cinder_backup_user: user, ceph_cinder_backup_pool_name: pools[0] });
   }
-  const vms = ceph.pools?.find((p) => p.name === 'vms');
+  const vms = ceph.pools?.find((p) => p.name === novaPool(lab));
   if (consumers.includes('nova') && vms) g.ceph_nova_pool_name = vms.name;
   const mgrJob = lab.spec.monitoring?.jobs.find((j) => j.job === 'ceph_mgr_exporter');
   if (mgrJob) {

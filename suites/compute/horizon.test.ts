@@ -3,7 +3,7 @@ import { check } from '../../helpers/gate/check.ts';
 import { horizonLogin } from '../../helpers/openstack/horizon.ts';
 import { loadCredentials } from '../../helpers/openstack/credentials.ts';
 
-check('compute.horizon-login', 'Horizon serves its login over TLS on the external VIP, and the admin login reaches the project overview', async ({ lab, notApplicable, attach }) => {
+check('compute.horizon-login', 'Horizon serves its login on the external VIP at the scheme and port the spec gives, and the admin login reaches the project overview', async ({ lab, notApplicable, attach }) => {
   if (!lab.spec.dashboard?.enabled) notApplicable(`lab ${lab.name}: the spec has no dashboard (dashboard.enabled is not true)`);
   const r = await horizonLogin(lab, loadCredentials(lab));
   await attach('login', r.steps.join('\n'));

@@ -1,15 +1,17 @@
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
-import { Cloud } from '../../helpers/openstack/cloud.ts';
+import { tokenProject } from '../../helpers/lab/defaults.ts';
+import { Cloud, projectFindings } from '../../helpers/openstack/cloud.ts';
 import { loadCredentials } from '../../helpers/openstack/credentials.ts';
 import { catalogFindings, tokenProbes } from '../../helpers/openstack/catalog.ts';
 
-check('compute.keystone-token', "Keystone issues a project-scoped token for the user's own credentials", async ({ lab, attach }) => {
+check('compute.keystone-token', "Keystone issues a token for the user's own credentials, scoped to the project the spec names", async ({ lab, attach }) => {
   const credentials = loadCredentials(lab);
   const cloud = await Cloud.connect(lab, credentials);
   try {
-    await attach('token', `from ${credentials.source}: user ${cloud.userId}, project ${cloud.projectId}, expires ${cloud.expiresAt}\n${cloud.trailText()}`);
-    expect(cloud.projectId, `the token for ${credentials.source} is not scoped to project ${credentials.projectName}`).not.toBe('');
+    const p = cloud.project;
+    await attach('token', `from ${credentials.source}: user ${cloud.userId}, project ${p ? `${p.name} (${p.id}) in domain ${p.domain}` : 'none'}, expires ${cloud.expiresAt}\n${cloud.trailText()}`);
+    expect(projectFindings(tokenProject(lab), p), `the token for ${credentials.source} (which asks for project ${credentials.projectName} in ${credentials.projectDomainName})`).toEqual([]);
     expect(cloud.catalog.map((s) => s.type), `the token for ${credentials.source} carries no catalog`).not.toEqual([]);
   } finally {
     await cloud.close();

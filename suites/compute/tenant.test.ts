@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
+import { guestSsh } from '../../helpers/lab/defaults.ts';
 import { cidrWithin, inRange, parseCidr } from '../../helpers/net/ip.ts';
 import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
 import { hypervisorOf, pathTo, pingOnceConfigured, reachable } from '../../helpers/openstack/guest.ts';
@@ -29,7 +30,7 @@ check('compute.neutron-tenant', 'A tenant network in the tenant pool, a router o
   const type = lab.spec.neutron?.tenantNetworkType;
   if (type && seen['provider:network_type'] !== type) findings.push(`network ${network.name} is ${seen['provider:network_type'] ?? 'of unknown type'}, the spec says ${type}`);
   if (router.external_gateway_info?.network_id !== external.id) findings.push(`router ${router.name} has its gateway on ${router.external_gateway_info?.network_id ?? 'nothing'}, not on ${external.name}`);
-  for (const want of [{ protocol: 'tcp', port: 22 }, { protocol: 'icmp' }]) {
+  for (const want of [{ protocol: 'tcp', port: guestSsh(lab).port }, { protocol: 'icmp' }]) {
     const rule = group.security_group_rules.find((r) => r.direction === 'ingress' && r.protocol === want.protocol && (!want.port || (r.port_range_min! <= want.port && r.port_range_max! >= want.port)));
     if (!rule) findings.push(`security group ${group.name} has no ingress ${want.protocol}${want.port ? `/${want.port}` : ''} rule`);
   }
@@ -92,7 +93,7 @@ check('compute.guest-reachable', 'The guest answers ping and SSH with its inject
     throw error;
   };
   const keys = await t.hostKeys().catch(withConsole);
-  const user = lab.spec.compute?.guestImage?.sshUser ?? 'root';
+  const { user } = guestSsh(lab);
   const uptime = await t.guestRuns('cat /proc/uptime', 180_000).catch(withConsole);
   expect(uptime, `${where}: SSH as ${user} with the key from the metadata service, host key ${keys.fingerprints.join(', ')}`).toMatch(/^\d+/);
   await attach('reachability', `ping after ${pinged.toFixed(1)} s (address on the console after ${ping.configuredAfterS?.toFixed(1) ?? '—'} s), SSH (host key ${keys.fingerprints.join(', ')} from the console) after ${((Date.now() - t0) / 1000).toFixed(1)} s from the floating IP's association; guest uptime ${uptime}`);

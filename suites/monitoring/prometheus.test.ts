@@ -15,12 +15,8 @@ function prometheus({ lab, notApplicable }: CheckContext): Prometheus {
 /** The active targets beside the spec's expectation; a Prometheus that cannot be read blocks the check. */
 async function compared(ctx: CheckContext) {
   const prom = prometheus(ctx);
-  let active;
-  try {
-    active = await activeTargets(prom, ctx.lab, { signal: ctx.signal });
-  } catch (error) {
-    throw new Error(`blocked: cannot read the active targets (see mon.prometheus-up): ${(error as Error).message}`);
-  }
+  // Recorded as blocked, not failed: mon.prometheus-up fails with the cause.
+  const active = await ctx.needs(`reading the active targets of ${prom.service.label} (see mon.prometheus-up)`, activeTargets(prom, ctx.lab, { signal: ctx.signal }));
   const comparison = compareTargets(ctx.lab.expectedTargets, active);
   await ctx.attach('active targets', JSON.stringify(active, null, 2), 'application/json');
   if (comparison.notExpected.length) {
@@ -63,12 +59,7 @@ check('mon.targets-up', 'every expected scrape target is up, without error, scra
   }
   const findings = healthFindings(comparison, new Date(), 2 * interval, `two scrape intervals (2 × ${interval} s, monitoring.prometheus.scrapeIntervalSeconds)`);
   const promql = downQuery(comparison.present.map((p) => p.expected.job));
-  let down;
-  try {
-    down = await query(prom, ctx.lab, promql, { signal: ctx.signal });
-  } catch (error) {
-    throw new Error(`blocked: cannot run the PromQL query ${promql}: ${(error as Error).message}`);
-  }
+  const down = await ctx.needs(`the PromQL query ${promql} on ${prom.service.label}`, query(prom, ctx.lab, promql, { signal: ctx.signal }));
   await ctx.attach(`PromQL ${promql}`, JSON.stringify(down, null, 2), 'application/json');
   findings.push(...down.map((s) => `PromQL ${promql} returns job ${s.metric.job} instance ${s.metric.instance} (up is ${s.value[1]})`));
   expect(findings, 'expected targets up').toEqual([]);

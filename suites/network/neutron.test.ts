@@ -14,7 +14,7 @@ check('net.ovn-agents', 'Neutron runs the OVN backend: no L3, DHCP or OVS agents
 check('net.ovn-chassis-encap', 'Every network and compute node is an OVN chassis encapsulating on its tunnel address', async ({ lab, node, attach, notApplicable }) => {
   if (lab.spec.neutron?.backend !== 'ovn') notApplicable(`lab ${lab.name}: neutron.backend is ${lab.spec.neutron?.backend ?? 'not stated'}`);
   const sb = southbound(lab);
-  const seen = await chassisEncaps(lab, node(sb.node.name), sb.db);
+  const seen = await chassisEncaps(lab, node(sb.node.name), sb);
   await attach('southbound encaps', seen.map((e) => `${e.hostname} ${e.chassis} ${e.type} ${e.ip}`).join('\n'));
   expect(encapFindings(lab, seen), 'OVN chassis').toEqual([]);
 });

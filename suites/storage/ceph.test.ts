@@ -1,6 +1,7 @@
 /** Ceph as the spec's storage.ceph places and sizes it: health, daemons on their hosts, pools, memory, the mgr exporter. */
 import { expect } from 'vitest';
 import { check, type CheckContext } from '../../helpers/gate/check.ts';
+import { mgrPrometheusPort } from '../../helpers/lab/defaults.ts';
 import type { CephSpec } from '../../helpers/lab/spec.ts';
 import { CEPH_DEFAULT_POOL_SIZE } from '../../helpers/lab/placement.ts';
 import { inCeph } from '../../helpers/node/deployer.ts';
@@ -133,7 +134,7 @@ check('storage.ceph-osd-memory', 'every OSD runs with the osd_memory_target the 
 check('storage.ceph-mgr-prometheus', "the active MGR's prometheus module serves Ceph's metrics on a MGR host, at the port the spec scrapes", async (ctx) => {
   const c = ceph(ctx);
   const job = ctx.lab.spec.monitoring?.jobs.find((j) => j.roles?.includes('ceph-mgr'));
-  const port = job?.port ?? 9283;
+  const port = job?.port ?? mgrPrometheusPort(ctx.lab);
   const mgr = await cephJson<{ active_name: string; services?: Record<string, string> }>(ctx, 'mgr dump');
   const url = mgr.services?.prometheus;
   if (!url) {

@@ -1,7 +1,9 @@
 /** Cinder per backend of the spec's phase: services, volume types, the volume lifecycle, RBD and LVM placement. */
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
+import { cinderPool, iscsiPort, volumeGroup } from '../../helpers/lab/defaults.ts';
 import { inService } from '../../helpers/node/deployer.ts';
+import { listenerFindings, listeningAddresses } from '../../helpers/node/net.ts';
 import { backendsNow, backupFindings, cinderServices, serviceFindings, volumeTypes, Volumes } from '../../helpers/openstack/volumes.ts';
 
 check('storage.cinder-services', "A cinder-volume service is up for every backend of the lab's phase on its host, and cinder-backup runs exactly when due", async ({ lab, cloud, attach }) => {
@@ -67,7 +69,7 @@ check('storage.rbd-volume', 'A volume of the Ceph type is an RBD image in the po
   const volumes = new Volumes(await cloud(), t.ledger);
   const v = await volumes.create('vol-rbd', { size: 1, volume_type: rbd.volumeType ?? rbd.name });
   const mon = lab.ceph!.mons[0]!;
-  const pool = rbd.pool ?? 'volumes';
+  const pool = cinderPool(rbd);
   const images = await node(mon).out(inService(lab, 'ceph', `rbd ls ${pool}`));
   expect(images.split('\n'), `volume ${v.name}: RBD images in pool ${pool} (seen on ${mon})`).toContain(`volume-${v.id}`);
 });
@@ -76,7 +78,7 @@ check('storage.lvm-volume-group', 'The LVM backend has its volume group on its s
   const lvm = lab.cinderBackends.find((b) => b.driver === 'lvm');
   if (!lvm) return notApplicable(`lab ${lab.name} has no Cinder backend with driver lvm`);
   requires('lvm');
-  const vg = lvm.volumeGroup ?? 'cinder-volumes';
+  const vg = volumeGroup(lvm);
   const findings: string[] = [];
   for (const host of lvm.hosts ?? []) {
     const out = await node(host).run(`vgs --noheadings --units g --nosuffix -o vg_name,vg_size ${vg}`);
@@ -90,7 +92,7 @@ check('storage.lvm-volume-group', 'The LVM backend has its volume group on its s
   expect(findings, 'LVM volume groups').toEqual([]);
 });
 
-check('storage.iscsi-target', "The LVM backend's iSCSI target listens on the storage node's address on the network the spec names", async ({ lab, node, requires, notApplicable }) => {
+check('storage.iscsi-target', "The LVM backend's iSCSI target listens on the storage node's address on the network the spec names, and only there", async ({ lab, node, requires, notApplicable }) => {
   const lvm = lab.cinderBackends.find((b) => b.driver === 'lvm');
   if (!lvm) return notApplicable(`lab ${lab.name} has no Cinder backend with driver lvm`);
   requires('lvm');
@@ -98,11 +100,13 @@ check('storage.iscsi-target', "The LVM backend's iSCSI target listens on the sto
   for (const host of lvm.hosts ?? []) {
     const n = lab.node(host);
     const want = lvm.iscsiNetwork ? n.addresses[lvm.iscsiNetwork] : n.apiAddress;
-    const listening = (await node(host).out("ss -Hltn 'sport = :3260'"))
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.trim().split(/\s+/)[3] ?? '');
-    if (!listening.some((a) => a === `${want}:3260` || a.startsWith('0.0.0.0:') || a.startsWith('*:'))) findings.push(`${host}: no iSCSI target on ${want}:3260 (listening: ${listening.join(', ') || 'nothing on 3260'})`);
+    const port = iscsiPort(lvm);
+    if (!want) {
+      findings.push(`${host} has no address on network ${lvm.iscsiNetwork ?? 'api'} for the iSCSI target`);
+      continue;
+    }
+    const listening = listeningAddresses(await node(host).out(`ss -Hltn 'sport = :${port}'`));
+    findings.push(...listenerFindings('iSCSI target', want, port, listening).map((f) => `${host}: ${f}`));
   }
   expect(findings, 'iSCSI targets').toEqual([]);
 });

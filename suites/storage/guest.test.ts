@@ -1,6 +1,7 @@
 /** Storage as a guest and an image get it: a Ceph volume attached and seen in the guest, the guest's disk and Glance's images in Ceph where the spec says. */
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
+import { novaPool } from '../../helpers/lab/defaults.ts';
 import { inService } from '../../helpers/node/deployer.ts';
 import { backendsNow, volumeTypes, Volumes } from '../../helpers/openstack/volumes.ts';
 import { waitFor } from '../../helpers/openstack/wait.ts';
@@ -46,17 +47,15 @@ check('storage.volume-attach', 'A volume of the Ceph type attaches to a running 
   // A boot under the spec's build timeout, SSH, attach and detach: beside the compute layer's boot on a small host.
 }, { timeout: 660_000 });
 
-/** Kolla's pool for Nova's disks (ceph_nova_pool_name); the seeds' designs keep it. */
-const NOVA_POOL = 'vms';
-
 check('storage.nova-disk-rbd', "A server's root disk is an RBD image in Nova's pool where the spec makes Nova a Ceph consumer", async ({ lab, tenant, node, due, needs, notApplicable }) => {
   due(lab.ceph?.phase ?? 2, 'Nova on Ceph');
   if (!lab.spec.storage?.ceph?.consumers?.includes('nova')) notApplicable(`lab ${lab.name}: storage.ceph.consumers does not name nova: its disks stay on the compute nodes`);
   const t = await tenant();
   const { server } = await needs('a booted server (compute.server-boot)', t.server());
   const mon = lab.ceph!.mons[0]!;
-  const images = (await node(mon).out(inService(lab, 'ceph', `rbd ls ${NOVA_POOL}`))).split('\n').filter(Boolean);
-  expect(images, `server ${server.name}: RBD images in pool ${NOVA_POOL} (seen on ${mon})`).toContain(`${server.id}_disk`);
+  const pool = novaPool(lab);
+  const images = (await node(mon).out(inService(lab, 'ceph', `rbd ls ${pool}`))).split('\n').filter(Boolean);
+  expect(images, `server ${server.name}: RBD images in pool ${pool} (seen on ${mon})`).toContain(`${server.id}_disk`);
 }, { timeout: 360_000 });
 
 check('storage.glance-rbd-image', "An image uploaded to Glance is an RBD image in the Glance client's pool where the spec makes Glance a Ceph consumer", async ({ lab, tenant, node, due, needs, notApplicable }) => {

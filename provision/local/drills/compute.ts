@@ -193,6 +193,54 @@ const wrongCredentials: Drill = {
   },
 };
 
+/** A project beside the spec's, where the admin user is admin too: a token scoped to it works, but not where the spec says. */
+const OTHER_PROJECT = 'sg-drill-other-project';
+const otherProjectBackup = (lab: Lab) => `${cloudsFile(lab, labPaths(lab.name))}.drill-other-project`;
+
+async function otherProject(lab: Lab, create: boolean): Promise<void> {
+  await withCloud(lab, async (c) => {
+    const found = (await c.get<{ projects: { id: string }[] }>('identity', `/v3/projects?name=${OTHER_PROJECT}`)).body.projects[0];
+    if (!create) {
+      if (found) {
+        await c.request('identity', 'PATCH', `/v3/projects/${found.id}`, { body: { project: { enabled: false } } });
+        await c.delete('identity', `/v3/projects/${found.id}`);
+      }
+      return;
+    }
+    const id = found?.id ?? (await c.post<{ project: { id: string } }>('identity', '/v3/projects', { project: { name: OTHER_PROJECT, domain_id: 'default' } })).body.project.id;
+    const role = (await c.get<{ roles: { id: string }[] }>('identity', '/v3/roles?name=admin')).body.roles[0];
+    if (!role) throw new Error('drill compute-token-other-project: Keystone has no role admin');
+    await c.put('identity', `/v3/projects/${id}/users/${c.userId}/roles/${role.id}`, undefined, { ok: [200, 204] });
+  });
+}
+
+const tokenOtherProject: Drill = {
+  name: 'compute-token-other-project',
+  description: `clouds.yaml scopes the admin user to project ${OTHER_PROJECT}, where it is admin too, instead of the spec's project`,
+  decisions: ['CMP-01'],
+  // The token works everywhere; only the check of its scope sees that it is not the project the spec names.
+  checks: ['compute.keystone-token'],
+  object: OTHER_PROJECT,
+  async inject(lab) {
+    const file = cloudsFile(lab, labPaths(lab.name));
+    const backup = otherProjectBackup(lab);
+    if (!existsSync(backup)) writeFileSync(backup, readFileSync(file), { mode: 0o600 });
+    await otherProject(lab, true);
+    const doc = parse(readFileSync(backup, 'utf8')) as { clouds: Record<string, { auth: { project_name?: string } }> };
+    const cloud = loadCredentials(lab).source.split(' cloud ').pop()!;
+    doc.clouds[cloud]!.auth.project_name = OTHER_PROJECT;
+    writeFileSync(file, stringify(doc), { mode: 0o600 });
+  },
+  async revert(lab) {
+    const backup = otherProjectBackup(lab);
+    if (existsSync(backup)) {
+      writeFileSync(cloudsFile(lab, labPaths(lab.name)), readFileSync(backup), { mode: 0o600 });
+      rmSync(backup);
+    }
+    await otherProject(lab, false);
+  },
+};
+
 /** A run that died long ago (no such process) and left a network behind, ledger and all. */
 const LEAKED_RUN = 'zzleak00';
 
@@ -252,4 +300,4 @@ function northSouthCut(lab: Lab): Drill | undefined {
 }
 
 export const computeDrillsFor = (lab: Lab): Drill[] =>
-  [novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentials, leakedResource, northSouthCut(lab)].filter((d) => d !== undefined);
+  [novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentials, tokenOtherProject, leakedResource, northSouthCut(lab)].filter((d) => d !== undefined);

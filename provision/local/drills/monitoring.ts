@@ -140,7 +140,9 @@ const passwordWrong: Drill = {
   name: 'mon-password-wrong',
   description: "the Prometheus password the checks read (credentials.secretsFile, monitoring.prometheus.passwordKey) is rotated to a wrong value",
   decisions: ['MON-01'],
-  checks: ['mon.prometheus-up', 'mon.targets-present', 'mon.targets-up'],
+  checks: ['mon.prometheus-up'],
+  // They cannot read the targets without the password: blocked by mon.prometheus-up, which names the cause.
+  blocked: ['mon.targets-present', 'mon.targets-up'],
   object: 'internal.openstack.local:9091',
   async inject(lab) {
     const named = lab.spec.credentials?.secretsFile;
@@ -168,7 +170,8 @@ const prometheusStopped: Drill = {
   name: 'mon-prometheus-stopped',
   description: 'Prometheus is stopped: its VIP frontend has no server left',
   decisions: ['MON-01'],
-  checks: ['mon.prometheus-up', 'mon.targets-present', 'mon.targets-up'],
+  checks: ['mon.prometheus-up'],
+  blocked: ['mon.targets-present', 'mon.targets-up'],
   object: 'internal.openstack.local:9091',
   async inject(lab) {
     await supervisorctl(lab, 'stop', promProgram(lab));

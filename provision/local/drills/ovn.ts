@@ -19,7 +19,7 @@ const supervisorctl = (lab: Lab, ...args: string[]) => tryRun('supervisorctl', [
 async function encaps(lab: Lab): Promise<Encap[]> {
   const sb = southbound(lab);
   const shell = { out: (cmd: string) => run('ip', ['netns', 'exec', netnsName(lab, sb.node), 'sh', '-c', cmd]) };
-  return chassisEncaps(lab, shell, sb.db);
+  return chassisEncaps(lab, shell, sb);
 }
 
 const mine = (node: LabNode, seen: readonly Encap[]) => seen.filter((e) => e.hostname === node.hostname || e.hostname.split('.')[0] === node.hostname);
@@ -81,7 +81,7 @@ const controllerGone = (node: LabNode): Drill => ({
   async inject(lab) {
     await supervisorctl(lab, 'stop', `${node.name}-ovn-controller`);
     const sb = southbound(lab);
-    await tryRun('ip', ['netns', 'exec', netnsName(lab, sb.node), 'ovn-sbctl', `--db=${sb.db}`, '--timeout=10', '--if-exists', 'chassis-del', node.hostname]);
+    await tryRun('ip', ['netns', 'exec', netnsName(lab, sb.node), 'ovn-sbctl', ...sb.args, '--timeout=10', '--if-exists', 'chassis-del', node.hostname]);
     await encapIs(lab, node, (ips) => ips.length === 0, 'the chassis');
     await controllerAgentAlive(lab, node, false);
   },
