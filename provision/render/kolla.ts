@@ -194,7 +194,8 @@ export function kollaBuildImages(lab: Lab): string[] {
   if (g.neutron_plugin_agent === 'ovn') extra.push('ovn-');
   if (g.enable_prometheus === 'yes') extra.push('prometheus');
   if (g.enable_grafana === 'yes') extra.push('grafana');
-  return [...KOLLA_DEFAULT_PROFILE, ...extra];
+  // Anchored: kolla-build searches image names, and a bare "keystone" also builds barbican-keystone-listener.
+  return [...KOLLA_DEFAULT_PROFILE, ...extra].map((name) => `^${name}`);
 }
 
 export interface ImageBuild {
