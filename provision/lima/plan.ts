@@ -145,13 +145,19 @@ export function buildPlan(lab: Lab, options: PlanOptions = {}): Step[] {
   });
   for (const node of lab.nodes) {
     const file = join(R, `lima/${node.name}.yaml`);
-    add(1, 'vms', `create:${node.name}`, `Lima instance ${node.name}`, { argv: ['limactl', 'create', `--name=${node.name}`, '--tty=false', file], reads: [file] });
+    add(1, 'vms', `create:${node.name}`, `Lima instance ${node.name}`, {
+      argv: ['limactl', 'create', `--name=${node.name}`, '--tty=false', file],
+      reads: [file],
+    });
   }
   for (const node of lab.nodes) {
     add(1, 'vms', `start:${node.name}`, `${node.name} booted`, { argv: ['limactl', 'start', '--tty=false', '--timeout=15m', node.name] });
   }
   for (const node of lab.nodes) {
-    add(1, 'vms', `key:${node.name}`, `lab key on ${node.name}`, { argv: ['limactl', 'copy', `${p.sshKey}.pub`, `${node.name}:/tmp/stackgate.pub`], reads: [`${p.sshKey}.pub`] });
+    add(1, 'vms', `key:${node.name}`, `lab key on ${node.name}`, {
+      argv: ['limactl', 'copy', `${p.sshKey}.pub`, `${node.name}:/tmp/stackgate.pub`],
+      reads: [`${p.sshKey}.pub`],
+    });
     const home = sshUser(lab) === 'root' ? '/root' : `/home/${sshUser(lab)}`;
     add(1, 'vms', `authorize:${node.name}`, `lab key authorized for ${sshUser(lab)} on ${node.name}`, {
       argv: shell(
@@ -230,7 +236,10 @@ export function buildPlan(lab: Lab, options: PlanOptions = {}): Step[] {
     reads: [template],
     writes: [p.passwords],
   });
-  add(1, 'kolla-config', 'genpwd', 'passwords generated (kolla-genpwd fills only empty ones)', { argv: [join(p.venv, 'bin/kolla-genpwd'), '-p', p.passwords], reads: [p.passwords] });
+  add(1, 'kolla-config', 'genpwd', 'passwords generated (kolla-genpwd fills only empty ones)', {
+    argv: [join(p.venv, 'bin/kolla-genpwd'), '-p', p.passwords],
+    reads: [p.passwords],
+  });
   add(1, 'kolla-config', 'inventory', "Kolla's service groups", {
     internal: {
       describe: `write ${join(p.kolla, 'inventory/kolla-groups')}: the [*:children] sections of ${join(p.venv, 'share/kolla-ansible/ansible/inventory/multinode')} for groups the rendered inventory does not define`,
@@ -239,13 +248,17 @@ export function buildPlan(lab: Lab, options: PlanOptions = {}): Step[] {
     reads: [join(upstream, 'ansible/inventory/multinode')],
     writes: [join(p.kolla, 'inventory/kolla-groups')],
   });
-  for (const sub of ['certificates', 'bootstrap-servers']) add(1, sub, '', `kolla-ansible ${sub}`, { argv: ka(sub), env: kollaEnv, reads: kollaInputs });
+  const kollaAnsible = (sub: string) => add(1, sub, '', `kolla-ansible ${sub}`, { argv: ka(sub), env: kollaEnv, reads: kollaInputs });
+  kollaAnsible('certificates');
+  kollaAnsible('bootstrap-servers');
   // Kolla runs iscsid in a container on its iscsid hosts (compute, storage); a host iscsid would hold the same socket.
   // bootstrap-servers removes open-iscsi on Ubuntu (ansible-collection-kolla packages role): this step confirms it.
   if (lab.cinderBackends.some((b) => b.driver === 'lvm')) {
     for (const node of lab.nodes.filter((n) => n.roles.includes('compute') || n.roles.includes('storage'))) {
       add(1, 'host-iscsi', node.name, `no host iSCSI daemon on ${node.name} (Kolla's iscsid container owns iSCSI)`, {
-        argv: shell(node.name, 'sh', '-c', `systemctl disable --now ${HOST_ISCSI_UNITS} 2>/dev/null; ! systemctl is-active --quiet ${HOST_ISCSI_UNITS}`),
+        argv: shell(
+          node.name, 'sh', '-c', `systemctl disable --now ${HOST_ISCSI_UNITS} 2>/dev/null; ! systemctl is-active --quiet ${HOST_ISCSI_UNITS}`,
+        ),
       });
     }
   }
@@ -271,10 +284,12 @@ export function buildPlan(lab: Lab, options: PlanOptions = {}): Step[] {
       argv: shell(n, `${KOLLA_BUILD_VENV}/bin/kolla-build`, ...build.argv),
     });
     add(1, 'images', 'check', `the registry serves keystone:${build.tag}`, {
-      argv: shell(n, 'sh', '-c', `curl -fsS http://${build.registry}/v2/${kollaImageFacts().namespace}/keystone/tags/list | grep -qF '"${build.tag}"'`),
+      argv: shell(
+        n, 'sh', '-c', `curl -fsS http://${build.registry}/v2/${kollaImageFacts().namespace}/keystone/tags/list | grep -qF '"${build.tag}"'`,
+      ),
     });
   }
-  for (const sub of ['prechecks', 'deploy', 'post-deploy']) add(1, sub, '', `kolla-ansible ${sub}`, { argv: ka(sub), env: kollaEnv, reads: kollaInputs });
+  for (const sub of ['prechecks', 'deploy', 'post-deploy']) kollaAnsible(sub);
 
   // ---------------------------------------------------------------- phase 2
   if (lab.ceph) {
@@ -297,7 +312,10 @@ export function buildPlan(lab: Lab, options: PlanOptions = {}): Step[] {
     });
     add(2, 'ceph-hosts', 'pubkey', "the cluster's SSH key", { argv: ['limactl', 'shell', '--workdir=/', m, 'cat', '/etc/ceph/ceph.pub'], stdoutTo: join(p.ceph, 'ceph.pub') });
     for (const h of cephHosts(lab).filter((h) => h.name !== m)) {
-      add(2, 'ceph-hosts', `key:${h.name}`, `cluster key to ${h.name}`, { argv: ['limactl', 'copy', join(p.ceph, 'ceph.pub'), `${h.name}:/tmp/ceph.pub`], reads: [join(p.ceph, 'ceph.pub')] });
+      add(2, 'ceph-hosts', `key:${h.name}`, `cluster key to ${h.name}`, {
+        argv: ['limactl', 'copy', join(p.ceph, 'ceph.pub'), `${h.name}:/tmp/ceph.pub`],
+        reads: [join(p.ceph, 'ceph.pub')],
+      });
       add(2, 'ceph-hosts', `authorize:${h.name}`, `cluster key authorized for root on ${h.name}`, {
         argv: shell(h.name, 'sh', '-c', 'install -d -m 0700 /root/.ssh && touch /root/.ssh/authorized_keys && (grep -qxF "$(cat /tmp/ceph.pub)" /root/.ssh/authorized_keys || cat /tmp/ceph.pub >> /root/.ssh/authorized_keys)'),
       });

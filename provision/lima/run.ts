@@ -68,7 +68,8 @@ export function contentHash(path: string): string {
 /** The step's command and the contents of what it reads: a re-rendered input makes it run again. */
 export function fingerprint(step: Step, cwd: string): string {
   const inputs = (step.reads ?? []).map((r) => [r, contentHash(resolve(cwd, r))]);
-  return createHash('sha256').update(JSON.stringify([step.argv ?? step.internal?.describe, step.env, step.stdoutTo, inputs])).digest('hex').slice(0, 16);
+  const what = [step.argv ?? step.internal?.describe, step.env, step.stdoutTo, inputs];
+  return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
 
 export function readState(file: string): RunState {

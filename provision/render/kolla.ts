@@ -222,7 +222,10 @@ export function kollaImageBuild(lab: Lab): ImageBuild | undefined {
   const { node, registry } = at;
   const d = kolla(lab);
   const distro = d.baseDistro ?? KOLLA_DEFAULT_DISTRO;
-  const tag = need(kollaImageTag(lab.release, distro, d.imageTagSuffix ?? ''), `no distribution version of ${distro} is recorded for Kolla ${lab.release} (fixtures/kolla/images-published.json)`);
+  const tag = need(
+    kollaImageTag(lab.release, distro, d.imageTagSuffix ?? ''),
+    `no distribution version of ${distro} is recorded for Kolla ${lab.release} (fixtures/kolla/images-published.json)`,
+  );
   const argv = [
     '--base', distro, ...(d.baseRelease ? ['--base-tag', d.baseRelease] : []), '--base-arch', imageArch(d),
     '--namespace', kollaImageFacts().namespace, '--tag', tag, '--registry', registry, '--push', '--skip-existing', ...kollaBuildImages(lab),

@@ -44,7 +44,7 @@ check('pre.kolla-images', 'Kolla publishes the images the spec pulls, or the pla
       ? `Kolla publishes ${registry}/${namespace}/<image>:${hit.tag} (${hit.job}), the spec's imageTagSuffix makes it pull :${tag}`
       : `the spec pulls ${registry}/${namespace}/<image>:${tag} with no build step, but Kolla ${lab.release} publishes ${arch} images ` +
           `only for ${offered.join(', ') || 'no distribution'}, the spec wants ${distro}: set deployer.images.source build ` +
-          `(kolla-build into a registry on a node) or baseDistro ${offered.length ? published.find((p) => p.arch === arch)!.distro : '(none published)'}`,
+          `(kolla-build into a registry on a node) or baseDistro ${published.find((p) => p.arch === arch)?.distro ?? '(none published)'}`,
   ).toBe(tag);
 });
 
