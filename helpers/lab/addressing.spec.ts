@@ -20,7 +20,8 @@ describe('addressing', () => {
   it('finds every assigned address, and none twice in the primary lab', () => {
     const placed = assignedAddresses(primary);
     expect(placed).toContainEqual({ address: '10.0.2.250', network: 'external', owner: 'VIP external', kind: 'vip' });
-    expect(placed.filter((p) => p.kind === 'node')).toHaveLength(8);
+    expect(placed.filter((p) => p.kind === 'node')).toHaveLength(9);
+    expect(placed).toContainEqual({ address: '10.0.2.201', network: 'external', owner: 'node node1 lima2', kind: 'node' });
     expect(sharedAddresses(placed)).toEqual([]);
     const twice = variant((s) => void (s.vips!.internal!.address = '192.168.105.101'));
     expect(sharedAddresses(assignedAddresses(twice))).toEqual([{ address: '192.168.105.101', owners: ['node node1 lima0', 'VIP internal'] }]);

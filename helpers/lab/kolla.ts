@@ -1,4 +1,8 @@
 /** Facts about Kolla-Ansible that checks compare a design against (see shared facts, checked upstream). */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const FACTS = fileURLToPath(new URL('../../fixtures/kolla/images-published.json', import.meta.url));
 
 /** Kolla-Ansible's major version for an OpenStack release name or number. */
 const KOLLA_MAJOR: Record<string, number> = {
@@ -30,15 +34,67 @@ export function imagesAreAarch64(deployer: { imageTagSuffix?: string }): boolean
   return /aarch64|arm64/.test(deployer.imageTagSuffix ?? '');
 }
 
-/**
- * The base distributions for which Kolla publishes aarch64 images, by Kolla-Ansible major version; undefined
- * when no fact is recorded. stable/2025.2 (21) publishes only Debian Bookworm arm64 images; Ubuntu noble arm64
- * publishing starts with 2026.1 (22).
- */
-export function kollaAarch64Distros(major: number | undefined): readonly string[] | undefined {
-  if (major === undefined || major < 21) return undefined;
-  return major === 21 ? ['debian'] : ['debian', 'ubuntu'];
+export type ImageArch = 'x86_64' | 'aarch64';
+
+export function imageArch(deployer: { imageTagSuffix?: string }): ImageArch {
+  return imagesAreAarch64(deployer) ? 'aarch64' : 'x86_64';
 }
+
+export interface Provenance {
+  readonly repository: string;
+  readonly branch: string;
+  readonly commit: string;
+  readonly path: string;
+}
+
+export interface PublishedImages {
+  readonly release: string;
+  readonly distro: string;
+  readonly distroVersion: string;
+  readonly arch: ImageArch;
+  readonly tag: string;
+  readonly job: string;
+  readonly source: Provenance;
+}
+
+export interface KollaImageFacts {
+  readonly registry: string;
+  readonly namespace: string;
+  readonly distroVersions: Record<string, { versions: Record<string, string>; source: Provenance }>;
+  readonly published: readonly PublishedImages[];
+}
+
+let imageFacts: KollaImageFacts | undefined;
+
+/** fixtures/kolla/images-published.json: what openstack/kolla publishes, read from its zuul jobs (with provenance). */
+export function kollaImageFacts(): KollaImageFacts {
+  imageFacts ??= JSON.parse(readFileSync(FACTS, 'utf8')) as KollaImageFacts;
+  return imageFacts;
+}
+
+/**
+ * The tag Kolla-Ansible pulls (openstack_tag: release-distro-distroVersion plus openstack_tag_suffix); undefined
+ * when the fact table records no distribution versions for the release.
+ */
+export function kollaImageTag(release: string, distro: string, suffix = ''): string | undefined {
+  const version = kollaImageFacts().distroVersions[release]?.versions[distro];
+  return version === undefined ? undefined : `${release}-${distro}-${version}${suffix}`;
+}
+
+/** The images Kolla publishes for a release; undefined when the fact table has nothing on it. */
+export function publishedImages(release: string): readonly PublishedImages[] | undefined {
+  const facts = kollaImageFacts();
+  if (!facts.distroVersions[release]) return undefined;
+  return facts.published.filter((p) => p.release === release);
+}
+
+/** deployer.images.source, with the schema's default. */
+export function imagesSource(deployer: { images?: { source: 'published' | 'build' } }): 'published' | 'build' {
+  return deployer.images?.source ?? 'published';
+}
+
+/** deployer.images.registryPort's default (the schema's): Kolla's multinode guide, clear of Keystone's 5000. */
+export const KOLLA_REGISTRY_PORT = 4000;
 
 /** Kolla-Ansible enables cinder-backup by default (enable_cinder_backup) with this driver (cinder_backup_driver). */
 export const KOLLA_CINDER_BACKUP_DEFAULT = { enabled: true, driver: 'ceph' } as const;

@@ -166,6 +166,14 @@ export interface MonitoringSpec {
   grafana?: { port: number; vip?: string; datasource?: string; dashboards?: string[]; adminUser?: string; passwordKey?: string };
 }
 
+/** Where Kolla's container images come from (deployer.images). */
+export interface KollaImages {
+  source: 'published' | 'build';
+  /** build: the node that runs kolla-build and the registry the nodes pull from. */
+  registryNode?: string;
+  registryPort?: number;
+}
+
 export interface LabSpec {
   name: string;
   title: string;
@@ -180,6 +188,7 @@ export interface LabSpec {
     baseRelease?: string;
     imageTagSuffix?: string;
     haproxySslSettings?: 'modern' | 'intermediate' | 'legacy';
+    images?: KollaImages;
   };
   region?: string;
   host?: {

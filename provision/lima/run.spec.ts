@@ -1,7 +1,9 @@
 /**
- * The runner against stand-in executables: every command of the plan is a tiny shell script on PATH (or at the
- * venv path) that records its argv, so order, arguments, resume and failure handling are tested without Lima,
- * Kolla-Ansible or Ceph. Nothing here brings a lab up.
+ * The runner against stand-in executables: limactl, ssh, sudo, python3, npx and the venv's pip, kolla-ansible and
+ * kolla-genpwd are tiny shell scripts that record their argv and, before anything else, check what the real tool
+ * would need: every repository path they are given exists, and the folder of every file they write exists. sh, cp,
+ * mkdir, install and ssh-keygen are the real ones. So order, arguments, inputs, resume and failure handling are
+ * tested without Lima, Kolla-Ansible or Ceph. Nothing here brings a lab up.
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +21,36 @@ const plan = buildPlan(lab);
 const roots: string[] = [];
 afterAll(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
 
+/** Run for real: everything they touch is in the sandbox. */
+const REAL = new Set(['sh', 'cp', 'mkdir', 'install']);
+
+/** What a real kolla-ansible install leaves in the venv that later steps read. */
+const KOLLA_SHARE = `mkdir -p "$venv/share/kolla-ansible/ansible/inventory" "$venv/share/kolla-ansible/etc_examples/kolla"
+  printf '[control]\\ncontrol01\\n\\n[loadbalancer:children]\\nnetwork\\n\\n[keystone:children]\\ncontrol\\n' > "$venv/share/kolla-ansible/ansible/inventory/multinode"
+  printf 'keystone_admin_password:\\n' > "$venv/share/kolla-ansible/etc_examples/kolla/passwords.yml"`;
+
 const STUB = (name: string) => `#!/bin/sh
 { printf '%s' '${name}'; for a in "$@"; do printf ' [%s]' "$a"; done; printf '\\n'; } >> "$STUB_LOG"
+fail() { echo "stand-in ${name}: $*" >&2; exit 66; }
+need() { [ -e "$1" ] || fail "$1: No such file or directory"; }
+needdir() { [ -d "$(dirname "$1")" ] || fail "cannot write $1: $(dirname "$1"): No such file or directory"; }
+# Repository paths (also the value of KEY=VALUE arguments) must exist, except the ones the tool writes.
+prev=''
+for a in "$@"; do
+  v=\${a#*=}
+  case "$a" in UserKnownHostsFile=*) needdir "$v"; prev=$a; continue;; esac
+  case "$v" in .stackgate/*)
+    if [ '${name}' = python3 ] && [ "$prev" = venv ]; then needdir "$v"; else need "$v"; fi;;
+  esac
+  [ "$prev" = --configdir ] && { need "$a/globals.yml"; need "$a/passwords.yml"; }
+  prev=$a
+done
+# A playbook run reads its ansible.cfg; install-deps only fetches collections.
+[ '${name}' = kolla-ansible ] && [ "$1" != install-deps ] && need "\${ANSIBLE_CONFIG:?kolla-ansible $1 without ANSIBLE_CONFIG}"
+if [ '${name}' = pip ] && case "$*" in *kolla-ansible*) true;; *) false;; esac; then
+  venv=$(dirname "$0")/..
+  ${KOLLA_SHARE}
+fi
 echo "output of ${name}"
 if [ -n "\${STUB_FAIL:-}" ]; then
   case " $* " in *"$STUB_FAIL"*) echo "boom: ${name} broke" >&2; exit 3;; esac
@@ -35,7 +65,7 @@ function sandbox() {
   mkdirSync(bin);
   for (const s of plan) {
     const cmd = s.argv?.[0];
-    if (!cmd) continue;
+    if (!cmd || REAL.has(cmd)) continue;
     const at = cmd.includes('/') ? join(root, cmd) : join(bin, cmd);
     mkdirSync(dirname(at), { recursive: true });
     writeFileSync(at, STUB(cmd.split('/').pop()!));
@@ -44,11 +74,8 @@ function sandbox() {
   writeRender(lab, join(root, p.render));
   mkdirSync(join(root, 'lima/_config'), { recursive: true });
   writeFileSync(join(root, 'lima/_config/networks.yaml'), 'paths:\n  socketVMNet: /opt/socket_vmnet/bin/socket_vmnet\n  varRun: /private/var/run/lima\nnetworks:\n  shared:\n    mode: shared\n    gateway: 192.168.105.1\n    dhcpEnd: 192.168.105.254\n    netmask: 255.255.255.0\n');
-  const upstream = join(root, p.venv, 'share/kolla-ansible/ansible/inventory/multinode');
-  mkdirSync(dirname(upstream), { recursive: true });
-  writeFileSync(upstream, '[control]\ncontrol01\n\n[loadbalancer:children]\nnetwork\n\n[keystone:children]\ncontrol\n');
   const log = join(root, 'calls.log');
-  const env = { PATH: bin, STUB_LOG: log, LIMA_HOME: join(root, 'lima'), HOME: root };
+  const env = { PATH: `${bin}:/usr/bin:/bin`, STUB_LOG: log, LIMA_HOME: join(root, 'lima'), HOME: root };
   const lines: string[] = [];
   const sleeps: number[] = [];
   const options = (extra: Partial<RunOptions> & { fail?: string } = {}): RunOptions => ({
@@ -69,7 +96,7 @@ function sandbox() {
 
 /** What the stub log shows for a step: the basename and each argument in brackets. */
 const expected = (s: Step) => `${s.argv![0]!.split('/').pop()}${s.argv!.slice(1).map((a) => ` [${a}]`).join('')}`;
-const commands = (steps: readonly Step[]) => steps.filter((s) => s.argv).map(expected);
+const commands = (steps: readonly Step[]) => steps.filter((s) => s.argv && !REAL.has(s.argv[0]!)).map(expected);
 
 describe('lab up with stand-in executables', () => {
   test('runs every command of both phases in plan order with the exact arguments; internal steps do their file work', async () => {
@@ -135,7 +162,8 @@ describe('lab up with stand-in executables', () => {
     await runPlan(plan, sb.options({ phases: [1] }));
     sb.reset();
     const r = await runPlan(plan, sb.options({ phases: [1], from: 'certificates' }));
-    expect(r.ran).toEqual(['certificates', 'bootstrap-servers', 'prechecks', 'deploy', 'post-deploy']);
+    const phase1 = plan.filter((s) => s.phase === 1).map((s) => s.id);
+    expect(r.ran).toEqual(phase1.slice(phase1.indexOf('certificates')));
     sb.reset();
     const two = await runPlan(plan, sb.options({ phases: [2] }));
     expect(two.ran).toEqual(plan.filter((s) => s.phase === 2).map((s) => s.id));
@@ -149,5 +177,37 @@ describe('lab up with stand-in executables', () => {
     const ssh = plan.find((s) => s.id === 'ssh:node1')!;
     expect(sb.calls().filter((c) => c === expected(ssh))).toHaveLength(ssh.retry!.attempts);
     expect(sb.sleeps).toEqual(Array(ssh.retry!.attempts - 1).fill(ssh.retry!.delaySeconds * 1000));
+  });
+
+  test('a folder nothing made fails the step writing into it: ssh-keygen without ssh-key:dir (issue 20, defect 1)', async () => {
+    const sb = sandbox();
+    const without = plan.filter((s) => s.id !== 'ssh-key:dir');
+    const error = await runPlan(without, sb.options({ phases: [1] })).catch((e: unknown) => e);
+    expect((error as StepFailed).step.id).toBe('ssh-key:pair');
+    expect((error as StepFailed).message).toMatch(/Saving key.*No such file or directory/);
+  });
+
+  test('a stand-in refuses a repository path that does not exist, even when the plan declares no inputs', async () => {
+    const sb = sandbox();
+    const undeclared = plan.filter((s) => s.id !== 'kolla-config:passwords').map(({ reads: _r, ...s }) => s);
+    const error = await runPlan(undeclared, sb.options({ phases: [1] })).catch((e: unknown) => e);
+    expect((error as StepFailed).step.id).toBe('kolla-config:genpwd');
+    expect((error as StepFailed).message).toContain(`stand-in kolla-genpwd: ${p.passwords}: No such file or directory`);
+  });
+
+  test('the runner refuses a step whose declared input is missing, before running it', async () => {
+    const sb = sandbox();
+    rmSync(join(sb.root, p.render, 'kolla/globals.yml'));
+    await expect(runPlan(plan, sb.options({ phases: [1] }))).rejects.toThrow(`step kolla-config:globals reads ${p.render}/kolla/globals.yml, which does not exist`);
+  });
+
+  test('resume runs a step again when the content of its input changed (a re-rendered globals.yml is copied and deployed)', async () => {
+    const sb = sandbox();
+    await runPlan(plan, sb.options());
+    const globals = join(sb.root, p.render, 'kolla/globals.yml');
+    writeFileSync(globals, `${readFileSync(globals, 'utf8')}enable_heat: "yes"\n`);
+    const r = await runPlan(plan, sb.options());
+    expect(r.ran).toEqual(['preflight:phase1', 'kolla-config:globals', 'certificates', 'bootstrap-servers', 'prechecks', 'deploy', 'post-deploy', 'preflight:phase2', 'reconfigure']);
+    expect(readFileSync(join(sb.root, p.kolla, 'globals.yml'), 'utf8')).toContain('enable_heat: "yes"');
   });
 });

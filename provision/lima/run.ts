@@ -1,10 +1,10 @@
 /**
  * Runs a plan: step by step through execa, each finished step recorded in the state file (with a fingerprint of its
- * command) and skipped next time; a failed step names its command and the tail of its output; progress with the
+ * command and of the contents of the files it reads) and skipped next time while both are unchanged; a failed step names its command and the tail of its output; progress with the
  * elapsed time of each step and of the run.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { commandLine, type Phase, type RunContext, type Step } from './plan.ts';
@@ -52,8 +52,24 @@ export class StepFailed extends Error {
   }
 }
 
-export function fingerprint(step: Step): string {
-  return createHash('sha256').update(JSON.stringify([step.argv ?? step.internal?.describe, step.env, step.stdoutTo])).digest('hex').slice(0, 16);
+/** sha256 of a file, or of every file under a folder (names and contents, in name order); "absent" when missing. */
+export function contentHash(path: string): string {
+  const hash = createHash('sha256');
+  const walk = (p: string, name: string) => {
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) return void hash.update(`${name}\0absent\0`);
+    if (!st.isDirectory()) return void hash.update(`${name}\0`).update(readFileSync(p)).update('\0');
+    for (const entry of readdirSync(p).sort()) walk(join(p, entry), `${name}/${entry}`);
+  };
+  walk(path, '.');
+  return hash.digest('hex');
+}
+
+/** The step's command and the contents of what it reads: a re-rendered input makes it run again. */
+export function fingerprint(step: Step, cwd: string): string {
+  const inputs = (step.reads ?? []).map((r) => [r, contentHash(resolve(cwd, r))]);
+  const what = [step.argv ?? step.internal?.describe, step.env, step.stdoutTo, inputs];
+  return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
 
 export function readState(file: string): RunState {
@@ -158,10 +174,14 @@ export async function runPlan(steps: readonly Step[], options: RunOptions): Prom
       continue;
     }
     const record = state.done[step.id];
-    if (!step.always && record && record.fingerprint === fingerprint(step)) {
+    if (!step.always && record && record.fingerprint === fingerprint(step, options.cwd)) {
       log(`${at} ↷ ${step.id} — done ${record.at}`);
       skipped.push(step.id);
       continue;
+    }
+    const missing = (step.reads ?? []).filter((r) => !existsSync(resolve(options.cwd, r)));
+    if (missing.length > 0) {
+      throw new Error(`step ${step.id} reads ${missing.join(', ')}, which does not exist: an earlier step makes it (npm run lab -- plan shows which)`);
     }
     log(`${at} ▶ ${step.id} — ${step.title}`);
     const logFile = join(options.cwd, options.logDir, `${step.id.replace(/[^A-Za-z0-9._-]+/g, '_')}.log`);
@@ -183,7 +203,8 @@ export async function runPlan(steps: readonly Step[], options: RunOptions): Prom
       throw new StepFailed(step, commandLine(step), result.code, result.tail, logFile);
     }
     if (!step.always) {
-      state.done[step.id] = { at: new Date().toISOString(), seconds: Math.round(took / 100) / 10, fingerprint: fingerprint(step) };
+      // Taken after the run: a step that rewrites its own input (kolla-genpwd fills passwords.yml) is then current.
+      state.done[step.id] = { at: new Date().toISOString(), seconds: Math.round(took / 100) / 10, fingerprint: fingerprint(step, options.cwd) };
       saveState(stateFile, state);
     }
     ran.push(step.id);

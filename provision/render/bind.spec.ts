@@ -42,7 +42,7 @@ describe('BIND rendering (primary lab)', () => {
 
   test('BIND listens on the node addresses and recurses only for the networks the spec names', () => {
     const options = renderNamedOptions(lab, node1);
-    expect(options).toContain('listen-on port 53 { 192.168.105.101; 10.0.1.101; 10.0.3.101; 127.0.0.1; };');
+    expect(options).toContain('listen-on port 53 { 192.168.105.101; 10.0.1.101; 10.0.2.201; 10.0.3.101; 127.0.0.1; };');
     expect(options).toContain('acl lab_recursion { 192.168.105.0/24; 10.0.1.0/24; 10.0.3.0/24; };');
     expect(renderBind(lab).map((f) => f.path)).toEqual([
       'bind/node1/named.conf.options', 'bind/node1/named.conf.local',

@@ -11,6 +11,22 @@ import { hostInterfaces, inventoryGroups, kollaServiceGroups, renderGlobals, ren
 
 const lab = loadLab('primary');
 const known = JSON.parse(readFileSync(join(repoRoot, 'fixtures/kolla/variables-2025.2.json'), 'utf8')) as { provenance: { commit: string; branch: string }; variables: string[] };
+const closed = JSON.parse(readFileSync(join(repoRoot, 'fixtures/kolla/closed-sets-2025.2.json'), 'utf8')) as {
+  provenance: { commit: string };
+  sets: Record<string, { values: string[]; source: string }>;
+  switches: string[];
+};
+/** Ansible's own behavioural inventory variables the rendered host_vars use (Ansible docs: "Connecting to hosts"). */
+const ANSIBLE_HOST_VARS = ['ansible_host', 'ansible_user', 'ansible_port', 'ansible_ssh_private_key_file', 'ansible_connection', 'ansible_become'];
+/** Rendered values Kolla-Ansible would not accept: outside a variable's closed set, or a switch that is not yes/no. */
+function outsideClosedSets(file: string, values: Record<string, unknown>): string[] {
+  return Object.entries(values).flatMap(([key, value]) => {
+    const set = closed.sets[key];
+    if (set && !set.values.includes(String(value))) return [`${file} ${key}: ${String(value)} is not one of ${set.values.join(', ')} (${set.source})`];
+    if (closed.switches.includes(key) && !['yes', 'no', 'true', 'false'].includes(String(value).toLowerCase())) return [`${file} ${key}: ${String(value)} is not a yes/no switch`];
+    return [];
+  });
+}
 const dir = mkdtempSync(join(tmpdir(), 'sg-kolla-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 writeRender(lab, dir);
@@ -29,6 +45,46 @@ describe('Kolla-Ansible rendering (primary lab)', () => {
       const keys = Object.keys(parse(readFileSync(join(dir, file), 'utf8')) as object);
       expect(keys.filter((k) => !vars.has(k)), file).toEqual([]);
     }
+  });
+
+  test('every host_vars key is a Kolla-Ansible 2025.2 variable or an Ansible connection variable', () => {
+    const vars = new Set([...known.variables, ...ANSIBLE_HOST_VARS]);
+    for (const node of lab.nodes) {
+      const keys = Object.keys(parse(readFileSync(join(dir, `kolla/inventory/host_vars/${node.name}.yml`), 'utf8')) as object);
+      expect(keys.filter((k) => !vars.has(k)), node.name).toEqual([]);
+    }
+  });
+
+  test('every rendered value of a variable with a closed set is one Kolla-Ansible 2025.2 admits; switches are yes/no', () => {
+    expect(closed.provenance.commit).toBe(known.provenance.commit);
+    expect(closed.sets.neutron_plugin_agent?.values).toEqual(['openvswitch', 'ovn']);
+    const files = ['kolla/globals.yml', 'kolla/globals.d/phase2-ceph.yml', ...lab.nodes.map((n) => `kolla/inventory/host_vars/${n.name}.yml`)];
+    expect(files.flatMap((f) => outsideClosedSets(f, parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>))).toEqual([]);
+  });
+
+  test('a value outside its closed set is named with the upstream line that states the set', () => {
+    const spec = structuredClone(lab.spec);
+    spec.deployer.baseDistro = 'alpine';
+    const g = renderGlobals(new Lab(spec, lab.file));
+    expect(outsideClosedSets('globals.yml', { ...g, enable_cinder: 'maybe' })).toEqual([
+      'globals.yml kolla_base_distro: alpine is not one of centos, debian, rocky, ubuntu (ansible/group_vars/all/common.yml:180)',
+      'globals.yml enable_cinder: maybe is not a yes/no switch',
+    ]);
+  });
+
+  test('built images: Docker on every node pulls from the registry on node1, marked insecure as Kolla\'s multinode guide does', () => {
+    expect(renderGlobals(lab)).toMatchObject({ docker_registry: '192.168.105.101:4000', docker_registry_insecure: 'yes' });
+    const published = structuredClone(lab.spec);
+    delete published.deployer.images;
+    expect(renderGlobals(new Lab(published, lab.file))).not.toHaveProperty('docker_registry');
+  });
+
+  test('the external VIP interface must carry an address of the node: Kolla requires one, keepalived adds the VIP as /32', () => {
+    const spec = structuredClone(lab.spec);
+    spec.nodes.node1!.interfaces = spec.nodes.node1!.interfaces.map((i) => (i.name === 'lima2' ? { name: 'lima2', network: 'external', use: 'vip' as const } : i));
+    expect(() => hostInterfaces(new Lab(spec, lab.file), new Lab(spec, lab.file).node('node1'))).toThrow(
+      /node node1 lima2: kolla_external_vip_interface for VIP external carries no address of the node.*adds 10\.0\.2\.250 as a \/32/,
+    );
   });
 
   test('globals.yml states the decisions: release, distro + aarch64 tag, OVN, TLS both ways, VIPs and FQDNs, LVM, no backup, monitoring, qemu', () => {

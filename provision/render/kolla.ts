@@ -3,7 +3,9 @@
  * Ceph), the multinode inventory with its host_vars (per-node interfaces live there, never in globals.yml, which
  * outranks everything), the ansible.cfg the provider runs with, and config/ overrides.
  */
-import { HAPROXY_MIN_TLS, kollaHasStorageInterface } from '../../helpers/lab/kolla.ts';
+import {
+  HAPROXY_MIN_TLS, KOLLA_DEFAULT_DISTRO, KOLLA_REGISTRY_PORT, imageArch, imagesSource, kollaHasStorageInterface, kollaImageFacts, kollaImageTag,
+} from '../../helpers/lab/kolla.ts';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { NodeRole } from '../../helpers/lab/spec.ts';
 import type { LimaPaths } from '../lima/paths.ts';
@@ -82,6 +84,12 @@ export function renderGlobals(lab: Lab): Globals {
     kolla_external_vip_address: external.address,
     kolla_external_fqdn: external.host,
   };
+  const build = kollaRegistry(lab);
+  if (build) {
+    // Kolla's multinode guide: a plain-HTTP registry on the management network, marked insecure in every Docker daemon.
+    g.docker_registry = build.registry;
+    g.docker_registry_insecure = 'yes';
+  }
   const vrid = lab.spec.vips?.[internal.name]?.vrid;
   if (vrid !== undefined) g.keepalived_virtual_router_id = String(vrid);
   // TLS: both off by default in Kolla when the VIPs differ; the lab CA inside every container, and in clouds.yaml.
@@ -169,6 +177,63 @@ export function renderGlobalsPhase2(lab: Lab): Globals {
   return g;
 }
 
+/**
+ * Images kolla-build makes when the spec builds them: Kolla's own `default` profile (openstack/kolla stable/2025.2,
+ * kolla/common/config.py) plus what the spec enables beyond it. kolla-build ignores --profile once regexes are given
+ * (kolla/image/kolla_worker.py filter_images), so the profile is spelled out here.
+ */
+const KOLLA_DEFAULT_PROFILE = [
+  'cron', 'kolla-toolbox', 'fluentd', 'glance', 'haproxy', 'heat', 'horizon', 'keepalived', 'keystone', 'mariadb', 'memcached',
+  'neutron', 'nova-', 'placement', 'proxysql', 'openvswitch', 'rabbitmq',
+];
+
+export function kollaBuildImages(lab: Lab): string[] {
+  const g = renderGlobals(lab);
+  const extra: string[] = [];
+  if (g.enable_cinder === 'yes') extra.push('cinder');
+  if (g.enable_cinder_backend_lvm === 'yes') extra.push('iscsid', 'tgtd');
+  if (g.neutron_plugin_agent === 'ovn') extra.push('ovn-');
+  if (g.enable_prometheus === 'yes') extra.push('prometheus');
+  if (g.enable_grafana === 'yes') extra.push('grafana');
+  // Anchored: kolla-build searches image names, and a bare "keystone" also builds barbican-keystone-listener.
+  return [...KOLLA_DEFAULT_PROFILE, ...extra].map((name) => `^${name}`);
+}
+
+export interface ImageBuild {
+  readonly node: LabNode;
+  /** host:port, Kolla's docker_registry. */
+  readonly registry: string;
+  readonly tag: string;
+  readonly argv: string[];
+}
+
+/** The registry node and host:port of a spec whose images are built (deployer.images.source build). */
+export function kollaRegistry(lab: Lab): { node: LabNode; registry: string } | undefined {
+  const d = kolla(lab);
+  if (imagesSource(d) !== 'build') return undefined;
+  const node = lab.node(need(d.images?.registryNode, `lab ${lab.name}: deployer.images.source is build but names no registryNode`));
+  const address = need(node.managementAddress, `registry node ${node.name} has no management address`);
+  return { node, registry: `${address}:${d.images?.registryPort ?? KOLLA_REGISTRY_PORT}` };
+}
+
+/** The kolla-build run of a spec whose images are built; undefined otherwise. */
+export function kollaImageBuild(lab: Lab): ImageBuild | undefined {
+  const at = kollaRegistry(lab);
+  if (!at) return undefined;
+  const { node, registry } = at;
+  const d = kolla(lab);
+  const distro = d.baseDistro ?? KOLLA_DEFAULT_DISTRO;
+  const tag = need(
+    kollaImageTag(lab.release, distro, d.imageTagSuffix ?? ''),
+    `no distribution version of ${distro} is recorded for Kolla ${lab.release} (fixtures/kolla/images-published.json)`,
+  );
+  const argv = [
+    '--base', distro, ...(d.baseRelease ? ['--base-tag', d.baseRelease] : []), '--base-arch', imageArch(d),
+    '--namespace', kollaImageFacts().namespace, '--tag', tag, '--registry', registry, '--push', '--skip-existing', ...kollaBuildImages(lab),
+  ];
+  return { node, registry, tag, argv };
+}
+
 /** Kolla's per-host interface variables from the node's NICs. */
 export function hostInterfaces(lab: Lab, node: LabNode): Record<string, string> {
   const out: Record<string, string> = {};
@@ -181,7 +246,18 @@ export function hostInterfaces(lab: Lab, node: LabNode): Record<string, string> 
   if (tunnel) out.tunnel_interface = tunnel.name;
   const ext = node.nics.find((n) => n.use === 'neutron-external');
   if (ext && node.roles.some((r) => r === 'network' || r === 'compute')) out.neutron_external_interface = ext.name;
-  if (node.roles.includes('loadbalancer') && lab.spec.endpoints?.public) out.kolla_external_vip_interface = vipNic(node, endpointVip(lab, 'public'));
+  if (node.roles.includes('loadbalancer') && lab.spec.endpoints?.public) {
+    const vip = endpointVip(lab, 'public');
+    const name = vipNic(node, vip);
+    // keepalived adds the VIP as a /32: without an address of its own the NIC has no route to the VIP's network.
+    if (!node.nics.some((n) => n.name === name && n.use === 'address' && n.address)) {
+      throw new Error(
+        `node ${node.name} ${name}: kolla_external_vip_interface for VIP ${vip.name} carries no address of the node; Kolla requires one ` +
+          `(etc/kolla/globals.yml: "These interfaces must contain an IP address"), as keepalived adds ${vip.address} as a /32`,
+      );
+    }
+    out.kolla_external_vip_interface = name;
+  }
   const storage = addressNic(node, lab.networkFor('storage')?.name);
   if (storage && kollaHasStorageInterface(lab.deployer.version)) out.storage_interface = storage.name;
   return out;

@@ -1,6 +1,8 @@
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
-import { KOLLA_DEFAULT_DISTRO, imagesAreAarch64, kollaAarch64Distros, kollaMajor } from '../../helpers/lab/kolla.ts';
+import {
+  KOLLA_DEFAULT_DISTRO, imageArch, imagesAreAarch64, imagesSource, kollaImageFacts, kollaImageTag, kollaMajor, publishedImages,
+} from '../../helpers/lab/kolla.ts';
 
 check('pre.nested-virt', 'guests are emulated where the nodes offer no nested virtualisation', ({ lab, notApplicable }) => {
   const why = lab.provider === 'lima' ? 'Lima runs the nodes under QEMU/HVF, which offers no nested virtualisation' : lab.lacks('kvm');
@@ -17,19 +19,33 @@ check('pre.nested-virt', 'guests are emulated where the nodes offer no nested vi
   expect(problems, 'virtualisation of guests').toEqual([]);
 });
 
-check('pre.kolla-images', 'Kolla publishes images for the chosen distribution and architecture', ({ lab, notApplicable }) => {
-  if (lab.deployer.kind !== 'kolla') return notApplicable(`the deployer is ${lab.deployer.kind}, not Kolla`);
-  if (!imagesAreAarch64(lab.deployer)) return notApplicable(`the images are not aarch64 (imageTagSuffix "${lab.deployer.imageTagSuffix ?? ''}")`);
-  const major = kollaMajor(lab.deployer.version ?? lab.release);
-  const distros = kollaAarch64Distros(major);
-  if (!distros) return notApplicable(`no fact is recorded about aarch64 images of Kolla ${lab.deployer.version ?? lab.release}`);
-  const distro = lab.deployer.baseDistro ?? KOLLA_DEFAULT_DISTRO;
+check('pre.kolla-images', 'Kolla publishes the images the spec pulls, or the plan builds them', ({ lab, notApplicable }) => {
+  const d = lab.deployer;
+  if (d.kind !== 'kolla') return notApplicable(`the deployer is ${d.kind}, not Kolla`);
+  const distro = d.baseDistro ?? KOLLA_DEFAULT_DISTRO;
+  const arch = imageArch(d);
+  const tag = kollaImageTag(lab.release, distro, d.imageTagSuffix ?? '');
+  const published = publishedImages(lab.release);
+  if (!published || !tag) return notApplicable(`fixtures/kolla/images-published.json records nothing about Kolla ${lab.release} ${distro} images`);
+  if (imagesSource(d) === 'build') {
+    const node = d.images?.registryNode;
+    expect(
+      node !== undefined && lab.nodes.some((n) => n.name === node && n.managementAddress),
+      `deployer.images.source is build: kolla-build and the registry need registryNode, a node with a management address; the spec names ${node ?? 'none'}`,
+    ).toBe(true);
+    return;
+  }
+  const { registry, namespace } = kollaImageFacts();
+  const hit = published.find((p) => p.distro === distro && p.arch === arch);
+  const offered = published.filter((p) => p.arch === arch).map((p) => `${p.distro} (${p.tag})`);
   expect(
-    distros,
-    `Kolla ${lab.release} (Kolla-Ansible ${major}) publishes aarch64 images only for ${distros.join(', ')}, the spec wants ${distro}` +
-      (major === 21 ? ' (Ubuntu noble arm64 images start with 2026.1)' : '') +
-      `: use baseDistro ${distros[0]}, build the ${distro} images with kolla-build, or record a waiver`,
-  ).toContain(distro);
+    hit?.tag,
+    hit
+      ? `Kolla publishes ${registry}/${namespace}/<image>:${hit.tag} (${hit.job}), the spec's imageTagSuffix makes it pull :${tag}`
+      : `the spec pulls ${registry}/${namespace}/<image>:${tag} with no build step, but Kolla ${lab.release} publishes ${arch} images ` +
+          `only for ${offered.join(', ') || 'no distribution'}, the spec wants ${distro}: set deployer.images.source build ` +
+          `(kolla-build into a registry on a node) or baseDistro ${published.find((p) => p.arch === arch)?.distro ?? '(none published)'}`,
+  ).toBe(tag);
 });
 
 check('pre.release-consistent', 'the deployer version deploys the OpenStack release the design names', ({ lab, notApplicable }) => {
