@@ -54,6 +54,7 @@ function writeConfig(lab: Lab, paths: LabPaths, daemons: readonly Daemon[], supe
   for (const d of daemons) {
     for (const dir of d.dirs) {
       mkdirSync(dir.path, { recursive: true });
+      if (dir.mode !== undefined) chmodSync(dir.path, dir.mode);
       if (dir.owner) {
         const { uid, gid } = uidOf(dir.owner);
         chownSync(dir.path, uid, gid);

@@ -349,7 +349,10 @@ function renderKeystone(c: Ctx): Daemon[] {
   const node = c.l.control;
   const dir = keystoneDir(c.paths, node);
   const d = uwsgi(c, node, 'keystone', 'keystone', '/usr/bin/keystone-wsgi-public', port(c.lab, 'keystone'), { OS_KEYSTONE_CONFIG_DIR: dir }, dir);
-  return [{ ...d, files: [...d.files, { path: `${dir}/keystone.conf`, content: keystoneConf(c), owner: 'keystone', mode: 0o640 }], dirs: [...d.dirs, { path: `${dir}/fernet-keys`, owner: 'keystone' }, { path: `${dir}/credential-keys`, owner: 'keystone' }] }];
+  const conf = { path: `${dir}/keystone.conf`, content: keystoneConf(c), owner: 'keystone', mode: 0o640 };
+  // Keystone warns of key repositories others can read; keystone-manage and Kolla make them 0700.
+  const keys = ['fernet-keys', 'credential-keys'].map((k) => ({ path: `${dir}/${k}`, owner: 'keystone', mode: 0o700 }));
+  return [{ ...d, files: [...d.files, conf], dirs: [...d.dirs, ...keys] }];
 }
 
 export const glanceDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'glance');

@@ -32,7 +32,7 @@ export interface Daemon {
   readonly user?: string;
   readonly files: readonly RenderedFile[];
   /** Directories the daemon writes, created before start (owned by `owner`). */
-  readonly dirs: readonly { path: string; owner?: string }[];
+  readonly dirs: readonly { path: string; owner?: string; mode?: number }[];
   readonly health: readonly Health[];
   readonly stopSignal?: 'TERM' | 'INT' | 'QUIT' | 'USR1';
   /** Not autostarted by supervisor: the provider starts it after its one-time steps (the OpenStack part). */
