@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { loadLab } from '../lab/load.ts';
+import { LabSpecError, loadLab } from '../lab/load.ts';
 import { loadDecisions } from './decisions.ts';
 import { CATEGORIES } from './categories.ts';
 import { currentRun } from './ledger.ts';
@@ -17,6 +17,37 @@ const CREATING = new Set(['compute', 'storage']);
  * with one error listing every problem, before anything touches a lab.
  */
 export default async function setup(project: TestProject): Promise<void> {
+  try {
+    await prepare(project);
+  } catch (error) {
+    throw printable(error);
+  }
+}
+
+/**
+ * An error Vitest can print. The global setup runs in Vitest's main process, whose module runner maps stack frames
+ * through the source maps of the modules it evaluated; with `experimental.fsModuleCache` a module read from that
+ * cache keeps its code as a Buffer (vitest 4.1's ServerModuleRunner reads the cache file without an encoding), and
+ * the first `error.stack` then throws `code.charCodeAt is not a function`, so Vitest's printer shows that instead
+ * of the error. The stack is formatted here without that mapping, before Vitest reads it. A spec error's frames say
+ * nothing to an operator (its message names file, line and column): it keeps its message only.
+ */
+export function printable(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const prepareStackTrace = Error.prepareStackTrace;
+  // Node's own formatting, without the module runner's source maps.
+  delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+  try {
+    error.stack = error instanceof LabSpecError ? `${error.name}: ${error.message}` : error.stack;
+  } catch {
+    error.stack = `${error.name}: ${error.message}`;
+  } finally {
+    if (prepareStackTrace) Error.prepareStackTrace = prepareStackTrace;
+  }
+  return error;
+}
+
+async function prepare(project: TestProject): Promise<void> {
   const lab = loadLab();
   loadDecisions(lab);
   const results = process.env.STACKGATE_ALLURE_RESULTS ?? join(process.cwd(), 'reports/allure-results');

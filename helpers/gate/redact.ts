@@ -10,6 +10,20 @@ const PATTERNS: RegExp[] = [
   /(:\/\/[^/\s:@]+:)[^@\s/]+(?=@)/g, // credentials in URLs
 ];
 
+/** Shapes of secret material in an input file, by what to call them; never a value. */
+const SHAPES: [string, RegExp][] = [
+  ['a private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
+  ['credentials in a URL', /:\/\/[^/\s:@]+:[^@\s/]+@/],
+  ['a token or password', /(?:X-Auth-Token|X-Subject-Token|Authorization)\s*[:=]\s*\S|(?:^|[\s"'{,])(?:password|passwd|secret|token|auth_token)\s*[:=]\s*\S/i],
+  ['a password variable', /\b(?:OS_PASSWORD|OS_TOKEN|OS_APPLICATION_CREDENTIAL_SECRET)=\S/],
+  ['a Keystone token', /\bgAAAAA[A-Za-z0-9_-]{20,}/],
+];
+
+/** What kind of secret material a text looks like, or undefined: for refusing it in a spec, not for redacting. */
+export function secretKind(text: string): string | undefined {
+  return SHAPES.find(([, shape]) => shape.test(text))?.[0];
+}
+
 const secrets = new Set<string>();
 
 /** Register a secret known at run time (a password from clouds.yaml, a token just issued). */

@@ -1,9 +1,10 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject } from 'ajv';
-import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
-import { contains, isCidr, isIPv4, parseCidr } from '../net/ip.ts';
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, visit, type Alias, type Document, type Node as YamlNode } from 'yaml';
+import { secretKind } from '../gate/redact.ts';
+import { contains, isCidr, isIPv4, networkAddress, parseCidr } from '../net/ip.ts';
 import { Lab } from './model.ts';
 import { schemaValidator } from './validator.ts';
 import type { LabSpec } from './spec.ts';
@@ -22,25 +23,37 @@ export interface SpecProblem {
   message: string;
 }
 
-/** One error that lists every problem of a spec, each with file:line:column and its JSON path. */
+/** How many problems an error lists; a spec with thousands of mistakes shows the first ones and a count. */
+export const MAX_SHOWN = 50;
+
+/** One error that lists every problem of a spec (the first MAX_SHOWN), each with file:line:column and its JSON path. */
 export class LabSpecError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: readonly SpecProblem[],
-  ) {
+  // Not enumerable: Vitest prints an error's own properties after its message, which already lists every problem.
+  declare readonly file: string;
+  declare readonly problems: readonly SpecProblem[];
+  constructor(file: string, problems: readonly SpecProblem[]) {
     const shown = relative(process.cwd(), file) || file;
+    const more = problems.length - MAX_SHOWN;
     super(
       `lab spec ${shown} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-        problems.map((p) => `  ${relative(process.cwd(), p.file) || p.file}:${p.line}:${p.column} ${p.path || '/'}: ${p.message}`).join('\n'),
+        problems
+          .slice(0, MAX_SHOWN)
+          .map((p) => `  ${relative(process.cwd(), p.file) || p.file}:${p.line}:${p.column} ${p.path || '/'}: ${p.message}`)
+          .join('\n') +
+        (more > 0 ? `\n  … and ${more} more problem${more === 1 ? '' : 's'}` : ''),
     );
     this.name = 'LabSpecError';
+    Object.defineProperty(this, 'file', { value: file, enumerable: false });
+    Object.defineProperty(this, 'problems', { value: problems, enumerable: false });
   }
 }
 
 /** A lab name (fixtures/labs/<name>/lab.yaml) or a path to a lab.yaml. */
 export function resolveLabFile(nameOrPath: string = process.env.STACKGATE_LAB || DEFAULT_LAB): string {
   if (nameOrPath.endsWith('.yaml') || nameOrPath.endsWith('.yml') || nameOrPath.includes('/')) {
-    return isAbsolute(nameOrPath) ? nameOrPath : resolve(process.cwd(), nameOrPath);
+    const path = isAbsolute(nameOrPath) ? nameOrPath : resolve(process.cwd(), nameOrPath);
+    // A lab's folder stands for its lab.yaml.
+    return isDirectory(path) && existsSync(join(path, 'lab.yaml')) ? join(path, 'lab.yaml') : path;
   }
   return join(labsDir, nameOrPath, 'lab.yaml');
 }
@@ -56,36 +69,57 @@ function validateSchema(schemaFile: string, data: unknown): ErrorObject[] {
   return validate(data);
 }
 
-function pointerSegments(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
+const escapeSegment = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
-/** Where in the YAML source a JSON pointer lands; for a key (e.g. an unknown property), the key itself. */
-function locate(doc: Document, lines: LineCounter, pointer: string, key?: string): { line: number; column: number } {
-  let node: unknown = doc.contents;
-  let offset = 0;
-  const segments = pointerSegments(pointer);
-  if (key !== undefined) segments.push(key);
-  for (const [i, segment] of segments.entries()) {
-    const last = i === segments.length - 1;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === segment);
-      if (!pair) break;
-      const target = last && key !== undefined ? pair.key : pair.value;
-      node = target;
-      const range = (target as YamlNode | null)?.range ?? (pair.key as YamlNode | null)?.range;
-      if (range) offset = range[0];
-    } else if (isSeq(node)) {
-      const item = node.items[Number(segment)];
-      if (!item) break;
-      node = item;
-      const range = (item as YamlNode).range;
-      if (range) offset = range[0];
-    } else break;
+/**
+ * Where in the YAML source JSON pointers land; for a key (e.g. an unknown property), the key itself; for a path
+ * the source does not have (a merged or defaulted key), its deepest ancestor that it has. One walk of the document
+ * along the wanted paths only, so that thousands of problems in a large spec are located in linear time.
+ */
+function locator(doc: Document, lines: LineCounter, wanted: readonly string[]): (pointer: string, key?: string) => { line: number; column: number } {
+  const prefixes = new Set<string>(['']);
+  for (const pointer of wanted) {
+    let at = pointer.indexOf('/', 1);
+    while (at > 0) {
+      prefixes.add(pointer.slice(0, at));
+      at = pointer.indexOf('/', at + 1);
+    }
+    prefixes.add(pointer);
   }
-  if (segments.length === 0 && doc.contents && (doc.contents as YamlNode).range) offset = (doc.contents as YamlNode).range![0];
-  const pos = lines.linePos(offset);
-  return { line: pos.line, column: pos.col };
+  const valueAt = new Map<string, number>();
+  const keyAt = new Map<string, number>();
+  const rootRange = (doc.contents as YamlNode | null)?.range;
+  valueAt.set('', rootRange ? rootRange[0] : 0);
+  const walk = (node: unknown, path: string): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isScalar(pair.key)) continue;
+        const child = `${path}/${escapeSegment(String(pair.key.value))}`;
+        if (!prefixes.has(child)) continue;
+        const keyRange = (pair.key as YamlNode).range;
+        const valueRange = (pair.value as YamlNode | null)?.range ?? keyRange;
+        if (keyRange) keyAt.set(child, keyRange[0]);
+        if (valueRange) valueAt.set(child, valueRange[0]);
+        walk(pair.value, child);
+      }
+    } else if (isSeq(node)) {
+      for (const [i, item] of node.items.entries()) {
+        const child = `${path}/${i}`;
+        if (!prefixes.has(child)) continue;
+        const range = (item as YamlNode | null)?.range;
+        if (range) valueAt.set(child, range[0]);
+        walk(item, child);
+      }
+    }
+  };
+  walk(doc.contents, '');
+  return (pointer, key) => {
+    const full = key === undefined ? pointer : `${pointer}/${escapeSegment(key)}`;
+    let offset = key === undefined ? valueAt.get(full) : keyAt.get(full);
+    for (let at = full.length; offset === undefined; at = full.lastIndexOf('/', at - 1)) offset = valueAt.get(at <= 0 ? '' : full.slice(0, at));
+    const pos = lines.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
 }
 
 /**
@@ -97,7 +131,7 @@ function pointerAt(doc: Document, offset: number): string {
     const range = (n as YamlNode | null)?.range;
     return range !== undefined && range !== null && range[0] <= offset && offset < Math.max(range[2], range[0] + 1);
   };
-  const escape = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+  const escape = escapeSegment;
   let pointer = '';
   let node: unknown = doc.contents;
   for (;;) {
@@ -115,6 +149,15 @@ function pointerAt(doc: Document, offset: number): string {
     } else break;
   }
   return pointer;
+}
+
+interface Found {
+  path: string;
+  at: string;
+  key?: string;
+  message: string;
+  /** A missing field or an unresolved reference, which a syntax error further down may explain. */
+  unsure?: boolean;
 }
 
 function describe(error: ErrorObject): { path: string; key?: string; message: string } {
@@ -204,38 +247,40 @@ function semanticProblems(spec: LabSpec): { path: string; message: string }[] {
   return out;
 }
 
+type Extra<T> = (data: T) => { path: string; message: string }[];
+
 /**
  * Parse YAML and validate it against a JSON Schema plus extra rules; every problem is reported at once with its
- * source position and JSON path.
+ * source position and JSON path: YAML errors, the schema's, the content rules every input file obeys
+ * (contentProblems) and the extra rules, even when an earlier kind already found something.
  */
-export function parseValidatedYaml<T>(
-  text: string,
-  file: string,
-  schemaFile: string,
-  extra: (data: T) => { path: string; message: string }[] = () => [],
-): T {
+export function parseValidatedYaml<T>(text: string, file: string, schemaFile: string, extra: Extra<T> = () => []): T {
   const key = `${schemaFile}\0${file}\0${text}`;
   const known = parsed.get(key);
   if (known !== undefined) return structuredClone(known) as T;
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new LabSpecError(
-      file,
-      doc.errors.map((e) => {
-        const pos = lines.linePos(e.pos[0]);
-        return { file, line: pos.line, column: pos.col, path: e.code === 'DUPLICATE_KEY' ? pointerAt(doc, e.pos[0]) : '', message: `YAML: ${e.message.split('\n')[0]}` };
-      }),
-    );
+  // YAML 1.1 merge keys (`<<: *base`) are common in hand-written specs; the `yaml` library needs them asked for.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
+  const problems: SpecProblem[] = doc.errors.map((e) => {
+    const pos = lines.linePos(e.pos[0]);
+    return { file, line: pos.line, column: pos.col, path: e.code === 'DUPLICATE_KEY' ? pointerAt(doc, e.pos[0]) : '', message: `YAML: ${e.message.split('\n')[0]}` };
+  });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // An alias to no anchor, or aliases that multiply into millions of nodes (an "alias bomb").
+    const at = aliasBlamed(doc, error as Error);
+    const pos = lines.linePos(at?.range?.[0] ?? 0);
+    problems.push({ file, line: pos.line, column: pos.col, path: '', message: `YAML: ${(error as Error).message.split('\n')[0]}` });
+    throw new LabSpecError(file, problems);
   }
-  const data: unknown = doc.toJS();
-  const problems: SpecProblem[] = [];
+  // Each problem's reported path, and where to find it in the source: `at`, or `at`'s key `key`.
+  const found: Found[] = [];
   for (const error of validateSchema(schemaFile, data)) {
     // oneOf on dhcp reports each branch; the const-false branch adds nothing an operator needs.
     if (error.keyword === 'const' || error.keyword === 'oneOf') continue;
-    const d = describe(error);
-    const where = locate(doc, lines, error.instancePath, d.key);
-    problems.push({ file, ...where, path: d.path, message: d.message });
+    found.push({ ...describe(error), at: error.instancePath, unsure: error.keyword === 'required' });
   }
   // Cross-references and addresses are checked even when the schema failed, so that every problem shows at
   // once; on a shape too broken to walk, only the schema's problems are reported.
@@ -245,14 +290,78 @@ export function parseValidatedYaml<T>(
   } catch {
     extras = [];
   }
-  const seen = new Set(problems.map((p) => p.path));
-  for (const p of extras) if (!seen.has(p.path)) problems.push({ file, ...locate(doc, lines, p.path), path: p.path, message: p.message });
-  if (problems.length > 0) {
+  const content = contentProblems(data);
+  // What these rules say about a field is more precise than the schema's pattern (a pasted key, a line break).
+  const seen = new Set(content.map((p) => p.path));
+  const located: Found[] = [...content.map((p) => ({ path: p.path, at: p.path, message: p.message })), ...found.filter((f) => !seen.has(f.path))];
+  for (const p of found) seen.add(p.path);
+  for (const p of extras) if (!seen.has(p.path)) located.push({ ...p, at: p.path, unsure: true });
+  // After a syntax error the parser's recovered structure is sound only above it, and what is missing or
+  // unresolved may be missing because of it: there, only what is wrong above the first error is reported.
+  const broken = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY').map((e) => lines.linePos(e.pos[0]).line);
+  const firstBroken = broken.length > 0 ? Math.min(...broken) : Infinity;
+  if (problems.length > 0 || located.length > 0) {
+    const where = locator(doc, lines, located.map((p) => (p.key === undefined ? p.at : `${p.at}/${escapeSegment(p.key)}`)));
+    for (const p of located) {
+      const at = where(p.at, p.key);
+      if (firstBroken === Infinity || (at.line < firstBroken && !p.unsure)) problems.push({ file, ...at, path: p.path, message: p.message });
+    }
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new LabSpecError(file, problems);
   }
   parsed.set(key, structuredClone(data));
   return data as T;
+}
+
+/** The alias that `toJS` gave up on: one to no anchor, else the first alias of an anchor that holds aliases itself. */
+function aliasBlamed(doc: Document, error: Error): YamlNode | undefined {
+  const aliases: Alias[] = [];
+  visit(doc, { Alias: (_key, node) => void aliases.push(node) });
+  if (/unresolved alias/i.test(error.message)) return aliases.find((a) => a.resolve(doc) === undefined);
+  const nested = aliases.find((a) => {
+    let inner = false;
+    const target = a.resolve(doc);
+    if (target) visit(target, { Alias: () => ((inner = true), visit.BREAK) });
+    return inner;
+  });
+  return nested ?? aliases[0];
+}
+
+/** Field names whose value is prose: line breaks are fine there and nowhere else. */
+const PROSE = new Set(['title', 'description', 'statement', 'justification']);
+
+/**
+ * Rules every input file obeys, whatever its schema: no control characters in a value that may reach a command, a
+ * config file or a path (a line break in a host name adds a section to supervisord.conf), nothing that looks like
+ * secret material (named by field, never shown), and no CIDR with host bits set (BIND and the kernel disagree on
+ * what it means).
+ */
+function contentProblems(data: unknown): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  const visitValue = (value: unknown, path: string, field: string, prose: boolean): void => {
+    if (out.length > 10 * MAX_SHOWN) return;
+    if (typeof value === 'string') {
+      const kind = secretKind(value);
+      if (kind) out.push({ path, message: `looks like ${kind}: a spec names where secrets are kept, never a secret (the value is not shown)` });
+      else if (prose ? /[\u0000-\u0008\u000b-\u001f\u007f]/.test(value) : /[\u0000-\u001f\u007f]/.test(value)) {
+        out.push({ path, message: `${field || 'value'} holds a control character (line break, tab …): not allowed outside prose` });
+      } else if (isCidr(value)) {
+        const net = parseCidr(value);
+        const base = networkAddress(net);
+        if (base !== value.split('/')[0]) out.push({ path, message: `CIDR ${value} has host bits set: the network is ${base}/${net.prefix}` });
+      }
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => visitValue(item, `${path}/${i}`, field, prose));
+    } else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        const child = `${path}/${escapeSegment(k)}`;
+        if (secretKind(k)) out.push({ path: child, message: 'this key looks like secret material (not shown)' });
+        visitValue(v, child, k, PROSE.has(k) || path === '/capabilities/lacks');
+      }
+    }
+  };
+  visitValue(data, '', '', false);
+  return out;
 }
 
 export function parseLabSpec(text: string, file: string): LabSpec {
@@ -270,6 +379,7 @@ export function loadLab(nameOrPath?: string): Lab {
     const known = existsSync(labsDir) ? ` (bundled labs: ${listLabs().join(', ')})` : '';
     throw new LabSpecError(file, [{ file, line: 0, column: 0, path: '', message: `no lab spec at this path${known}` }]);
   }
+  if (isDirectory(file)) throw new LabSpecError(file, [{ file, line: 0, column: 0, path: '', message: 'is a folder without a lab.yaml, not a lab spec' }]);
   const lab = new Lab(parseLabSpec(readFileSync(file, 'utf8'), file), file);
   cache.set(file, lab);
   return lab;
@@ -277,6 +387,14 @@ export function loadLab(nameOrPath?: string): Lab {
 
 export function listLabs(): string[] {
   return readdirSafe(labsDir).filter((name) => existsSync(join(labsDir, name, 'lab.yaml')));
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function readdirSafe(dir: string): string[] {
