@@ -18,12 +18,13 @@ const base = [
 ];
 
 /** Run the tiny suite in a child Vitest with a decision record of our choosing. */
-async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[] } = {}): Promise<Run> {
+async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[]; gaps?: string[] } = {}): Promise<Run> {
   const dir = join(repoRoot, 'reports/tmp/gate', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(fixture, 'lab.yaml'), join(dir, 'lab.yaml'));
   writeFileSync(join(dir, 'decisions.yaml'), JSON.stringify({ lab: 'tiny', decisions: opts.decisions ?? base, waivers: opts.waivers ?? [] }));
+  if (opts.gaps) writeFileSync(join(dir, 'known-gaps'), `${opts.gaps.join('\n')}\n`);
   const run = await runChecks({
     lab: join(dir, 'lab.yaml'),
     scratch: join(dir, 'run'),
@@ -60,10 +61,18 @@ describe('the gate', { concurrent: true }, () => {
   });
 
   it('fails on a decision no executed check covers', async () => {
-    const run = await gate('uncovered', { decisions: [...base, { id: 'R-03', title: 'Rule three', source: 'Rules', checks: ['pre.rule-missing'] }] });
+    // A check not written yet is named in known-gaps; any other unknown check ID stops the run at load.
+    const decisions = [...base, { id: 'R-03', title: 'Rule three', source: 'Rules', checks: ['pre.rule-missing'] }];
+    const run = await gate('uncovered', { decisions, gaps: ['pre.rule-missing'] });
     expect(run.exitCode).toBe(1);
     expect(status(run, 'R-03')).toBe('uncovered');
     expect(run.matrix.reasons.join()).toContain('no executed check covers: R-03');
+  });
+
+  it('stops at load on a check ID no suite declares, naming the closest one', async () => {
+    const run = await gate('misspelt', { decisions: [base[0]!, { ...base[1]!, checks: ['pre.rule-tow'] }] });
+    expect(run.exitCode).toBe(1);
+    expect(run.output).toMatch(/decisions\.yaml:1:\d+ \/decisions\/1\/checks\/0: unknown check pre\.rule-tow: no suite declares it \(did you mean pre\.rule-two\?\)/);
   });
 
   it('fails when zero checks ran', async () => {

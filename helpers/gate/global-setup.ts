@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { LabSpecError, loadLab } from '../lab/load.ts';
-import { loadDecisions } from './decisions.ts';
+import { LabSpecError } from '../lab/load.ts';
+import { loadLabAndDecisions } from './decisions.ts';
 import { CATEGORIES } from './categories.ts';
 import { currentRun } from './ledger.ts';
 import { labReachability } from './reach.ts';
@@ -48,8 +48,10 @@ export function printable(error: unknown): unknown {
 }
 
 async function prepare(project: TestProject): Promise<void> {
-  const lab = loadLab();
-  loadDecisions(lab);
+  const { lab, decisions } = loadLabAndDecisions();
+  for (const w of decisions.lapsed()) {
+    process.stdout.write(`stackgate: ${relative(process.cwd(), decisions.file)}: the waiver of ${w.decision} expired on ${w.expires}; it no longer excuses a failure\n`);
+  }
   const results = process.env.STACKGATE_ALLURE_RESULTS ?? join(process.cwd(), 'reports/allure-results');
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, 'categories.json'), JSON.stringify(CATEGORIES, null, 2));

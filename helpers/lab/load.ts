@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject } from 'ajv';
-import { LineCounter, parseDocument, isMap, isScalar, isSeq, visit, type Alias, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, visit, type Alias, type Document, type Node as YamlNode } from 'yaml';
 import { secretKind } from '../gate/redact.ts';
 import { contains, isCidr, isIPv4, networkAddress, parseCidr } from '../net/ip.ts';
 import { Lab } from './model.ts';
@@ -32,13 +32,14 @@ export class LabSpecError extends Error {
   declare readonly file: string;
   declare readonly problems: readonly SpecProblem[];
   constructor(file: string, problems: readonly SpecProblem[]) {
-    const shown = relative(process.cwd(), file) || file;
+    const show = (f: string) => relative(process.cwd(), f) || f;
+    const others = [...new Set(problems.map((p) => p.file))].filter((f) => f !== file).map(show);
     const more = problems.length - MAX_SHOWN;
     super(
-      `lab spec ${shown} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+      `${basename(file) === 'decisions.yaml' ? 'decision record' : 'lab spec'} ${[show(file), ...others].join(' and ')} ${others.length ? 'are' : 'is'} invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
         problems
           .slice(0, MAX_SHOWN)
-          .map((p) => `  ${relative(process.cwd(), p.file) || p.file}:${p.line}:${p.column} ${p.path || '/'}: ${p.message}`)
+          .map((p) => `  ${show(p.file)}:${p.line}:${p.column} ${p.path || '/'}: ${p.message}`)
           .join('\n') +
         (more > 0 ? `\n  … and ${more} more problem${more === 1 ? '' : 's'}` : ''),
     );
@@ -76,7 +77,7 @@ const escapeSegment = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
  * the source does not have (a merged or defaulted key), its deepest ancestor that it has. One walk of the document
  * along the wanted paths only, so that thousands of problems in a large spec are located in linear time.
  */
-function locator(doc: Document, lines: LineCounter, wanted: readonly string[]): (pointer: string, key?: string) => { line: number; column: number } {
+function locator(doc: Document, lines: LineCounter, wanted: readonly string[]): (pointer: string, key?: string) => { line: number; column: number; endLine: number } {
   const prefixes = new Set<string>(['']);
   for (const pointer of wanted) {
     let at = pointer.indexOf('/', 1);
@@ -88,18 +89,27 @@ function locator(doc: Document, lines: LineCounter, wanted: readonly string[]): 
   }
   const valueAt = new Map<string, number>();
   const keyAt = new Map<string, number>();
+  const endAt = new Map<string, number>();
   const rootRange = (doc.contents as YamlNode | null)?.range;
   valueAt.set('', rootRange ? rootRange[0] : 0);
+  endAt.set('', rootRange ? rootRange[2] : 0);
   const walk = (node: unknown, path: string): void => {
     if (isMap(node)) {
       for (const pair of node.items) {
+        if (isScalar(pair.key) && (pair.key.value === '<<' || (pair.key as { source?: string }).source === '<<')) {
+          // A merge key: the merged anchor's keys are found where the anchor is written (this map's own win).
+          const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
+          for (const source of sources) if (isAlias(source)) mergedFrom.push([source.resolve(doc), path]);
+          continue;
+        }
         if (!isScalar(pair.key)) continue;
         const child = `${path}/${escapeSegment(String(pair.key.value))}`;
-        if (!prefixes.has(child)) continue;
+        if (!prefixes.has(child) || valueAt.has(child)) continue;
         const keyRange = (pair.key as YamlNode).range;
         const valueRange = (pair.value as YamlNode | null)?.range ?? keyRange;
         if (keyRange) keyAt.set(child, keyRange[0]);
         if (valueRange) valueAt.set(child, valueRange[0]);
+        if (valueRange) endAt.set(child, valueRange[2]);
         walk(pair.value, child);
       }
     } else if (isSeq(node)) {
@@ -108,48 +118,62 @@ function locator(doc: Document, lines: LineCounter, wanted: readonly string[]): 
         if (!prefixes.has(child)) continue;
         const range = (item as YamlNode | null)?.range;
         if (range) valueAt.set(child, range[0]);
+        if (range) endAt.set(child, range[2]);
         walk(item, child);
       }
     }
   };
+  const mergedFrom: [unknown, string][] = [];
   walk(doc.contents, '');
+  // Own keys first, then merged ones: bounded by the document's size, a merged anchor is walked once per merge.
+  for (let i = 0; i < mergedFrom.length && i < 10_000; i++) walk(mergedFrom[i]![0], mergedFrom[i]![1]);
   return (pointer, key) => {
     const full = key === undefined ? pointer : `${pointer}/${escapeSegment(key)}`;
     let offset = key === undefined ? valueAt.get(full) : keyAt.get(full);
-    for (let at = full.length; offset === undefined; at = full.lastIndexOf('/', at - 1)) offset = valueAt.get(at <= 0 ? '' : full.slice(0, at));
+    let end = endAt.get(full);
+    for (let at = full.length; offset === undefined || end === undefined; at = full.lastIndexOf('/', at - 1)) {
+      const prefix = at <= 0 ? '' : full.slice(0, at);
+      offset ??= valueAt.get(prefix);
+      end ??= endAt.get(prefix);
+    }
     const pos = lines.linePos(offset);
-    return { line: pos.line, column: pos.col };
+    return { line: pos.line, column: pos.col, endLine: lines.linePos(Math.max(offset, end - 1)).line };
   };
 }
 
-/**
- * The JSON pointer of the deepest node (or key) at a source offset. Only used where the document's structure is
- * sound (a duplicate key); after a syntax error the recovered structure would point somewhere misleading.
- */
-function pointerAt(doc: Document, offset: number): string {
-  const within = (n: unknown) => {
-    const range = (n as YamlNode | null)?.range;
-    return range !== undefined && range !== null && range[0] <= offset && offset < Math.max(range[2], range[0] + 1);
-  };
-  const escape = escapeSegment;
-  let pointer = '';
-  let node: unknown = doc.contents;
-  for (;;) {
+/** Keys given twice in one mapping (YAML would keep the last), with the JSON pointer of the mapping holding them. */
+function duplicateKeys(doc: Document): { pointer: string; offset: number }[] {
+  const out: { pointer: string; offset: number }[] = [];
+  const walk = (node: unknown, pointer: string): void => {
     if (isMap(node)) {
-      const pair = node.items.find((p) => within(p.key) || within(p.value));
-      if (!pair || !isScalar(pair.key)) break;
-      pointer += `/${escape(String(pair.key.value))}`;
-      if (within(pair.key)) break;
-      node = pair.value;
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key.value : undefined;
+        if (key === undefined || typeof key === 'symbol') continue;
+        if (seen.has(key)) out.push({ pointer: `${pointer}/${escapeSegment(String(key))}`, offset: (pair.key as YamlNode).range?.[0] ?? 0 });
+        seen.add(key);
+        walk(pair.value, `${pointer}/${escapeSegment(String(key))}`);
+      }
     } else if (isSeq(node)) {
-      const i = node.items.findIndex((item) => within(item));
-      if (i < 0) break;
-      pointer += `/${i}`;
-      node = node.items[i];
-    } else break;
-  }
-  return pointer;
+      node.items.forEach((item, i) => walk(item, `${pointer}/${i}`));
+    }
+  };
+  walk(doc.contents, '');
+  return out;
 }
+
+/** What the schema's named patterns ($defs) allow, in words: a regular expression helps no operator. */
+const PATTERN_WORDS: Record<string, string> = {
+  hostName: 'an RFC 1123 host name: letters, digits and inner hyphens, dot-separated labels of at most 63 characters',
+  ifName: 'a network interface name: at most 15 letters, digits or _ . : -',
+  token: 'a plain name: letters, digits and _ . - only, not starting with . or -',
+  userName: 'a user name: a letter or _, then letters, digits or _ . -, at most 32 characters',
+  volumeGroup: 'an LVM volume group name: letters, digits and _ + . - only, not starting with -',
+  filePath: 'a path without line breaks or control characters',
+  devicePath: 'a device path under /dev (letters, digits and _ . - only)',
+  urlPath: 'a URL path: /segments of letters, digits and . _ ~ -',
+  tagSuffix: 'an image tag suffix: letters, digits and _ . - only',
+};
 
 interface Found {
   path: string;
@@ -171,6 +195,10 @@ function describe(error: ErrorObject): { path: string; key?: string; message: st
       return { path, message: `missing required field "${String(error.params.missingProperty)}"` };
     case 'enum':
       return { path, message: `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+    case 'pattern': {
+      const plain = PATTERN_WORDS[/\$defs\/(\w+)\/pattern$/.exec(error.schemaPath)?.[1] ?? ''];
+      return { path, message: plain ? `must be ${plain}` : (error.message ?? error.keyword) };
+    }
     case 'propertyNames':
       return { path: `${path}/${String(error.params.propertyName)}`, message: `invalid name "${String(error.params.propertyName)}"` };
     default:
@@ -260,11 +288,16 @@ export function parseValidatedYaml<T>(text: string, file: string, schemaFile: st
   if (known !== undefined) return structuredClone(known) as T;
   const lines = new LineCounter();
   // YAML 1.1 merge keys (`<<: *base`) are common in hand-written specs; the `yaml` library needs them asked for.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
+  // Duplicate keys are found by duplicateKeys (the library's own check compares each key with all before it).
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, merge: true });
   const problems: SpecProblem[] = doc.errors.map((e) => {
     const pos = lines.linePos(e.pos[0]);
-    return { file, line: pos.line, column: pos.col, path: e.code === 'DUPLICATE_KEY' ? pointerAt(doc, e.pos[0]) : '', message: `YAML: ${e.message.split('\n')[0]}` };
+    return { file, line: pos.line, column: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` };
   });
+  for (const d of duplicateKeys(doc)) {
+    const pos = lines.linePos(d.offset);
+    problems.push({ file, line: pos.line, column: pos.col, path: d.pointer, message: 'YAML: Map keys must be unique' });
+  }
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -280,7 +313,9 @@ export function parseValidatedYaml<T>(text: string, file: string, schemaFile: st
   for (const error of validateSchema(schemaFile, data)) {
     // oneOf on dhcp reports each branch; the const-false branch adds nothing an operator needs.
     if (error.keyword === 'const' || error.keyword === 'oneOf') continue;
-    found.push({ ...describe(error), at: error.instancePath, unsure: error.keyword === 'required' });
+    // A missing field or a value parsed as empty may be the doing of a syntax error below it.
+    const unsure = error.keyword === 'required' || (error.keyword === 'type' && dataAt(data, error.instancePath) === null);
+    found.push({ ...describe(error), at: error.instancePath, unsure });
   }
   // Cross-references and addresses are checked even when the schema failed, so that every problem shows at
   // once; on a shape too broken to walk, only the schema's problems are reported.
@@ -298,19 +333,28 @@ export function parseValidatedYaml<T>(text: string, file: string, schemaFile: st
   for (const p of extras) if (!seen.has(p.path)) located.push({ ...p, at: p.path, unsure: true });
   // After a syntax error the parser's recovered structure is sound only above it, and what is missing or
   // unresolved may be missing because of it: there, only what is wrong above the first error is reported.
-  const broken = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY').map((e) => lines.linePos(e.pos[0]).line);
+  const broken = doc.errors.map((e) => lines.linePos(e.pos[0]).line);
   const firstBroken = broken.length > 0 ? Math.min(...broken) : Infinity;
   if (problems.length > 0 || located.length > 0) {
     const where = locator(doc, lines, located.map((p) => (p.key === undefined ? p.at : `${p.at}/${escapeSegment(p.key)}`)));
     for (const p of located) {
-      const at = where(p.at, p.key);
-      if (firstBroken === Infinity || (at.line < firstBroken && !p.unsure)) problems.push({ file, ...at, path: p.path, message: p.message });
+      const { line, column, endLine } = where(p.at, p.key);
+      if (firstBroken === Infinity || (endLine < firstBroken && !p.unsure)) problems.push({ file, line, column, path: p.path, message: p.message });
     }
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new LabSpecError(file, problems);
   }
   parsed.set(key, structuredClone(data));
   return data as T;
+}
+
+function dataAt(data: unknown, pointer: string): unknown {
+  let value = data;
+  for (const segment of pointer.split('/').slice(1)) {
+    const name = segment.replace(/~1/g, '/').replace(/~0/g, '~');
+    value = value && typeof value === 'object' ? (value as Record<string, unknown>)[name] : undefined;
+  }
+  return value;
 }
 
 /** The alias that `toJS` gave up on: one to no anchor, else the first alias of an anchor that holds aliases itself. */
