@@ -371,6 +371,15 @@ function aliasBlamed(doc: Document, error: Error): YamlNode | undefined {
   return nested ?? aliases[0];
 }
 
+/** A control character; prose may break lines and hold tabs. */
+function hasControl(value: string, prose: boolean): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 || c === 0x7f) && !(prose && (c === 0x0a || c === 0x09))) return true;
+  }
+  return false;
+}
+
 /** Field names whose value is prose: line breaks are fine there and nowhere else. */
 const PROSE = new Set(['title', 'description', 'statement', 'justification']);
 
@@ -387,7 +396,7 @@ function contentProblems(data: unknown): { path: string; message: string }[] {
     if (typeof value === 'string') {
       const kind = secretKind(value);
       if (kind) out.push({ path, message: `looks like ${kind}: a spec names where secrets are kept, never a secret (the value is not shown)` });
-      else if (prose ? /[\u0000-\u0008\u000b-\u001f\u007f]/.test(value) : /[\u0000-\u001f\u007f]/.test(value)) {
+      else if (hasControl(value, prose)) {
         out.push({ path, message: `${field || 'value'} holds a control character (line break, tab …): not allowed outside prose` });
       } else if (isCidr(value)) {
         const net = parseCidr(value);
