@@ -28,9 +28,15 @@ export const MAX_SHOWN = 50;
 
 /** One error that lists every problem of a spec (the first MAX_SHOWN), each with file:line:column and its JSON path. */
 export class LabSpecError extends Error {
-  // Not enumerable: Vitest prints an error's own properties after its message, which already lists every problem.
-  declare readonly file: string;
-  declare readonly problems: readonly SpecProblem[];
+  // Private, behind getters: Vitest prints an error's own properties after its message, which lists every problem.
+  readonly #file: string;
+  readonly #problems: readonly SpecProblem[];
+  get file(): string {
+    return this.#file;
+  }
+  get problems(): readonly SpecProblem[] {
+    return this.#problems;
+  }
   constructor(file: string, problems: readonly SpecProblem[]) {
     const show = (f: string) => relative(process.cwd(), f) || f;
     const others = [...new Set(problems.map((p) => p.file))].filter((f) => f !== file).map(show);
@@ -44,8 +50,8 @@ export class LabSpecError extends Error {
         (more > 0 ? `\n  … and ${more} more problem${more === 1 ? '' : 's'}` : ''),
     );
     this.name = 'LabSpecError';
-    Object.defineProperty(this, 'file', { value: file, enumerable: false });
-    Object.defineProperty(this, 'problems', { value: problems, enumerable: false });
+    this.#file = file;
+    this.#problems = problems;
   }
 }
 
