@@ -1,6 +1,7 @@
 /** OVN's southbound view of the chassis: which node registered, with which encapsulation IP and type. */
 import type { Lab, LabNode } from '../lab/model.ts';
 import { inService } from './deployer.ts';
+import { quote } from './quote.ts';
 import type { NodeShell } from './ssh.ts';
 
 export interface Encap {
@@ -20,7 +21,7 @@ export function southbound(lab: Lab): { node: LabNode; db: string } {
 const rows = (out: string) => out.split('\n').filter(Boolean).map((l) => l.split(','));
 
 export async function chassisEncaps(lab: Lab, shell: Pick<NodeShell, 'out'>, db: string): Promise<Encap[]> {
-  const sbctl = (args: string) => shell.out(inService(lab, 'ovn-sbctl', `ovn-sbctl --db=${db} --timeout=10 --format=csv --data=bare --no-headings ${args}`));
+  const sbctl = (args: string) => shell.out(inService(lab, 'ovn-sbctl', `ovn-sbctl --db=${quote(db)} --timeout=10 --format=csv --data=bare --no-headings ${args}`));
   const [chassis, encaps] = await Promise.all([sbctl('--columns=name,hostname list Chassis'), sbctl('--columns=chassis_name,ip,type list Encap')]);
   const hostOf = new Map(rows(chassis).map(([name = '', hostname = '']) => [name, hostname]));
   return rows(encaps).map(([chassisName = '', ip = '', type = '']) => ({ chassis: chassisName, hostname: hostOf.get(chassisName) ?? '', ip, type }));
