@@ -1,6 +1,6 @@
 import * as allure from 'allure-js-commons';
 import { afterAll, test as base, TestRunner, type TestContext } from 'vitest';
-import { NodeShell } from '../node/ssh.ts';
+import { NodeShell, sshCredentialsMissing } from '../node/ssh.ts';
 import { basename, relative } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
@@ -99,6 +99,8 @@ export interface CheckOptions {
 }
 
 const PENDING = 'VITEST_PENDING';
+/** The check that fails when the lab's SSH credentials are missing; every other check needing SSH is blocked. */
+export const SSH_WITNESS = 'net.node-interfaces';
 let reachability: Promise<Reachability> | undefined;
 
 function isSkip(error: unknown): boolean {
@@ -201,6 +203,11 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
       },
       blocked: (reason) => declaredSkip('blocked', `blocked: ${reason}`),
       node: (name) => {
+        // A missing key or known_hosts file fails one check with the cause and blocks the others, as Keystone
+        // credentials do: not one "no host key" failure per node and check.
+        const missing = sshCredentialsMissing(lab);
+        if (missing && id === SSH_WITNESS) throw new Error(missing);
+        if (missing) declaredSkip('blocked', `blocked: no SSH to the nodes (${SSH_WITNESS} reports it): ${missing}`);
         const key = `${lab.file}#${name}`;
         let shell = shells.get(key);
         if (!shell) shells.set(key, (shell = new NodeShell(lab, lab.node(name))));

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../lab/load.ts';
@@ -18,11 +18,12 @@ const base = [
 ];
 
 /** Run the tiny suite in a child Vitest with a decision record of our choosing. */
-async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[]; gaps?: string[] } = {}): Promise<Run> {
+async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[]; gaps?: string[]; spec?: string } = {}): Promise<Run> {
   const dir = join(repoRoot, 'reports/tmp/gate', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(fixture, 'lab.yaml'), join(dir, 'lab.yaml'));
+  if (opts.spec) appendFileSync(join(dir, 'lab.yaml'), opts.spec);
   writeFileSync(join(dir, 'decisions.yaml'), JSON.stringify({ lab: 'tiny', decisions: opts.decisions ?? base, waivers: opts.waivers ?? [] }));
   if (opts.gaps) writeFileSync(join(dir, 'known-gaps'), `${opts.gaps.join('\n')}\n`);
   const run = await runChecks({
@@ -98,7 +99,18 @@ describe('the gate', { concurrent: true }, () => {
     const expired = await gate('expired', { mode: 'expired', waivers: [{ ...waiver, expires: '2026-05-31' }] });
     expect(expired.exitCode).toBe(1);
     expect(expired.output).toContain('waiver expired on R-01 2026-05-31');
+    // Reported when the record is loaded, not only beside the failure it no longer excuses.
+    expect(expired.output).toContain('the waiver of R-01 expired on 2026-05-31; it no longer excuses a failure');
     expect(expired.matrix.reasons.join()).toContain('expired waiver');
+  });
+
+  it("blocks the checks needing SSH when the lab's SSH key is missing, naming the file and how to get it", async () => {
+    const run = await gate('ssh', { mode: 'ssh', spec: 'credentials: { sshKey: missing/id_ed25519, sshKnownHosts: missing/known_hosts }\n' });
+    expect(run.exitCode).toBe(1);
+    expect(status(run, 'R-01')).toBe('passed');
+    expect(status(run, 'R-02')).toBe('blocked');
+    expect(run.output).toMatch(/blocked: no SSH to the nodes \(net\.node-interfaces reports it\): lab tiny: the SSH key \S+\/missing\/id_ed25519 \(credentials\.sshKey\) and the known_hosts file \S+\/missing\/known_hosts \(credentials\.sshKnownHosts\) are missing/);
+    expect(run.output).toContain("copy them from the lab's deploy host");
   });
 
   it('blocks live layers of a lab that is not attached here, without sending anything', async () => {
