@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { GateReporter } from './helpers/gate/reporter.ts';
+import { fileReporters } from './helpers/gate/redacting-reporters.ts';
 import { LAYERS } from './helpers/gate/layers.ts';
 import { environmentInfo } from './helpers/gate/environment.ts';
 import { currentRun } from './helpers/gate/ledger.ts';
@@ -30,9 +31,9 @@ export default defineConfig({
           // Before Allure's reporter: its onInit empties the results of the last run, Allure's then writes the
           // environment (lab, release, provider) into the emptied folder.
           new GateReporter(),
-          // The project's own tests run checks in child runs with these pointed at a scratch folder.
-          ['allure-vitest/reporter', { resultsDir: process.env.STACKGATE_ALLURE_RESULTS ?? 'reports/allure-results', environmentInfo: environmentInfo() }],
-          ['junit', { outputFile: `${process.env.STACKGATE_REPORTS ?? 'reports'}/junit.xml` }],
+          // Allure's and JUnit's, every file they write redacted; the project's own tests run checks in child runs
+          // with these pointed at a scratch folder.
+          ...fileReporters(environmentInfo()),
         ],
     projects: [
       // No project `extends: true`: Vitest would load and bundle this file once more per project (0.7 s of every

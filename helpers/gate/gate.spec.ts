@@ -1,4 +1,4 @@
-import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../lab/load.ts';
@@ -18,12 +18,13 @@ const base = [
 ];
 
 /** Run the tiny suite in a child Vitest with a decision record of our choosing. */
-async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[]; gaps?: string[]; spec?: string } = {}): Promise<Run> {
+async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[]; gaps?: string[]; spec?: string; files?: Record<string, string> } = {}): Promise<Run> {
   const dir = join(repoRoot, 'reports/tmp/gate', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(fixture, 'lab.yaml'), join(dir, 'lab.yaml'));
   if (opts.spec) appendFileSync(join(dir, 'lab.yaml'), opts.spec);
+  for (const [f, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, f), text);
   writeFileSync(join(dir, 'decisions.yaml'), JSON.stringify({ lab: 'tiny', decisions: opts.decisions ?? base, waivers: opts.waivers ?? [] }));
   if (opts.gaps) writeFileSync(join(dir, 'known-gaps'), `${opts.gaps.join('\n')}\n`);
   const run = await runChecks({
@@ -111,6 +112,22 @@ describe('the gate', { concurrent: true }, () => {
     expect(status(run, 'R-02')).toBe('blocked');
     expect(run.output).toMatch(/blocked: no SSH to the nodes \(net\.node-interfaces reports it\): lab tiny: the SSH key \S+\/missing\/id_ed25519 \(credentials\.sshKey\) and the known_hosts file \S+\/missing\/known_hosts \(credentials\.sshKnownHosts\) are missing/);
     expect(run.output).toContain("copy them from the lab's deploy host");
+  });
+
+  it('leaves a secret a failing check quotes in no file it writes and not on the console', async () => {
+    const secret = 'Zq7plant9XkT2w';
+    const run = await gate('secret', { mode: 'secret', spec: 'credentials: { secretsFile: secrets.yml }\n', files: { 'secrets.yml': `planted: ${secret}\n` } });
+    expect(run.exitCode).toBe(1);
+    const out = join(repoRoot, 'reports/tmp/gate/secret/run');
+    const files = readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(out, f)).isFile());
+    // Allure's results with their attachment, JUnit and the decisions matrix: each must exist to count.
+    expect(files.filter((f) => /-result\.json$/.test(f)).length).toBe(2);
+    expect(files.some((f) => /-attachment/.test(f))).toBe(true);
+    expect(files).toEqual(expect.arrayContaining(['junit.xml', 'decisions.md', 'decisions.json']));
+    for (const f of files) expect(readFileSync(join(out, f), 'utf8'), f).not.toContain(secret);
+    expect(run.output).not.toContain(secret);
+    expect(readFileSync(join(out, 'junit.xml'), 'utf8')).toContain('login with [REDACTED] refused');
+    expect(run.output).toContain('the session of [REDACTED]');
   });
 
   it('blocks live layers of a lab that is not attached here, without sending anything', async () => {

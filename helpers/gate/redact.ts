@@ -43,3 +43,41 @@ export function redact(text: string): string {
 addSecret(process.env.OS_PASSWORD);
 addSecret(process.env.OS_TOKEN);
 addSecret(process.env.OS_APPLICATION_CREDENTIAL_SECRET);
+
+/**
+ * Redact every string inside a value, in place (arrays and plain objects, cycles visited once); returns the value.
+ * For what a failed check carries to the reporters: its error's actual, expected and diff, Allure's step messages.
+ */
+export function redactDeep<T>(value: T, seen: WeakSet<object> = new WeakSet()): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (!value || typeof value !== 'object' || seen.has(value)) return value;
+  seen.add(value);
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const v = record[key];
+    if (typeof v === 'string') {
+      const clean = redact(v);
+      if (clean !== v) record[key] = clean;
+    } else if (v && typeof v === 'object' && !ArrayBuffer.isView(v)) {
+      redactDeep(v, seen);
+    }
+  }
+  return value;
+}
+
+/** A copy of a value with every string redacted (the value itself is left alone: it may be frozen, or the lab's). */
+export function redactCopy<T>(value: T, seen: Map<object, unknown> = new Map()): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (!value || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  if (seen.has(value)) return seen.get(value) as T;
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    seen.set(value, out);
+    for (const v of value) out.push(redactCopy(v, seen));
+    return out as T;
+  }
+  const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(value) as object | null) as Record<string, unknown>;
+  seen.set(value, out);
+  for (const [k, v] of Object.entries(value)) out[k] = redactCopy(v, seen);
+  return out as T;
+}
