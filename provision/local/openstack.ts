@@ -5,7 +5,7 @@
  * their one-time steps (db sync, keystone bootstrap …). Nothing here touches the machine.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { LabPaths } from './paths.ts';
@@ -13,6 +13,8 @@ import { CEPH_PACKAGES, cephConf, cephDue, cephSpec } from './ceph.ts';
 import type { Daemon, RenderedFile } from './render.ts';
 import { computeDriver, metadataProxy, novaComputeSections, ovsdbGuestRemotes, renderGuests, guestsRun } from './guests.ts';
 import { quote } from '../../helpers/node/quote.ts';
+import { addSecret } from '../../helpers/gate/redact.ts';
+import { writeIfChanged } from './pki.ts';
 
 /** Debian 12 packages of the OpenStack part (installed with --no-install-recommends). */
 export const OPENSTACK_PACKAGES = [
@@ -105,11 +107,9 @@ export function ensureOpenstackSecrets(paths: LabPaths): OpenstackSecrets {
     metadataSecret: old.metadataSecret ?? pw(),
     rbdSecretUuid: old.rbdSecretUuid ?? randomUUID(),
   };
-  const text = `${JSON.stringify(s, null, 2)}\n`;
-  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
-    writeFileSync(file, text, { mode: 0o600 });
-  }
+  mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+  writeIfChanged(file, `${JSON.stringify(s, null, 2)}\n`, 0o600);
+  for (const v of [s.adminPassword, s.rabbitPassword, s.metadataSecret, ...Object.values(s.db), ...Object.values(s.service)]) addSecret(v);
   return s;
 }
 
