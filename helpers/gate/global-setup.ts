@@ -49,9 +49,12 @@ export function printable(error: unknown): unknown {
 
 async function prepare(project: TestProject): Promise<void> {
   const { lab, decisions } = loadLabAndDecisions();
-  for (const w of decisions.lapsed()) {
+  // Once per run, not once per layer (each layer's project runs this setup).
+  const shown = globalThis as { __stackgateLapsedShown?: boolean };
+  for (const w of shown.__stackgateLapsedShown ? [] : decisions.lapsed()) {
     process.stdout.write(`stackgate: ${relative(process.cwd(), decisions.file)}: the waiver of ${w.decision} expired on ${w.expires}; it no longer excuses a failure\n`);
   }
+  shown.__stackgateLapsedShown = true;
   const results = process.env.STACKGATE_ALLURE_RESULTS ?? join(process.cwd(), 'reports/allure-results');
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, 'categories.json'), JSON.stringify(CATEGORIES, null, 2));
