@@ -2,7 +2,8 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { Vitest } from 'vitest/node';
-import { JUnitReporter, type Reporter } from 'vitest/reporters';
+import { JUnitReporter } from 'vitest/node';
+import type { Reporter } from 'vitest/reporters';
 import AllureVitestReporter from 'allure-vitest/reporter';
 import { loadLab } from '../lab/load.ts';
 import { addSecret, redact, redactDeep } from './redact.ts';

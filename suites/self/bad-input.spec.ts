@@ -4,7 +4,7 @@
  * folder) with its located problems, before anything touches a lab. These specs fail at load: nothing runs.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../../helpers/gate/child-run.ts';
@@ -48,14 +48,22 @@ function missing(output: string, lines: readonly Expected[]): string[] {
   return lines.filter((e) => !shown.some((l) => l.includes(` ${e.at} `) && l.includes(e.says))).map((e) => `${e.at} ${e.says}`);
 }
 
-/** What a bad-input run could have changed: the lab's state folder and this host's network namespaces. */
-async function footprint(): Promise<string> {
-  const state = join(repoRoot, '.stackgate');
-  const files = existsSync(state)
-    ? readdirSync(state, { recursive: true, encoding: 'utf8' }).map((f) => `${f} ${statSync(join(state, f)).mtimeMs}`)
-    : [];
-  const netns = await execa('ip', ['netns', 'list'], { reject: false });
-  return [...files.sort(), netns.stdout].join('\n');
+/** The fixture's lab name, as its state folder and network namespaces would be named. */
+function labName(lab: string): string {
+  const file = lab.endsWith('.yaml') ? join(repoRoot, lab) : join(repoRoot, lab, 'lab.yaml');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  return /^name: (\S+)/m.exec(text)?.[1] ?? basename(lab, '.yaml');
+}
+
+/**
+ * What a bad-input run could have changed for its lab: a state folder, network namespaces. Only the fixture's own
+ * (another lab may be running on this host and change its own namespaces meanwhile).
+ */
+async function footprint(name: string): Promise<string> {
+  const state = join(repoRoot, '.stackgate', name);
+  const files = existsSync(state) ? readdirSync(state, { recursive: true, encoding: 'utf8' }).map((f) => `${f} ${statSync(join(state, f)).mtimeMs}`) : [];
+  const netns = (await execa('ip', ['netns', 'list'], { reject: false })).stdout.split('\n').filter((n) => n.startsWith(`${name}-`));
+  return [...files.sort(), ...netns].join('\n');
 }
 
 const vitest = (name: string, lab: string, args: string[]) =>
@@ -101,11 +109,11 @@ describe('bad input on the Vitest routes', { concurrent: true }, () => {
 describe('every bad-input fixture stops before it touches anything', { concurrent: true }, () => {
   it.each(cases.map((c) => [c.lab, c] as const))('%s: npm run lab -- status names every problem', async (_, c) => {
     expect(c.lines.length).toBeGreaterThan(0);
-    const before = await footprint();
+    const before = await footprint(labName(c.lab));
     const run = await execa('npx', ['tsx', 'provision/cli.ts', 'status', '--lab', c.lab], { cwd: repoRoot, reject: false, all: true });
     expect(run.exitCode).toBe(1);
     expect(missing(run.all ?? '', c.lines), run.all).toEqual([]);
-    expect(await footprint()).toBe(before);
+    expect(await footprint(labName(c.lab))).toBe(before);
   });
 
   it.each(cases.map((c) => [c.lab, c] as const))('%s: a Vitest run names every problem', async (_, c) => {
