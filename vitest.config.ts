@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { GateReporter } from './helpers/gate/reporter.ts';
+import { fileReporters } from './helpers/gate/redacting-reporters.ts';
 import { LAYERS } from './helpers/gate/layers.ts';
 import { environmentInfo } from './helpers/gate/environment.ts';
 import { currentRun } from './helpers/gate/ledger.ts';
@@ -27,12 +27,10 @@ export default defineConfig({
       ? ['default']
       : [
           'default',
-          // Before Allure's reporter: its onInit empties the results of the last run, Allure's then writes the
-          // environment (lab, release, provider) into the emptied folder.
-          // It also writes Vitest's JUnit file, and then adds the decisions and the reaper's line to it.
-          new GateReporter({ junit: `${process.env.STACKGATE_REPORTS ?? 'reports'}/junit.xml` }),
-          // The project's own tests run checks in child runs with these pointed at a scratch folder.
-          ['allure-vitest/reporter', { resultsDir: process.env.STACKGATE_ALLURE_RESULTS ?? 'reports/allure-results', environmentInfo: environmentInfo() }],
+          // The gate (which also writes Vitest's JUnit file and adds the decisions and the reaper's line to it), then
+          // Allure's; every file they write redacted. The project's own tests run checks in child runs with these
+          // pointed at a scratch folder.
+          ...fileReporters(environmentInfo()),
         ],
     projects: [
       // No project `extends: true`: Vitest would load and bundle this file once more per project (0.7 s of every

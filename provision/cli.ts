@@ -1,5 +1,8 @@
 /** `npm run lab -- up|down|status [--lab NAME] [--purge] [--json]`: the lab's provider, chosen by its spec. */
-import { loadLab } from '../helpers/lab/load.ts';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { loadLabAndDecisions } from '../helpers/gate/decisions.ts';
+import { loadLab, resolveLabFile } from '../helpers/lab/load.ts';
 import * as local from './local/index.ts';
 import * as lima from './lima/index.ts';
 import { reapLab } from './reap.ts';
@@ -12,6 +15,12 @@ const USAGE = [
   lima.USAGE,
 ].join('\n');
 
+/** The lab, judged with its decision record when it has one: bad input stops every verb before anything changes. */
+function loadInput(nameOrPath: string) {
+  const hasRecord = existsSync(join(dirname(resolveLabFile(nameOrPath)), 'decisions.yaml'));
+  return hasRecord ? loadLabAndDecisions(nameOrPath).lab : loadLab(nameOrPath);
+}
+
 async function main(argv: string[]): Promise<number> {
   const valued = new Set(['--lab', '--phase', '--from']);
   const verb = argv.find((a, i) => !a.startsWith('-') && !valued.has(argv[i - 1] ?? ''));
@@ -20,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return verb ? 0 : 2;
   }
-  const lab = loadLab(labArg || process.env.STACKGATE_LAB || 'embedded');
+  const lab = loadInput(labArg || process.env.STACKGATE_LAB || 'embedded');
   if (verb === 'reap') {
     // Provider-independent: it talks to the cloud, never to the machines.
     const r = await reapLab(lab);

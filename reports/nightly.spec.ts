@@ -99,7 +99,8 @@ describe('the nightly workflow does what the issue asks', () => {
     for (const u of uploads) expect(u.if).toBe('always()');
     // Where the acceptance and `npm run report` write them.
     expect(readFileSync(join(repoRoot, 'reports/render.ts'), 'utf8')).toContain("join(reports, 'allure-report')");
-    expect(readFileSync(join(repoRoot, 'vitest.config.ts'), 'utf8')).toContain('/junit.xml');
+    expect(readFileSync(join(repoRoot, 'vitest.config.ts'), 'utf8')).toContain('fileReporters(');
+    expect(readFileSync(join(repoRoot, 'helpers/gate/redacting-reporters.ts'), 'utf8')).toContain('/junit.xml');
   });
 
   it('runs only npm scripts and files that exist', () => {

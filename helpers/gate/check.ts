@@ -1,6 +1,6 @@
 import * as allure from 'allure-js-commons';
 import { afterAll, test as base, TestRunner, type TestContext } from 'vitest';
-import { NodeShell } from '../node/ssh.ts';
+import { NodeShell, sshCredentialsMissing } from '../node/ssh.ts';
 import { basename, relative } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
@@ -8,7 +8,7 @@ import type { Capability } from '../lab/spec.ts';
 import { loadDecisions, type Decisions } from './decisions.ts';
 import { isLive, layerOf, type Layer } from './layers.ts';
 import { labReachability, type Reachability } from './reach.ts';
-import { redact } from './redact.ts';
+import { redact, redactCopy } from './redact.ts';
 import { Ledger } from './ledger.ts';
 // Types only: the OpenStack client is loaded when a check first asks for a session (tls and dns never do).
 import type { Cloud } from '../openstack/cloud.ts';
@@ -99,6 +99,8 @@ export interface CheckOptions {
 }
 
 const PENDING = 'VITEST_PENDING';
+/** The check that fails when the lab's SSH credentials are missing; every other check needing SSH is blocked. */
+export const SSH_WITNESS = 'net.node-interfaces';
 let reachability: Promise<Reachability> | undefined;
 
 function isSkip(error: unknown): boolean {
@@ -137,6 +139,17 @@ function withFindings(error: unknown, message: string): string {
 }
 
 /**
+ * What a failed check hands to Vitest's printer, Allure and JUnit, without a secret: the stack (which repeats the
+ * message as thrown), the assertion's actual and expected (the diff is made from them) and any diff already made.
+ */
+function withoutSecrets(error: Error): Error {
+  const e = error as Error & { actual?: unknown; expected?: unknown; diff?: unknown; cause?: unknown };
+  if (e.stack) e.stack = redact(e.stack.replace(/^[\s\S]*?(?=\n\s+at )/, `${e.name}: ${e.message}`));
+  for (const key of ['actual', 'expected', 'diff', 'cause'] as const) if (e[key] !== undefined) e[key] = redactCopy(e[key]);
+  return error;
+}
+
+/**
  * Declare one acceptance check. Its ID is stable; the decisions it proves, the Allure labels and the
  * failure message's prefix follow from it and the lab's decision record.
  */
@@ -171,7 +184,8 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
       task,
       signal,
       attach: async (name, content, type = 'text/plain') => {
-        if (allureOn()) await allure.attachment(name, typeof content === 'string' ? redact(content) : content, type);
+        const text = typeof content === 'string' ? content : /^text\/|json|xml|yaml/.test(type) ? content.toString('utf8') : undefined;
+        if (allureOn()) await allure.attachment(redact(name), text === undefined ? content : redact(text), type);
       },
       notApplicable: (reason) => declaredSkip('not-applicable', `not applicable: ${reason}`),
       cloud: async () => {
@@ -201,6 +215,11 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
       },
       blocked: (reason) => declaredSkip('blocked', `blocked: ${reason}`),
       node: (name) => {
+        // A missing key or known_hosts file fails one check with the cause and blocks the others, as Keystone
+        // credentials do: not one "no host key" failure per node and check.
+        const missing = sshCredentialsMissing(lab);
+        if (missing && id === SSH_WITNESS) throw new Error(missing);
+        if (missing) declaredSkip('blocked', `blocked: no SSH to the nodes (${SSH_WITNESS} reports it): ${missing}`);
         const key = `${lab.file}#${name}`;
         let shell = shells.get(key);
         if (!shell) shells.set(key, (shell = new NodeShell(lab, lab.node(name))));
@@ -232,7 +251,7 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
       const lapsed = waiver.expired ? ` (waiver expired on ${waiver.expired.map((x) => `${x.decision} ${x.expires}`).join(', ')})` : '';
       if (error instanceof Error) {
         error.message = `[${decisions.label(id)}]${lapsed} ${message}`;
-        throw error;
+        throw withoutSecrets(error);
       }
       throw new Error(`[${decisions.label(id)}]${lapsed} ${message}`);
     }

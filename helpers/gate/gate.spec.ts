@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../lab/load.ts';
@@ -20,13 +20,22 @@ const base = [
 ];
 
 /** Run the tiny suite in a child Vitest with a decision record of our choosing. */
-async function gate(name: string, opts: { mode?: string; decisions?: object[]; waivers?: object[]; args?: string[]; env?: Record<string, string>; lab?: string } = {}): Promise<Run> {
+async function gate(
+  name: string,
+  opts: {
+    mode?: string; decisions?: object[]; waivers?: object[]; args?: string[]; env?: Record<string, string>; lab?: string;
+    gaps?: string[]; spec?: string; files?: Record<string, string>;
+  } = {},
+): Promise<Run> {
   const dir = join(repoRoot, 'reports/tmp/gate', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   // A lab of its own name keeps a case's ledger folder apart from the other cases running beside it.
   writeFileSync(join(dir, 'lab.yaml'), readFileSync(join(fixture, 'lab.yaml'), 'utf8').replace(/^name: tiny$/m, `name: ${opts.lab ?? 'tiny'}`));
+  if (opts.spec) appendFileSync(join(dir, 'lab.yaml'), opts.spec);
+  for (const [f, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, f), text);
   writeFileSync(join(dir, 'decisions.yaml'), JSON.stringify({ lab: opts.lab ?? 'tiny', decisions: opts.decisions ?? base, waivers: opts.waivers ?? [] }));
+  if (opts.gaps) writeFileSync(join(dir, 'known-gaps'), `${opts.gaps.join('\n')}\n`);
   const run = await runChecks({
     lab: join(dir, 'lab.yaml'),
     scratch: join(dir, 'run'),
@@ -63,10 +72,18 @@ describe('the gate', { concurrent: true }, () => {
   });
 
   it('fails on a decision no executed check covers', async () => {
-    const run = await gate('uncovered', { decisions: [...base, { id: 'R-03', title: 'Rule three', source: 'Rules', checks: ['pre.rule-missing'] }] });
+    // A check not written yet is named in known-gaps; any other unknown check ID stops the run at load.
+    const decisions = [...base, { id: 'R-03', title: 'Rule three', source: 'Rules', checks: ['pre.rule-missing'] }];
+    const run = await gate('uncovered', { decisions, gaps: ['pre.rule-missing'] });
     expect(run.exitCode).toBe(1);
     expect(status(run, 'R-03')).toBe('uncovered');
     expect(run.matrix.reasons.join()).toContain('no executed check covers: R-03');
+  });
+
+  it('stops at load on a check ID no suite declares, naming the closest one', async () => {
+    const run = await gate('misspelt', { decisions: [base[0]!, { ...base[1]!, checks: ['pre.rule-tow'] }] });
+    expect(run.exitCode).toBe(1);
+    expect(run.output).toMatch(/decisions\.yaml:1:\d+ \/decisions\/1\/checks\/0: unknown check pre\.rule-tow: no suite declares it \(did you mean pre\.rule-two\?\)/);
   });
 
   it('fails when zero checks ran', async () => {
@@ -92,7 +109,34 @@ describe('the gate', { concurrent: true }, () => {
     const expired = await gate('expired', { mode: 'expired', waivers: [{ ...waiver, expires: '2026-05-31' }] });
     expect(expired.exitCode).toBe(1);
     expect(expired.output).toContain('waiver expired on R-01 2026-05-31');
+    // Reported when the record is loaded, not only beside the failure it no longer excuses.
+    expect(expired.output).toContain('the waiver of R-01 expired on 2026-05-31; it no longer excuses a failure');
     expect(expired.matrix.reasons.join()).toContain('expired waiver');
+  });
+
+  it("blocks the checks needing SSH when the lab's SSH key is missing, naming the file and how to get it", async () => {
+    const run = await gate('ssh', { mode: 'ssh', spec: 'credentials: { sshKey: missing/id_ed25519, sshKnownHosts: missing/known_hosts }\n' });
+    expect(run.exitCode).toBe(1);
+    expect(status(run, 'R-01')).toBe('passed');
+    expect(status(run, 'R-02')).toBe('blocked');
+    expect(run.output).toMatch(/blocked: no SSH to the nodes \(net\.node-interfaces reports it\): lab tiny: the SSH key \S+\/missing\/id_ed25519 \(credentials\.sshKey\) and the known_hosts file \S+\/missing\/known_hosts \(credentials\.sshKnownHosts\) are missing/);
+    expect(run.output).toContain("copy them from the lab's deploy host");
+  });
+
+  it('leaves a secret a failing check quotes in no file it writes and not on the console', async () => {
+    const secret = 'Zq7plant9XkT2w';
+    const run = await gate('secret', { mode: 'secret', spec: 'credentials: { secretsFile: secrets.yml }\n', files: { 'secrets.yml': `planted: ${secret}\n` } });
+    expect(run.exitCode).toBe(1);
+    const out = join(repoRoot, 'reports/tmp/gate/secret/run');
+    const files = readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(out, f)).isFile());
+    // Allure's results with their attachment, JUnit and the decisions matrix: each must exist to count.
+    expect(files.filter((f) => /-result\.json$/.test(f)).length).toBe(2);
+    expect(files.some((f) => /-attachment/.test(f))).toBe(true);
+    expect(files).toEqual(expect.arrayContaining(['junit.xml', 'decisions.md', 'decisions.json']));
+    for (const f of files) expect(readFileSync(join(out, f), 'utf8'), f).not.toContain(secret);
+    expect(run.output).not.toContain(secret);
+    expect(readFileSync(join(out, 'junit.xml'), 'utf8')).toContain('login with [REDACTED] refused');
+    expect(run.output).toContain('the session of [REDACTED]');
   });
 
   it('blocks live layers of a lab that is not attached here, without sending anything', async () => {

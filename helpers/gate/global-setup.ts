@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { loadLab } from '../lab/load.ts';
-import { loadDecisions } from './decisions.ts';
+import { LabSpecError } from '../lab/load.ts';
+import { loadLabAndDecisions } from './decisions.ts';
 import { CATEGORIES } from './categories.ts';
 import { currentRun, noteReaped } from './ledger.ts';
 import { labReachability } from './reach.ts';
@@ -17,8 +17,44 @@ const CREATING = new Set(['compute', 'storage']);
  * with one error listing every problem, before anything touches a lab.
  */
 export default async function setup(project: TestProject): Promise<void> {
-  const lab = loadLab();
-  loadDecisions(lab);
+  try {
+    await prepare(project);
+  } catch (error) {
+    throw printable(error);
+  }
+}
+
+/**
+ * An error Vitest can print. The global setup runs in Vitest's main process, whose module runner maps stack frames
+ * through the source maps of the modules it evaluated; with `experimental.fsModuleCache` a module read from that
+ * cache keeps its code as a Buffer (vitest 4.1's ServerModuleRunner reads the cache file without an encoding), and
+ * the first `error.stack` then throws `code.charCodeAt is not a function`, so Vitest's printer shows that instead
+ * of the error. The stack is formatted here without that mapping, before Vitest reads it. A spec error's frames say
+ * nothing to an operator (its message names file, line and column): it keeps its message only.
+ */
+export function printable(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const prepareStackTrace = Error.prepareStackTrace;
+  // Node's own formatting, without the module runner's source maps.
+  delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+  try {
+    error.stack = error instanceof LabSpecError ? `${error.name}: ${error.message}` : error.stack;
+  } catch {
+    error.stack = `${error.name}: ${error.message}`;
+  } finally {
+    if (prepareStackTrace) Error.prepareStackTrace = prepareStackTrace;
+  }
+  return error;
+}
+
+async function prepare(project: TestProject): Promise<void> {
+  const { lab, decisions } = loadLabAndDecisions();
+  // Once per run, not once per layer (each layer's project runs this setup).
+  const shown = globalThis as { __stackgateLapsedShown?: boolean };
+  for (const w of shown.__stackgateLapsedShown ? [] : decisions.lapsed()) {
+    process.stdout.write(`stackgate: ${relative(process.cwd(), decisions.file)}: the waiver of ${w.decision} expired on ${w.expires}; it no longer excuses a failure\n`);
+  }
+  shown.__stackgateLapsedShown = true;
   const results = process.env.STACKGATE_ALLURE_RESULTS ?? join(process.cwd(), 'reports/allure-results');
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, 'categories.json'), JSON.stringify(CATEGORIES, null, 2));

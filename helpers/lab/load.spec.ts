@@ -1,12 +1,14 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadDecisions } from '../gate/decisions.ts';
+import { loadDecisions, loadLabAndDecisions } from '../gate/decisions.ts';
 import { CHECK_ID, layerOf } from '../gate/layers.ts';
-import { LabSpecError, labsDir, listLabs, loadLab, parseLabSpec, repoRoot, resolveLabFile, type SpecProblem } from './load.ts';
+import { LabSpecError, labsDir, listLabs, loadLab, MAX_SHOWN, parseLabSpec, repoRoot, resolveLabFile, type SpecProblem } from './load.ts';
 
 const badDir = join(repoRoot, 'fixtures/labs-bad');
 const badCases = readdirSync(badDir).filter((f) => f.endsWith('.yaml')).sort();
+/** Labs in a folder whose spec, decision record or both are wrong. */
+const badLabs = readdirSync(badDir).filter((f) => existsSync(join(badDir, f, 'lab.yaml'))).sort();
 
 interface Expectation {
   line: number;
@@ -23,6 +25,16 @@ function expectations(text: string): Expectation[] {
     path: m[3] === '/' ? '' : m[3]!,
     fragment: m[4]!.trim(),
   }));
+}
+
+function problemsOfLab(dir: string): SpecProblem[] {
+  try {
+    loadLabAndDecisions(dir);
+  } catch (error) {
+    if (error instanceof LabSpecError) return [...error.problems];
+    throw error;
+  }
+  throw new Error(`${dir} was accepted, but it is a bad lab`);
 }
 
 function problemsOf(file: string): SpecProblem[] {
@@ -48,6 +60,18 @@ describe('the corpus of bad lab specs', () => {
       'yaml-syntax',
       'duplicate-key',
       'several-errors',
+      'hostname-shell',
+      'hostname-newline',
+      'names-unsafe',
+      'cidr-host-bits',
+      'secret-private-key',
+      'secret-url',
+      'vip-hostname',
+      'tab-indent',
+      'alias-unresolved',
+      'alias-bomb',
+      'merge-key-mistake',
+      'all-at-once',
     ]) {
       expect(badCases, `fixtures/labs-bad/${kind}.yaml`).toContain(`${kind}.yaml`);
     }
@@ -68,6 +92,53 @@ describe('the corpus of bad lab specs', () => {
     // Reported in source order, so an operator can fix them top to bottom.
     const order = got.map((p) => p.line * 10_000 + p.column);
     expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  it.each(badLabs)('%s/ is rejected with every problem of its spec and decision record at once', (name) => {
+    const files = ['lab.yaml', 'decisions.yaml'].map((f) => join(badDir, name, f));
+    const want = files.flatMap((file) => expectations(readFileSync(file, 'utf8')).map((w) => ({ ...w, file })));
+    const got = problemsOfLab(join(badDir, name));
+    const shown = got.map((p) => `${p.file}:${p.line}:${p.column} ${p.path || '/'} ${p.message}`).join('\n');
+    expect(got.length, `problems reported:\n${shown}`).toBe(want.length);
+    for (const w of want) {
+      const match = got.find((p) => p.file === w.file && p.line === w.line && p.column === w.column && p.path === w.path && p.message.includes(w.fragment));
+      expect(match, `expected ${w.file}:${w.line}:${w.column} ${w.path || '/'} "${w.fragment}" among:\n${shown}`).toBeDefined();
+    }
+  });
+
+  it('names a folder given as the spec', () => {
+    expect(() => loadLab(join(badDir, 'folder'))).toThrow(/labs-bad\/folder:0:0 \/: is a folder without a lab\.yaml, not a lab spec/);
+  });
+
+  it('never shows the secret material it refuses', () => {
+    for (const name of ['secret-private-key.yaml', 'secret-url.yaml']) {
+      const message = problemsOf(join(badDir, name)).map((p) => p.message).join('\n');
+      expect(message).toContain('looks like');
+      expect(message).not.toMatch(/hunter2|bm90IGEgcmVhbCBrZXk|BEGIN OPENSSH/);
+    }
+  });
+
+  it('merges YAML 1.1 merge keys without a %YAML directive', () => {
+    const text = readFileSync(join(badDir, 'merge-key-mistake.yaml'), 'utf8').replace('  colour: blue\n', '  size: { memoryGiB: 8 }\n');
+    const spec = parseLabSpec(text, 'merged.yaml');
+    expect(spec.nodes.node1).toMatchObject({ roles: ['control'], size: { memoryGiB: 8 } });
+  });
+
+  it('judges a 5 MB spec with 40,000 bogus nodes in seconds, listing the first problems and a count', () => {
+    const nodes = Array.from({ length: 40_000 }, (_, i) => `  bogus${i}: { roles: [control], colour: red, interfaces: [{ name: eth0, network: nowhere, address: 10.0.0.1 }] }`);
+    const text = `${readFileSync(join(badDir, 'duplicate-key.yaml'), 'utf8').split('\nnodes:')[0]}\nnodes:\n${nodes.join('\n')}\n`;
+    expect(text.length).toBeGreaterThan(4_000_000);
+    const started = Date.now();
+    let error: LabSpecError | undefined;
+    try {
+      parseLabSpec(text, 'huge.yaml');
+    } catch (e) {
+      error = e as LabSpecError;
+    }
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(error!.problems.length).toBe(80_000);
+    expect(error!.message.split('\n')).toHaveLength(MAX_SHOWN + 2);
+    expect(error!.message).toMatch(/… and 79950 more problems$/);
   });
 
   it('puts every problem into one error message with file:line:column and path', () => {

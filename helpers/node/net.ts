@@ -1,6 +1,7 @@
 /** What a node's kernel says about its interfaces, routes and forwarding, read over SSH; nothing is changed or sent. */
 import type { Lab } from '../lab/model.ts';
 import { inService } from './deployer.ts';
+import { quote } from './quote.ts';
 import type { NodeShell } from './ssh.ts';
 
 export interface NodeAddress {
@@ -107,7 +108,7 @@ export interface PingResult {
  * interface or not at all, never by another route). Bounded: an echo every 0.2 s until one is answered, 2 s at most.
  */
 export async function pingOver(shell: NodeShell, dev: string, address: string): Promise<PingResult> {
-  const r = await shell.run(`ping -n -q -c 1 -i 0.2 -w 2 -I ${dev} ${address}`);
+  const r = await shell.run(`ping -n -q -c 1 -i 0.2 -w 2 -I ${quote(dev)} ${quote(address)}`);
   const m = r.stdout.match(/(\d+) packets transmitted, (\d+) (?:packets )?received/);
   const said = r.stderr.trim().split('\n').filter(Boolean).slice(-2).join(' | ');
   return { transmitted: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), said };
@@ -124,7 +125,7 @@ export type OvsPort =
  */
 export async function ovsBridgeOfPort(lab: Lab, shell: NodeShell, port: string): Promise<OvsPort> {
   const probe = inService(lab, 'ovs-vsctl', 'ovs-vsctl --version');
-  const query = inService(lab, 'ovs-vsctl', `ovs-vsctl --timeout=5 port-to-br ${port}`);
+  const query = inService(lab, 'ovs-vsctl', `ovs-vsctl --timeout=5 port-to-br ${quote(port)}`);
   // One round trip; exit 200 means "no ovs-vsctl here", anything else is port-to-br's own answer.
   const r = await shell.run(`if why=$(${probe} 2>&1 >/dev/null); then ${query}; else echo "$why" | head -n 1 >&2; exit 200; fi`);
   const said = (r.stderr || r.stdout).trim();

@@ -2,6 +2,7 @@
 import { ovnSouthbound } from '../lab/defaults.ts';
 import type { Lab, LabNode } from '../lab/model.ts';
 import { inService } from './deployer.ts';
+import { quote } from './quote.ts';
 import type { NodeShell } from './ssh.ts';
 
 export interface Encap {
@@ -31,7 +32,7 @@ export function southbound(lab: Lab): Southbound {
 const rows = (out: string) => out.split('\n').filter(Boolean).map((l) => l.split(','));
 
 export async function chassisEncaps(lab: Lab, shell: Pick<NodeShell, 'out'>, sb: Pick<Southbound, 'args'>): Promise<Encap[]> {
-  const sbctl = (args: string) => shell.out(inService(lab, 'ovn-sbctl', `ovn-sbctl ${sb.args.join(' ')} --timeout=10 --format=csv --data=bare --no-headings ${args}`));
+  const sbctl = (args: string) => shell.out(inService(lab, 'ovn-sbctl', `ovn-sbctl ${sb.args.map(quote).join(' ')} --timeout=10 --format=csv --data=bare --no-headings ${args}`));
   const [chassis, encaps] = await Promise.all([sbctl('--columns=name,hostname list Chassis'), sbctl('--columns=chassis_name,ip,type list Encap')]);
   const hostOf = new Map(rows(chassis).map(([name = '', hostname = '']) => [name, hostname]));
   return rows(encaps).map(([chassisName = '', ip = '', type = '']) => ({ chassis: chassisName, hostname: hostOf.get(chassisName) ?? '', ip, type }));

@@ -30,6 +30,34 @@ export function knownHostKeys(file: string, host: string, port = 22): string[] {
     .map((f) => f[2]!);
 }
 
+/** The SSH key and known_hosts file node checks use: the spec's, else the user's own. */
+export function sshFiles(lab: Lab): { key: string; knownHosts: string } {
+  const c = lab.spec.credentials ?? {};
+  return {
+    key: c.sshKey ? lab.path(c.sshKey) : join(homedir(), '.ssh/id_ed25519'),
+    knownHosts: c.sshKnownHosts ? lab.path(c.sshKnownHosts) : join(homedir(), '.ssh/known_hosts'),
+  };
+}
+
+/**
+ * Why no node of the lab can be reached over SSH at all — its key or known_hosts file is missing (a second
+ * checkout, a real lab before its keys are copied) — naming the file and how to get it; undefined when both exist.
+ */
+export function sshCredentialsMissing(lab: Lab): string | undefined {
+  const { key, knownHosts } = sshFiles(lab);
+  const c = lab.spec.credentials ?? {};
+  const missing = [
+    !existsSync(key) && `the SSH key ${key} (${c.sshKey ? 'credentials.sshKey' : 'no credentials.sshKey in the spec: the default'})`,
+    !existsSync(knownHosts) && `the known_hosts file ${knownHosts} (${c.sshKnownHosts ? 'credentials.sshKnownHosts' : 'no credentials.sshKnownHosts in the spec: the default'})`,
+  ].filter((x): x is string => !!x);
+  if (missing.length === 0) return undefined;
+  const how =
+    lab.provider === 'local' || lab.provider === 'lima'
+      ? `\`npm run lab -- up --lab ${lab.name}\` writes ${missing.length > 1 ? 'them' : 'it'} for this lab (or copy ${missing.length > 1 ? 'them' : 'it'} from the checkout that brought the lab up)`
+      : `copy ${missing.length > 1 ? 'them' : 'it'} from the lab's deploy host, or point the spec's credentials at where ${missing.length > 1 ? 'they are' : 'it is'}`;
+  return `lab ${lab.name}: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing, so no node can be verified or logged into over SSH: ${how}`;
+}
+
 /** A shell on one lab node over SSH, connected on first use. */
 export class NodeShell {
   private ssh: Promise<NodeSSH> | undefined;
@@ -44,9 +72,7 @@ export class NodeShell {
   }
 
   private async connect(): Promise<NodeSSH> {
-    const c = this.lab.spec.credentials ?? {};
-    const keyPath = c.sshKey ? this.lab.path(c.sshKey) : join(homedir(), '.ssh/id_ed25519');
-    const knownHosts = c.sshKnownHosts ? this.lab.path(c.sshKnownHosts) : join(homedir(), '.ssh/known_hosts');
+    const { key: keyPath, knownHosts } = sshFiles(this.lab);
     const allowed = knownHostKeys(knownHosts, this.address, sshPort(this.lab));
     if (allowed.length === 0) {
       throw new Error(`no host key for ${this.node.name} (${this.address}) in ${knownHosts}: cannot verify the node, so no SSH`);

@@ -3,7 +3,7 @@
  * db syncs, keystone bootstrap, cell mapping) behind markers so warm re-runs skip them, tiered starts, and the
  * Keystone/Neutron registrations through the REST API (the CLI costs ~1.5 s per call).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -21,6 +21,7 @@ import { writeIfChanged } from './pki.ts';
 import type { Daemon } from './render.ts';
 import { run, sleep, tryRun, type Progress } from './sh.ts';
 import { programStatus } from './supervisor.ts';
+import { addSecret } from '../../helpers/gate/redact.ts';
 
 /** The Debian packages of the OpenStack part, Ceph and guests as far as the spec has them. */
 export function openstackPackages(lab: Lab): string[] {
@@ -40,10 +41,23 @@ async function once(paths: LabPaths, step: string, input: string, fn: () => Prom
   return 'done';
 }
 
+/**
+ * RabbitMQ definitions that create (or update) a user with full permissions on vhost /, its password as RabbitMQ
+ * stores it (rabbit_password_hashing_sha256: a 4-byte salt, then SHA-256 of salt and password, base64).
+ */
+export function rabbitUserDefinitions(user: string, password: string, salt: Buffer = randomBytes(4)): string {
+  const hash = Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest()]);
+  return JSON.stringify({
+    users: [{ name: user, password_hash: hash.toString('base64'), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [] }],
+    permissions: [{ user, vhost: '/', configure: '.*', write: '.*', read: '.*' }],
+  });
+}
+
 /** A command inside a node's namespace, as a system user. */
-export function inNode(lab: Lab, node: LabNode, user: string | undefined, argv: string[], timeout = 300_000) {
+export function inNode(lab: Lab, node: LabNode, user: string | undefined, argv: string[], timeout = 300_000, more: { env?: Record<string, string>; input?: string } = {}) {
   const drop = user ? ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--'] : [];
-  return run('ip', ['netns', 'exec', netnsName(lab, node), ...drop, ...argv], { timeout, env: { PATH: `/usr/sbin:/usr/bin:/sbin:/bin` }, extendEnv: true });
+  const env = { PATH: `/usr/sbin:/usr/bin:/sbin:/bin`, ...more.env };
+  return run('ip', ['netns', 'exec', netnsName(lab, node), ...drop, ...argv], { timeout, env, extendEnv: true, input: more.input });
 }
 
 const ctl = (paths: LabPaths, args: string[]) => tryRun('supervisorctl', ['-c', paths.supervisorConf, ...args]);
@@ -315,15 +329,16 @@ export async function upOpenstack(
   });
 
   await p.step('OpenStack: RabbitMQ user', async () => {
-    const cookieFile = `${paths.node(l.messaging.name, 'rabbitmq')}/.erlang.cookie`;
+    const rdir = paths.node(l.messaging.name, 'rabbitmq');
+    const cookieFile = `${rdir}/.erlang.cookie`;
     return once(paths, 'rabbit-user', s.rabbitPassword + readFileSync(cookieFile, 'utf8'), async () => {
-      const cookie = readFileSync(cookieFile, 'utf8').trim();
-      const rmq = (args: string[]) => inNode(lab, l.messaging, undefined, ['/usr/lib/rabbitmq/bin/rabbitmqctl', '-n', 'rabbit@localhost', '--erlang-cookie', cookie, ...args], 60_000);
+      addSecret(readFileSync(cookieFile, 'utf8').trim());
+      // Neither the cookie nor the password on a command line (ps shows it to every user): rabbitmqctl reads the
+      // cookie from $HOME/.erlang.cookie (the server's HOME), the user comes as definitions on stdin.
+      const rmq = (args: string[], input?: string) =>
+        inNode(lab, l.messaging, undefined, ['/usr/lib/rabbitmq/bin/rabbitmqctl', '-n', 'rabbit@localhost', ...args], 60_000, { env: { HOME: rdir }, input });
       await rmq(['await_startup']);
-      const users = await rmq(['list_users', '-q']);
-      if (!/^openstack\s/m.test(users)) await rmq(['add_user', 'openstack', s.rabbitPassword]);
-      else await rmq(['change_password', 'openstack', s.rabbitPassword]);
-      await rmq(['set_permissions', 'openstack', '.*', '.*', '.*']);
+      await rmq(['import_definitions', '--format', 'json', '-'], rabbitUserDefinitions('openstack', s.rabbitPassword));
     });
   });
 
@@ -348,16 +363,17 @@ export async function upOpenstack(
   const kconf = `${kdir}/keystone.conf`;
   await p.step('OpenStack: Keystone db_sync, fernet and credential keys, bootstrap', () =>
     once(paths, 'keystone', readFileSync(kconf, 'utf8') + s.adminPassword, async () => {
-      const km = (args: string[]) => inNode(lab, l.control, 'keystone', ['keystone-manage', '--config-file', kconf, ...args]);
+      const km = (args: string[], env?: Record<string, string>) => inNode(lab, l.control, 'keystone', ['keystone-manage', '--config-file', kconf, ...args], undefined, { env });
       await km(['db_sync']);
       if (readdirSync(`${kdir}/fernet-keys`).length === 0) await km(['fernet_setup', '--keystone-user', 'keystone', '--keystone-group', 'keystone']);
       if (readdirSync(`${kdir}/credential-keys`).length === 0) await km(['credential_setup', '--keystone-user', 'keystone', '--keystone-group', 'keystone']);
+      // The admin password from the environment keystone-manage reads it from, not on its command line.
       await km([
-        'bootstrap', '--bootstrap-password', s.adminPassword, '--bootstrap-username', 'admin', '--bootstrap-project-name', 'admin',
+        'bootstrap', '--bootstrap-username', 'admin', '--bootstrap-project-name', 'admin',
         '--bootstrap-role-name', 'admin', '--bootstrap-service-name', 'keystone', '--bootstrap-region-id', lab.region,
         '--bootstrap-public-url', `${lab.expectedCatalog.find((c) => c.service === 'keystone' && c.interface === 'public')!.scheme}://${lab.vip(lab.spec.endpoints!.public!).host}:${lab.spec.services!.keystone!.port}`,
         '--bootstrap-internal-url', `${lab.expectedCatalog.find((c) => c.service === 'keystone' && c.interface === 'internal')!.scheme}://${lab.vip(lab.spec.endpoints!.internal!).host}:${lab.spec.services!.keystone!.port}`,
-      ]);
+      ], { OS_BOOTSTRAP_PASSWORD: s.adminPassword });
     }),
   );
 

@@ -217,16 +217,17 @@ export function renderGuests(c: Ctx): Daemon[] {
     const nic = tunnel && node.nics.find((n) => n.network === tunnel.name && n.address);
     if (!nic) continue;
     const phy = `${nic.name}-phy`.slice(0, 15);
+    // The names are the script's arguments ($1 the tunnel NIC, $2 its peer), never part of its text.
     const loop = [
       'while :; do',
-      `if [ -e /sys/class/net/${phy} ] && have=$(cat /sys/class/net/${nic.name}/carrier 2>/dev/null); then`,
-      `if [ "$(cat /sys/class/net/${phy}/carrier 2>/dev/null)" = 1 ]; then want=1; else want=0; fi;`,
-      `if [ "$want" != "$have" ]; then if [ "$want" = 1 ]; then c=on; else c=off; fi; ip link set ${nic.name} carrier $c && echo "${nic.name} carrier $c (as ${phy})"; fi;`,
+      'if [ -e "/sys/class/net/$2" ] && have=$(cat "/sys/class/net/$1/carrier" 2>/dev/null); then',
+      'if [ "$(cat "/sys/class/net/$2/carrier" 2>/dev/null)" = 1 ]; then want=1; else want=0; fi;',
+      'if [ "$want" != "$have" ]; then if [ "$want" = 1 ]; then c=on; else c=off; fi; ip link set "$1" carrier $c && echo "$1 carrier $c (as $2)"; fi;',
       'fi;',
       'sleep 1;',
       'done',
     ].join(' ');
-    out.push(daemon(node, 'tunnel-carrier', { argv: ['/bin/sh', '-c', loop] }));
+    out.push(daemon(node, 'tunnel-carrier', { argv: ['/bin/sh', '-c', loop, 'tunnel-carrier', nic.name, phy] }));
   }
   return out;
 }

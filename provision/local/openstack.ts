@@ -5,7 +5,7 @@
  * their one-time steps (db sync, keystone bootstrap …). Nothing here touches the machine.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { novaPool, ovnSouthbound } from '../../helpers/lab/defaults.ts';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
@@ -13,6 +13,9 @@ import type { LabPaths } from './paths.ts';
 import { CEPH_PACKAGES, cephConf, cephDue, cephSpec } from './ceph.ts';
 import type { Daemon, RenderedFile } from './render.ts';
 import { computeDriver, metadataProxy, novaComputeSections, ovsdbGuestRemotes, renderGuests, guestsRun } from './guests.ts';
+import { quote } from '../../helpers/node/quote.ts';
+import { addSecret } from '../../helpers/gate/redact.ts';
+import { writeIfChanged } from './pki.ts';
 
 /** Debian 12 packages of the OpenStack part (installed with --no-install-recommends). */
 export const OPENSTACK_PACKAGES = [
@@ -101,11 +104,9 @@ export function ensureOpenstackSecrets(paths: LabPaths): OpenstackSecrets {
     metadataSecret: old.metadataSecret ?? pw(),
     rbdSecretUuid: old.rbdSecretUuid ?? randomUUID(),
   };
-  const text = `${JSON.stringify(s, null, 2)}\n`;
-  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
-    writeFileSync(file, text, { mode: 0o600 });
-  }
+  mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+  writeIfChanged(file, `${JSON.stringify(s, null, 2)}\n`, 0o600);
+  for (const v of [s.adminPassword, s.rabbitPassword, s.metadataSecret, ...Object.values(s.db), ...Object.values(s.service)]) addSecret(v);
   return s;
 }
 
@@ -784,21 +785,25 @@ export function renderCloudsYaml(lab: Lab, paths: LabPaths, s: OpenstackSecrets)
 }
 
 export function renderOpenrc(lab: Lab, paths: LabPaths, s: OpenstackSecrets): string {
+  // Sourced by a shell: every value is one quoted word (the state folder may hold any character).
+  const vars: [string, string][] = [
+    ['OS_PROJECT_DOMAIN_NAME', 'Default'],
+    ['OS_USER_DOMAIN_NAME', 'Default'],
+    ['OS_PROJECT_NAME', 'admin'],
+    ['OS_TENANT_NAME', 'admin'],
+    ['OS_USERNAME', 'admin'],
+    ['OS_PASSWORD', s.adminPassword],
+    ['OS_AUTH_URL', serviceUrl(lab, 'keystone', 'internal')],
+    ['OS_INTERFACE', 'internal'],
+    ['OS_ENDPOINT_TYPE', 'internalURL'],
+    ['OS_IDENTITY_API_VERSION', '3'],
+    ['OS_REGION_NAME', lab.region],
+    ['OS_AUTH_PLUGIN', 'password'],
+    ['OS_CACERT', paths.caCert],
+  ];
   return `# Written by stackgate for lab ${lab.name} (as Kolla's admin-openrc.sh); holds the admin password: never commit it.
 for key in $( set | awk '{FS="="}  /^OS_/ {print $1}' ); do unset $key ; done
-export OS_PROJECT_DOMAIN_NAME='Default'
-export OS_USER_DOMAIN_NAME='Default'
-export OS_PROJECT_NAME='admin'
-export OS_TENANT_NAME='admin'
-export OS_USERNAME='admin'
-export OS_PASSWORD='${s.adminPassword}'
-export OS_AUTH_URL='${serviceUrl(lab, 'keystone', 'internal')}'
-export OS_INTERFACE='internal'
-export OS_ENDPOINT_TYPE='internalURL'
-export OS_IDENTITY_API_VERSION='3'
-export OS_REGION_NAME='${lab.region}'
-export OS_AUTH_PLUGIN='password'
-export OS_CACERT='${paths.caCert}'
+${vars.map(([k, v]) => `export ${k}=${quote(v)}`).join('\n')}
 `;
 }
 

@@ -6,6 +6,7 @@ import type { Lab, Vip } from '../../helpers/lab/model.ts';
 import type { LabPaths } from './paths.ts';
 import { vipCertFile, vipTls, type Secrets } from './render.ts';
 import { run } from './sh.ts';
+import { addSecret } from '../../helpers/gate/redact.ts';
 
 const DAY = 86_400_000;
 
@@ -83,10 +84,16 @@ export async function ensureCertificates(lab: Lab, paths: LabPaths): Promise<str
 }
 
 export function writeIfChanged(path: string, content: string, mode?: number): boolean {
-  if (existsSync(path) && readFileSync(path, 'utf8') === content) return false;
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, content, mode === undefined ? {} : { mode });
-  return true;
+  const same = existsSync(path) && readFileSync(path, 'utf8') === content;
+  if (!same) {
+    mkdirSync(dirname(path), { recursive: true });
+    // writeFileSync's mode applies to a new file only: an existing one is narrowed before the secret goes in.
+    if (mode !== undefined && existsSync(path)) chmodSync(path, mode);
+    writeFileSync(path, content, mode === undefined ? {} : { mode });
+  }
+  // On every write, changed or not: a secret file someone widened is narrowed again.
+  if (mode !== undefined) chmodSync(path, mode);
+  return !same;
 }
 
 /** The lab's SSH key (the one checks log in with) and one host key per node. */
@@ -144,9 +151,9 @@ export async function ensureSecrets(lab: Lab, paths: LabPaths): Promise<Secrets>
     const password = randomBytes(24).toString('base64url');
     secrets = { ...secrets, prometheus: { password, bcrypt: await bcrypt(user, password) } };
   }
-  mkdirSync(dirname(paths.passwords), { recursive: true });
-  if (secrets !== stored) writeFileSync(paths.passwords, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  writeIfChanged(paths.passwords, `${JSON.stringify(secrets, null, 2)}\n`, 0o600);
   writeIfChanged(paths.kollaPasswords, kollaPasswords(secrets), 0o600);
-  chmodSync(paths.kollaPasswords, 0o600);
+  // Known to redact() from here on: a command line or an error that quotes one shows [REDACTED].
+  for (const v of [secrets.vrrpPass, secrets.prometheus?.password]) addSecret(v);
   return secrets;
 }

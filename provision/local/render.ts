@@ -7,6 +7,7 @@ import { DEFAULTS, sshPort } from '../../helpers/lab/defaults.ts';
 import type { Lab, LabNode, Vip } from '../../helpers/lab/model.ts';
 import { netnsName, type LabPaths } from './paths.ts';
 import { cephConf, cephDue } from './ceph.ts';
+import { quote } from '../../helpers/node/quote.ts';
 
 export interface RenderedFile {
   readonly path: string;
@@ -634,11 +635,7 @@ export function supervisedArgv(lab: Lab, d: Daemon): string[] {
   const node = lab.node(d.node);
   const drop = d.user ? ['/usr/bin/setpriv', `--reuid=${d.user}`, `--regid=${d.user}`, '--init-groups', '--'] : [];
   const enter = d.mounts === 'host' ? ['/usr/bin/nsenter', `--net=/run/netns/${netnsName(lab, node)}`, '--'] : ['/usr/bin/ip', 'netns', 'exec', netnsName(lab, node)];
-  return [...enter, '/usr/bin/unshare', '--uts', '--', '/bin/sh', '-c', `hostname ${node.hostname} && exec "$@"`, d.program, ...drop, ...d.argv];
-}
-
-function quote(arg: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'"'"'`)}'`;
+  return [...enter, '/usr/bin/unshare', '--uts', '--', '/bin/sh', '-c', `hostname ${quote(node.hostname)} && exec "$@"`, d.program, ...drop, ...d.argv];
 }
 
 export function renderSupervisor(lab: Lab, paths: LabPaths, daemons: readonly Daemon[]): string {

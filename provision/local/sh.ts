@@ -1,11 +1,13 @@
 import { execa, type Options } from 'execa';
+import { redact } from '../../helpers/gate/redact.ts';
 
 /** Run a command; throw with its output when it fails. */
 export async function run(cmd: string, args: readonly string[], options: Options = {}): Promise<string> {
   const result = await execa(cmd, args, { reject: false, all: true, ...options });
   if (result.exitCode !== 0 || result.failed) {
     const out = String(result.all ?? '').trim();
-    throw new Error(`${[cmd, ...args].join(' ')} failed (exit ${String(result.exitCode)})${out ? `:\n${out}` : ''}`);
+    // A secret on a command line (there should be none) or in the output is not repeated in the error.
+    throw new Error(redact(`${[cmd, ...args].join(' ')} failed (exit ${String(result.exitCode)})${out ? `:\n${out}` : ''}`));
   }
   return String(result.stdout ?? '');
 }

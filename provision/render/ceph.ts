@@ -6,6 +6,7 @@ import type { Lab } from '../../helpers/lab/model.ts';
 import type { CephSpec } from '../../helpers/lab/spec.ts';
 import { diskDevices } from './lima.ts';
 import { cephPublicNetwork, header, need, nodeAddressOn, yaml, type RenderedFile } from './common.ts';
+import { quote } from '../../helpers/node/quote.ts';
 
 function cephOf(lab: Lab): CephSpec {
   const ceph = need(lab.ceph, `lab ${lab.name} has no Ceph`);
@@ -127,8 +128,6 @@ export function kollaCephFiles(lab: Lab): { from: string; to: string }[] {
   if (consumers.includes('nova')) out.push({ from: 'ceph.conf', to: 'config/nova/ceph.conf' }, { from: keyringName(want(cinder)), to: `config/nova/${keyringName(cinder)}` });
   return out;
 }
-
-const quote = (a: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'"'"'`)}'`);
 
 export function renderCeph(lab: Lab): RenderedFile[] {
   if (!lab.ceph) return [];

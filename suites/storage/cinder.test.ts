@@ -4,6 +4,7 @@ import { check } from '../../helpers/gate/check.ts';
 import { cinderPool, iscsiPort, volumeGroup } from '../../helpers/lab/defaults.ts';
 import { inService } from '../../helpers/node/deployer.ts';
 import { listenerFindings, listeningAddresses } from '../../helpers/node/net.ts';
+import { quote } from '../../helpers/node/quote.ts';
 import { backendsNow, backupFindings, cinderServices, serviceFindings, volumeTypes, Volumes } from '../../helpers/openstack/volumes.ts';
 
 check('storage.cinder-services', "A cinder-volume service is up for every backend of the lab's phase on its host, and cinder-backup runs exactly when due", async ({ lab, cloud, attach }) => {
@@ -70,7 +71,7 @@ check('storage.rbd-volume', 'A volume of the Ceph type is an RBD image in the po
   const v = await volumes.create('vol-rbd', { size: 1, volume_type: rbd.volumeType ?? rbd.name });
   const mon = lab.ceph!.mons[0]!;
   const pool = cinderPool(rbd);
-  const images = await node(mon).out(inService(lab, 'ceph', `rbd ls ${pool}`));
+  const images = await node(mon).out(inService(lab, 'ceph', `rbd ls ${quote(pool)}`));
   expect(images.split('\n'), `volume ${v.name}: RBD images in pool ${pool} (seen on ${mon})`).toContain(`volume-${v.id}`);
 });
 
@@ -81,7 +82,7 @@ check('storage.lvm-volume-group', 'The LVM backend has its volume group on its s
   const vg = volumeGroup(lvm);
   const findings: string[] = [];
   for (const host of lvm.hosts ?? []) {
-    const out = await node(host).run(`vgs --noheadings --units g --nosuffix -o vg_name,vg_size ${vg}`);
+    const out = await node(host).run(`vgs --noheadings --units g --nosuffix -o vg_name,vg_size ${quote(vg)}`);
     if (out.code !== 0) {
       findings.push(`${host}: no volume group ${vg} (${out.stderr.trim()})`);
       continue;

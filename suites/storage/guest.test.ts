@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
 import { novaPool } from '../../helpers/lab/defaults.ts';
 import { inService } from '../../helpers/node/deployer.ts';
+import { quote } from '../../helpers/node/quote.ts';
 import { backendsNow, volumeTypes, Volumes } from '../../helpers/openstack/volumes.ts';
 import { waitFor } from '../../helpers/openstack/wait.ts';
 
@@ -54,7 +55,7 @@ check('storage.nova-disk-rbd', "A server's root disk is an RBD image in Nova's p
   const { server } = await needs('a booted server (compute.server-boot)', t.server());
   const mon = lab.ceph!.mons[0]!;
   const pool = novaPool(lab);
-  const images = (await node(mon).out(inService(lab, 'ceph', `rbd ls ${pool}`))).split('\n').filter(Boolean);
+  const images = (await node(mon).out(inService(lab, 'ceph', `rbd ls ${quote(pool)}`))).split('\n').filter(Boolean);
   expect(images, `server ${server.name}: RBD images in pool ${pool} (seen on ${mon})`).toContain(`${server.id}_disk`);
 }, { timeout: 360_000 });
 
@@ -66,6 +67,6 @@ check('storage.glance-rbd-image', "An image uploaded to Glance is an RBD image i
   const t = await tenant();
   const image = await needs('the uploaded test image (compute.glance-image)', t.image());
   const mon = lab.ceph!.mons[0]!;
-  const images = (await node(mon).out(inService(lab, 'ceph', `rbd ls ${pool}`))).split('\n').filter(Boolean);
+  const images = (await node(mon).out(inService(lab, 'ceph', `rbd ls ${quote(pool)}`))).split('\n').filter(Boolean);
   expect(images, `image ${image.name}: RBD images in pool ${pool} (seen on ${mon})`).toContain(image.id);
 });
