@@ -9,6 +9,7 @@ import { dnsNodes, renderZones } from '../local/render.ts';
 import { kollaImageFacts } from '../../helpers/lab/kolla.ts';
 import { bootstrapNode, cephClientCommands, cephHosts, cephPoolCommands, cephSettingCommands, keyringName, kollaCephFiles as cephFileMap } from '../render/ceph.ts';
 import { sshPort, volumeGroup } from '../../helpers/lab/defaults.ts';
+import { quote } from '../../helpers/node/quote.ts';
 import { repoPath, sshUser } from '../render/common.ts';
 import { kollaImageBuild, renderKollaConfig } from '../render/kolla.ts';
 import { diskDevices, limaNetworks } from '../render/lima.ts';
@@ -365,7 +366,6 @@ export function buildPlan(lab: Lab, options: PlanOptions = {}): Step[] {
   return steps;
 }
 
-const quote = (a: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'"'"'`)}'`);
 
 export function commandLine(step: Step): string {
   if (step.internal) return `(stackgate) ${step.internal.describe}`;
