@@ -338,7 +338,14 @@ export async function upOpenstack(
       const rmq = (args: string[], input?: string) =>
         inNode(lab, l.messaging, undefined, ['/usr/lib/rabbitmq/bin/rabbitmqctl', '-n', 'rabbit@localhost', ...args], 60_000, { env: { HOME: rdir }, input });
       await rmq(['await_startup']);
-      await rmq(['import_definitions', '--format', 'json', '-'], rabbitUserDefinitions('openstack', s.rabbitPassword));
+      // RabbitMQ 3.10 (Debian 12) reads definitions from a file only: one only root can read, gone right after.
+      const defs = join(rdir, `.definitions-${randomBytes(6).toString('hex')}.json`);
+      writeFileSync(defs, rabbitUserDefinitions('openstack', s.rabbitPassword), { mode: 0o600 });
+      try {
+        await rmq(['import_definitions', '--format', 'json', defs]);
+      } finally {
+        rmSync(defs, { force: true });
+      }
     });
   });
 
