@@ -28,7 +28,7 @@ async function addressesOn(lab: Lab, node: LabNode, dev: string): Promise<string
 }
 
 /** An address of the network nobody is given: not a node's, a VIP, the gateway, or in a DHCP or floating range. */
-function spareAddress(lab: Lab, net: Network): string {
+export function spareAddress(lab: Lab, net: Network): string {
   const taken = new Set(assignedAddresses(lab).map((a) => a.address));
   if (net.gateway) taken.add(net.gateway);
   const floating = lab.spec.neutron?.externalNetwork?.network === net.name ? lab.spec.neutron.externalNetwork.floatingRange : undefined;
