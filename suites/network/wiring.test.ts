@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
 import { externalPortAddresses, interfaceFindings, meshPairs, routeFindings, vipFindings, vipHolders } from '../../helpers/net/wiring.ts';
-import { nodeLinks, nodeRouting, ovsBridgeOfPort, pingOver } from '../../helpers/node/net.ts';
+import { echoHeaderBytes, nodeLinks, nodeRouting, ovsBridgeOfPort, pingDontFragment, pingOver } from '../../helpers/node/net.ts';
 
 check('net.node-interfaces', 'every node has its spec interfaces, addresses, MTU and link, and no address on networks it is not on', async ({ lab, node, attach }) => {
   const seen = await Promise.all(lab.nodes.map(async (n) => ({ node: n, links: await nodeLinks(node(n.name)) })));
@@ -59,6 +59,24 @@ check('net.tunnel-mesh', 'every pair of tunnel nodes reaches each other over the
     .map(({ from, fromNic, to, toNic, r }) =>
       `${from.name} (${fromNic.name} ${fromNic.address}) does not reach ${to.name} at ${toNic.address} on tunnel network ${tunnel.name}: ${r.received} of ${r.transmitted} echoes answered${r.said ? ` (${r.said})` : ''}`);
   expect(unreached, 'tunnel pairs that do not reach each other').toEqual([]);
+});
+
+check('net.path-mtu', "every pair of tunnel endpoints and of storage nodes carries the spec's MTU without fragmenting", async ({ lab, node, attach, notApplicable }) => {
+  const networks = [lab.networkFor('tunnel'), lab.networkFor('storage')].filter((n) => n !== undefined);
+  const pairs = [...new Set(networks)].flatMap((net) => meshPairs(lab, net.name).map((p) => ({ ...p, net, mtu: Math.min(p.fromNic.mtu, p.toNic.mtu) })));
+  if (pairs.length === 0) return notApplicable('no tunnel or storage network of the spec has two nodes with an address on it');
+  // Don't-fragment echoes of exactly the MTU: a smaller MTU anywhere on the path (a NIC, the wire under a bridge) drops them.
+  const results = await Promise.all(pairs.map(async (p) => {
+    const payload = p.mtu - echoHeaderBytes(p.toNic.address!);
+    return { ...p, payload, r: await pingDontFragment(node(p.from.name), p.fromNic.name, p.toNic.address!, payload) };
+  }));
+  await attach('don\'t-fragment probes', results.map(({ from, fromNic, to, toNic, net, mtu, payload, r }) =>
+    `${net.name}: ${from.name} ${fromNic.name} → ${to.name} ${toNic.address}, MTU ${mtu} (${payload}-byte payload): ${r.received}/${r.transmitted}${r.said ? ` ${r.said}` : ''}`).join('\n'));
+  const short = results
+    .filter(({ r }) => r.received === 0)
+    .map(({ from, fromNic, to, toNic, net, mtu, payload, r }) =>
+      `${from.name} ${fromNic.name} (${fromNic.address}) → ${to.name} ${toNic.name} (${toNic.address}) on ${net.name} network does not carry MTU ${mtu}: ${r.received} of ${r.transmitted} don't-fragment echoes of ${payload} bytes answered${r.said ? ` (${r.said})` : ''}`);
+  expect(short, 'node pairs whose path MTU is below the spec').toEqual([]);
 });
 
 /**

@@ -6,7 +6,7 @@
 import { assignedAddresses } from '../../../helpers/lab/addressing.ts';
 import type { Lab, LabNode, Network, Nic } from '../../../helpers/lab/model.ts';
 import { broadcastAddress, contains, fromInt, inRange, toInt } from '../../../helpers/net/ip.ts';
-import { bridgeName, hostVethName, labPaths, netnsName } from '../paths.ts';
+import { bridgeName, hostVethName, labPaths, netnsName, underlayName } from '../paths.ts';
 import { run, sleep, tryRun } from '../sh.ts';
 import type { Drill } from './drill.ts';
 
@@ -149,7 +149,7 @@ const tunnelLinkDown: Drill = {
   name: 'net-tunnel-link-down',
   description: "one node's tunnel link loses its carrier (the host end of its cable is down)",
   decisions: ['NET-03', 'NET-01'],
-  checks: ['net.node-interfaces', 'net.tunnel-mesh'],
+  checks: ['net.node-interfaces', 'net.tunnel-mesh', 'net.path-mtu'],
   object: 'node2',
   async inject(lab) {
     const { node, nic } = tunnelTarget(lab);
@@ -175,7 +175,7 @@ const wrongMtu: Drill = {
   name: 'net-wrong-mtu',
   description: 'an interface 100 bytes below the MTU the spec states',
   decisions: ['NET-01'],
-  checks: ['net.node-interfaces'],
+  checks: ['net.node-interfaces', 'net.path-mtu'],
   object: 'node3 eth1',
   async inject(lab) {
     const { node, nic } = mtuTarget(lab);
@@ -184,6 +184,36 @@ const wrongMtu: Drill = {
   async revert(lab) {
     const { node, nic } = mtuTarget(lab);
     await ipIn(lab, node, ['link', 'set', nic.name, 'mtu', String(nic.mtu)]);
+  },
+};
+
+/** The interface under a node's tunnel NIC: the veth its OVS bridge sits on, or the NIC itself where it is a plain one. */
+async function tunnelUnderlay(lab: Lab): Promise<{ node: LabNode; nic: Nic; dev: string }> {
+  const { node, nic } = tunnelTarget(lab);
+  const phy = underlayName(nic.name);
+  const { code } = await tryIpIn(lab, node, ['link', 'show', 'dev', phy]);
+  return { node, nic, dev: code === 0 ? phy : hostVethName(lab, node, nic) };
+}
+
+/** `ip link set <dev> mtu <mtu>` in the node, or on the host for the host end of its veth. */
+async function setMtu(lab: Lab, node: LabNode, nic: Nic, dev: string, mtu: number): Promise<void> {
+  if (dev === hostVethName(lab, node, nic)) await run('ip', ['link', 'set', dev, 'mtu', String(mtu)]);
+  else await ipIn(lab, node, ['link', 'set', dev, 'mtu', String(mtu)]);
+}
+
+const tunnelUnderlayMtu: Drill = {
+  name: 'net-tunnel-underlay-mtu',
+  description: "the wire under one node's tunnel interface (the veth its bridge sits on) 100 bytes below the spec's MTU",
+  decisions: ['NET-01', 'NET-03'],
+  checks: ['net.path-mtu'],
+  object: 'node2',
+  async inject(lab) {
+    const { node, nic, dev } = await tunnelUnderlay(lab);
+    await setMtu(lab, node, nic, dev, nic.mtu - 100);
+  },
+  async revert(lab) {
+    const { node, nic, dev } = await tunnelUnderlay(lab);
+    await setMtu(lab, node, nic, dev, nic.mtu);
   },
 };
 
@@ -288,6 +318,7 @@ export const networkDrills: Drill[] = [
   vipOutage,
   tunnelLinkDown,
   wrongMtu,
+  tunnelUnderlayMtu,
   defaultRouteWrongGateway,
   routeIntoIsolated,
   forwardingOn,
