@@ -4,7 +4,8 @@
  */
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
-import { externalPortAddresses, interfaceFindings, meshPairs, routeFindings, vipFindings, vipHolders } from '../../helpers/net/wiring.ts';
+import { externalPortAddresses, interfaceFindings, meshPairs, routeFindings, vipFindings, vipHolders, vrrpFindings } from '../../helpers/net/wiring.ts';
+import { nodeVrrp } from '../../helpers/node/vrrp.ts';
 import { echoHeaderBytes, nodeLinks, nodeRouting, ovsBridgeOfPort, pingDontFragment, pingOver } from '../../helpers/node/net.ts';
 
 check('net.node-interfaces', 'every node has its spec interfaces, addresses, MTU and link, and no address on networks it is not on', async ({ lab, node, attach }) => {
@@ -45,6 +46,16 @@ check('net.vip-single-holder', 'each VIP is held by exactly one node, a loadbala
   const holders = vipHolders(lab, seen);
   await attach('VIP holders', [...holders].map(([v, hs]) => `${v.name} ${v.address}: ${hs.map((h) => `${h.node.name}/${h.nic}`).join(', ') || 'none'}`).join('\n'));
   expect(vipFindings(lab, holders), 'VIPs not held by exactly one loadbalancer').toEqual([]);
+});
+
+check('net.vip-vrrp-managed', "each VIP's holder runs the keepalived VRRP instance that manages it as MASTER, every other instance BACKUP", async ({ lab, node, attach, notApplicable, requires }) => {
+  if (lab.vips.length === 0) return notApplicable('the spec defines no VIPs');
+  requires('vrrp');
+  // An address left behind by a dead keepalived still answers, but nothing moves it when its node fails.
+  const seen = await Promise.all(lab.nodes.map(async (n) => ({ node: n, links: await nodeLinks(node(n.name)), keepaliveds: await nodeVrrp(lab, node(n.name)) })));
+  const holders = vipHolders(lab, seen);
+  await attach('VRRP instances per node', seen.map((s) => `${s.node.name}: ${JSON.stringify(s.keepaliveds)}`).join('\n'));
+  expect(vrrpFindings(lab, holders, seen), 'VIPs not managed by a MASTER VRRP instance on their holder').toEqual([]);
 });
 
 check('net.tunnel-mesh', 'every pair of tunnel nodes reaches each other over their tunnel addresses', async ({ lab, node, notApplicable }) => {

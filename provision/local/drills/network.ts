@@ -88,7 +88,7 @@ const vipSplitBrain: Drill = {
   name: 'net-vip-split-brain',
   description: 'a VIP also configured on a second node (not a loadbalancer) beside its keepalived holder',
   decisions: ['VIP-01'],
-  checks: ['net.vip-single-holder'],
+  checks: ['net.vip-single-holder', 'net.vip-vrrp-managed'],
   object: 'node2',
   async inject(lab) {
     const { vip, node, nic } = splitBrainTarget(lab);
@@ -110,7 +110,7 @@ const vipOutage: Drill = {
   name: 'net-vip-outage',
   description: 'keepalived stopped on every loadbalancer and the VIPs gone from every node',
   decisions: ['VIP-01', 'VIP-02', 'IFC-05'],
-  checks: ['net.vip-single-holder'],
+  checks: ['net.vip-single-holder', 'net.vip-vrrp-managed'],
   object: 'held by no node',
   async inject(lab) {
     await supervisorctl(lab, ['stop', ...keepaliveds(lab)]);
@@ -122,19 +122,62 @@ const vipOutage: Drill = {
       }
     }
   },
+  revert: (lab) => startKeepalived(lab, keepaliveds(lab)),
+};
+
+/** Start keepalived and wait until every VIP is held again (it starts as BACKUP and takes over after three missed adverts). */
+async function startKeepalived(lab: Lab, programs: readonly string[]): Promise<void> {
+  const { out } = await supervisorctl(lab, ['start', ...programs]);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const held = new Set<string>();
+    for (const node of lab.nodesWithRole('loadbalancer')) {
+      const { out: addrs } = await tryIpIn(lab, node, ['-4', '-o', 'addr', 'show']);
+      for (const v of lab.vips) if (addrs.includes(` ${v.address}/`)) held.add(v.address);
+    }
+    if (lab.vips.every((v) => held.has(v.address))) return;
+    if (Date.now() > deadline) throw new Error(`VIPs not held 20 s after starting keepalived (supervisorctl said: ${out.trim()})`);
+    await sleep(250);
+  }
+}
+
+/** Where keepalived puts each VIP on a loadbalancer: the address with its network's prefix, on the VIP's interface. */
+function vipPlaces(lab: Lab, node: LabNode): { address: string; dev: string }[] {
+  return lab.vips.map((v) => ({
+    address: `${v.address}/${lab.network(v.network).cidr.prefix}`,
+    dev: need(v.interface ?? nicOn(node, v.network)?.name, `${node.name} has no interface for VIP ${v.name}`),
+  }));
+}
+
+/** The loadbalancer that holds the first VIP now (else the first loadbalancer). */
+async function vipHolder(lab: Lab): Promise<LabNode> {
+  const lbs = lab.nodesWithRole('loadbalancer');
+  for (const node of lbs) {
+    const [first] = vipPlaces(lab, node);
+    if (first && (await addressesOn(lab, node, first.dev)).includes(first.address)) return node;
+  }
+  return need(lbs[0], 'no loadbalancer');
+}
+
+const keepalivedDead: Drill = {
+  name: 'net-keepalived-dead',
+  description: 'keepalived gone from the VIP holder while the VIPs stay on its interfaces (nothing would move them on a failure)',
+  decisions: ['VIP-01', 'VIP-02'],
+  checks: ['net.vip-vrrp-managed'],
+  object: 'node1',
+  async inject(lab) {
+    const node = await vipHolder(lab);
+    // A clean stop takes the addresses away: put them back as keepalived had them, as a keepalived killed with -9 leaves them.
+    await supervisorctl(lab, ['stop', `${node.name}-keepalived`]);
+    for (const p of vipPlaces(lab, node)) if (!(await addressesOn(lab, node, p.dev)).includes(p.address)) await ipIn(lab, node, ['addr', 'add', p.address, 'dev', p.dev]);
+  },
   async revert(lab) {
-    const { out } = await supervisorctl(lab, ['start', ...keepaliveds(lab)]);
-    // keepalived starts as BACKUP and takes over after three missed adverts; wait until every VIP is back.
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const held = new Set<string>();
-      for (const node of lab.nodesWithRole('loadbalancer')) {
-        const { out: addrs } = await tryIpIn(lab, node, ['-4', '-o', 'addr', 'show']);
-        for (const v of lab.vips) if (addrs.includes(` ${v.address}/`)) held.add(v.address);
-      }
-      if (lab.vips.every((v) => held.has(v.address))) return;
-      if (Date.now() > deadline) throw new Error(`VIPs not held 20 s after starting keepalived (supervisorctl said: ${out.trim()})`);
-      await sleep(250);
+    for (const node of lab.nodesWithRole('loadbalancer')) {
+      const { out } = await supervisorctl(lab, ['status', `${node.name}-keepalived`]);
+      if (/RUNNING/.test(out)) continue;
+      // keepalived adds the VIPs itself once MASTER; addresses left by the drill would let the wait pass too early.
+      for (const p of vipPlaces(lab, node)) if ((await addressesOn(lab, node, p.dev)).includes(p.address)) await ipIn(lab, node, ['addr', 'del', p.address, 'dev', p.dev]);
+      await startKeepalived(lab, [`${node.name}-keepalived`]);
     }
   },
 };
@@ -316,6 +359,7 @@ export const networkDrills: Drill[] = [
   externalPortAddress,
   vipSplitBrain,
   vipOutage,
+  keepalivedDead,
   tunnelLinkDown,
   wrongMtu,
   tunnelUnderlayMtu,
