@@ -3,7 +3,7 @@ import * as packet from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadLab } from '../lab/load.ts';
 import { recursionFindings, untestableSides, vantages, type RecursionSeen } from './recursion.ts';
-import { sameName, seen } from './resolve.ts';
+import { expectedAnswers, sameAnswer, sameName, seen } from './resolve.ts';
 import { catalogNames, dnsServers, expectedEndpoints, labZones, type DnsServer } from './servers.ts';
 import { ask } from './wire.ts';
 import { authorityFindings, serialMismatches, type ZoneAuthority, type ZoneSerial } from './zone.ts';
@@ -148,6 +148,21 @@ describe('names and lookups in messages', () => {
   it('compares names without case or the root dot', () => {
     expect(sameName('Node1.OpenStack.local.', 'node1.openstack.local')).toBe(true);
     expect(sameName('node1.openstack.local', 'node10.openstack.local')).toBe(false);
+  });
+
+  it('wants exactly the expected A answer set: a right address beside a wrong one is wrong', () => {
+    expect(sameAnswer(['192.168.105.103'], ['192.168.105.103'])).toBe(true);
+    expect(sameAnswer(['192.168.105.254', '192.168.105.103'], ['192.168.105.103'])).toBe(false);
+    expect(sameAnswer([], ['192.168.105.103'])).toBe(false);
+  });
+
+  it('expects every record of one name together (a name may have several)', () => {
+    const records = [
+      { name: 'api.lab.', address: '10.0.0.1', what: 'record api' },
+      { name: 'API.lab', address: '10.0.0.2', what: 'record api2' },
+      { name: 'node1.lab', address: '10.0.0.5', what: 'node node1' },
+    ];
+    expect(expectedAnswers(records).map((r) => r.addresses)).toEqual([['10.0.0.1', '10.0.0.2'], ['10.0.0.5']]);
   });
 
   it('says what a lookup saw', () => {

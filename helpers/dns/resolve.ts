@@ -18,6 +18,22 @@ export function sameName(a: string, b: string): boolean {
   return a.replace(/\.$/, '').toLowerCase() === b.replace(/\.$/, '').toLowerCase();
 }
 
+/** The A answer set each name must have: every record of the spec under that name (names compared as DNS does). */
+export function expectedAnswers(records: readonly { name: string; address: string; what: string }[]): { name: string; addresses: string[]; what: string }[] {
+  const byName = new Map<string, { name: string; addresses: string[]; what: string }>();
+  for (const r of records) {
+    const key = r.name.replace(/\.$/, '').toLowerCase();
+    const prior = byName.get(key);
+    if (!prior) byName.set(key, { name: r.name, addresses: [r.address], what: r.what });
+    else if (!prior.addresses.includes(r.address)) byName.set(key, { ...prior, addresses: [...prior.addresses, r.address], what: `${prior.what}, ${r.what}` });
+  }
+  return [...byName.values()];
+}
+
+/** The same set of addresses, in any order and without duplicates counting. */
+export const sameAnswer = (seenValues: readonly string[], expected: readonly string[]) =>
+  new Set(seenValues).size === new Set(expected).size && expected.every((x) => seenValues.includes(x));
+
 /** Per try; c-ares doubles it for its one retry. A lab server answers in milliseconds: one that does not costs ~1.5 s. */
 export const LOOKUP_TIMEOUT_MS = 500;
 

@@ -74,7 +74,8 @@ export function catalogNames(lab: Lab, endpoints: readonly PublishedEndpoint[]):
     const key = `${host} ${e.interface}`;
     const prior = byKey.get(key);
     const vip = vipName ? lab.vips.find((v) => v.name === vipName) : undefined;
-    byKey.set(key, { host, interface: e.interface, vip: prior?.vip ?? vip, services: [...(prior?.services ?? []), e.service] });
+    byKey.set(key, { host, interface: e.interface, vip: prior?.vip ?? vip, services: [...new Set([...(prior?.services ?? []), e.service])] });
   }
   return [...byKey.values()];
 }
+

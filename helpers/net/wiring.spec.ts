@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { loadLab } from '../lab/load.ts';
 import type { LabNode } from '../lab/model.ts';
 import type { NodeLink, NodeRoute } from '../node/net.ts';
-import { externalPortAddresses, interfaceFindings, meshPairs, routeFindings, vipFindings, vipHolders } from './wiring.ts';
+import type { Keepalived } from '../node/vrrp.ts';
+import { externalPortAddresses, interfaceFindings, meshPairs, routeFindings, vipFindings, vipHolders, vrrpFindings } from './wiring.ts';
 
 const primary = loadLab('primary');
 const node = (name: string) => primary.node(name);
@@ -88,6 +89,36 @@ describe('VIP holders', () => {
       'VIP internal 192.168.105.250 is held by node3 on lima0, which is not a loadbalancer; expected a loadbalancer (node1)',
       'VIP external 10.0.2.250 is held by node1 on lima3; expected on lima2',
     ]);
+  });
+});
+
+describe('VIPs managed by VRRP', () => {
+  const held = [...vipHolders(primary, primary.nodes.map((n) => ({
+    node: n,
+    links: wired(n).map((l) => (n.name === 'node1' && l.name === 'lima0' ? { ...l, addresses: [...l.addresses, { family: 'inet' as const, address: '192.168.105.250', prefix: 24, scope: 'global' }] } : l)),
+  })))].filter(([v]) => v.name === 'internal');
+  const k = (state: string, pid = 7): Keepalived => ({ pid, instances: [{ name: 'kolla_internal_vip_51', state, vrid: 51, addresses: ['192.168.105.250'] }] });
+  const vrrp = (byNode: Record<string, Keepalived[]>) => primary.nodes.map((n) => ({ node: n, keepaliveds: byNode[n.name] ?? [] }));
+
+  it('accepts the holder as MASTER of the instance that lists the VIP', () => {
+    expect(vrrpFindings(primary, new Map(held), vrrp({ node1: [k('MASTER')] }))).toEqual([]);
+  });
+
+  it('fails an address nobody manages: keepalived dead on the holder', () => {
+    expect(vrrpFindings(primary, new Map(held), vrrp({}))).toEqual([
+      'VIP internal 192.168.105.250 is held by node1 on lima0, where no keepalived VRRP instance manages it (no keepalived runs in its network namespace)',
+    ]);
+  });
+
+  it('wants MASTER on the holder and BACKUP elsewhere', () => {
+    expect(vrrpFindings(primary, new Map(held), vrrp({ node1: [k('BACKUP')], node2: [k('MASTER', 9)] }))).toEqual([
+      'VIP internal 192.168.105.250 is held by node1, whose VRRP instance kolla_internal_vip_51 (keepalived pid 7) is BACKUP; expected MASTER',
+      "VIP internal 192.168.105.250: node2's VRRP instance kolla_internal_vip_51 (keepalived pid 9) is MASTER but node2 does not hold the address (held by node1)",
+    ]);
+  });
+
+  it('says when keepalived could not be read', () => {
+    expect(vrrpFindings(primary, new Map(held), vrrp({ node1: [{ pid: 7, instances: [], unreadable: 'no dump' }] }))).toContain('node1: the VRRP state of keepalived pid 7 is unreadable: no dump');
   });
 });
 

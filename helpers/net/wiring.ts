@@ -5,6 +5,7 @@
  */
 import type { Lab, LabNode, Network, Nic, Vip } from '../lab/model.ts';
 import type { NodeAddress, NodeLink, NodeRoute } from '../node/net.ts';
+import type { Keepalived, VrrpInstance } from '../node/vrrp.ts';
 import { cidrsOverlap, contains, isCidr, isIPv4, parseCidr } from './ip.ts';
 
 const cidrOf = (a: NodeAddress) => `${a.address}/${a.prefix}`;
@@ -117,6 +118,51 @@ export function vipFindings(lab: Lab, holders: ReadonlyMap<Vip, readonly VipHold
       out.push(`${what} is held by ${h.node.name} on ${h.nic}; expected on ${nics.join(' or ') || `an interface on network ${vip.network}, which ${h.node.name} does not have`}`);
     }
   }
+  return out;
+}
+
+/** What keepalived runs in one node's network namespace (helpers/node/vrrp.ts). */
+export interface NodeVrrp {
+  readonly node: LabNode;
+  readonly keepaliveds: readonly Keepalived[];
+}
+
+const instanceText = (k: Keepalived, i: VrrpInstance) => `instance ${i.name} (keepalived pid ${k.pid}) is ${i.state}`;
+
+function withoutInstance(n: NodeVrrp): string {
+  if (n.keepaliveds.length === 0) return 'no keepalived runs in its network namespace';
+  return n.keepaliveds
+    .map((k) => (k.unreadable ? `keepalived pid ${k.pid}: ${k.unreadable}` : `keepalived pid ${k.pid} runs ${k.instances.map((i) => `${i.name} (${i.state})`).join(', ') || 'no VRRP instance'} without it`))
+    .join('; ');
+}
+
+/**
+ * Every VIP is managed: the node holding it runs the keepalived VRRP instance that lists it, in state MASTER; every
+ * other instance listing it is BACKUP; and every other loadbalancer stands by with one (for a VIP a loadbalancer holds).
+ */
+export function vrrpFindings(lab: Lab, holders: ReadonlyMap<Vip, readonly VipHolder[]>, seen: readonly NodeVrrp[]): string[] {
+  const out: string[] = [];
+  for (const [vip, hs] of holders) {
+    const what = `VIP ${vip.name} ${vip.address}`;
+    const holding = new Set(hs.map((h) => h.node.name));
+    const managers = seen.flatMap((n) => n.keepaliveds.flatMap((k) => k.instances.filter((i) => i.addresses.includes(vip.address)).map((i) => ({ node: n, k, i }))));
+    for (const h of hs) {
+      const here = managers.filter((m) => m.node.node.name === h.node.name);
+      const node = seen.find((n) => n.node.name === h.node.name);
+      if (here.length === 0) out.push(`${what} is held by ${h.node.name} on ${h.nic}, where no keepalived VRRP instance manages it (${node ? withoutInstance(node) : 'not read'})`);
+      else if (!here.some((m) => m.i.state === 'MASTER')) out.push(`${what} is held by ${h.node.name}, whose VRRP ${here.map((m) => instanceText(m.k, m.i)).join(', ')}; expected MASTER`);
+    }
+    for (const m of managers.filter((x) => !holding.has(x.node.node.name))) {
+      if (m.i.state === 'MASTER') out.push(`${what}: ${m.node.node.name}'s VRRP ${instanceText(m.k, m.i)} but ${m.node.node.name} does not hold the address (held by ${[...holding].join(', ') || 'no node'})`);
+      else if (m.i.state !== 'BACKUP') out.push(`${what}: ${m.node.node.name}'s VRRP ${instanceText(m.k, m.i)}; expected BACKUP`);
+    }
+    if (hs.length === 0 && !managers.some((m) => m.i.state === 'MASTER')) out.push(`${what} is held by no node and no VRRP instance is MASTER for it`);
+    if (!hs.some((h) => h.node.roles.includes('loadbalancer'))) continue;
+    for (const n of seen.filter((x) => x.node.roles.includes('loadbalancer') && !holding.has(x.node.name))) {
+      if (!managers.some((m) => m.node.node.name === n.node.name)) out.push(`${what}: loadbalancer ${n.node.name} stands by with no VRRP instance for it (${withoutInstance(n)}); expected BACKUP`);
+    }
+  }
+  for (const n of seen) for (const k of n.keepaliveds) if (k.unreadable) out.push(`${n.node.name}: the VRRP state of keepalived pid ${k.pid} is unreadable: ${k.unreadable}`);
   return out;
 }
 

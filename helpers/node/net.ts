@@ -114,6 +114,20 @@ export async function pingOver(shell: NodeShell, dev: string, address: string): 
   return { transmitted: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), said };
 }
 
+/** Bytes of IP and ICMP header in an echo request: the payload of a full-MTU don't-fragment probe is the MTU minus these. */
+export const echoHeaderBytes = (address: string) => (address.includes(':') ? 48 : 28);
+
+/**
+ * A full-size echo: `payload` bytes with don't-fragment set (`ping -M do`), bound to `dev` like pingOver. A hop with a
+ * smaller MTU drops it (or the sender refuses it: "message too long"); a small echo would still pass there.
+ */
+export async function pingDontFragment(shell: NodeShell, dev: string, address: string, payload: number): Promise<PingResult> {
+  const r = await shell.run(`ping -n -q -c 2 -i 0.2 -w 2 -M do -s ${payload} -I ${dev} ${address}`);
+  const m = r.stdout.match(/(\d+) packets transmitted, (\d+) (?:packets )?received/);
+  const said = `${r.stderr}\n${r.stdout}`.split('\n').filter((l) => /too long|frag|mtu|unreachable/i.test(l)).slice(-2).join(' | ');
+  return { transmitted: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), said };
+}
+
 export type OvsPort =
   | { readonly ovs: false; readonly why: string }
   | { readonly ovs: true; readonly bridge: string | undefined; readonly said: string };

@@ -1,5 +1,5 @@
 /** OVN's southbound view of the chassis: which node registered, with which encapsulation IP and type. */
-import { ovnSouthbound } from '../lab/defaults.ts';
+import { guestSsh, ovnSouthbound } from '../lab/defaults.ts';
 import type { Lab, LabNode } from '../lab/model.ts';
 import { inService } from './deployer.ts';
 import { quote } from './quote.ts';
@@ -29,7 +29,9 @@ export function southbound(lab: Lab): Southbound {
   return { node, db, args: [`--db=${db}`, ...(sb.ssl ? ['-p', sb.ssl.key, '-c', sb.ssl.cert, '-C', sb.ssl.ca] : [])] };
 }
 
-const rows = (out: string) => out.split('\n').filter(Boolean).map((l) => l.split(','));
+/** ovn-*ctl's CSV rows: fields split on commas outside double quotes, the quotes ("" inside) undone. */
+const rows = (out: string) =>
+  out.split('\n').filter(Boolean).map((l) => [...l.matchAll(/(?:^|,)("(?:[^"]|"")*"|[^,]*)/g)].map((m) => m[1]!.replace(/^"(.*)"$/s, '$1').replace(/""/g, '"')));
 
 export async function chassisEncaps(lab: Lab, shell: Pick<NodeShell, 'out'>, sb: Pick<Southbound, 'args'>): Promise<Encap[]> {
   const sbctl = (args: string) => shell.out(inService(lab, 'ovn-sbctl', `ovn-sbctl ${sb.args.map(quote).join(' ')} --timeout=10 --format=csv --data=bare --no-headings ${args}`));
@@ -56,4 +58,106 @@ export function encapFindings(lab: Lab, seen: readonly Encap[]): string[] {
     }
   }
   return findings;
+}
+
+/**
+ * Where the northbound DB listens: beside the southbound one, on OVN's northbound port (6641), as Kolla and the
+ * embedded lab run it.
+ */
+export function northbound(lab: Lab): { node: LabNode; db: string } {
+  const sb = southbound(lab);
+  return { node: sb.node, db: sb.db.replace(/:6642$/, ':6641') };
+}
+
+/** What Neutron wrote into OVN's northbound DB for one tenant network, port and security group. */
+export interface NorthboundTenant {
+  /** The logical switch `neutron-<network id>`, when there is one. */
+  readonly logicalSwitch: { readonly name: string; readonly otherConfig: string; readonly ports: readonly string[] } | undefined;
+  /** The logical switch port named by the Neutron port's ID: its row UUID, addresses and port security. */
+  readonly port: { readonly uuid: string; readonly addresses: string; readonly portSecurity: string } | undefined;
+  /** The port group `pg_<security group id>`: its member ports (row UUIDs) and its ACLs as `ovn-nbctl acl-list` prints them. */
+  readonly portGroup: { readonly name: string; readonly ports: readonly string[]; readonly acls: readonly string[] } | undefined;
+}
+
+/** The port group name Neutron's OVN driver gives a security group. */
+export const portGroupName = (securityGroupId: string) => `pg_${securityGroupId.replace(/-/g, '_')}`;
+
+export async function northboundTenant(
+  lab: Lab,
+  shell: Pick<NodeShell, 'out'>,
+  db: string,
+  ids: { network: string; port: string; securityGroup: string },
+): Promise<NorthboundTenant> {
+  const nbctl = (args: string) => shell.out(inService(lab, 'ovn-nbctl', `ovn-nbctl --db=${db} --timeout=10 ${args}`));
+  const csv = (args: string) => nbctl(`--format=csv --data=bare --no-headings ${args}`);
+  const pg = portGroupName(ids.securityGroup);
+  const [ls, lsp, group] = await Promise.all([
+    csv(`--columns=name,other_config,ports find Logical_Switch name=neutron-${ids.network}`),
+    csv(`--columns=_uuid,addresses,port_security find Logical_Switch_Port name=${ids.port}`),
+    csv(`--columns=name,ports find Port_Group name=${pg}`),
+  ]);
+  const [lsRow] = rows(ls);
+  const [lspRow] = rows(lsp);
+  const [pgRow] = rows(group);
+  const acls = pgRow ? (await nbctl(`acl-list ${pg}`)).split('\n').map((l) => l.trim()).filter(Boolean) : [];
+  return {
+    logicalSwitch: lsRow ? { name: lsRow[0]!, otherConfig: lsRow[1] ?? '', ports: (lsRow[2] ?? '').split(/\s+/).filter(Boolean) } : undefined,
+    port: lspRow ? { uuid: lspRow[0]!, addresses: lspRow[1] ?? '', portSecurity: lspRow[2] ?? '' } : undefined,
+    portGroup: pgRow ? { name: pgRow[0]!, ports: (pgRow[1] ?? '').split(/\s+/).filter(Boolean), acls } : undefined,
+  };
+}
+
+/** The Neutron objects of a tenant network as Neutron returned them. */
+export interface NeutronTenant {
+  readonly network: { id: string; name: string; 'provider:network_type'?: string; 'provider:segmentation_id'?: number | null };
+  readonly subnet: { id: string; cidr: string; allocation_pools?: { start: string; end: string }[] };
+  readonly port: { id: string; name: string; mac_address: string; fixed_ips: { subnet_id: string; ip_address: string }[]; security_groups: string[]; port_security_enabled?: boolean };
+  readonly group: { id: string; name: string };
+}
+
+/** ACL matches Neutron's OVN driver writes for an ingress rule (to-lport, allow-related). */
+const ingressAcl = (acls: readonly string[], match: RegExp) => acls.some((a) => /^to-lport\b/.test(a) && /allow-related$/.test(a) && match.test(a));
+
+/**
+ * What Neutron made of the tenant objects, against the spec and against OVN's northbound DB: the segment type and ID,
+ * the logical switch of the network, the port on it with Neutron's MAC and address as its port security, and the
+ * security group as a port group holding the port with an ingress ACL for SSH and ICMP.
+ */
+export function northboundFindings(lab: Lab, n: NeutronTenant, nb: NorthboundTenant, inPool: (ip: string) => boolean): string[] {
+  const out: string[] = [];
+  const type = lab.spec.neutron?.tenantNetworkType;
+  const seenType = n.network['provider:network_type'];
+  if (type && seenType !== type) out.push(`network ${n.network.name} is ${seenType ?? 'of unknown type'}, the spec says ${type}`);
+  const segment = n.network['provider:segmentation_id'];
+  if (seenType && seenType !== 'flat' && seenType !== 'local' && !(typeof segment === 'number' && segment > 0)) {
+    out.push(`network ${n.network.name} (${seenType}) has no segmentation ID (${segment ?? 'none'})`);
+  }
+  const ip = n.port.fixed_ips.find((f) => f.subnet_id === n.subnet.id)?.ip_address;
+  if (!ip) out.push(`port ${n.port.name} has no address on subnet ${n.subnet.cidr}`);
+  else if (!inPool(ip)) out.push(`port ${n.port.name} got ${ip}, outside the allocation pools of subnet ${n.subnet.cidr}`);
+  if (!n.port.security_groups.includes(n.group.id)) out.push(`port ${n.port.name} is not in security group ${n.group.name} (its groups: ${n.port.security_groups.join(', ') || 'none'})`);
+  const ls = `neutron-${n.network.id}`;
+  if (!nb.logicalSwitch) {
+    out.push(`OVN's northbound DB has no logical switch ${ls} for network ${n.network.name}`);
+  } else if (!nb.port || !nb.logicalSwitch.ports.includes(nb.port.uuid)) {
+    out.push(`logical switch ${ls} has no port ${n.port.id} (port ${n.port.name})${nb.port ? '' : ': OVN has no such logical switch port'}`);
+  }
+  if (nb.port) {
+    const want = [n.port.mac_address, ...(ip ? [ip] : [])];
+    if (!want.every((w) => nb.port!.addresses.split(/\s+/).includes(w))) out.push(`OVN port ${n.port.id} has addresses "${nb.port.addresses}", Neutron gave it ${want.join(' ')}`);
+    if (n.port.port_security_enabled !== false && !want.every((w) => nb.port!.portSecurity.split(/\s+/).includes(w))) {
+      out.push(`OVN port ${n.port.id} has port security "${nb.port.portSecurity}", expected ${want.join(' ')}`);
+    }
+  }
+  const pg = portGroupName(n.group.id);
+  if (!nb.portGroup) {
+    out.push(`OVN's northbound DB has no port group ${pg} for security group ${n.group.name}`);
+    return out;
+  }
+  if (nb.port && !nb.portGroup.ports.includes(nb.port.uuid)) out.push(`port group ${pg} (security group ${n.group.name}) does not hold port ${n.port.id}`);
+  const ssh = guestSsh(lab).port;
+  const sshAcl = new RegExp(`tcp\\.dst == ${ssh}\\b|tcp\\.dst >= \\d+ && tcp\\.dst <= \\d+`);
+  if (!ingressAcl(nb.portGroup.acls, sshAcl)) out.push(`port group ${pg} (security group ${n.group.name}) has no ingress ACL allowing tcp/${ssh}`);
+  if (!ingressAcl(nb.portGroup.acls, /\bicmp4\b/)) out.push(`port group ${pg} (security group ${n.group.name}) has no ingress ACL allowing icmp4`);
+  return out;
 }

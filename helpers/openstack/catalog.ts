@@ -34,24 +34,69 @@ export function catalogFindings(lab: Lab, catalog: readonly CatalogService[]): s
   return findings;
 }
 
-/** A GET that needs a valid token and costs the service nothing, per catalog type (path after the endpoint URL). */
-function probePath(type: string, url: string): string {
+/** The endpoints of a token's catalog (every service, interface and region), as the DNS checks take them. */
+export const publishedEndpoints = (catalog: readonly CatalogService[]) =>
+  catalog.flatMap((s) => s.endpoints.map((e) => ({ service: s.name, type: s.type, interface: e.interface, url: e.url })));
+
+/** Keystone's live catalog for a check outside the compute layer, or why it could not be read (never a throw). */
+export async function liveCatalog(lab: Lab): Promise<{ catalog: readonly CatalogService[] } | { why: string }> {
+  try {
+    const { Cloud } = await import('./cloud.ts');
+    const cloud = await Cloud.connect(lab);
+    await cloud.close();
+    return { catalog: cloud.catalog };
+  } catch (error) {
+    return { why: (error as Error).message };
+  }
+}
+
+/** `path` after the endpoint URL, the version segment added unless the URL already ends in it (`/v1`, `/v2` …). */
+const versioned = (url: string, version: string, path: string) => (new RegExp(`/${version}(/[^/]*)?$`).test(url) ? path : `/${version}${path}`);
+
+/**
+ * A GET per catalog service type that lists something the token's project may see and costs the service nothing
+ * (path after the endpoint URL); undefined for a type stackgate knows no such call for. `GET /` is never one: most
+ * services answer their version document without looking at the token.
+ */
+export function probePath(type: string, url: string): string | undefined {
   switch (type) {
     case 'identity':
-      return /\/v3$/.test(url) ? '/auth/projects' : '/v3/auth/projects';
+      return versioned(url, 'v3', '/auth/projects');
     case 'compute':
       return '/flavors?limit=1';
     case 'network':
-      return '/v2.0/networks?limit=1';
+      return versioned(url, 'v2.0', '/networks?limit=1');
     case 'image':
-      return '/v2/images?limit=1';
+      return versioned(url, 'v2', '/images?limit=1');
     case 'placement':
       return '/resource_providers';
     case 'volumev3':
+    case 'volumev2':
     case 'block-storage':
       return '/volumes?limit=1';
+    case 'load-balancer':
+      return versioned(url, 'v2', '/lbaas/loadbalancers?limit=1');
+    case 'orchestration':
+      return '/stacks?limit=1';
+    case 'container-infra':
+      return versioned(url, 'v1', '/clusters?limit=1');
+    case 'key-manager':
+      return versioned(url, 'v1', '/secrets?limit=1');
+    case 'dns':
+      return versioned(url, 'v2', '/zones?limit=1');
+    case 'object-store':
+      return '?limit=1';
+    case 'sharev2':
+    case 'shared-file-system':
+      return '/shares?limit=1';
+    case 'baremetal':
+      return versioned(url, 'v1', '/nodes?limit=1');
+    case 'metric':
+      return versioned(url, 'v1', '/resource/generic?limit=1');
+    case 'alarming':
+      return versioned(url, 'v2', '/alarms?limit=1');
     default:
-      return '/';
+      return undefined;
   }
 }
 
@@ -63,9 +108,32 @@ export interface Probe {
   readonly seen: string;
 }
 
-/** One authenticated GET per (service type, interface) the spec expects and the catalog has. */
+const replyText = (error: unknown) =>
+  error instanceof ApiError ? `${error.status} ${error.detail}${error.requestId ? ` (${error.requestId})` : ''}` : (error as Error).message;
+
+/** One probe: the call with the token must answer, and the same call without it must be refused (else it proves nothing). */
+async function probe(cloud: Cloud, type: string, iface: string, base: string): Promise<Probe> {
+  const path = probePath(type, base);
+  if (path === undefined) return { type, interface: iface, url: base, accepted: false, seen: `not covered: stackgate knows no authenticated call for service type ${type}` };
+  const url = `${base}${path}`;
+  try {
+    const r = await cloud.requestUrl('GET', url, { timeoutMs: 15_000 });
+    const anonymous = await cloud.requestUrl('GET', url, { timeoutMs: 15_000, withoutToken: true }).then((x) => `${x.status}`, (error: unknown) => (error instanceof ApiError ? error.status : replyText(error)));
+    if (anonymous !== 401) return { type, interface: iface, url, accepted: false, seen: `${r.status} with the token, but ${anonymous} without one (expected 401): the call proves nothing about the token` };
+    return { type, interface: iface, url, accepted: true, seen: `${r.status}${r.requestId ? ` ${r.requestId}` : ''}; 401 without the token` };
+  } catch (error) {
+    return { type, interface: iface, url, accepted: false, seen: replyText(error) };
+  }
+}
+
+/**
+ * One authenticated call per (service type, interface) of the token's catalog in the lab's region and of the spec's
+ * expected catalog (one the catalog lacks is a finding).
+ */
 export async function tokenProbes(lab: Lab, cloud: Cloud): Promise<Probe[]> {
-  const wanted = [...new Map(lab.expectedCatalog.map((e) => [`${e.type}|${e.interface}`, e])).values()];
+  const region = lab.region;
+  const live = cloud.catalog.flatMap((s) => s.endpoints.filter((e) => !e.region || e.region === region).map((e) => ({ type: s.type, interface: e.interface })));
+  const wanted = [...new Map([...lab.expectedCatalog, ...live].map((e) => [`${e.type}|${e.interface}`, { type: e.type, interface: e.interface }])).values()];
   return Promise.all(
     wanted.map(async (e): Promise<Probe> => {
       let base: string;
@@ -74,14 +142,7 @@ export async function tokenProbes(lab: Lab, cloud: Cloud): Promise<Probe[]> {
       } catch (error) {
         return { type: e.type, interface: e.interface, url: '-', accepted: false, seen: (error as Error).message };
       }
-      const url = `${base}${probePath(e.type, base)}`;
-      try {
-        const r = await cloud.requestUrl('GET', url, { timeoutMs: 15_000 });
-        return { type: e.type, interface: e.interface, url, accepted: true, seen: `${r.status}${r.requestId ? ` ${r.requestId}` : ''}` };
-      } catch (error) {
-        const seen = error instanceof ApiError ? `${error.status} ${error.detail}${error.requestId ? ` (${error.requestId})` : ''}` : (error as Error).message;
-        return { type: e.type, interface: e.interface, url, accepted: false, seen };
-      }
+      return probe(cloud, e.type, e.interface, base);
     }),
   );
 }

@@ -69,6 +69,8 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
   /** Return the body as bytes (image download). */
   readonly binary?: boolean;
+  /** Send no token (to see a service refuse a call without one). */
+  readonly withoutToken?: boolean;
   /** Statuses that are answers, not errors; default: any 2xx. */
   readonly ok?: readonly number[];
 }
@@ -264,7 +266,7 @@ async function send<T>(
 ): Promise<Reply<T>> {
   const timeout = options.timeoutMs ?? 60_000;
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-  if (token) headers['x-auth-token'] = token;
+  if (token && !options.withoutToken) headers['x-auth-token'] = token;
   let payload: string | Buffer | undefined;
   if (options.data) {
     payload = options.data;

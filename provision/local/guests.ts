@@ -8,7 +8,7 @@
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
-import { hostVethName, netnsName, type LabPaths } from './paths.ts';
+import { hostVethName, netnsName, underlayName, type LabPaths } from './paths.ts';
 import { run } from './sh.ts';
 import { GUEST_PACKAGES } from './guest.ts';
 import { cephConsumer, daemon, ini, neutronDir, novaConf, novaDir, ovnSbRemote, ovsRun, uwsgi, type Ctx } from './openstack.ts';
@@ -216,7 +216,7 @@ export function renderGuests(c: Ctx): Daemon[] {
   for (const node of l.chassis) {
     const nic = tunnel && node.nics.find((n) => n.network === tunnel.name && n.address);
     if (!nic) continue;
-    const phy = `${nic.name}-phy`.slice(0, 15);
+    const phy = underlayName(nic.name);
     // The names are the script's arguments ($1 the tunnel NIC, $2 its peer), never part of its text.
     const loop = [
       'while :; do',
@@ -309,7 +309,7 @@ export async function tunnelNicOnBridge(lab: Lab, paths: LabPaths, chassis: read
     const nic = node.nics.find((n) => n.network === net.name && n.address);
     if (!nic) continue;
     const ns = netnsName(lab, node);
-    const phy = `${nic.name}-phy`.slice(0, 15);
+    const phy = underlayName(nic.name);
     const vsctl = (args: string[]) => run('ovs-vsctl', [`--db=unix:${ovsRun(paths, node)}/db.sock`, '--timeout=20', ...args]);
     const ipn = (args: string[]) => run('ip', ['-n', ns, ...args]);
     const links = JSON.parse(await ipn(['-j', 'addr', 'show'])) as { ifname: string; mtu: number; flags: string[]; linkinfo?: { info_kind?: string }; addr_info: { family: string; local: string; prefixlen: number }[] }[];

@@ -77,6 +77,9 @@ export function bridgeName(lab: Lab, network: string): string {
 }
 
 /** The host end of the veth pair whose namespace end is a node's interface. */
+/** The veth a bridged NIC sits on, once its name went to an OVS bridge (the tunnel NIC of a chassis, tunnelNicOnBridge). */
+export const underlayName = (nic: string) => `${nic}-phy`.slice(0, 15);
+
 export function hostVethName(lab: Lab, node: LabNode, nic: Nic): string {
   return ifName(`${node.name}-${nic.name}`, `${lab.name}/veth/${node.name}/${nic.name}`);
 }

@@ -5,6 +5,7 @@ import { guestSsh } from '../../helpers/lab/defaults.ts';
 import { cidrWithin, inRange, parseCidr } from '../../helpers/net/ip.ts';
 import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
 import { hypervisorOf, pathTo, pingOnceConfigured, reachable } from '../../helpers/openstack/guest.ts';
+import { northbound, northboundFindings, northboundTenant, type NeutronTenant } from '../../helpers/node/ovn.ts';
 
 const sha = (algo: string, b: Buffer) => createHash(algo).update(b).digest('hex');
 
@@ -18,23 +19,37 @@ check('compute.glance-image', 'Glance stores the test image, reports it active w
   expect(sha('sha256', served), `image ${image.name}: the ${served.length} bytes Glance serves differ from the ${t.imageBytes.length} uploaded`).toBe(sha('sha256', t.imageBytes));
 });
 
-check('compute.neutron-tenant', 'A tenant network in the tenant pool, a router on the external network, SSH/ICMP rules and a port', async ({ lab, tenant }) => {
+check('compute.neutron-tenant', 'A tenant network in the tenant pool, a router on the external network, SSH/ICMP rules and a port, as Neutron and OVN made them', async ({ lab, tenant, node, attach }) => {
   const t = await tenant();
   t.prepare();
   const { network, subnet } = await t.network();
   const [router, group, port, external] = [await t.router(), await t.securityGroup(), await t.port(), await t.externalNetwork()];
-  const seen = (await t.cloud.get<{ network: { 'provider:network_type'?: string } }>('network', `/v2.0/networks/${network.id}`)).body.network;
+  // Neutron's own view of what was created (segment, allocation), not the request the test sent.
+  const seen = {
+    network: (await t.cloud.get<{ network: NeutronTenant['network'] }>('network', `/v2.0/networks/${network.id}`)).body.network,
+    subnet: (await t.cloud.get<{ subnet: NeutronTenant['subnet'] }>('network', `/v2.0/subnets/${subnet.id}`)).body.subnet,
+    port: (await t.cloud.get<{ port: NeutronTenant['port'] }>('network', `/v2.0/ports/${port.id}`)).body.port,
+    group: { id: group.id, name: group.name },
+  };
   const findings: string[] = [];
   const pool = lab.spec.neutron?.tenantPool;
-  if (pool && !cidrWithin(parseCidr(subnet.cidr), parseCidr(pool))) findings.push(`subnet ${subnet.cidr} lies outside the tenant pool ${pool}`);
-  const type = lab.spec.neutron?.tenantNetworkType;
-  if (type && seen['provider:network_type'] !== type) findings.push(`network ${network.name} is ${seen['provider:network_type'] ?? 'of unknown type'}, the spec says ${type}`);
+  if (pool && !cidrWithin(parseCidr(seen.subnet.cidr), parseCidr(pool))) findings.push(`subnet ${seen.subnet.cidr} lies outside the tenant pool ${pool}`);
   if (router.external_gateway_info?.network_id !== external.id) findings.push(`router ${router.name} has its gateway on ${router.external_gateway_info?.network_id ?? 'nothing'}, not on ${external.name}`);
-  for (const want of [{ protocol: 'tcp', port: guestSsh(lab).port }, { protocol: 'icmp' }]) {
-    const rule = group.security_group_rules.find((r) => r.direction === 'ingress' && r.protocol === want.protocol && (!want.port || (r.port_range_min! <= want.port && r.port_range_max! >= want.port)));
-    if (!rule) findings.push(`security group ${group.name} has no ingress ${want.protocol}${want.port ? `/${want.port}` : ''} rule`);
+  const inPool = (ip: string) => (seen.subnet.allocation_pools ?? []).some((r) => inRange(r, ip));
+  if (lab.spec.neutron?.backend === 'ovn') {
+    const nb = northbound(lab);
+    const ovn = await northboundTenant(lab, node(nb.node.name), nb.db, { network: network.id, port: port.id, securityGroup: group.id });
+    await attach("OVN's northbound view", JSON.stringify({ neutron: seen, ovn }, null, 2), 'application/json');
+    findings.push(...northboundFindings(lab, seen, ovn, inPool));
+  } else {
+    await attach("Neutron's view", JSON.stringify(seen, null, 2), 'application/json');
+    findings.push(...northboundFindings(lab, seen, { logicalSwitch: undefined, port: undefined, portGroup: undefined }, inPool).filter((f) => !/OVN|port group|logical switch/.test(f)));
+    // Without OVN to read, Neutron's rules are the nearest view of what filters the port.
+    for (const want of [{ protocol: 'tcp', port: guestSsh(lab).port }, { protocol: 'icmp' }]) {
+      const rule = group.security_group_rules.find((r) => r.direction === 'ingress' && r.protocol === want.protocol && (!want.port || (r.port_range_min! <= want.port && r.port_range_max! >= want.port)));
+      if (!rule) findings.push(`security group ${group.name} has no ingress ${want.protocol}${want.port ? `/${want.port}` : ''} rule`);
+    }
   }
-  if (!port.fixed_ips.some((ip) => ip.subnet_id === subnet.id)) findings.push(`port ${port.name} has no address on subnet ${subnet.cidr}`);
   expect(findings, 'the tenant network differs from the design').toEqual([]);
 });
 

@@ -4,8 +4,9 @@
  */
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
-import { externalPortAddresses, interfaceFindings, meshPairs, routeFindings, vipFindings, vipHolders } from '../../helpers/net/wiring.ts';
-import { nodeLinks, nodeRouting, ovsBridgeOfPort, pingOver } from '../../helpers/node/net.ts';
+import { externalPortAddresses, interfaceFindings, meshPairs, routeFindings, vipFindings, vipHolders, vrrpFindings } from '../../helpers/net/wiring.ts';
+import { nodeVrrp } from '../../helpers/node/vrrp.ts';
+import { echoHeaderBytes, nodeLinks, nodeRouting, ovsBridgeOfPort, pingDontFragment, pingOver } from '../../helpers/node/net.ts';
 
 check('net.node-interfaces', 'every node has its spec interfaces, addresses, MTU and link, and no address on networks it is not on', async ({ lab, node, attach }) => {
   const seen = await Promise.all(lab.nodes.map(async (n) => ({ node: n, links: await nodeLinks(node(n.name)) })));
@@ -47,6 +48,16 @@ check('net.vip-single-holder', 'each VIP is held by exactly one node, a loadbala
   expect(vipFindings(lab, holders), 'VIPs not held by exactly one loadbalancer').toEqual([]);
 });
 
+check('net.vip-vrrp-managed', "each VIP's holder runs the keepalived VRRP instance that manages it as MASTER, every other instance BACKUP", async ({ lab, node, attach, notApplicable, requires }) => {
+  if (lab.vips.length === 0) return notApplicable('the spec defines no VIPs');
+  requires('vrrp');
+  // An address left behind by a dead keepalived still answers, but nothing moves it when its node fails.
+  const seen = await Promise.all(lab.nodes.map(async (n) => ({ node: n, links: await nodeLinks(node(n.name)), keepaliveds: await nodeVrrp(lab, node(n.name)) })));
+  const holders = vipHolders(lab, seen);
+  await attach('VRRP instances per node', seen.map((s) => `${s.node.name}: ${JSON.stringify(s.keepaliveds)}`).join('\n'));
+  expect(vrrpFindings(lab, holders, seen), 'VIPs not managed by a MASTER VRRP instance on their holder').toEqual([]);
+});
+
 check('net.tunnel-mesh', 'every pair of tunnel nodes reaches each other over their tunnel addresses', async ({ lab, node, notApplicable }) => {
   const tunnel = lab.networkFor('tunnel');
   if (!tunnel) return notApplicable('the spec has no network with purpose tunnel');
@@ -59,6 +70,24 @@ check('net.tunnel-mesh', 'every pair of tunnel nodes reaches each other over the
     .map(({ from, fromNic, to, toNic, r }) =>
       `${from.name} (${fromNic.name} ${fromNic.address}) does not reach ${to.name} at ${toNic.address} on tunnel network ${tunnel.name}: ${r.received} of ${r.transmitted} echoes answered${r.said ? ` (${r.said})` : ''}`);
   expect(unreached, 'tunnel pairs that do not reach each other').toEqual([]);
+});
+
+check('net.path-mtu', "every pair of tunnel endpoints and of storage nodes carries the spec's MTU without fragmenting", async ({ lab, node, attach, notApplicable }) => {
+  const networks = [lab.networkFor('tunnel'), lab.networkFor('storage')].filter((n) => n !== undefined);
+  const pairs = [...new Set(networks)].flatMap((net) => meshPairs(lab, net.name).map((p) => ({ ...p, net, mtu: Math.min(p.fromNic.mtu, p.toNic.mtu) })));
+  if (pairs.length === 0) return notApplicable('no tunnel or storage network of the spec has two nodes with an address on it');
+  // Don't-fragment echoes of exactly the MTU: a smaller MTU anywhere on the path (a NIC, the wire under a bridge) drops them.
+  const results = await Promise.all(pairs.map(async (p) => {
+    const payload = p.mtu - echoHeaderBytes(p.toNic.address!);
+    return { ...p, payload, r: await pingDontFragment(node(p.from.name), p.fromNic.name, p.toNic.address!, payload) };
+  }));
+  await attach('don\'t-fragment probes', results.map(({ from, fromNic, to, toNic, net, mtu, payload, r }) =>
+    `${net.name}: ${from.name} ${fromNic.name} → ${to.name} ${toNic.address}, MTU ${mtu} (${payload}-byte payload): ${r.received}/${r.transmitted}${r.said ? ` ${r.said}` : ''}`).join('\n'));
+  const short = results
+    .filter(({ r }) => r.received === 0)
+    .map(({ from, fromNic, to, toNic, net, mtu, payload, r }) =>
+      `${from.name} ${fromNic.name} (${fromNic.address}) → ${to.name} ${toNic.name} (${toNic.address}) on ${net.name} network does not carry MTU ${mtu}: ${r.received} of ${r.transmitted} don't-fragment echoes of ${payload} bytes answered${r.said ? ` (${r.said})` : ''}`);
+  expect(short, 'node pairs whose path MTU is below the spec').toEqual([]);
 });
 
 /**

@@ -19,6 +19,7 @@ import { cloudsFile, externalBridge, layout, ovsRun } from '../openstack.ts';
 import { labPaths } from '../paths.ts';
 import { run } from '../sh.ts';
 import { novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
+import { glanceNoAuth } from './storage.ts';
 
 
 function firstWith(lab: Lab, role: 'compute' | 'control'): LabNode {
@@ -300,4 +301,4 @@ function northSouthCut(lab: Lab): Drill | undefined {
 }
 
 export const computeDrillsFor = (lab: Lab): Drill[] =>
-  [novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentials, tokenOtherProject, leakedResource, northSouthCut(lab)].filter((d) => d !== undefined);
+  [novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentials, tokenOtherProject, leakedResource, northSouthCut(lab), glanceNoAuth(lab)].filter((d) => d !== undefined);

@@ -43,6 +43,7 @@ describe('dns fault drills (rendered files only; the live lab is not touched)', 
     };
     expect(diff('dns-ptr-missing').removed).toEqual(['103 IN PTR node3.openstack.local. ; node node3']);
     expect(diff('dns-a-missing').removed).toEqual(['node3 IN A 192.168.105.103 ; node node3']);
+    expect(diff('dns-a-extra').added).toEqual(['node3 IN A 192.168.105.254']);
     expect(diff('dns-catalog-wrong-vip').added).toEqual(['public IN A 192.168.105.250 ; VIP external']);
     expect(diff('dns-lame-ns').added).toEqual(['@ IN NS node3.openstack.local.']);
     expect(diff('dns-recursion-open').added).toEqual(['  allow-recursion { any; };', '  allow-query-cache { any; };']);

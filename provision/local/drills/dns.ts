@@ -6,11 +6,13 @@
 import { dnsServers, type DnsServer } from '../../../helpers/dns/servers.ts';
 import { ask } from '../../../helpers/dns/wire.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
+import { contains } from '../../../helpers/net/ip.ts';
 import { labPaths } from '../paths.ts';
 import { renderZones } from '../render.ts';
 import { run, sleep, tryRun } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
 import { fileDrill, type Drill, type FileDrill } from './drill.ts';
+import { spareAddress } from './network.ts';
 
 function primary(lab: Lab): DnsServer {
   const s = dnsServers(lab).find((x) => x.role === 'primary');
@@ -94,6 +96,23 @@ export const dnsFileDrills: FileDrill[] = [
       const { record } = plainNodeRecord(lab);
       const domain = lab.spec.dns!.domain;
       return { file: zoneFile(lab, domain), edit: (text) => text.replace(lineOf(relName(record.name, domain), 'A'), '') };
+    },
+  ),
+  bindFileDrill(
+    {
+      name: 'dns-a-extra',
+      description: 'a node name gets a second A record (an unused management address) beside its right one',
+      decisions: ['DNS-02'],
+      checks: ['dns.forward-records'],
+      object: 'node3.openstack.local',
+    },
+    (lab) => {
+      const { node, record } = plainNodeRecord(lab);
+      const domain = lab.spec.dns!.domain;
+      const mgmt = lab.networks.find((n) => n.cidr && node.managementAddress && contains(n.cidr, node.managementAddress));
+      if (!mgmt) throw new Error(`lab ${lab.name}: no network holds ${record.address}`);
+      const extra = spareAddress(lab, mgmt);
+      return { file: zoneFile(lab, domain), edit: (text) => text.replace(lineOf(relName(record.name, domain), 'A'), (l) => `${l}${relName(record.name, domain)} IN A ${extra}\n`) };
     },
   ),
   bindFileDrill(

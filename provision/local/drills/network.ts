@@ -6,7 +6,7 @@
 import { assignedAddresses } from '../../../helpers/lab/addressing.ts';
 import type { Lab, LabNode, Network, Nic } from '../../../helpers/lab/model.ts';
 import { broadcastAddress, contains, fromInt, inRange, toInt } from '../../../helpers/net/ip.ts';
-import { bridgeName, hostVethName, labPaths, netnsName } from '../paths.ts';
+import { bridgeName, hostVethName, labPaths, netnsName, underlayName } from '../paths.ts';
 import { run, sleep, tryRun } from '../sh.ts';
 import type { Drill } from './drill.ts';
 
@@ -28,7 +28,7 @@ async function addressesOn(lab: Lab, node: LabNode, dev: string): Promise<string
 }
 
 /** An address of the network nobody is given: not a node's, a VIP, the gateway, or in a DHCP or floating range. */
-function spareAddress(lab: Lab, net: Network): string {
+export function spareAddress(lab: Lab, net: Network): string {
   const taken = new Set(assignedAddresses(lab).map((a) => a.address));
   if (net.gateway) taken.add(net.gateway);
   const floating = lab.spec.neutron?.externalNetwork?.network === net.name ? lab.spec.neutron.externalNetwork.floatingRange : undefined;
@@ -88,7 +88,7 @@ const vipSplitBrain: Drill = {
   name: 'net-vip-split-brain',
   description: 'a VIP also configured on a second node (not a loadbalancer) beside its keepalived holder',
   decisions: ['VIP-01'],
-  checks: ['net.vip-single-holder'],
+  checks: ['net.vip-single-holder', 'net.vip-vrrp-managed'],
   object: 'node2',
   async inject(lab) {
     const { vip, node, nic } = splitBrainTarget(lab);
@@ -110,7 +110,7 @@ const vipOutage: Drill = {
   name: 'net-vip-outage',
   description: 'keepalived stopped on every loadbalancer and the VIPs gone from every node',
   decisions: ['VIP-01', 'VIP-02', 'IFC-05'],
-  checks: ['net.vip-single-holder'],
+  checks: ['net.vip-single-holder', 'net.vip-vrrp-managed'],
   object: 'held by no node',
   async inject(lab) {
     await supervisorctl(lab, ['stop', ...keepaliveds(lab)]);
@@ -122,19 +122,62 @@ const vipOutage: Drill = {
       }
     }
   },
+  revert: (lab) => startKeepalived(lab, keepaliveds(lab)),
+};
+
+/** Start keepalived and wait until every VIP is held again (it starts as BACKUP and takes over after three missed adverts). */
+async function startKeepalived(lab: Lab, programs: readonly string[]): Promise<void> {
+  const { out } = await supervisorctl(lab, ['start', ...programs]);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const held = new Set<string>();
+    for (const node of lab.nodesWithRole('loadbalancer')) {
+      const { out: addrs } = await tryIpIn(lab, node, ['-4', '-o', 'addr', 'show']);
+      for (const v of lab.vips) if (addrs.includes(` ${v.address}/`)) held.add(v.address);
+    }
+    if (lab.vips.every((v) => held.has(v.address))) return;
+    if (Date.now() > deadline) throw new Error(`VIPs not held 20 s after starting keepalived (supervisorctl said: ${out.trim()})`);
+    await sleep(250);
+  }
+}
+
+/** Where keepalived puts each VIP on a loadbalancer: the address with its network's prefix, on the VIP's interface. */
+function vipPlaces(lab: Lab, node: LabNode): { address: string; dev: string }[] {
+  return lab.vips.map((v) => ({
+    address: `${v.address}/${lab.network(v.network).cidr.prefix}`,
+    dev: need(v.interface ?? nicOn(node, v.network)?.name, `${node.name} has no interface for VIP ${v.name}`),
+  }));
+}
+
+/** The loadbalancer that holds the first VIP now (else the first loadbalancer). */
+async function vipHolder(lab: Lab): Promise<LabNode> {
+  const lbs = lab.nodesWithRole('loadbalancer');
+  for (const node of lbs) {
+    const [first] = vipPlaces(lab, node);
+    if (first && (await addressesOn(lab, node, first.dev)).includes(first.address)) return node;
+  }
+  return need(lbs[0], 'no loadbalancer');
+}
+
+const keepalivedDead: Drill = {
+  name: 'net-keepalived-dead',
+  description: 'keepalived gone from the VIP holder while the VIPs stay on its interfaces (nothing would move them on a failure)',
+  decisions: ['VIP-01', 'VIP-02'],
+  checks: ['net.vip-vrrp-managed'],
+  object: 'node1',
+  async inject(lab) {
+    const node = await vipHolder(lab);
+    // A clean stop takes the addresses away: put them back as keepalived had them, as a keepalived killed with -9 leaves them.
+    await supervisorctl(lab, ['stop', `${node.name}-keepalived`]);
+    for (const p of vipPlaces(lab, node)) if (!(await addressesOn(lab, node, p.dev)).includes(p.address)) await ipIn(lab, node, ['addr', 'add', p.address, 'dev', p.dev]);
+  },
   async revert(lab) {
-    const { out } = await supervisorctl(lab, ['start', ...keepaliveds(lab)]);
-    // keepalived starts as BACKUP and takes over after three missed adverts; wait until every VIP is back.
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const held = new Set<string>();
-      for (const node of lab.nodesWithRole('loadbalancer')) {
-        const { out: addrs } = await tryIpIn(lab, node, ['-4', '-o', 'addr', 'show']);
-        for (const v of lab.vips) if (addrs.includes(` ${v.address}/`)) held.add(v.address);
-      }
-      if (lab.vips.every((v) => held.has(v.address))) return;
-      if (Date.now() > deadline) throw new Error(`VIPs not held 20 s after starting keepalived (supervisorctl said: ${out.trim()})`);
-      await sleep(250);
+    for (const node of lab.nodesWithRole('loadbalancer')) {
+      const { out } = await supervisorctl(lab, ['status', `${node.name}-keepalived`]);
+      if (/RUNNING/.test(out)) continue;
+      // keepalived adds the VIPs itself once MASTER; addresses left by the drill would let the wait pass too early.
+      for (const p of vipPlaces(lab, node)) if ((await addressesOn(lab, node, p.dev)).includes(p.address)) await ipIn(lab, node, ['addr', 'del', p.address, 'dev', p.dev]);
+      await startKeepalived(lab, [`${node.name}-keepalived`]);
     }
   },
 };
@@ -149,7 +192,7 @@ const tunnelLinkDown: Drill = {
   name: 'net-tunnel-link-down',
   description: "one node's tunnel link loses its carrier (the host end of its cable is down)",
   decisions: ['NET-03', 'NET-01'],
-  checks: ['net.node-interfaces', 'net.tunnel-mesh'],
+  checks: ['net.node-interfaces', 'net.tunnel-mesh', 'net.path-mtu'],
   object: 'node2',
   async inject(lab) {
     const { node, nic } = tunnelTarget(lab);
@@ -175,7 +218,7 @@ const wrongMtu: Drill = {
   name: 'net-wrong-mtu',
   description: 'an interface 100 bytes below the MTU the spec states',
   decisions: ['NET-01'],
-  checks: ['net.node-interfaces'],
+  checks: ['net.node-interfaces', 'net.path-mtu'],
   object: 'node3 eth1',
   async inject(lab) {
     const { node, nic } = mtuTarget(lab);
@@ -184,6 +227,36 @@ const wrongMtu: Drill = {
   async revert(lab) {
     const { node, nic } = mtuTarget(lab);
     await ipIn(lab, node, ['link', 'set', nic.name, 'mtu', String(nic.mtu)]);
+  },
+};
+
+/** The interface under a node's tunnel NIC: the veth its OVS bridge sits on, or the NIC itself where it is a plain one. */
+async function tunnelUnderlay(lab: Lab): Promise<{ node: LabNode; nic: Nic; dev: string }> {
+  const { node, nic } = tunnelTarget(lab);
+  const phy = underlayName(nic.name);
+  const { code } = await tryIpIn(lab, node, ['link', 'show', 'dev', phy]);
+  return { node, nic, dev: code === 0 ? phy : hostVethName(lab, node, nic) };
+}
+
+/** `ip link set <dev> mtu <mtu>` in the node, or on the host for the host end of its veth. */
+async function setMtu(lab: Lab, node: LabNode, nic: Nic, dev: string, mtu: number): Promise<void> {
+  if (dev === hostVethName(lab, node, nic)) await run('ip', ['link', 'set', dev, 'mtu', String(mtu)]);
+  else await ipIn(lab, node, ['link', 'set', dev, 'mtu', String(mtu)]);
+}
+
+const tunnelUnderlayMtu: Drill = {
+  name: 'net-tunnel-underlay-mtu',
+  description: "the wire under one node's tunnel interface (the veth its bridge sits on) 100 bytes below the spec's MTU",
+  decisions: ['NET-01', 'NET-03'],
+  checks: ['net.path-mtu'],
+  object: 'node2',
+  async inject(lab) {
+    const { node, nic, dev } = await tunnelUnderlay(lab);
+    await setMtu(lab, node, nic, dev, nic.mtu - 100);
+  },
+  async revert(lab) {
+    const { node, nic, dev } = await tunnelUnderlay(lab);
+    await setMtu(lab, node, nic, dev, nic.mtu);
   },
 };
 
@@ -286,8 +359,10 @@ export const networkDrills: Drill[] = [
   externalPortAddress,
   vipSplitBrain,
   vipOutage,
+  keepalivedDead,
   tunnelLinkDown,
   wrongMtu,
+  tunnelUnderlayMtu,
   defaultRouteWrongGateway,
   routeIntoIsolated,
   forwardingOn,

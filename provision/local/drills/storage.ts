@@ -269,6 +269,28 @@ function cinderGlanceUntrusted(lab: Lab): Drill | undefined {
   );
 }
 
+/** glance-api without Keystone's middleware: it answers every call, with a token or without one. */
+export function glanceNoAuth(lab: Lab): Drill | undefined {
+  if (!lab.expectedCatalog.some((e) => e.type === 'image')) return undefined;
+  const control = layout(lab).control.name;
+  return editDrill(
+    {
+      name: 'glance-no-auth',
+      description: `glance-api on ${control} runs without Keystone's auth middleware (paste flavor empty): it checks no token`,
+      decisions: ['CMP-01'],
+      checks: ['compute.token-accepted'],
+      object: 'image',
+    },
+    (lab) => [{ file: `${glanceDir(labPaths(lab.name), layout(lab).control)}/glance-api.conf`, edit: (text) => text.replace(/^flavor = keystone$/m, 'flavor =') }],
+    async (lab) => {
+      await supervisorctl(lab, 'restart', `${control}-glance-api`);
+      await waitUntil('Glance answering again', 120_000, () =>
+        withCloud(lab, async (c) => (await c.get('image', '/v2/images?limit=1'), true as const)).catch((error: Error) => error.message),
+      );
+    },
+  );
+}
+
 /** Restart nova-compute on every compute node and wait until each has reported up since. */
 async function restartNovaCompute(lab: Lab): Promise<void> {
   const since = Date.now();
