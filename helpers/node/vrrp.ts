@@ -33,7 +33,8 @@ const PICK =
   "awk '/^ VRRP Instance = /{print;next} /^   State = /{print;next} /^   Virtual Router ID = /{print;next}" +
   ' /^   Virtual IP \\(/{n=$0; gsub(/[^0-9]/,"",n); print; c=n+0; next} c>0{print; c--}\'';
 
-const SCRIPT = `self=$(readlink /proc/self/ns/net)
+const SCRIPT = `command -v pgrep >/dev/null || { echo '#no-pgrep'; exit 0; }
+self=$(readlink /proc/self/ns/net)
 for p in $(pgrep -x keepalived); do
   [ "$(readlink /proc/$p/ns/net 2>/dev/null)" = "$self" ] || continue
   pp=$(awk '/^PPid/{print $2}' /proc/$p/status 2>/dev/null)
@@ -46,6 +47,7 @@ for p in $(pgrep -x keepalived); do
   sleep 0.2
   if [ -s "$f" ]; then ${PICK} "$f"; else echo "#unreadable keepalived wrote no data dump to $f within 3 s"; fi
 done
+exit 0
 `;
 
 /** The command that reads every keepalived of the node (through sudo when the lab's SSH user is not root). */
@@ -93,5 +95,7 @@ export async function nodeVrrp(lab: Lab, shell: NodeShell): Promise<Keepalived[]
   if (r.code !== 0 && !r.stdout.includes('#keepalived')) {
     throw new Error(`on ${shell.node.name}: reading keepalived's VRRP state failed (exit ${r.code}): ${r.stderr.trim().slice(0, 200)}`);
   }
+  // Without pgrep no keepalived can be found: that is no answer, not "keepalived does not run".
+  if (r.stdout.startsWith('#no-pgrep')) throw new Error(`on ${shell.node.name}: no pgrep to find keepalived with`);
   return parseVrrpOutput(r.stdout);
 }
