@@ -3,7 +3,7 @@
 // as one whole process; the table keeps its wall time, the `lab up` part, the gate and where the up time went.
 // --from-nothing first removes the lab's packages (apt-get purge + autoremove), so run 1 also installs them:
 // destructive for this host's packages, so it is never the default.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { loadLab, repoRoot } from '../helpers/lab/load.ts';
@@ -71,6 +71,11 @@ for (let n = 1; n <= runs; n++) {
     ? (JSON.parse(readFileSync(verdictFile, 'utf8')) as Verdict)
     : { pass: false, counts: { passed: 0, failed: 0 }, results: [{ checkId: `lab ensure: ${lastLine(out)}`, status: 'failed' }] };
   const failing = v.results.filter((x) => x.status === 'failed' || x.status === 'broken').map((x) => x.checkId ?? '?');
+  // Each run's evidence is kept: the next run's reporters empty reports/ as they start.
+  const evidence = join(repoRoot, 'reports', 'tmp', 'bench-cold', `run-${n}`);
+  mkdirSync(evidence, { recursive: true });
+  writeFileSync(join(evidence, 'npm-test.log'), out);
+  for (const f of ['decisions.md', 'junit.xml']) if (judged && existsSync(join(repoRoot, 'reports', f))) cpSync(join(repoRoot, 'reports', f), join(evidence, f));
   const s: Sample = {
     run: n, fromNothing: bare, wallS, upS: upS ? Number(upS) : undefined, exit: r.exitCode ?? -1, pass: v.pass,
     passed: v.counts.passed, failed: v.counts.failed, failing, steps: stepTimes(out),
