@@ -164,7 +164,7 @@ function cinderVolumeStopped(lab: Lab): Drill | undefined {
     name: 'cinder-volume-stopped',
     description: `cinder-volume on ${host} (backend ${backend.name}) stopped through supervisor, until Cinder reports it down`,
     decisions: ['STO-06', 'STO-07'],
-    checks: ['storage.cinder-services', 'storage.volume-lifecycle', 'storage.rbd-volume', 'storage.volume-attach'],
+    checks: ['storage.cinder-services', 'storage.volume-lifecycle', 'storage.volume-from-image', 'storage.rbd-volume', 'storage.volume-attach'],
     object: `@${backend.name} is down`,
     async inject(lab) {
       const state = (await programStatus(labPaths(lab.name))).find((p) => p.program === program)?.state;
