@@ -54,6 +54,9 @@ const management = parseCidr(net('management').cidr);
 const wholeManagement = { start: fromInt(toInt(networkAddress(management)) + 2), end: fromInt(toInt(broadcastAddress(management)) - 1) };
 const internalVip = given.vips!.internal!.address;
 const externalVip = given.vips!.external!.address;
+// A /24 right after the tenant pool: outside it, whatever pool the spec gives.
+const tenantPool = given.neutron!.tenantPool!;
+const outsidePool = `${fromInt(toInt(broadcastAddress(parseCidr(tenantPool))) + 1)}/24`;
 const besideExternalVip = fromInt(toInt(externalVip) + 1);
 
 /** One fault per check; planted together in one run, each must break its own check and nothing else. */
@@ -65,7 +68,7 @@ const faults: Fault[] = [
   { check: 'pre.vip-on-loadbalancers', plant: (s) => void s.nodes.node2!.roles.push('loadbalancer'), seen: 'loadbalancer node2 has no interface on network external' },
   { check: 'pre.external-interface-no-address', plant: (s) => void (nic(s, 'node1', 'lima3').address = besideExternalVip), seen: `node node1 lima3 (neutron_external_interface on external) carries ${besideExternalVip}` },
   { check: 'pre.floating-range', plant: (s) => void (s.neutron!.externalNetwork!.floatingRange.end = externalVip), seen: `includes ${externalVip} of VIP external` },
-  { check: 'pre.tenant-subnets-in-pool', plant: (s) => void s.neutron!.tenantSubnets!.push('172.17.1.0/24'), seen: 'tenant subnet 172.17.1.0/24 is outside the tenant pool 172.16.0.0/16' },
+  { check: 'pre.tenant-subnets-in-pool', plant: (s) => void s.neutron!.tenantSubnets!.push(outsidePool), seen: `tenant subnet ${outsidePool} is outside the tenant pool ${tenantPool}` },
   {
     check: 'pre.host-budget',
     plant: (s, r) => {
