@@ -43,7 +43,8 @@ async function purgePackages(): Promise<void> {
   const names = [...PACKAGES, ...(openstackEnabled(lab) ? openstackPackages(lab) : [])];
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   // Only packages that are installed can be purged; the basics the host itself needs stay.
-  const keep = new Set(['iproute2', 'util-linux', 'openssl', 'openssh-client', 'curl', 'iputils-ping']);
+  // sudo refuses its own removal on a machine without a root password (its prerm exits 1).
+  const keep = new Set(['iproute2', 'util-linux', 'openssl', 'openssh-client', 'curl', 'iputils-ping', 'sudo']);
   const installed = (await execa('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\\n', ...names], { reject: false })).stdout
     .split('\n')
     .filter((l) => l.endsWith(' installed'))
