@@ -7,9 +7,9 @@ import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } 
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { loadLab, repoRoot } from '../helpers/lab/load.ts';
-import { openstackPackages } from '../provision/local/bootstrap.ts';
+import { COMPONENTS } from '../provision/local/components.ts';
 import { PACKAGES } from '../provision/local/host.ts';
-import { openstackEnabled } from '../provision/local/openstack.ts';
+import { packagesOf, plan } from '../provision/local/orchestrator.ts';
 import { machine, stepTimes, writeBench } from './bench-out.ts';
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -40,7 +40,7 @@ interface Sample {
 }
 
 async function purgePackages(): Promise<void> {
-  const names = [...PACKAGES, ...(openstackEnabled(lab) ? openstackPackages(lab) : [])];
+  const names = [...new Set([...PACKAGES, ...packagesOf(lab, plan(lab, COMPONENTS))])];
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   // Only packages that are installed can be purged; the basics the host itself needs stay.
   // sudo refuses its own removal on a machine without a root password (its prerm exits 1).

@@ -21,7 +21,7 @@ import { ApiError, Cloud } from '../helpers/openstack/cloud.ts';
 import { loadCredentials } from '../helpers/openstack/credentials.ts';
 import type { CheckResult, Verdict } from '../helpers/gate/verdict.ts';
 import { labPaths, netnsName } from '../provision/local/index.ts';
-import { layout } from '../provision/local/openstack.ts';
+import { layout } from '../provision/local/openstack/common.ts';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);

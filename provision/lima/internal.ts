@@ -7,7 +7,14 @@ import type { Lab } from '../../helpers/lab/model.ts';
 import { kollaCephFiles as cephFileMap } from '../render/ceph.ts';
 import { kollaServiceGroups, ownGroups } from '../render/kolla.ts';
 import type { LimaPaths } from './paths.ts';
-import type { RunContext } from './plan.ts';
+
+/** What an internal step is given: where commands run, their environment, the log. */
+export interface RunContext {
+  /** Where commands run (the repository root). */
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly log: (line: string) => void;
+}
 
 export function limaHome(env: NodeJS.ProcessEnv): string {
   return env.LIMA_HOME || join(env.HOME || homedir(), '.lima');

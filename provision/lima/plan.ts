@@ -5,7 +5,8 @@
  */
 import { dirname, join } from 'node:path';
 import type { Lab } from '../../helpers/lab/model.ts';
-import { dnsNodes, renderZones } from '../local/render.ts';
+import { renderZones } from '../local/infra/bind.ts';
+import { dnsNodes } from '../local/infra/roles.ts';
 import { kollaImageFacts } from '../../helpers/lab/kolla.ts';
 import { bootstrapNode, cephClientCommands, cephHosts, cephPoolCommands, cephSettingCommands, keyringName, kollaCephFiles as cephFileMap } from '../render/ceph.ts';
 import { sshPort, volumeGroup } from '../../helpers/lab/defaults.ts';
@@ -13,17 +14,11 @@ import { quote } from '../../helpers/node/quote.ts';
 import { repoPath, sshUser } from '../render/common.ts';
 import { kollaImageBuild, renderKollaConfig } from '../render/kolla.ts';
 import { diskDevices, limaNetworks } from '../render/lima.ts';
-import { kollaCephFiles, kollaGroups, mergeNetworks } from './internal.ts';
+import { kollaCephFiles, kollaGroups, mergeNetworks, type RunContext } from './internal.ts';
 import { limaPaths } from './paths.ts';
 
 export type Phase = 1 | 2;
-
-export interface RunContext {
-  /** Where commands run (the repository root). */
-  readonly cwd: string;
-  readonly env: NodeJS.ProcessEnv;
-  readonly log: (line: string) => void;
-}
+export type { RunContext };
 
 export interface Step {
   /** Stable ID, `<group>:<what>`; `--from` takes an ID or a group. */

@@ -7,24 +7,24 @@
 import { execa } from 'execa';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadLab } from '../../helpers/lab/load.ts';
-import { clientCaps, cephConf, cephDue, cephLayout, clientKeyring, publicAddress, renderCeph, renderCephConf } from './ceph.ts';
+import { clientCaps, cephConf, cephDue, cephLayout, clientKeyring, publicAddress, renderCephConf } from './ceph/common.ts';
 import { labPaths, netnsName } from './index.ts';
-import { backupDue, cephConsumer, cinderBackends, cloudName, cloudsFile, layout, openstackComplete, renderOpenstack, type OpenstackSecrets } from './openstack.ts';
-import { renderSupervisor } from './render.ts';
-import { supervisordPid } from './supervisor.ts';
+import { backupDue, cinderBackends } from './openstack/cinder.ts';
+import { cephConsumer, layout } from './openstack/common.ts';
+import { cloudName, cloudsFile } from './openstack/keystone.ts';
+import { upComplete } from './orchestrator.ts';
+import { renderSupervisor, supervisordPid } from './supervisor.ts';
+import { renderForTest, TEST_FSID, TEST_OPENSTACK_SECRETS as fake } from './testing.ts';
 
 const lab = loadLab(process.env.STACKGATE_LAB || 'embedded');
 const paths = labPaths(lab.name);
-const live = process.getuid?.() === 0 && lab.provider === 'local' && cephDue(lab) && supervisordPid(paths) !== undefined && openstackComplete(paths);
+const live = process.getuid?.() === 0 && lab.provider === 'local' && cephDue(lab) && supervisordPid(paths) !== undefined && upComplete(paths);
 const P = 'sg-selftest';
 
 describe('Ceph part rendering (pure)', () => {
-  const tmp = labPaths(lab.name, '/nonexistent-state');
-  const fake: OpenstackSecrets = {
-    adminPassword: 'A', rabbitPassword: 'R', metadataSecret: 'M', rbdSecretUuid: '00000000-0000-4000-8000-000000000001',
-    db: { keystone: 'k', glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c' },
-    service: { glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c' },
-  };
+  const r = renderForTest(lab);
+  const tmp = r.paths;
+  const os = r.all.filter((d) => !d.service.startsWith('ceph-'));
 
   test('Ceph is due in the embedded spec (storage phase reaches Ceph\'s phase), deployed from packages', () => {
     expect(lab.storagePhase).toBeGreaterThanOrEqual(lab.ceph!.phase);
@@ -32,7 +32,7 @@ describe('Ceph part rendering (pure)', () => {
   });
 
   test('MONs, MGRs and one OSD per spec entry on the spec\'s nodes, all started by the provider', () => {
-    const d = renderCeph(lab, tmp, 'FSID');
+    const d = r.all.filter((x) => x.service.startsWith('ceph-'));
     const on = (re: RegExp) => d.filter((x) => re.test(x.service)).map((x) => x.node);
     expect(on(/^ceph-mon$/)).toEqual(lab.ceph!.mons);
     expect(on(/^ceph-mgr$/)).toEqual(lab.ceph!.mgrs ?? lab.ceph!.mons);
@@ -44,7 +44,7 @@ describe('Ceph part rendering (pure)', () => {
   });
 
   test('ceph.conf: public network = the storage network, MONs on their storage addresses, pool size from the spec', () => {
-    const conf = renderCephConf(lab, tmp, 'FSID');
+    const conf = renderCephConf(lab, tmp, TEST_FSID);
     const storage = lab.networkFor('storage')!;
     expect(conf).toContain(`public_network = ${storage.cidr.text}`);
     for (const n of cephLayout(lab).mons) expect(conf).toContain(`[v2:${n.addresses[storage.name]}:3300,v1:${n.addresses[storage.name]}:6789]`);
@@ -63,7 +63,6 @@ describe('Ceph part rendering (pure)', () => {
   });
 
   test('cinder-volume on the backend hosts with the RBD backend; the LVM backend is not run (lab lacks lvm); Glance on Ceph', () => {
-    const os = renderOpenstack(lab, tmp, fake);
     const backends = cinderBackends(lab);
     expect(backends.find((b) => b.driver === 'lvm')).toMatchObject({ runs: false, why: expect.stringContaining('lacks lvm') });
     const rbd = lab.cinderBackends.find((b) => b.driver === 'ceph')!;
@@ -81,7 +80,6 @@ describe('Ceph part rendering (pure)', () => {
   });
 
   test('Cinder and the compute nodes\' Nova name the same libvirt secret for the Cinder client: QEMU attaches RBD volumes with it', () => {
-    const os = renderOpenstack(lab, tmp, fake);
     const rbd = lab.cinderBackends.find((b) => b.driver === 'ceph')!;
     expect(os.find((d) => d.service === 'cinder-volume')!.files[0]!.content).toContain(`rbd_secret_uuid = ${fake.rbdSecretUuid}`);
     const compute = os.find((d) => d.service === 'nova-compute')!.files.find((f) => f.path.endsWith('nova.conf'))!.content;

@@ -1,27 +1,25 @@
 /**
  * The `local` provider: the embedded lab on one Linux host. Nodes are network namespaces, networks are bridges,
- * services are Debian's packages run by Debian's supervisor. Driven by any valid lab spec.
+ * services are Debian's packages run by Debian's supervisor, each part of a component (components.ts) that the
+ * orchestrator walks. Driven by any valid lab spec.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, chmodSync, chownSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
-import { dirname, join } from 'node:path';
-import type { Lab } from '../../helpers/lab/model.ts';
-import { checkHost, installPackages, missingPackages, PACKAGES } from './host.ts';
 import { repoRoot } from '../../helpers/lab/load.ts';
-import { labPaths, netnsName, type LabPaths } from './paths.ts';
-import { ensureCertificates, ensureSecrets, ensureSshKeys, readSecrets, writeIfChanged } from './pki.ts';
-import { loadbalancerNodes, renderKnownHosts, renderLab, renderSupervisor, type Daemon, type Health } from './render.ts';
-import { openstackPackages, reapNamespaces, upOpenstack } from './bootstrap.ts';
-import { cephDue, ensureFsid, fsidFile, renderCeph } from './ceph.ts';
-import { upCeph } from './ceph-bootstrap.ts';
+import type { Lab } from '../../helpers/lab/model.ts';
+import { Cloud } from '../../helpers/openstack/cloud.ts';
+import type { Component, LabContext } from './component.ts';
+import { COMPONENTS } from './components.ts';
+import { healthProblems, vipHolders } from './exec.ts';
+import { checkHost, installPackages, missingPackages, PACKAGES } from './host.ts';
 import {
-  ensureOpenstackSecrets, openstackComplete, openstackEnabled, OPENSTACK_PRESEEDS, renderOpenstack, secretsFile,
-} from './openstack.ts';
+  makeKeys, markComplete, packagesOf, plan, preseedsOf, readiness, render, stopAll, upComplete, walk, writeConfig,
+} from './orchestrator.ts';
+import { labPaths, netnsName, type LabPaths } from './paths.ts';
 import { NotReady, waitReady } from './ready.ts';
-import { Progress, run, sleep, tryRun, type Log } from './sh.ts';
-import { LIBVIRT_SECRETS_DIR, metadataNamespaces } from './guests.ts';
-import { programStatus, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
+import { Progress, run, tryRun, type Log } from './sh.ts';
+import { programStatus, renderSupervisor, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
 import { applyTopology, destroyTopology, planTopology, topologyState } from './topology.ts';
 
 export { labPaths, netnsName } from './paths.ts';
@@ -34,157 +32,75 @@ export interface Options {
   readonly readyTimeoutMs?: number;
   /** Bring the lab up without judging its spec first (an explicit override, said aloud). */
   readonly skipPreflight?: boolean;
+  /** The components to choose from (default: all the embedded lab has). */
+  readonly components?: readonly Component[];
 }
 
-function uidOf(user: string): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${user}:`));
-  if (!line) throw new Error(`system user ${user} does not exist (is its package installed?)`);
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-/** Write every rendered file and directory; return the programs whose files changed. */
-function writeConfig(lab: Lab, paths: LabPaths, daemons: readonly Daemon[], supervisorConf: string, knownHosts: string): string[] {
-  const changed: string[] = [];
-  const written = new Set<string>();
-  for (const dir of [paths.run, paths.supervisor, ...lab.nodes.map((n) => `${paths.logs}/${n.name}`)]) mkdirSync(dir, { recursive: true });
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  for (const d of daemons) {
-    for (const dir of d.dirs) {
-      mkdirSync(dir.path, { recursive: true });
-      if (dir.mode !== undefined) chmodSync(dir.path, dir.mode);
-      if (dir.owner) {
-        const { uid, gid } = uidOf(dir.owner);
-        chownSync(dir.path, uid, gid);
-      }
-    }
-    let touched = false;
-    for (const f of d.files) {
-      mkdirSync(dirname(f.path), { recursive: true });
-      // A file several daemons read (cinder.conf for api and scheduler) changes once and restarts each of them.
-      if (writeIfChanged(f.path, f.content, f.mode)) written.add(f.path);
-      if (written.has(f.path)) touched = true;
-      if (f.mode !== undefined) chmodSync(f.path, f.mode);
-      if (f.owner) {
-        const { uid, gid } = uidOf(f.owner);
-        chownSync(f.path, uid, gid);
-      }
-    }
-    if (touched) changed.push(d.program);
-  }
-  writeIfChanged(paths.knownHosts, knownHosts);
-  writeIfChanged(paths.supervisorConf, supervisorConf);
-  return changed;
-}
-
-function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = new Socket();
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('error', () => done(false));
-    s.connect(port, host, () => done(true));
-  });
-}
-
-async function vipHolders(lab: Lab): Promise<Map<string, string>> {
-  const held = new Map<string, string>();
-  for (const node of loadbalancerNodes(lab)) {
-    const { out } = await tryRun('ip', ['-n', netnsName(lab, node), '-4', '-o', 'addr', 'show']);
-    for (const vip of lab.vips) if (out.includes(` ${vip.address}/`)) held.set(vip.address, node.name);
-  }
-  return held;
-}
-
-async function healthy(lab: Lab, checks: readonly Health[], vips?: Map<string, string>): Promise<string[]> {
-  const failing: string[] = [];
-  const held = vips ?? (checks.some((c) => c.kind === 'vip') ? await vipHolders(lab) : new Map<string, string>());
-  await Promise.all(
-    checks.map(async (c) => {
-      if (c.kind === 'tcp' && !(await tcpOpen(c.host, c.port))) failing.push(`${c.host}:${c.port} closed`);
-      if (c.kind === 'vip' && !held.has(c.address)) failing.push(`VIP ${c.address} not held`);
-    }),
-  );
-  return failing;
-}
-
-async function waitHealthy(lab: Lab, daemons: readonly Daemon[], timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let failing: string[] = [];
-  do {
-    failing = [];
-    for (const d of daemons) for (const f of await healthy(lab, d.health)) failing.push(`${d.program}: ${f}`);
-    if (failing.length === 0) return `${daemons.length} services healthy`;
-    await sleep(250);
-  } while (Date.now() < deadline);
-  throw new Error(`services not healthy after ${timeoutMs / 1000} s:\n  ${failing.join('\n  ')}`);
-}
-
-function prepare(lab: Lab, options: Options) {
+function prepare(lab: Lab, options: Options): { paths: LabPaths; list: Component[] } {
   if (lab.provider !== 'local') throw new Error(`lab ${lab.name} has provider ${lab.provider}, not local`);
-  return labPaths(lab.name, options.stateBase);
+  return { paths: labPaths(lab.name, options.stateBase), list: plan(lab, options.components ?? COMPONENTS) };
 }
 
 /** Bring the lab up, or bring a running lab back to its spec. Idempotent. */
 export async function up(lab: Lab, options: Options = {}): Promise<void> {
-  const paths = prepare(lab, options);
+  const { paths, list } = prepare(lab, options);
   const p = new Progress(options.log);
-  p.info(`lab ${lab.name}: up (provider local, state ${paths.root})`);
+  p.info(`lab ${lab.name}: up (provider local, state ${paths.root}; ${list.length} components)`);
   await p.step('host is Debian/Ubuntu and we are root', async () => {
     const h = checkHost();
     return `${h.id} ${h.version}`;
   });
   if (options.skipPreflight) p.info(`  --skip-preflight: lab ${lab.name} is brought up without its design being judged first`);
   else await p.step('preflight: the spec judged before anything changes', () => preflight(lab));
-  const openstack = openstackEnabled(lab);
-  const packages = [...PACKAGES, ...(openstack ? openstackPackages(lab) : [])];
+  const packages = [...new Set([...PACKAGES, ...packagesOf(lab, list)])];
   const missing = await missingPackages(packages);
-  p.info(expectedDuration(lab, paths, missing.length));
+  p.info(expectedDuration(paths, list, missing.length));
   // Preseeded before apt runs: the packages' maintainer scripts must not configure databases or endpoints.
-  if (openstack) await run('debconf-set-selections', [], { input: `${OPENSTACK_PRESEEDS.join('\n')}\n` });
+  const preseeds = preseedsOf(lab, list);
+  if (preseeds.length) await run('debconf-set-selections', [], { input: `${preseeds.join('\n')}\n` });
   await p.step(`packages (${packages.length} the spec needs)`, () => installPackages(packages, (s) => p.note(s)));
   mkdirSync(paths.root, { recursive: true });
   chmodSync(paths.root, 0o755);
-  const secrets = await p.step('lab secrets', () => ensureSecrets(lab, paths));
-  let hostKeys: Record<string, string> = {};
-  await p.step('SSH keys', async () => {
-    const k = await ensureSshKeys(lab, paths);
-    hostKeys = k.hostKeys;
-    return k.summary;
-  });
-  await p.step('lab CA and VIP certificates', () => ensureCertificates(lab, paths));
-  const rendered = renderLab(lab, paths, secrets);
-  const osSecrets = openstack ? ensureOpenstackSecrets(paths) : undefined;
-  // Ceph comes with the OpenStack part once the spec's storage phase reaches Ceph's phase.
-  const fsid = osSecrets && cephDue(lab) ? ensureFsid(paths) : undefined;
-  const cephDaemons = fsid ? renderCeph(lab, paths, fsid) : [];
-  const osDaemons = [...cephDaemons, ...(osSecrets ? renderOpenstack(lab, paths, osSecrets) : [])];
-  const daemons = [...rendered.daemons, ...osDaemons];
-  const manual = new Set(osDaemons.map((d) => d.program));
-  const plan = planTopology(lab);
-  await p.step(`topology: ${plan.namespaces.length} namespaces, ${plan.bridges.length} bridges, ${plan.veths.length} veth pairs`, () =>
-    applyTopology(plan, { 'resolv.conf': rendered.resolvConf, hosts: rendered.hosts }),
-  );
+  const ctx: LabContext = { lab, paths };
+  await makeKeys(ctx, list, p);
+  const rendered = render(ctx, list);
+  const topology = planTopology(lab);
+  const shape = `${topology.namespaces.length} namespaces, ${topology.bridges.length} bridges, ${topology.veths.length} veth pairs`;
+  await p.step(`topology: ${shape}`, () => applyTopology(topology));
   let changed: string[] = [];
   await p.step('configuration', async () => {
-    changed = writeConfig(lab, paths, daemons, osDaemons.length ? renderSupervisor(lab, paths, daemons) : rendered.supervisorConf, renderKnownHosts(lab, hostKeys));
+    for (const dir of [paths.run, paths.supervisor, ...lab.nodes.map((n) => `${paths.logs}/${n.name}`)]) mkdirSync(dir, { recursive: true });
+    changed = writeConfig(rendered);
+    writeConfig({ daemons: new Map(), all: [], files: [{ path: paths.supervisorConf, content: renderSupervisor(lab, paths, rendered.all) }] });
     return changed.length ? `changed for ${changed.join(' ')}` : 'unchanged';
   });
-  await p.step(`supervisor: ${rendered.daemons.length} services`, () => startOrUpdate(paths, changed.filter((c) => !manual.has(c)), manual));
-  await p.step('services healthy', () => waitHealthy(lab, rendered.daemons, 90_000));
-  // Ceph and the first half of OpenStack (databases, queues, Keystone, db syncs) need nothing of each other.
-  const ceph = fsid ? upCeph(lab, paths, fsid, cephDaemons, changed, p) : Promise.resolve();
-  ceph.catch(() => undefined); // awaited below; a failure meanwhile must not count as unhandled
-  const osDaemonsOnly = osDaemons.filter((d) => !cephDaemons.includes(d));
-  if (osSecrets) await upOpenstack(lab, paths, osSecrets, osDaemonsOnly, changed.filter((c) => manual.has(c)), p, ceph);
-  await ceph;
-  await p.step('ready for every check', () => waitReady(lab, paths, options.readyTimeoutMs ?? READY_TIMEOUT_MS));
+  // A supervisord started now starts every program with the files just written: nothing needs a restart.
+  const fresh = !supervisordPid(paths);
+  const manual = new Set(rendered.all.filter((d) => d.manual).map((d) => d.program));
+  const atBoot = rendered.all.filter((d) => !d.manual).length;
+  await p.step(`supervisor: ${atBoot} services that start at boot`, () => startOrUpdate(paths, [], manual));
+  await walk(ctx, list, rendered, new Set(fresh ? [] : changed), p);
+  markComplete(paths);
+  await p.step('ready for every check', () => ready(lab, paths, list, options.readyTimeoutMs ?? READY_TIMEOUT_MS));
   p.info(`lab ${lab.name} is up in ${p.elapsed}  (npm run lab -- status)`);
+}
+
+/** Wait until every needed component's conditions hold; one admin session for all probes. */
+async function ready(lab: Lab, paths: LabPaths, list: readonly Component[], timeoutMs: number): Promise<string> {
+  let connected: Promise<Cloud> | undefined;
+  const cloud = () => {
+    // A failed connect is retried on the next probe.
+    connected ??= Cloud.connect(lab).catch((e: unknown) => {
+      connected = undefined;
+      throw e;
+    });
+    return connected;
+  };
+  try {
+    return await waitReady(lab, readiness({ lab, paths, cloud }, list), timeoutMs);
+  } finally {
+    await connected?.then((c) => c.close()).catch(() => undefined);
+  }
 }
 
 export class PreflightFailed extends Error {
@@ -221,15 +137,14 @@ async function preflight(lab: Lab): Promise<string> {
 export const READY_TIMEOUT_MS = 300_000;
 
 /**
- * What a newcomer should expect before the first line of work: measured on a 2-CPU machine of CI's kind
- * (reports/bench/cold.md). A state dir with a finished cloud means the lab was up before: seconds.
+ * What a newcomer should expect before the first line of work, as measured on a 2-CPU machine of CI's kind
+ * (reports/bench/cold.md). A lab that came up before takes seconds.
  */
-function expectedDuration(lab: Lab, paths: LabPaths, missingPackages: number): string {
-  const cloud = openstackEnabled(lab);
-  const warm = cloud ? openstackComplete(paths) : existsSync(paths.supervisorConf);
-  if (warm && missingPackages === 0) return '  expected: seconds (the lab was up before; only what changed is redone)';
+function expectedDuration(paths: LabPaths, list: readonly Component[], missingPackages: number): string {
+  if (upComplete(paths) && missingPackages === 0) return '  expected: seconds (the lab was up before; only what changed is redone)';
+  const cloud = list.some((c) => c.bootstrap);
   const install = missingPackages ? `, of which installing ${missingPackages} packages (with their dependencies) about ${cloud ? 3 : 1} min` : '';
-  const total = cloud ? (missingPackages ? 'about 7 minutes' : 'about 4 minutes') : 'about a minute';
+  const total = cloud ? (missingPackages ? 'about 7 minutes' : 'about 3 minutes') : 'about a minute';
   return `  expected: first run ${total}${install}; later runs take seconds`;
 }
 
@@ -238,9 +153,10 @@ export async function ensure(lab: Lab, options: Options = {}): Promise<void> {
   const log = options.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   try {
     if ((await status(lab, options)).up) {
+      const { paths, list } = prepare(lab, options);
       const p = new Progress(log);
       await p.step(`lab ${lab.name} is up: ready for every check`, () =>
-        waitReady(lab, prepare(lab, options), options.readyTimeoutMs ?? ENSURE_READY_TIMEOUT_MS),
+        ready(lab, paths, list, options.readyTimeoutMs ?? ENSURE_READY_TIMEOUT_MS),
       );
     } else await up(lab, options);
   } catch (error) {
@@ -252,25 +168,32 @@ export async function ensure(lab: Lab, options: Options = {}): Promise<void> {
 /** A lab that was up already had its time to settle: a shorter wait before the checks judge it. */
 const ENSURE_READY_TIMEOUT_MS = 120_000;
 
+/** Processes still inside the lab's namespaces after supervisor stopped (RabbitMQ's epmd daemonises): end them. */
+async function reapNamespaces(lab: Lab): Promise<string> {
+  const ended: string[] = [];
+  for (const node of lab.nodes) {
+    const { out } = await tryRun('ip', ['netns', 'pids', netnsName(lab, node)]);
+    for (const pid of out.split(/\s+/).filter((x) => /^\d+$/.test(x)).map(Number)) {
+      try {
+        process.kill(pid, 'SIGTERM');
+        ended.push(`${node.name}:${pid}`);
+      } catch {
+        // gone already
+      }
+    }
+  }
+  return ended.length ? `ended ${ended.join(' ')}` : 'none left';
+}
+
 /** Stop everything and remove namespaces, bridges and veths. Keys and certificates stay unless purge. */
 export async function down(lab: Lab, options: Options & { purge?: boolean } = {}): Promise<void> {
-  const paths = prepare(lab, options);
+  const { paths, list } = prepare(lab, options);
   const p = new Progress(options.log);
   p.info(`lab ${lab.name}: down`);
   await p.step('root', async () => void checkHost());
   await p.step('supervisor and its services', () => shutdown(paths));
   await p.step('leftover processes in the nodes', () => reapNamespaces(lab));
-  await p.step("the metadata agent's namespaces", async () => {
-    const names = await metadataNamespaces(lab);
-    for (const name of names) await run('ip', ['netns', 'delete', name]);
-    return names.length ? `removed ${names.join(', ')}` : 'none';
-  });
-  await p.step('libvirt secret of the lab', async () => {
-    const uuid = existsSync(secretsFile(paths)) ? (JSON.parse(readFileSync(secretsFile(paths), 'utf8')) as { rbdSecretUuid?: string }).rbdSecretUuid : undefined;
-    const files = uuid ? [`${uuid}.xml`, `${uuid}.base64`].map((f) => join(LIBVIRT_SECRETS_DIR, f)).filter((f) => existsSync(f)) : [];
-    for (const f of files) rmSync(f, { force: true });
-    return files.length ? `removed ${uuid}` : 'none';
-  });
+  await stopAll({ lab, paths }, list, p);
   await p.step('topology', () => destroyTopology(planTopology(lab)));
   await p.step('runtime files', async () => {
     rmSync(paths.run, { recursive: true, force: true });
@@ -291,8 +214,16 @@ export interface ServiceStatus {
   readonly problems: readonly string[];
 }
 
+export interface ComponentStatus {
+  readonly name: string;
+  /** Programs running and healthy, of how many; undefined when it cannot be rendered yet (never brought up). */
+  readonly healthy: number | undefined;
+  readonly daemons: number;
+}
+
 export interface LabStatus {
   readonly lab: string;
+  readonly components: readonly ComponentStatus[];
   readonly up: boolean;
   readonly supervisord: number | undefined;
   readonly services: readonly ServiceStatus[];
@@ -300,30 +231,43 @@ export interface LabStatus {
   readonly vips: Readonly<Record<string, string | undefined>>;
 }
 
-/** Every service on every node with its state, plus the topology and who holds each VIP. */
+/** Every component and service on every node with its state, plus the topology and who holds each VIP. */
 export async function status(lab: Lab, options: Options = {}): Promise<LabStatus> {
-  const paths = prepare(lab, options);
-  // Status renders only to learn the daemons and their health probes: stored secrets are not needed.
-  const secrets = { vrrpPass: 'unset', prometheus: { password: 'unset', bcrypt: 'unset' }, ...readSecrets(paths) };
-  const rendered = renderLab(lab, paths, secrets);
-  const osOn = openstackEnabled(lab) && existsSync(secretsFile(paths));
-  const osDaemons = osOn ? [...(cephDue(lab) && existsSync(fsidFile(paths)) ? renderCeph(lab, paths, ensureFsid(paths)) : []), ...renderOpenstack(lab, paths, ensureOpenstackSecrets(paths))] : [];
+  const { paths, list } = prepare(lab, options);
+  const ctx: LabContext = { lab, paths };
   const programs = new Map((await programStatus(paths)).map((s) => [s.program, s]));
   const held = await vipHolders(lab);
-  const services = await Promise.all(
-    [...rendered.daemons, ...osDaemons].map(async (d) => {
-      const s = programs.get(d.program);
-      const problems = s?.state === 'RUNNING' ? await healthy(lab, d.health, held) : [s ? s.detail || s.state : 'not started'];
-      return { node: d.node, service: d.service, program: d.program, state: s?.state ?? 'ABSENT', pid: s?.pid, healthy: problems.length === 0, problems };
-    }),
-  );
+  const components: ComponentStatus[] = [];
+  const services: ServiceStatus[] = [];
+  for (const c of list) {
+    let daemons;
+    try {
+      daemons = c.render?.(ctx) ?? [];
+    } catch {
+      // Its keys were never made: the lab never came this far.
+      components.push({ name: c.name, healthy: undefined, daemons: 0 });
+      continue;
+    }
+    const mine = await Promise.all(
+      daemons.map(async (d): Promise<ServiceStatus> => {
+        const s = programs.get(d.program);
+        const problems = s?.state === 'RUNNING' ? await healthProblems(d.health, held) : [s ? s.detail || s.state : 'not started'];
+        const state = s?.state ?? 'ABSENT';
+        return { node: d.node, service: d.service, program: d.program, state, pid: s?.pid, healthy: problems.length === 0, problems };
+      }),
+    );
+    services.push(...mine);
+    components.push({ name: c.name, healthy: mine.filter((s) => s.healthy).length, daemons: mine.length });
+  }
   const topology = await topologyState(planTopology(lab));
   const pid = supervisordPid(paths);
   const topoUp = [topology.namespaces, topology.bridges, topology.veths].every((m) => Object.values(m).every(Boolean));
+  const rendered = components.every((c) => c.healthy !== undefined);
   return {
     lab: lab.name,
-    up: !!pid && topoUp && services.every((s) => s.healthy) && (!openstackEnabled(lab) || openstackComplete(paths)),
+    up: !!pid && topoUp && rendered && services.every((s) => s.healthy) && upComplete(paths),
     supervisord: pid,
+    components,
     services,
     topology,
     vips: Object.fromEntries(lab.vips.map((v) => [`${v.name} ${v.address}`, held.get(v.address)])),
@@ -333,6 +277,12 @@ export async function status(lab: Lab, options: Options = {}): Promise<LabStatus
 /** The status as a table for people. */
 export function formatStatus(s: LabStatus): string {
   const lines = [`lab ${s.lab}: ${s.up ? 'UP' : 'NOT UP'}  (supervisord ${s.supervisord ? `pid ${s.supervisord}` : 'not running'})`, ''];
+  lines.push('  COMPONENT         DAEMONS  STATE');
+  for (const c of s.components) {
+    const state = c.healthy === undefined ? 'never brought up' : c.healthy === c.daemons ? 'ok' : `${c.daemons - c.healthy} not healthy`;
+    lines.push(`  ${c.name.padEnd(17)} ${(c.healthy === undefined ? '-' : `${c.healthy}/${c.daemons}`).padEnd(8)} ${state}`);
+  }
+  lines.push('');
   const w = Math.max(...s.services.map((x) => x.service.length), 7);
   lines.push(`  ${'NODE'.padEnd(8)} ${'SERVICE'.padEnd(w)} ${'STATE'.padEnd(9)} ${'PID'.padEnd(8)} HEALTH`);
   for (const x of s.services) {

@@ -10,7 +10,7 @@ import { loadLab } from '../../helpers/lab/load.ts';
 import { prometheusOf } from '../../helpers/prometheus/client.ts';
 import { labPaths, netnsName, status, up } from './index.ts';
 import { bridgeName } from './paths.ts';
-import { dnsNodes } from './render.ts';
+import { dnsNodes } from './infra/roles.ts';
 import { supervisordPid } from './supervisor.ts';
 
 const lab = loadLab(process.env.STACKGATE_LAB || 'embedded');

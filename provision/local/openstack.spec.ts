@@ -11,24 +11,24 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { loadLab } from '../../helpers/lab/load.ts';
 import { labPaths, netnsName } from './index.ts';
 import { parse } from 'yaml';
-import { chassisSettings, cloudName, cloudsFile, deployedServices, layout, openstackComplete, openstackEnabled, renderCloudsYaml, renderOpenstack, type OpenstackSecrets } from './openstack.ts';
-import { renderSupervisor } from './render.ts';
-import { supervisordPid } from './supervisor.ts';
+import { deployedServices, layout, openstackEnabled } from './openstack/common.ts';
+import { cloudName, cloudsFile, renderCloudsYaml } from './openstack/keystone.ts';
+import { chassisSettings } from './openstack/ovn.ts';
+import { upComplete } from './orchestrator.ts';
+import { renderSupervisor, supervisordPid } from './supervisor.ts';
+import { renderForTest, TEST_OPENSTACK_SECRETS as fake } from './testing.ts';
 
 const lab = loadLab(process.env.STACKGATE_LAB || 'embedded');
 const paths = labPaths(lab.name);
-const live = process.getuid?.() === 0 && lab.provider === 'local' && supervisordPid(paths) !== undefined && openstackComplete(paths);
+const live = process.getuid?.() === 0 && lab.provider === 'local' && supervisordPid(paths) !== undefined && upComplete(paths);
 
 const P = 'sg-selftest';
 
 describe('OpenStack part rendering (pure)', () => {
-  const fake: OpenstackSecrets = {
-    adminPassword: 'ADMINPW', rabbitPassword: 'RABBITPW', metadataSecret: 'META', rbdSecretUuid: '00000000-0000-4000-8000-000000000001',
-    db: { keystone: 'k', glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c' },
-    service: { glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c' },
-  };
-  const tmp = labPaths(lab.name, '/nonexistent-state');
-  const daemons = renderOpenstack(lab, tmp, fake);
+  const r = renderForTest(lab);
+  const tmp = r.paths;
+  // The cloud's daemons (Ceph's aside): every one started by the provider after its component's bootstrap.
+  const daemons = r.all.filter((d) => d.manual && !d.service.startsWith('ceph-'));
 
   test('is on when the spec lists Keystone under a packages deployer, and off for a spec without a cloud', () => {
     expect(openstackEnabled(lab)).toBe(true);

@@ -14,10 +14,11 @@ import { labsDir, parseLabSpec } from '../../helpers/lab/load.ts';
 import { Lab } from '../../helpers/lab/model.ts';
 import type { LabSpec } from '../../helpers/lab/spec.ts';
 import { quote } from '../../helpers/node/quote.ts';
-import { renderCeph } from './ceph.ts';
-import { renderOpenrc, renderOpenstack, type OpenstackSecrets } from './openstack.ts';
-import { labPaths } from './paths.ts';
-import { renderLab, supervisedArgv, type Daemon } from './render.ts';
+import type { Daemon } from './component.ts';
+import type { OpenstackSecrets } from './openstack/common.ts';
+import { renderOpenrc } from './openstack/keystone.ts';
+import { renderSupervisor, supervisedArgv } from './supervisor.ts';
+import { renderForTest } from './testing.ts';
 
 const EVIL = `x'y"z $(touch /tmp/sg-pwned) \`id\` ;&|<>*?[!] \\ #`;
 const scratch = mkdtempSync(join(tmpdir(), 'sg-quote-'));
@@ -39,21 +40,18 @@ function evilSpec(): LabSpec {
 
 const lab = new Lab(evilSpec(), join(scratch, 'lab.yaml'));
 // The state folder is wherever the checkout is: its path may hold anything a path may.
-const paths = labPaths(lab.name, join(scratch, `state ${EVIL.replace(/\//g, '_')}`));
+const each = (value: string) => Object.fromEntries(['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder', 'exporter'].map((k) => [k, value]));
 const secrets: OpenstackSecrets = {
   adminPassword: `pw${EVIL}`,
   rabbitPassword: 'rabbit-pw',
-  db: new Proxy({}, { get: () => 'db-pw' }),
-  service: new Proxy({}, { get: () => 'svc-pw' }),
+  db: each('db-pw'),
+  service: each('svc-pw'),
   metadataSecret: 'meta-secret',
   rbdSecretUuid: '00000000-0000-4000-8000-000000000000',
 };
-const labSecrets = { vrrpPass: 'vrrp', prometheus: { password: 'prompw', bcrypt: '$2y$10$abcdefghijklmnopqrstuv' } };
-const daemons: Daemon[] = [
-  ...renderLab(lab, paths, labSecrets).daemons,
-  ...renderCeph(lab, paths, '11111111-2222-4333-8444-555555555555'),
-  ...renderOpenstack(lab, paths, secrets),
-];
+const rendered = renderForTest(lab, join(scratch, `state ${EVIL.replace(/\//g, '_')}`), secrets);
+const paths = rendered.paths;
+const daemons: Daemon[] = [...rendered.all];
 
 /** What a real /bin/sh makes of a command line: its words. */
 async function words(line: string): Promise<string[]> {
@@ -107,8 +105,8 @@ describe('spec values on command lines', () => {
   });
 
   it('supervisord.conf has one section per daemon and every command line whole', () => {
-    const { supervisorConf: conf, daemons: base } = renderLab(lab, paths, labSecrets);
-    expect(conf.match(/^\[program:/gm)).toHaveLength(base.length);
-    for (const d of base) expect(conf).toContain(`command=${supervisedArgv(lab, d).map(quote).join(' ').replace(/%/g, '%%')}\n`);
+    const conf = renderSupervisor(lab, paths, daemons);
+    expect(conf.match(/^\[program:/gm)).toHaveLength(daemons.length);
+    for (const d of daemons) expect(conf).toContain(`command=${supervisedArgv(lab, d).map(quote).join(' ').replace(/%/g, '%%')}\n`);
   });
 });

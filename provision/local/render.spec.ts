@@ -3,14 +3,26 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { loadLab } from '../../helpers/lab/load.ts';
-import { labPaths } from './paths.ts';
-import { blackboxProbes, haproxyMinVer, renderLab, renderZones, supervisedArgv, type Daemon } from './render.ts';
+import type { Lab } from '../../helpers/lab/model.ts';
+import type { Daemon } from './component.ts';
+import { renderZones } from './infra/bind.ts';
+import { haproxyMinVer } from './infra/loadbalancer.ts';
+import { blackboxProbes } from './infra/monitoring.ts';
+import { renderSupervisor, supervisedArgv } from './supervisor.ts';
+import { renderForTest, TEST_SECRETS } from './testing.ts';
 import { planTopology } from './topology.ts';
 
 const embedded = loadLab('embedded');
 const other = loadLab(join(fileURLToPath(new URL('.', import.meta.url)), 'testdata/other/lab.yaml'));
-const secrets = { vrrpPass: 'testpass', prometheus: { password: 'prompass', bcrypt: '$2y$10$testtesttesttesttesttu' } };
-const paths = (lab: typeof embedded) => labPaths(lab.name, '/state');
+const secrets = { prometheus: TEST_SECRETS.prometheus! };
+
+/** The daemons that start at boot (the infrastructure), the supervisor config and the nodes' name files. */
+function renderLab(lab: Lab) {
+  const r = renderForTest(lab);
+  const file = (suffix: string) => r.files.find((f) => f.path.endsWith(suffix))?.content;
+  const daemons = r.all.filter((d) => !d.manual);
+  return { daemons, supervisorConf: renderSupervisor(lab, r.paths, r.all), resolvConf: file('/resolv.conf'), hosts: file('/hosts') ?? '', paths: r.paths };
+}
 const file = (daemons: readonly Daemon[], program: string, suffix: string) => {
   const f = daemons.find((d) => d.program === program)?.files.find((x) => x.path.endsWith(suffix));
   if (!f) throw new Error(`no ${suffix} for ${program}`);
@@ -18,7 +30,7 @@ const file = (daemons: readonly Daemon[], program: string, suffix: string) => {
 };
 
 describe('local provider rendering (embedded lab)', () => {
-  const r = renderLab(embedded, paths(embedded), secrets);
+  const r = renderLab(embedded);
 
   test('every node runs sshd and a node exporter; BIND, HAProxy, keepalived, Prometheus where the roles say', () => {
     const byNode = (n: string) => r.daemons.filter((d) => d.node === n).map((d) => d.service).sort();
@@ -71,7 +83,7 @@ describe('local provider rendering (embedded lab)', () => {
     expect(argv.slice(0, 4)).toEqual(['/usr/bin/ip', 'netns', 'exec', 'embedded-node1']);
     expect(argv).toContain('--reuid=prometheus');
     expect(r.supervisorConf).toMatch(/\[program:node3-sshd\]\ncommand=\/usr\/bin\/ip netns exec embedded-node3 /);
-    expect(r.supervisorConf).toContain('stdout_logfile=/state/embedded/logs/node2/node-exporter.log');
+    expect(r.supervisorConf).toContain(`stdout_logfile=${r.paths.logs}/node2/node-exporter.log`);
   });
 
   test('topology: a bridge per network with the host gateway, veths with the spec names, no address on external/vip ports', () => {
@@ -94,7 +106,7 @@ describe('local provider rendering (embedded lab)', () => {
 });
 
 describe('local provider rendering (another lab: nothing is hard-coded)', () => {
-  const r = renderLab(other, paths(other), secrets);
+  const r = renderLab(other);
   const everything = [r.supervisorConf, r.resolvConf ?? '', r.hosts, ...r.daemons.flatMap((d) => d.files.map((f) => f.content)), JSON.stringify(planTopology(other))].join('\n');
 
   test('no name, address, domain or interface of the embedded lab appears', () => {
@@ -120,12 +132,12 @@ describe('local provider rendering (another lab: nothing is hard-coded)', () => 
 
 describe('Prometheus basic auth (monitoring.prometheus.basicAuthUser)', () => {
   const lab = loadLab('embedded');
-  const r = renderLab(lab, labPaths(lab.name), secrets);
+  const r = renderLab(lab);
   const prom = r.daemons.find((d) => d.program === 'node1-prometheus')!;
   const at = (suffix: string) => prom.files.find((f) => f.path.endsWith(suffix))!;
 
   test('Prometheus reads a web config with the bcrypt hash, and its password file, both 0600 for its user', () => {
-    expect(prom.argv).toContain(`--web.config.file=${labPaths(lab.name).node('node1', 'prometheus', 'web.yml')}`);
+    expect(prom.argv).toContain(`--web.config.file=${r.paths.node('node1', 'prometheus', 'web.yml')}`);
     expect(at('/web.yml')).toMatchObject({ mode: 0o600, owner: 'prometheus', content: expect.stringContaining(`admin: '${secrets.prometheus.bcrypt}'`) });
     expect(at('/password')).toMatchObject({ mode: 0o600, owner: 'prometheus', content: secrets.prometheus.password });
   });
@@ -134,13 +146,13 @@ describe('Prometheus basic auth (monitoring.prometheus.basicAuthUser)', () => {
     const yml = parse(at('/prometheus.yml').content) as { scrape_configs: { job_name: string; basic_auth?: { username: string } }[] };
     expect(yml.scrape_configs.filter((j) => j.basic_auth).map((j) => [j.job_name, j.basic_auth!.username])).toEqual([['prometheus', 'admin']]);
     const cfg = file(r.daemons, 'node1-haproxy', 'haproxy.cfg');
-    expect(cfg).toContain(`http-check send hdr Authorization "Basic ${Buffer.from('admin:prompass').toString('base64')}"`);
+    expect(cfg).toContain(`http-check send hdr Authorization "Basic ${Buffer.from(`admin:${secrets.prometheus.password}`).toString('base64')}"`);
     const bb = parse(file(r.daemons, 'node1-blackbox-exporter', 'blackbox.yml')) as { modules: Record<string, { http?: { basic_auth?: unknown } }> };
     expect(Object.entries(bb.modules).filter(([, m]) => m.http?.basic_auth).map(([n]) => n)).toEqual(['http_2xx', 'http_2xx_lab']);
   });
 
   test('a lab without basicAuthUser renders none of it', () => {
-    const other = renderLab(loadLab(join(fileURLToPath(new URL('.', import.meta.url)), 'testdata/other/lab.yaml')), labPaths('other'), { vrrpPass: 'x' });
+    const other = renderLab(loadLab(join(fileURLToPath(new URL('.', import.meta.url)), 'testdata/other/lab.yaml')));
     expect(other.daemons.flatMap((d) => d.files).some((f) => f.path.endsWith('/web.yml'))).toBe(false);
   });
 });

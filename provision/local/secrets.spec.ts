@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addSecret } from '../../helpers/gate/redact.ts';
-import { rabbitUserDefinitions } from './bootstrap.ts';
-import { writeIfChanged } from './pki.ts';
+import { rabbitUserDefinitions } from './openstack/rabbitmq.ts';
+import { writeIfChanged } from './config.ts';
 import { run } from './sh.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sg-secrets-'));

@@ -1,6 +1,9 @@
 /** Debian's supervisor, with the lab's own config under the state dir, runs every daemon of the lab. */
 import { existsSync, readFileSync } from 'node:fs';
-import type { LabPaths } from './paths.ts';
+import type { Lab } from '../../helpers/lab/model.ts';
+import { quote } from '../../helpers/node/quote.ts';
+import type { Daemon } from './component.ts';
+import { netnsName, type LabPaths } from './paths.ts';
 import { run, sleep, tryRun } from './sh.ts';
 
 export function supervisordPid(paths: LabPaths): number | undefined {
@@ -80,4 +83,55 @@ export async function shutdown(paths: LabPaths): Promise<string> {
 
 export async function restartProgram(paths: LabPaths, program: string): Promise<void> {
   await run('supervisorctl', ['-c', paths.supervisorConf, 'restart', program]);
+}
+
+/** The argv supervisor runs: inside the node's namespace, with the node's hostname, as the daemon's user. */
+export function supervisedArgv(lab: Lab, d: Daemon): string[] {
+  const node = lab.node(d.node);
+  const drop = d.user ? ['/usr/bin/setpriv', `--reuid=${d.user}`, `--regid=${d.user}`, '--init-groups', '--'] : [];
+  const enter = d.mounts === 'host' ? ['/usr/bin/nsenter', `--net=/run/netns/${netnsName(lab, node)}`, '--'] : ['/usr/bin/ip', 'netns', 'exec', netnsName(lab, node)];
+  return [...enter, '/usr/bin/unshare', '--uts', '--', '/bin/sh', '-c', `hostname ${quote(node.hostname)} && exec "$@"`, d.program, ...drop, ...d.argv];
+}
+
+export function renderSupervisor(lab: Lab, paths: LabPaths, daemons: readonly Daemon[]): string {
+  const head = `; Rendered by stackgate (local provider) for ${lab.name}; do not edit.
+[unix_http_server]
+file=${paths.supervisorSock}
+chmod=0700
+
+[supervisord]
+logfile=${paths.supervisor}/supervisord.log
+logfile_maxbytes=5MB
+logfile_backups=2
+pidfile=${paths.supervisorPid}
+childlogdir=${paths.logs}
+identifier=stackgate-${lab.name}
+nodaemon=false
+minfds=4096
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://${paths.supervisorSock}
+`;
+  const programs = daemons.map(
+    (d) => `
+[program:${d.program}]
+command=${supervisedArgv(lab, d).map(quote).join(' ').replace(/%/g, '%%')}
+autostart=${d.manual ? 'false' : 'true'}
+autorestart=true
+startsecs=2
+startretries=5
+stopsignal=${d.stopSignal ?? 'TERM'}
+stopwaitsecs=15
+stopasgroup=true
+killasgroup=true
+redirect_stderr=true
+stdout_logfile=${paths.log(d.node, d.service)}
+stdout_logfile_maxbytes=5MB
+stdout_logfile_backups=2
+`,
+  );
+  return head + programs.join('');
 }

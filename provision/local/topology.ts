@@ -1,5 +1,5 @@
 /** The lab's L2/L3 topology on the host: a namespace per node, a bridge per network, veth pairs between them. */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { bridgeName, hostVethName, netnsName } from './paths.ts';
 import { run, sleep, tryRun } from './sh.ts';
@@ -97,7 +97,7 @@ export async function listNetns(): Promise<string[]> {
 }
 
 /** Bring the topology to the plan; only what differs is changed. Returns a short summary. */
-export async function applyTopology(plan: TopologyPlan, etcFiles: Readonly<Record<string, string | undefined>>): Promise<string> {
+export async function applyTopology(plan: TopologyPlan): Promise<string> {
   let changes = 0;
   const links = new Map((await ipJson<IpAddr>(['-d', 'addr', 'show'])).map((l) => [l.ifname, l]));
   for (const b of plan.bridges) {
@@ -136,13 +136,6 @@ export async function applyTopology(plan: TopologyPlan, etcFiles: Readonly<Recor
     await run('ip', ['netns', 'exec', ns.name, 'sysctl', '-q', '-w',
       'net.ipv4.ip_nonlocal_bind=1', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2',
       'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv4.ip_forward=0']);
-    // `ip netns exec` bind-mounts /etc/netns/<ns>/<file> over /etc/<file> for everything started in the node.
-    const etc = `/etc/netns/${ns.name}`;
-    for (const [file, content] of Object.entries(etcFiles)) {
-      if (content === undefined) continue;
-      mkdirSync(etc, { recursive: true });
-      if (!existsSync(`${etc}/${file}`) || readFileSync(`${etc}/${file}`, 'utf8') !== content) writeFileSync(`${etc}/${file}`, content);
-    }
   }
   for (const ns of plan.namespaces) {
     const inside = new Map((await ipJson<IpAddr>(['-n', ns.name, 'addr', 'show'])).map((l) => [l.ifname, l]));

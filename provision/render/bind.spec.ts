@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadLab } from '../../helpers/lab/load.ts';
-import { renderZones } from '../local/render.ts';
+import { renderZones } from '../local/infra/bind.ts';
 import { renderBind, renderNamedLocal, renderNamedOptions } from './bind.ts';
 
 const lab = loadLab('primary');

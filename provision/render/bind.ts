@@ -4,7 +4,8 @@
  * the spec (Lab.dnsRecords, Lab.ptrRecords) and checks against.
  */
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
-import { dnsNodes, renderZones } from '../local/render.ts';
+import { renderZones } from '../local/infra/bind.ts';
+import { dnsNodes } from '../local/infra/roles.ts';
 import { header, type RenderedFile } from './common.ts';
 
 /** Where the files go on the node (Debian/Ubuntu's bind9 package layout). */

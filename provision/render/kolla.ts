@@ -9,7 +9,7 @@ import {
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { NodeRole } from '../../helpers/lab/spec.ts';
 import type { LimaPaths } from '../lima/paths.ts';
-import { vipNic } from '../local/render.ts';
+import { vipNic } from '../local/infra/loadbalancer.ts';
 import { novaPool } from '../../helpers/lab/defaults.ts';
 import { addressNic, apiNetwork, header, need, sshUser, yaml, type RenderedFile } from './common.ts';
 

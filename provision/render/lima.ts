@@ -7,7 +7,7 @@ import { fromInt, toInt } from '../../helpers/net/ip.ts';
 import { imagesAreAarch64 } from '../../helpers/lab/kolla.ts';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import { assignedAddresses } from '../../helpers/lab/addressing.ts';
-import { dnsNodes } from '../local/render.ts';
+import { dnsNodes } from '../local/infra/roles.ts';
 import { apiNetwork, dottedMask, header, need, yaml } from './common.ts';
 
 /** QEMU (HVF on Apple Silicon): the design's backend; it has snapshots and works with socket_vmnet. Lima's default on macOS ≥ 13.5 is vz. */

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { loadLab } from '../../../helpers/lab/load.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { labPaths } from '../paths.ts';
-import { renderLab } from '../render.ts';
+import { bind } from '../infra/bind.ts';
 import { dnsDrills, dnsFileDrills } from './dns.ts';
 
 const embedded = loadLab('embedded');
@@ -12,7 +12,7 @@ const other = loadLab(join(fileURLToPath(new URL('..', import.meta.url)), 'testd
 
 /** The content the local provider renders for a file of the lab (the good state a drill starts from). */
 function rendered(lab: Lab, path: string): string {
-  const f = renderLab(lab, labPaths(lab.name), { vrrpPass: 'testpass', prometheus: { password: 'prompass', bcrypt: '$2y$10$testtesttesttesttesttu' } }).daemons.flatMap((d) => d.files).find((x) => x.path === path);
+  const f = bind.render!({ lab, paths: labPaths(lab.name) }).flatMap((d) => d.files).find((x) => x.path === path);
   if (!f) throw new Error(`the local provider renders no ${path}`);
   return f.content;
 }

@@ -8,7 +8,7 @@ import { ask } from '../../../helpers/dns/wire.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { contains } from '../../../helpers/net/ip.ts';
 import { labPaths } from '../paths.ts';
-import { renderZones } from '../render.ts';
+import { renderZones } from '../infra/bind.ts';
 import { run, sleep, tryRun } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
 import { fileDrill, type Drill, type FileDrill } from './drill.ts';

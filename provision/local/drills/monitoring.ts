@@ -13,7 +13,7 @@ import { activeTargets, prometheusOf, ready } from '../../../helpers/prometheus/
 import { closeAgents } from '../../../helpers/prometheus/http.ts';
 import { compareTargets } from '../../../helpers/prometheus/targets.ts';
 import { labPaths } from '../paths.ts';
-import { monitoringNodes } from '../render.ts';
+import { monitoringNodes } from '../infra/roles.ts';
 import { sleep } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
 import { supervisorctl, type Drill } from './drill.ts';

@@ -7,11 +7,13 @@
 import { readFileSync } from 'node:fs';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { cinderServices } from '../../../helpers/openstack/volumes.ts';
-import { Api, passwordAuth, viaVip } from '../bootstrap.ts';
-import { cephCli } from '../ceph-bootstrap.ts';
-import { cephDue, cephLayout, cephSpec, poolSize } from '../ceph.ts';
-import { cephConsumer, cinderBackends, cinderDir, glanceDir, layout, novaComputeDir, openstackComplete, secretsFile } from '../openstack.ts';
-import { novaRbd } from '../guests.ts';
+import { Api, passwordAuth, viaVip } from '../api.ts';
+import { cephCli, cephDue, cephLayout, cephSpec, poolSize } from '../ceph/common.ts';
+import { upComplete } from '../orchestrator.ts';
+import { cephConsumer, layout, novaRbd, secretsFile } from '../openstack/common.ts';
+import { cinderBackends, cinderDir } from '../openstack/cinder.ts';
+import { novaComputeDir } from '../openstack/compute.ts';
+import { glanceDir } from '../openstack/glance.ts';
 import { labPaths } from '../paths.ts';
 import { waitUntil } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
@@ -53,7 +55,7 @@ const rbdBackend = (lab: Lab) => cinderBackends(lab).find((b) => b.driver === 'c
 async function cinderSees(lab: Lab, what: string, want: (totalGiB: number) => boolean): Promise<void> {
   const paths = labPaths(lab.name);
   const backend = rbdBackend(lab);
-  if (!backend || !openstackComplete(paths)) return;
+  if (!backend || !upComplete(paths)) return;
   const api = new Api(readFileSync(paths.caCert, 'utf8'));
   try {
     const password = (JSON.parse(readFileSync(secretsFile(paths), 'utf8')) as { adminPassword: string }).adminPassword;

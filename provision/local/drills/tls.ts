@@ -11,8 +11,9 @@ import { basename, join } from 'node:path';
 import { loadLab } from '../../../helpers/lab/load.ts';
 import type { Lab, Vip } from '../../../helpers/lab/model.ts';
 import { labPaths, type LabPaths } from '../paths.ts';
-import { vipSans } from '../pki.ts';
-import { haproxyRoutes, loadbalancerNodes, vipCertFile, vipTls, type Frontend } from '../render.ts';
+import { haproxyRoutes, type Frontend } from '../infra/loadbalancer.ts';
+import { vipCertFile, vipSans, vipTls } from '../infra/pki.ts';
+import { loadbalancerNodes } from '../infra/roles.ts';
 import { run, sleep } from '../sh.ts';
 import type { Drill } from './drill.ts';
 

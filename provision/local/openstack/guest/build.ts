@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from './sh.ts';
+import { run } from '../../sh.ts';
 
 /** Debian packages the recipe takes its parts from (the kernel package itself is downloaded, not installed). */
 export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'syslinux', 'syslinux-common', 'mtools', 'dosfstools', 'cpio', 'kmod'] as const;
@@ -21,7 +21,7 @@ export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'syslinux', 'sy
 /** The Glance image the lab provides for guests (the spec's compute.guestImage names it). */
 export const GUEST_IMAGE_NAME = 'stackgate-guest';
 
-const recipeDir = join(dirname(fileURLToPath(import.meta.url)), 'guest');
+const recipeDir = dirname(fileURLToPath(import.meta.url));
 
 /** Kernel modules the guest loads (with their dependencies, resolved by modinfo): virtio NIC, disks and RNG. */
 const MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_rng'];
@@ -243,3 +243,4 @@ export async function ensureGuestImage(opts: { glance: string; token: string; ca
     await agent.close();
   }
 }
+

@@ -1,19 +1,18 @@
 /**
- * The embedded lab's Ceph (issue 4, storage phase 2), rendered purely from the lab spec's storage.ceph section:
- * Debian's Ceph packages without cephadm — one MON and one MGR per spec node, one file-backed bluestore OSD per spec
- * OSD entry (OSD id = its index in storage.ceph.osds, so osd.N is always the same node), each a `Daemon` in its
- * node's namespace on the Ceph public network (the spec's storage network). Every daemon is `manual`:
- * `ceph-bootstrap.ts` makes the keys, the monmap and the stores first. Nothing here touches the machine.
+ * The embedded lab's Ceph (storage phase 2) from the lab spec's storage.ceph section: Debian's Ceph packages without
+ * cephadm — one MON and one MGR per spec node, one file-backed bluestore OSD per spec OSD entry (OSD id = its index
+ * in storage.ceph.osds, so osd.N is always the same node), each in its node's namespace on the Ceph public network
+ * (the spec's storage network). What the Ceph components share: layout, ceph.conf, the CLI, the fsid.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { mgrPrometheusPort } from '../../helpers/lab/defaults.ts';
-import type { Lab, LabNode } from '../../helpers/lab/model.ts';
-import type { CephSpec } from '../../helpers/lab/spec.ts';
-import { ini } from './openstack.ts';
-import type { LabPaths } from './paths.ts';
-import type { Daemon } from './render.ts';
+import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
+import type { CephSpec } from '../../../helpers/lab/spec.ts';
+import type { Component, Daemon } from '../component.ts';
+import { ini, userIds } from '../config.ts';
+import { inNode } from '../exec.ts';
+import type { LabPaths } from '../paths.ts';
 
 /** Debian 12 packages of the Ceph part (Ceph 16.2 pacific), installed with --no-install-recommends. */
 export const CEPH_PACKAGES = ['ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph-common'] as const;
@@ -180,38 +179,48 @@ export function renderCephConf(lab: Lab, paths: LabPaths, fsid: string): string 
   return ini(sections, `# Rendered by stackgate (local provider) for ${lab.name}: Ceph ${c.release ?? ''} (packages, no cephadm); do not edit.`);
 }
 
-// ---------------------------------------------------------------- daemons
 
-function cephDaemon(node: LabNode, service: string, argv: string[], d: Partial<Daemon> = {}): Daemon {
-  return { node: node.name, service, program: `${node.name}-${service}`, manual: true, argv, files: [], dirs: [], health: [], ...d };
+// ---------------------------------------------------------------- shared by the Ceph components
+
+export const cephDaemon = (node: LabNode, service: string, argv: string[], d: Partial<Daemon> = {}): Daemon =>
+  ({ node: node.name, service, program: `${node.name}-${service}`, manual: true, argv, files: [], dirs: [], health: [], ...d });
+
+/** The arguments every Ceph daemon starts with, and the one ceph.conf they all read (a change restarts them all). */
+export function cephArgs(lab: Lab, paths: LabPaths, id: string): { argv: string[]; conf: { path: string; content: string; mode: number } } {
+  const conf = { path: cephConf(paths), content: renderCephConf(lab, paths, readFsid(paths)), mode: 0o644 };
+  return { argv: ['-f', '--cluster', 'ceph', '--id', id, '--setuser', 'ceph', '--setgroup', 'ceph', '-c', conf.path], conf };
 }
 
-/** Every Ceph daemon, in start order: MONs, MGRs, OSDs. */
-export function renderCeph(lab: Lab, paths: LabPaths, fsid: string): Daemon[] {
-  const l = cephLayout(lab);
-  const conf = { path: cephConf(paths), content: renderCephConf(lab, paths, fsid), mode: 0o644 };
-  const run = { path: cephRun(paths), owner: 'ceph' };
-  const common = (id: string) => ['-f', '--cluster', 'ceph', '--id', id, '--setuser', 'ceph', '--setgroup', 'ceph', '-c', conf.path];
-  return [
-    ...l.mons.map((n) =>
-      cephDaemon(n, 'ceph-mon', ['/usr/bin/ceph-mon', ...common(n.hostname)], {
-        files: [conf],
-        dirs: [run, { path: dirname(monDir(paths, n)), owner: 'ceph' }],
-        health: [{ kind: 'tcp', host: publicAddress(lab, n), port: 3300 }],
-      }),
-    ),
-    ...l.mgrs.map((n) =>
-      cephDaemon(n, 'ceph-mgr', ['/usr/bin/ceph-mgr', ...common(n.hostname)], {
-        files: [conf],
-        dirs: [run, { path: dirname(mgrDir(paths, n)), owner: 'ceph' }, { path: mgrDir(paths, n), owner: 'ceph' }],
-        health: n.apiAddress ? [{ kind: 'tcp', host: n.apiAddress, port: mgrPrometheusPort(lab) }] : [],
-      }),
-    ),
-    ...l.osds.map((o) =>
-      cephDaemon(o.node, `ceph-osd-${o.id}`, ['/usr/bin/ceph-osd', ...common(String(o.id))], {
-        files: [conf],
-        dirs: [run, { path: dirname(osdDir(paths, o.node, o.id)), owner: 'ceph' }],
-      }),
-    ),
-  ];
+export const cephRunDir = (paths: LabPaths) => ({ path: cephRun(paths), owner: 'ceph' });
+
+/** The fsid made by the keys hook; rendering before it exists is a bug of the caller. */
+export function readFsid(paths: LabPaths): string {
+  if (!existsSync(fsidFile(paths))) throw new Error(`no Ceph fsid in ${fsidFile(paths)}: the Ceph keys were not made`);
+  return readFileSync(fsidFile(paths), 'utf8').trim();
 }
+
+export function chownTo(path: string, user: string, group = user): void {
+  chownSync(path, userIds(user).uid, userIds(group).gid);
+}
+
+/** The ceph CLI as client.admin, from inside the first MON's node (the public network is isolated from the host). */
+export function cephCli(lab: Lab, paths: LabPaths) {
+  const mon = cephLayout(lab).mons[0]!;
+  const conf = cephConf(paths);
+  return (args: string[], timeout = 60_000) =>
+    inNode(lab, mon, undefined, ['ceph', '-c', conf, '--connect-timeout', '20', ...args], timeout);
+}
+
+/** A keyring as the CLI prints it, with the final newline Ceph's parser needs (execa strips it). */
+export const keyringText = (out: string) => `${out.trimEnd()}\n`;
+
+export async function cephJson<T>(ceph: ReturnType<typeof cephCli>, args: string[]): Promise<T> {
+  return JSON.parse(await ceph([...args, '-f', 'json'])) as T;
+}
+
+/** What the Ceph components have in common: needed when Ceph is due, from the Ceph packages. */
+export const cephBase: Pick<Component, 'needed' | 'packages'> = {
+  needed: (lab) => cephDue(lab),
+  packages: () => CEPH_PACKAGES,
+};
+

@@ -1,12 +1,46 @@
-/** The lab CA, VIP certificates (laid out like `kolla-ansible certificates`) and SSH keys, under the state dir. */
+/**
+ * The lab's keys: its secrets (VRRP, Prometheus), the lab CA and VIP certificates (laid out like `kolla-ansible
+ * certificates`) and SSH keys, made once under the state dir.
+ */
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Lab, Vip } from '../../helpers/lab/model.ts';
-import type { LabPaths } from './paths.ts';
-import { vipCertFile, vipTls, type Secrets } from './render.ts';
-import { run } from './sh.ts';
-import { addSecret } from '../../helpers/gate/redact.ts';
+import { addSecret } from '../../../helpers/gate/redact.ts';
+import type { Lab, Vip } from '../../../helpers/lab/model.ts';
+import type { Component, LabContext } from '../component.ts';
+import { writeIfChanged } from '../config.ts';
+import type { LabPaths } from '../paths.ts';
+import { run } from '../sh.ts';
+
+export interface Secrets {
+  /** keepalived's VRRP auth_pass (at most 8 characters). */
+  readonly vrrpPass: string;
+  /** Prometheus' basic-auth password (Kolla: prometheus_password) and its bcrypt hash for --web.config.file. */
+  readonly prometheus?: { readonly password: string; readonly bcrypt: string };
+}
+
+/** Prometheus' basic auth when the spec asks for it: user, password and bcrypt hash from the lab secrets. */
+export function prometheusAuth(lab: Lab, secrets: Secrets): { user: string; password: string; bcrypt: string } | undefined {
+  const user = lab.spec.monitoring?.prometheus.basicAuthUser;
+  if (!user) return undefined;
+  if (!secrets.prometheus) throw new Error(`lab ${lab.name}: monitoring.prometheus.basicAuthUser is ${user}, but the lab secrets hold no Prometheus password`);
+  return { user, ...secrets.prometheus };
+}
+
+
+/** Which VIPs terminate TLS: the public endpoint VIP when tls.external, the internal one when tls.internal. */
+export function vipTls(lab: Lab, vip: Vip): boolean {
+  const ep = lab.spec.endpoints ?? {};
+  return (ep.public === vip.name && lab.tls.external) || ((ep.internal === vip.name || ep.admin === vip.name) && lab.tls.internal);
+}
+
+/** The certificate file of a VIP, named as `kolla-ansible certificates` names them. */
+export function vipCertFile(lab: Lab, paths: LabPaths, vip: Vip): string {
+  const ep = lab.spec.endpoints ?? {};
+  const base = ep.public === vip.name ? 'haproxy.pem' : ep.internal === vip.name ? 'haproxy-internal.pem' : `haproxy-${vip.name}.pem`;
+  return `${paths.certificates}/${base}`;
+}
+
 
 const DAY = 86_400_000;
 
@@ -83,19 +117,6 @@ export async function ensureCertificates(lab: Lab, paths: LabPaths): Promise<str
   return made.length ? `issued ${made.join('; ')}` : 'valid';
 }
 
-export function writeIfChanged(path: string, content: string, mode?: number): boolean {
-  const same = existsSync(path) && readFileSync(path, 'utf8') === content;
-  if (!same) {
-    mkdirSync(dirname(path), { recursive: true });
-    // writeFileSync's mode applies to a new file only: an existing one is narrowed before the secret goes in.
-    if (mode !== undefined && existsSync(path)) chmodSync(path, mode);
-    writeFileSync(path, content, mode === undefined ? {} : { mode });
-  }
-  // On every write, changed or not: a secret file someone widened is narrowed again.
-  if (mode !== undefined) chmodSync(path, mode);
-  return !same;
-}
-
 /** The lab's SSH key (the one checks log in with) and one host key per node. */
 export async function ensureSshKeys(lab: Lab, paths: LabPaths): Promise<{ summary: string; hostKeys: Record<string, string> }> {
   mkdirSync(join(paths.ssh, 'hostkeys'), { recursive: true, mode: 0o700 });
@@ -131,6 +152,11 @@ export function readSecrets(paths: LabPaths): Secrets | undefined {
   return existsSync(paths.passwords) ? (JSON.parse(readFileSync(paths.passwords, 'utf8')) as Secrets) : undefined;
 }
 
+/** The lab secrets for rendering: the stored ones, or placeholders where the lab never came up (status). */
+export function labSecrets(paths: LabPaths): Secrets {
+  return { vrrpPass: 'unset', prometheus: { password: 'unset', bcrypt: 'unset' }, ...readSecrets(paths) };
+}
+
 /** Kolla's names for the lab secrets, as `kolla-genpwd` writes them into passwords.yml: what checks read. */
 export function kollaPasswords(secrets: Secrets): string {
   const entries: [string, string][] = [['keepalived_password', secrets.vrrpPass]];
@@ -157,3 +183,15 @@ export async function ensureSecrets(lab: Lab, paths: LabPaths): Promise<Secrets>
   for (const v of [secrets.vrrpPass, secrets.prometheus?.password]) addSecret(v);
   return secrets;
 }
+
+export const pki: Component = {
+  name: 'pki',
+  needed: () => true,
+  packages: () => ['openssl', 'openssh-client', 'apache2-utils'],
+  keys: async ({ lab, paths }: LabContext) => {
+    await ensureSecrets(lab, paths);
+    const keys = await ensureSshKeys(lab, paths);
+    return `secrets; SSH keys ${keys.summary}; certificates ${await ensureCertificates(lab, paths)}`;
+  },
+  keeps: ({ paths }) => [paths.certificates, paths.ssh, paths.passwords, paths.kollaPasswords],
+};

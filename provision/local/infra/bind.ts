@@ -1,0 +1,100 @@
+/** BIND: the lab's zones (forward and reverse, from the spec's records) on every DNS node, and its exporter. */
+import { createHash } from 'node:crypto';
+import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
+import type { Component, Daemon, LabContext } from '../component.ts';
+import type { LabPaths } from '../paths.ts';
+import { dnsNodes, hasJob, jobPort, need, nodeAddresses } from './roles.ts';
+
+const hash32 = (text: string) => Number.parseInt(createHash('sha256').update(text).digest('hex').slice(0, 7), 16);
+
+export function renderZones(lab: Lab, server: LabNode): { zone: string; file: string; content: string }[] {
+  const dns = need(lab.spec.dns, 'no dns in spec');
+  const domain = dns.domain;
+  const ns = `${server.hostname}.${domain}.`;
+  const head = (body: string) => {
+    const serial = (hash32(body) % 2_000_000_000) + 1;
+    return `$TTL 300\n@ IN SOA ${ns} hostmaster.${domain}. ( ${serial} 3600 600 86400 300 )\n@ IN NS ${ns}\n${body}`;
+  };
+  const forward = lab.dnsRecords
+    .filter((r) => r.name === domain || r.name.endsWith(`.${domain}`))
+    .map((r) => `${r.name === domain ? '@' : r.name.slice(0, -domain.length - 1)} IN A ${r.address} ; ${r.what}`)
+    .join('\n');
+  const out = [{ zone: domain, file: `db.${domain}`, content: head(`${forward}\n`) }];
+  const byZone = new Map<string, string[]>();
+  for (const p of lab.ptrRecords) {
+    const rel = p.ptr.slice(0, -p.zone.length - 1);
+    byZone.set(p.zone, [...(byZone.get(p.zone) ?? []), `${rel} IN PTR ${p.name}. ; ${p.what}`]);
+  }
+  for (const [zone, lines] of byZone) out.push({ zone, file: `db.${zone}`, content: head(`${lines.join('\n')}\n`) });
+  return out;
+}
+
+function renderBind(lab: Lab, paths: LabPaths, node: LabNode): Daemon[] {
+  const dir = paths.node(node.name, 'bind');
+  const zones = renderZones(lab, node);
+  const recursion = (lab.spec.dns?.recursion ?? []).map((n) => lab.network(n).cidr.text);
+  const statsPort = 8053;
+  const conf = `// Rendered by stackgate (local provider) for ${lab.name}/${node.name}; do not edit.
+acl lab_recursion { ${recursion.map((c) => `${c}; `).join('')}};
+options {
+  directory "${dir}/cache";
+  pid-file "${dir}/cache/named.pid";
+  session-keyfile "${dir}/cache/session.key";
+  managed-keys-directory "${dir}/cache";
+  listen-on port 53 { ${[...nodeAddresses(node), '127.0.0.1'].map((a) => `${a}; `).join('')}};
+  listen-on-v6 { none; };
+  allow-query { any; };
+  recursion ${recursion.length > 0 ? 'yes' : 'no'};
+  allow-recursion { lab_recursion; };
+  allow-query-cache { lab_recursion; };
+  dnssec-validation no;
+  notify no;
+  version none;
+};
+controls { };
+statistics-channels { inet 127.0.0.1 port ${statsPort} allow { 127.0.0.1; }; };
+logging { channel stderr_log { stderr; severity info; print-time yes; }; category default { stderr_log; }; category lame-servers { null; }; };
+${zones.map((z) => `zone "${z.zone}" { type primary; file "${dir}/zones/${z.file}"; };`).join('\n')}
+`;
+  const addr = need(node.apiAddress ?? nodeAddresses(node)[0], `DNS node ${node.name} has no address`);
+  const daemons: Daemon[] = [
+    {
+      node: node.name,
+      service: 'bind',
+      program: `${node.name}-bind`,
+      argv: ['/usr/sbin/named', '-f', '-u', 'bind', '-c', `${dir}/named.conf`],
+      files: [
+        { path: `${dir}/named.conf`, content: conf, owner: 'bind' },
+        ...zones.map((z) => ({ path: `${dir}/zones/${z.file}`, content: z.content, owner: 'bind' })),
+      ],
+      dirs: [
+        { path: dir, owner: 'bind' },
+        { path: `${dir}/zones`, owner: 'bind' },
+        { path: `${dir}/cache`, owner: 'bind' },
+      ],
+      health: [{ kind: 'tcp', host: addr, port: 53 }],
+    },
+  ];
+  if (hasJob(lab, 'bind') && node.apiAddress) {
+    const port = jobPort(lab, 'bind', 9119);
+    daemons.push({
+      node: node.name,
+      service: 'bind-exporter',
+      program: `${node.name}-bind-exporter`,
+      argv: ['/usr/bin/prometheus-bind-exporter', `--bind.stats-url=http://127.0.0.1:${statsPort}/`, `--web.listen-address=${node.apiAddress}:${port}`],
+      user: 'prometheus',
+      files: [],
+      dirs: [],
+      health: [{ kind: 'tcp', host: node.apiAddress, port }],
+    });
+  }
+  return daemons;
+}
+
+export const bind: Component = {
+  name: 'bind',
+  needed: (lab) => dnsNodes(lab).length > 0,
+  packages: () => ['bind9', 'bind9-dnsutils', 'prometheus-bind-exporter'],
+  render: ({ lab, paths }: LabContext) => dnsNodes(lab).flatMap((n) => renderBind(lab, paths, n)),
+  keeps: ({ lab, paths }: LabContext) => dnsNodes(lab).map((n) => paths.node(n.name, 'bind')),
+};

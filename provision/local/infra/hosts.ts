@@ -1,0 +1,36 @@
+/** Name resolution inside the nodes: resolv.conf (the lab's BIND) and /etc/hosts (every node), as Kolla writes them. */
+import type { Lab } from '../../../helpers/lab/model.ts';
+import type { Component, LabContext, RenderedFile } from '../component.ts';
+import { netnsName } from '../paths.ts';
+import { dnsNodes, nodeAddresses } from './roles.ts';
+
+export function renderResolvConf(lab: Lab): string | undefined {
+  const dns = lab.spec.dns;
+  if (!dns) return undefined;
+  const servers = dnsNodes(lab).map((n) => n.apiAddress ?? nodeAddresses(n)[0]).filter((a): a is string => !!a);
+  if (servers.length === 0) return undefined;
+  return `# stackgate ${lab.name}: the lab's own DNS\n${servers.map((s) => `nameserver ${s}`).join('\n')}\nsearch ${dns.domain}\n`;
+}
+
+export function renderHosts(lab: Lab): string {
+  const domain = lab.spec.dns?.domain;
+  const lines = ['127.0.0.1 localhost', `# stackgate ${lab.name}: the lab's nodes`];
+  for (const n of lab.nodes) {
+    const addr = n.apiAddress ?? n.managementAddress;
+    if (addr) lines.push(`${addr} ${domain ? `${n.hostname}.${domain} ` : ''}${n.hostname}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `ip netns exec` bind-mounts /etc/netns/<ns>/<file> over /etc/<file> for everything started in the node. */
+export const hosts: Component = {
+  name: 'hosts',
+  needed: () => true,
+  files: ({ lab }: LabContext): RenderedFile[] => {
+    const resolv = renderResolvConf(lab);
+    return lab.nodes.flatMap((n) => [
+      ...(resolv ? [{ path: `/etc/netns/${netnsName(lab, n)}/resolv.conf`, content: resolv }] : []),
+      { path: `/etc/netns/${netnsName(lab, n)}/hosts`, content: renderHosts(lab) },
+    ]);
+  },
+};

@@ -1,0 +1,205 @@
+/** HAProxy and keepalived on the loadbalancer nodes: the spec's VIPs, TLS on them, every API behind them. */
+import type { Lab, LabNode, Vip } from '../../../helpers/lab/model.ts';
+import type { Component, Daemon, LabContext } from '../component.ts';
+import type { LabPaths } from '../paths.ts';
+import { labSecrets, prometheusAuth, vipCertFile, vipTls, type Secrets } from './pki.ts';
+import { hasJob, jobPort, loadbalancerNodes, monitoringNodes, need } from './roles.ts';
+
+const TLS_MIN: Record<string, string> = { TLSv1: 'TLSv1.0', 'TLSv1.1': 'TLSv1.1', 'TLSv1.2': 'TLSv1.2', 'TLSv1.3': 'TLSv1.3' };
+
+/** HAProxy's ssl-min-ver keyword for the spec's tls.minVersion. */
+export function haproxyMinVer(minVersion: string): string {
+  const v = TLS_MIN[minVersion];
+  if (!v) throw new Error(`unknown TLS version ${minVersion}`);
+  return v;
+}
+
+/** The node interface that carries a VIP: the VIP's interface when named, else the node's interface on that network. */
+export function vipNic(node: LabNode, vip: Vip): string {
+  if (vip.interface) {
+    if (!node.nics.some((n) => n.name === vip.interface)) throw new Error(`VIP ${vip.name}: node ${node.name} has no interface ${vip.interface}`);
+    return vip.interface;
+  }
+  const nic =
+    node.nics.find((n) => n.network === vip.network && n.use === 'vip') ?? node.nics.find((n) => n.network === vip.network && n.use === 'address');
+  return need(nic, `VIP ${vip.name}: node ${node.name} has no interface on network ${vip.network}`).name;
+}
+
+export interface Frontend {
+  readonly name: string;
+  readonly vip: Vip;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly backend: string;
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly servers: readonly { name: string; address: string; port: number }[];
+  readonly check?: string;
+  /** The health check authenticates (HTTP basic) as this service's user: Prometheus behind basic auth. */
+  readonly checkAuth?: 'prometheus';
+}
+
+/** Frontends and backends: every service of lab.services on its VIPs, plus Prometheus on its VIP. */
+export function haproxyRoutes(lab: Lab): { frontends: Frontend[]; backends: Backend[] } {
+  const frontends: Frontend[] = [];
+  const backends: Backend[] = [];
+  const controls = lab.nodesWithRole('control');
+  for (const [name, svc] of Object.entries(lab.spec.services ?? {})) {
+    backends.push({
+      name: `${name}_back`,
+      servers: controls.filter((n) => n.apiAddress).map((n) => ({ name: n.name, address: n.apiAddress!, port: svc.port })),
+    });
+  }
+  for (const c of lab.expectedCatalog) {
+    const vip = lab.vip(c.vip);
+    const fname = `${c.service}_${c.vip}`;
+    if (frontends.some((f) => f.name === fname)) continue;
+    frontends.push({ name: fname, vip, port: c.port, tls: c.scheme === 'https', backend: `${c.service}_back` });
+  }
+  const prom = lab.spec.monitoring?.prometheus;
+  if (prom?.vip) {
+    const vip = lab.vip(prom.vip);
+    const nodes = monitoringNodes(lab).filter((n) => n.apiAddress);
+    backends.push({
+      name: 'prometheus_server_back',
+      servers: nodes.map((n) => ({ name: n.name, address: n.apiAddress!, port: prom.port })),
+      check: '/-/ready',
+      ...(prom.basicAuthUser ? { checkAuth: 'prometheus' as const } : {}),
+    });
+    frontends.push({ name: `prometheus_server_${vip.name}`, vip, port: prom.port, tls: vipTls(lab, vip), backend: 'prometheus_server_back' });
+  }
+  return { frontends, backends };
+}
+
+export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode, secrets?: Secrets): string {
+  const { frontends, backends } = haproxyRoutes(lab);
+  const minVer = haproxyMinVer(lab.tls.minVersion);
+  const metricsPort = jobPort(lab, 'haproxy', 9101);
+  const lines = [
+    `# Rendered by stackgate (local provider) for ${lab.name}/${node.name}; do not edit.`,
+    'global',
+    '  log stdout format raw local0 info',
+    '  maxconn 4000',
+    '  user haproxy',
+    '  group haproxy',
+    `  stats socket ${paths.run}/${node.name}-haproxy.sock mode 600 level admin`,
+    `  ssl-default-bind-options ssl-min-ver ${minVer}`,
+    '',
+    'defaults',
+    '  mode http',
+    '  log global',
+    '  option httplog',
+    '  option dontlognull',
+    '  option http-server-close',
+    '  option forwardfor',
+    '  option redispatch',
+    '  retries 3',
+    '  timeout connect 5s',
+    '  timeout client 2m',
+    '  timeout server 2m',
+    '  timeout check 5s',
+    '',
+  ];
+  if (node.apiAddress) {
+    lines.push(
+      'frontend prometheus_exporter',
+      `  bind ${node.apiAddress}:${metricsPort}`,
+      '  no log',
+      '  http-request use-service prometheus-exporter if { path /metrics }',
+      '  http-request return status 404 content-type text/plain string "see /metrics\\n"',
+      '',
+    );
+  }
+  for (const f of frontends) {
+    const ssl = f.tls ? ` ssl crt ${vipCertFile(lab, paths, f.vip)} ssl-min-ver ${minVer}` : '';
+    lines.push(`frontend ${f.name}`, `  bind ${f.vip.address}:${f.port}${ssl}`, `  http-request set-header X-Forwarded-Proto ${f.tls ? 'https' : 'http'}`, `  default_backend ${f.backend}`, '');
+  }
+  for (const b of backends) {
+    lines.push(`backend ${b.name}`);
+    if (b.check) lines.push(`  option httpchk GET ${b.check}`);
+    if (b.check && b.checkAuth === 'prometheus') {
+      // As Kolla does: the check sends Prometheus' basic auth, or /-/ready answers 401 and the backend is down.
+      const auth = prometheusAuth(lab, need(secrets, 'the HAProxy check of Prometheus needs the lab secrets'))!;
+      lines.push(`  http-check send hdr Authorization "Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}"`);
+    }
+    for (const s of b.servers) lines.push(`  server ${s.name} ${s.address}:${s.port} check inter 2000 rise 2 fall 5`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export function renderKeepalived(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets): string {
+  const lbs = loadbalancerNodes(lab);
+  const vips = lab.vips;
+  const first = need(vips[0], 'no VIPs');
+  const vrid = vips.find((v) => lab.spec.vips?.[v.name]?.vrid)?.name;
+  const routerId = vrid ? lab.spec.vips![vrid]!.vrid! : 51;
+  const priority = 100 - lbs.findIndex((n) => n.name === node.name);
+  return `# Rendered by stackgate (local provider) for ${lab.name}/${node.name}; do not edit.
+global_defs {
+  router_id ${lab.name}-${node.name}
+  script_user root
+  enable_script_security
+}
+
+vrrp_instance ${lab.name}_vip_${routerId} {
+  state BACKUP
+  nopreempt
+  interface ${vipNic(node, first)}
+  virtual_router_id ${routerId}
+  priority ${priority}
+  advert_int 1
+  authentication {
+    auth_type PASS
+    auth_pass ${secrets.vrrpPass}
+  }
+  virtual_ipaddress {
+${vips.map((v) => `    ${v.address}/${lab.network(v.network).cidr.prefix} dev ${vipNic(node, v)}`).join('\n')}
+  }
+}
+`;
+}
+
+function renderLoadbalancer(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets): Daemon[] {
+  const dir = paths.node(node.name, 'haproxy');
+  const kdir = paths.node(node.name, 'keepalived');
+  const { frontends } = haproxyRoutes(lab);
+  return [
+    {
+      node: node.name,
+      service: 'keepalived',
+      program: `${node.name}-keepalived`,
+      argv: [
+        '/usr/sbin/keepalived', '-n', '-l', '-D', '-f', `${kdir}/keepalived.conf`,
+        '-p', `${paths.run}/${node.name}-keepalived.pid`, '-r', `${paths.run}/${node.name}-vrrp.pid`, '-c', `${paths.run}/${node.name}-checkers.pid`,
+      ],
+      files: [{ path: `${kdir}/keepalived.conf`, content: renderKeepalived(lab, paths, node, secrets), mode: 0o600 }],
+      dirs: [{ path: kdir }],
+      health: lab.vips.map((v) => ({ kind: 'vip' as const, address: v.address })),
+    },
+    {
+      node: node.name,
+      service: 'haproxy',
+      program: `${node.name}-haproxy`,
+      argv: ['/usr/sbin/haproxy', '-W', '-db', '-f', `${dir}/haproxy.cfg`, '-p', `${paths.run}/${node.name}-haproxy.pid`],
+      files: [{ path: `${dir}/haproxy.cfg`, content: renderHaproxy(lab, paths, node, secrets), mode: 0o600 }],
+      dirs: [{ path: dir }],
+      health: [
+        ...(node.apiAddress && hasJob(lab, 'haproxy') ? [{ kind: 'tcp' as const, host: node.apiAddress, port: jobPort(lab, 'haproxy', 9101) }] : []),
+        ...frontends.map((f) => ({ kind: 'tcp' as const, host: f.vip.address, port: f.port })),
+      ],
+      stopSignal: 'USR1',
+    },
+  ];
+}
+
+export const loadbalancer: Component = {
+  name: 'loadbalancer',
+  after: ['pki'],
+  needed: (lab) => loadbalancerNodes(lab).length > 0,
+  packages: () => ['haproxy', 'keepalived'],
+  render: ({ lab, paths }: LabContext) =>
+    loadbalancerNodes(lab).flatMap((n) => renderLoadbalancer(lab, paths, n, labSecrets(paths))),
+};

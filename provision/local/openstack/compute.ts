@@ -1,0 +1,85 @@
+/** nova-compute on every compute node (libvirt with guests, else Nova's fake driver), mapped into cell1. */
+import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
+import type { Cloud } from '../../../helpers/openstack/cloud.ts';
+import { computeInventories } from '../../../helpers/openstack/placement.ts';
+import { viaVip } from '../api.ts';
+import { daemon, type Component, type Condition, type Daemon, type ReadyContext, type UpContext } from '../component.ts';
+import { once } from '../exec.ts';
+import type { LabPaths } from '../paths.ts';
+import { waitUntil } from '../sh.ts';
+import { adminApi, guestsRun, hasService, layout, openstackContext, type OpenstackContext } from './common.ts';
+import { novaConf, novaDir, novaManage } from './nova.ts';
+
+/** nova-compute's directory (its nova.conf): on a node that also runs the control services, a directory of its own. */
+export const novaComputeDir = (lab: Lab, paths: LabPaths, node: LabNode) =>
+  (node.name === layout(lab).control.name ? `${novaDir(paths, node)}-compute` : novaDir(paths, node));
+
+function renderCompute(c: OpenstackContext, cn: LabNode): Daemon {
+  const cdir = novaDir(c.paths, cn);
+  const own = novaComputeDir(c.lab, c.paths, cn);
+  const conf = novaConf(c, cn, 'compute').replaceAll(`${cdir}/`, `${own}/`).replace(`state_path = ${cdir}\n`, `state_path = ${own}\n`);
+  return daemon(cn, 'nova-compute', {
+    argv: ['/usr/bin/nova-compute', '--config-file', `${own}/nova.conf`],
+    user: 'nova',
+    files: [{ path: `${own}/nova.conf`, content: conf, owner: 'nova', mode: 0o640 }],
+    dirs: [{ path: own, owner: 'nova' }, { path: `${own}/lock`, owner: 'nova' }, { path: `${own}/instances`, owner: 'nova' }],
+  });
+}
+
+/** Wait on the API until nova-compute runs on every compute node, then map the hosts (each nova-manage call costs seconds). */
+async function discoverHosts(c: UpContext): Promise<string> {
+  const { lab, paths } = c;
+  const compute = layout(lab).compute;
+  return once(paths, 'hosts-mapped', compute.map((n) => n.hostname).join(','), async () => {
+    const nm = novaManage(c);
+    const api = await adminApi(c);
+    const nova = `${viaVip(lab, 'nova')}${lab.spec.services!.nova!.path ?? '/v2.1'}`;
+    const short = (h: string) => h.split('.')[0];
+    // os-services spans the cells; os-hypervisors shows only mapped hosts.
+    await waitUntil('nova-compute up on every compute node', 120_000, async () => {
+      type Service = { host: string; state: string };
+      const r = await api.call<{ services: Service[] }>('GET', `${nova}/os-services?binary=nova-compute`, undefined, [200, 503]);
+      const up = (r.body.services ?? []).filter((x) => x.state === 'up').map((x) => short(x.host));
+      const missing = compute.filter((n) => !up.includes(short(n.hostname))).map((n) => n.hostname);
+      return missing.length ? `not up: ${missing.join(', ')}` : true;
+    });
+    await waitUntil('compute hosts mapped', 120_000, async () => {
+      await nm(['cell_v2', 'discover_hosts', '--verbose']);
+      const hosts = await nm(['cell_v2', 'list_hosts']);
+      return compute.every((n) => hosts.includes(` ${n.hostname} `)) ? true : 'not all mapped';
+    });
+  });
+}
+
+async function novaReady(lab: Lab, cloud: () => Promise<Cloud>): Promise<true | string> {
+  const c = await cloud();
+  type Service = { host: string; state: string; status: string };
+  const seen = (await c.get<{ services: Service[] }>('compute', '/os-services?binary=nova-compute')).body.services;
+  const problems: string[] = [];
+  for (const node of lab.nodesWithRole('compute')) {
+    const s = seen.find((x) => x.host === node.hostname || x.host.split('.')[0] === node.hostname);
+    if (!s) problems.push(`no nova-compute service on ${node.hostname}`);
+    else if (s.state !== 'up' || s.status !== 'enabled') problems.push(`nova-compute on ${s.host} is ${s.state}/${s.status}`);
+  }
+  if (problems.length) return problems.join('; ');
+  const bad = (await computeInventories(lab, c)).flatMap((p) => p.problems);
+  return bad.length ? bad.join('; ') : true;
+}
+
+
+export const novaCompute: Component = {
+  name: 'nova-compute',
+  after: ['nova', 'libvirt', 'ovn-controller', 'neutron'],
+  needed: (lab) => hasService(lab, 'nova') && layout(lab).compute.length > 0,
+  packages: (lab) => ['nova-compute', ...(guestsRun(lab) ? ['nova-compute-qemu'] : [])],
+  render: (ctx) => {
+    const c = openstackContext(ctx);
+    return c.layout.compute.map((n) => renderCompute(c, n));
+  },
+  configure: async (c) => void (await c.step('compute hosts mapped to cell1 (discover_hosts)', () => discoverHosts(c))),
+  ready: ({ lab, cloud }: ReadyContext): Condition[] => [
+    { what: 'every nova-compute service up and its hypervisor in Placement', probe: () => novaReady(lab, cloud) },
+  ],
+  keeps: ({ lab, paths }) => layout(lab).compute.map((n) => `${novaComputeDir(lab, paths, n)}/instances`),
+};
+

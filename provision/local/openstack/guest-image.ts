@@ -1,0 +1,40 @@
+/** The guest image the checks boot, in Glance. */
+import { readFileSync } from 'node:fs';
+import type { Lab } from '../../../helpers/lab/model.ts';
+import { viaVip } from '../api.ts';
+import type { Component, Condition, ReadyContext } from '../component.ts';
+import { adminApi, guestsRun, hasService } from './common.ts';
+import { buildGuestImage, ensureGuestImage, GUEST_PACKAGES } from './guest/build.ts';
+
+const wanted = (lab: Lab) => (guestsRun(lab) && hasService(lab, 'glance') ? lab.spec.compute?.guestImage : undefined);
+
+function imageActive({ lab, cloud }: ReadyContext): Condition[] {
+  const image = wanted(lab);
+  if (!image) return [];
+  return [{
+    what: `guest image ${image.name} active in Glance`,
+    probe: async () => {
+      const path = `/v2/images?name=${encodeURIComponent(image.name)}`;
+      const found = (await (await cloud()).get<{ images: { status: string }[] }>('image', path)).body.images;
+      return found.some((i) => i.status === 'active') ? true : `images named ${image.name}: ${found.map((i) => i.status).join(', ') || 'none'}`;
+    },
+  }];
+}
+
+/** The guest image the checks boot: built from Debian packages once, uploaded to Glance under the spec's name. */
+export const guestImage: Component = {
+  name: 'guest-image',
+  after: ['glance'],
+  needed: (lab) => !!wanted(lab),
+  packages: () => GUEST_PACKAGES,
+  configure: async (c) => {
+    const { lab, paths } = c;
+    const name = wanted(lab)!.name;
+    await c.step(`${name} (built from Debian packages, in Glance)`, async () => {
+      const image = await buildGuestImage(paths.root);
+      const api = await adminApi(c);
+      return ensureGuestImage({ glance: viaVip(lab, 'glance'), token: api.token, ca: readFileSync(paths.caCert, 'utf8'), name, image });
+    });
+  },
+  ready: imageActive,
+};

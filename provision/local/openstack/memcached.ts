@@ -1,0 +1,18 @@
+/** memcached on the control node: Keystone's token cache and the services' auth-token caches. */
+import { daemon, type Component } from '../component.ts';
+import { openstackContext, openstackEnabled } from './common.ts';
+
+export const memcached: Component = {
+  name: 'memcached',
+  needed: openstackEnabled,
+  packages: () => ['memcached', 'python3-memcache'],
+  render: (ctx) => {
+    const node = openstackContext(ctx).layout.control;
+    return [
+      daemon(node, 'memcached', {
+        argv: ['/usr/bin/memcached', '-u', 'memcache', '-l', node.apiAddress!, '-p', '11211', '-U', '0', '-m', '64', '-c', '4096'],
+        health: [{ kind: 'tcp', host: node.apiAddress!, port: 11211 }],
+      }),
+    ];
+  },
+};

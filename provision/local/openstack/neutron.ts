@@ -1,0 +1,153 @@
+/** neutron-server with ML2/OVN on the control node, and the spec's external (provider) network. */
+import { readFileSync } from 'node:fs';
+import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
+import type { Api } from '../api.ts';
+import { viaVip } from '../api.ts';
+import { daemon, type Component, type Daemon, type UpContext } from '../component.ts';
+import { head, ini } from '../config.ts';
+import { inNode, once } from '../exec.ts';
+import type { LabPaths } from '../paths.ts';
+import { waitUntil } from '../sh.ts';
+import {
+  adminApi, answersViaVip, authtoken, dbUrl, guestsRun, hasService, ksAuth, openstackContext, servicePort, transportUrl,
+  type OpenstackContext,
+} from './common.ts';
+import { register } from './keystone.ts';
+import { ensureDatabase } from './mariadb.ts';
+import { ovnSbRemote } from './ovn.ts';
+
+export const neutronDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'neutron');
+
+function renderNeutron(c: OpenstackContext): Daemon[] {
+  const node = c.layout.control;
+  const dir = neutronDir(c.paths, node);
+  const central = c.layout.ovnCentral.apiAddress!;
+  const nspec = c.lab.spec.neutron;
+  const physnet = nspec?.physnet ?? 'physnet1';
+  const conf = ini(
+    {
+      DEFAULT: {
+        use_stderr: true,
+        host: node.hostname,
+        bind_host: node.apiAddress,
+        bind_port: servicePort(c.lab, 'neutron'),
+        core_plugin: 'ml2',
+        service_plugins: 'ovn-router',
+        transport_url: transportUrl(c),
+        auth_strategy: 'keystone',
+        api_workers: 1,
+        rpc_workers: 0,
+        rpc_state_report_workers: 0,
+        api_paste_config: '/etc/neutron/api-paste.ini',
+        state_path: dir,
+        notify_nova_on_port_status_changes: true,
+        notify_nova_on_port_data_changes: true,
+      },
+      database: { connection: dbUrl(c, 'neutron', 'neutron'), max_retries: -1 },
+      keystone_authtoken: authtoken(c, 'neutron'),
+      nova: { ...ksAuth(c, 'nova'), endpoint_type: 'internal' },
+      placement: { ...ksAuth(c, 'placement'), endpoint_type: 'internal' },
+      oslo_concurrency: { lock_path: `${dir}/lock` },
+      oslo_messaging_notifications: { driver: 'noop' },
+      oslo_middleware: { enable_proxy_headers_parsing: true },
+    },
+    head(c.lab, node, 'neutron.conf'),
+  );
+  const ml2 = ini(
+    {
+      ml2: {
+        type_drivers: 'flat,vlan,geneve',
+        tenant_network_types: nspec?.tenantNetworkType ?? 'geneve',
+        mechanism_drivers: 'ovn',
+        extension_drivers: 'port_security',
+        overlay_ip_version: 4,
+      },
+      ml2_type_geneve: { vni_ranges: '1:65536', max_header_size: 38 },
+      ml2_type_flat: { flat_networks: physnet },
+      ml2_type_vlan: { network_vlan_ranges: physnet },
+      securitygroup: { enable_security_group: true },
+      ovn: {
+        ovn_nb_connection: `tcp:${central}:6641`,
+        ovn_sb_connection: ovnSbRemote(c.lab, c.layout),
+        ovn_l3_scheduler: 'leastloaded',
+        ovn_metadata_enabled: guestsRun(c.lab),
+        enable_distributed_floating_ip: nspec?.distributedFip ?? false,
+      },
+    },
+    head(c.lab, node, 'ml2_conf.ini'),
+  );
+  return [
+    daemon(node, 'neutron-server', {
+      argv: ['/usr/bin/neutron-server', '--config-file', `${dir}/neutron.conf`, '--config-file', `${dir}/ml2_conf.ini`],
+      user: 'neutron',
+      files: [
+        { path: `${dir}/neutron.conf`, content: conf, owner: 'neutron', mode: 0o640 },
+        { path: `${dir}/ml2_conf.ini`, content: ml2, owner: 'neutron', mode: 0o640 },
+      ],
+      dirs: [{ path: dir, owner: 'neutron' }, { path: `${dir}/lock`, owner: 'neutron' }],
+      health: [{ kind: 'tcp', host: node.apiAddress!, port: servicePort(c.lab, 'neutron') }],
+    }),
+  ];
+}
+
+type Obj = { id: string; name?: string; [k: string]: unknown };
+
+async function ensureExternalNetwork(lab: Lab, api: Api): Promise<string> {
+  const ext = lab.spec.neutron?.externalNetwork;
+  if (!ext) return 'spec has no external network';
+  const net = lab.network(ext.network);
+  const q = viaVip(lab, 'neutron');
+  const name = ext.name ?? 'public';
+  let n = (await api.call<{ networks: Obj[] }>('GET', `${q}/v2.0/networks?name=${name}`)).body.networks[0];
+  const made: string[] = [];
+  if (!n) {
+    n = (
+      await api.call<{ network: Obj }>('POST', `${q}/v2.0/networks`, {
+        network: { name, 'router:external': true, shared: false, 'provider:network_type': 'flat', 'provider:physical_network': lab.spec.neutron?.physnet ?? 'physnet1' },
+      })
+    ).body.network;
+    made.push(`network ${name}`);
+  }
+  const subnets = (await api.call<{ subnets: Obj[] }>('GET', `${q}/v2.0/subnets?network_id=${n.id}`)).body.subnets;
+  if (subnets.length === 0) {
+    await api.call('POST', `${q}/v2.0/subnets`, {
+      subnet: {
+        network_id: n.id, name: `${name}-subnet`, ip_version: 4, cidr: net.cidr.text, gateway_ip: net.gateway ?? null, enable_dhcp: false,
+        allocation_pools: [{ start: ext.floatingRange.start, end: ext.floatingRange.end }],
+      },
+    });
+    made.push(`subnet ${net.cidr.text}`);
+  }
+  return made.length ? `created ${made.join(', ')}` : `${name} present`;
+}
+
+async function dbSync(c: UpContext): Promise<string> {
+  const control = openstackContext(c).layout.control;
+  const d = neutronDir(c.paths, control);
+  const files = [`${d}/neutron.conf`, `${d}/ml2_conf.ini`];
+  return once(c.paths, 'neutron-db', files.map((f) => readFileSync(f, 'utf8')).join(''), () =>
+    inNode(c.lab, control, 'neutron', ['neutron-db-manage', ...files.flatMap((f) => ['--config-file', f]), 'upgrade', 'heads']));
+}
+
+export const neutron: Component = {
+  name: 'neutron',
+  after: ['keystone', 'rabbitmq', 'ovn-central'],
+  needed: (lab) => hasService(lab, 'neutron'),
+  packages: () => ['neutron-server'],
+  render: (ctx) => renderNeutron(openstackContext(ctx)),
+  bootstrap: async (c) => {
+    await c.step('database', () => ensureDatabase(c, 'neutron', ['neutron']));
+    await c.step('user, service and endpoints', () => register(c, 'neutron'));
+    await c.step('db sync', () => dbSync(c));
+  },
+  configure: async (c) => {
+    await c.step('answers through HAProxy', () => answersViaVip(c, 'neutron'));
+    await c.step('external network', async () => {
+      const api = await adminApi(c);
+      const url = `${viaVip(c.lab, 'neutron')}/v2.0/networks?limit=1`;
+      await waitUntil('neutron lists networks', 60_000, async () => ((await api.status(url)) === 200 ? true : 'not yet'));
+      return ensureExternalNetwork(c.lab, api);
+    });
+  },
+};
+

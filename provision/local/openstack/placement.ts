@@ -1,0 +1,53 @@
+/** Placement under uwsgi on the control node. */
+import { readFileSync } from 'node:fs';
+import type { LabNode } from '../../../helpers/lab/model.ts';
+import type { Component, Daemon, UpContext } from '../component.ts';
+import { head, ini } from '../config.ts';
+import { inNode, once } from '../exec.ts';
+import type { LabPaths } from '../paths.ts';
+import { answersViaVip, authtoken, dbUrl, hasService, openstackContext, servicePort, uwsgi, type OpenstackContext } from './common.ts';
+import { register } from './keystone.ts';
+import { ensureDatabase } from './mariadb.ts';
+
+export const placementDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'placement');
+
+function renderPlacement(c: OpenstackContext): Daemon[] {
+  const node = c.layout.control;
+  const dir = placementDir(c.paths, node);
+  const conf = ini(
+    {
+      DEFAULT: { use_stderr: true },
+      placement_database: { connection: dbUrl(c, 'placement', 'placement'), max_retries: -1 },
+      api: { auth_strategy: 'keystone' },
+      keystone_authtoken: authtoken(c, 'placement'),
+      oslo_middleware: { enable_proxy_headers_parsing: true },
+    },
+    head(c.lab, node, 'placement.conf'),
+  );
+  const d = uwsgi(c, node, {
+    service: 'placement-api', user: 'placement', wsgiFile: '/usr/bin/placement-api', port: servicePort(c.lab, 'placement'),
+    env: { OS_PLACEMENT_CONFIG_DIR: dir }, dir,
+  });
+  return [{ ...d, files: [...d.files, { path: `${dir}/placement.conf`, content: conf, owner: 'placement', mode: 0o640 }] }];
+}
+
+async function dbSync(c: UpContext): Promise<string> {
+  const control = openstackContext(c).layout.control;
+  const f = `${placementDir(c.paths, control)}/placement.conf`;
+  return once(c.paths, 'placement-db', readFileSync(f, 'utf8'), () =>
+    inNode(c.lab, control, 'placement', ['placement-manage', '--config-file', f, 'db', 'sync']));
+}
+
+export const placement: Component = {
+  name: 'placement',
+  after: ['keystone'],
+  needed: (lab) => hasService(lab, 'placement'),
+  packages: () => ['placement-api'],
+  render: (ctx) => renderPlacement(openstackContext(ctx)),
+  bootstrap: async (c) => {
+    await c.step('database', () => ensureDatabase(c, 'placement', ['placement']));
+    await c.step('user, service and endpoints', () => register(c, 'placement'));
+    await c.step('db sync', () => dbSync(c));
+  },
+  configure: async (c) => void (await c.step('answers through HAProxy', () => answersViaVip(c, 'placement'))),
+};
