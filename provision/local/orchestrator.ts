@@ -97,8 +97,15 @@ export async function walk(
 ): Promise<void> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const done = new Map<string, Promise<void>>();
+  // As on a machine that boots: what starts at boot is up and healthy before anything is deployed onto it.
+  const atBoot = (c: Component) => {
+    const d = rendered.daemons.get(c.name) ?? [];
+    return d.length > 0 && d.every((x) => !x.manual);
+  };
+  const booted = list.filter(atBoot).map((c) => c.name);
   for (const c of list) {
-    const deps = (c.after ?? []).map((a) => done.get(a)).filter((d): d is Promise<void> => !!d);
+    const after = [...(c.after ?? []), ...(atBoot(c) ? [] : booted)];
+    const deps = after.map((a) => done.get(a)).filter((d): d is Promise<void> => !!d);
     const up: UpContext = {
       ...ctx,
       daemons: rendered.daemons.get(c.name) ?? [],

@@ -98,8 +98,24 @@ export async function listNetns(): Promise<string[]> {
 
 /** Bring the topology to the plan; only what differs is changed. Returns a short summary. */
 export async function applyTopology(plan: TopologyPlan): Promise<string> {
-  let changes = 0;
   const links = new Map((await ipJson<IpAddr>(['-d', 'addr', 'show'])).map((l) => [l.ifname, l]));
+  let changes = await applyBridges(plan, links);
+  const existing = new Set(await listNetns());
+  for (const ns of plan.namespaces) {
+    if (!existing.has(ns.name)) {
+      await ip(['netns', 'add', ns.name]);
+      changes++;
+    }
+    await run('ip', ['netns', 'exec', ns.name, 'sysctl', '-q', '-w',
+      'net.ipv4.ip_nonlocal_bind=1', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2',
+      'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv4.ip_forward=0']);
+  }
+  for (const ns of plan.namespaces) changes += await applyNode(plan, ns, links);
+  return changes === 0 ? 'unchanged' : `${changes} change${changes === 1 ? '' : 's'}`;
+}
+
+async function applyBridges(plan: TopologyPlan, links: ReadonlyMap<string, IpAddr>): Promise<number> {
+  let changes = 0;
   for (const b of plan.bridges) {
     let link = links.get(b.name);
     if (link && link.linkinfo?.info_kind !== 'bridge') throw new Error(`${b.name} exists on the host and is not a bridge`);
@@ -127,61 +143,55 @@ export async function applyTopology(plan: TopologyPlan): Promise<string> {
       changes++;
     }
   }
-  const existing = new Set(await listNetns());
-  for (const ns of plan.namespaces) {
-    if (!existing.has(ns.name)) {
-      await ip(['netns', 'add', ns.name]);
+  return changes;
+}
+
+/** A node's loopback, veths (created, bridged, addressed as planned) and default route. */
+async function applyNode(plan: TopologyPlan, ns: TopologyPlan['namespaces'][number], links: ReadonlyMap<string, IpAddr>): Promise<number> {
+  let changes = 0;
+  const inside = new Map((await ipJson<IpAddr>(['-n', ns.name, 'addr', 'show'])).map((l) => [l.ifname, l]));
+  if (!inside.get('lo')?.flags?.includes('UP')) await ip(['-n', ns.name, 'link', 'set', 'lo', 'up']);
+  for (const v of plan.veths.filter((x) => x.ns === ns.name)) {
+    let nic = inside.get(v.nic);
+    const hostEnd = links.get(v.host);
+    if (!hostEnd || !nic) {
+      if (hostEnd) await ip(['link', 'del', v.host]);
+      if (nic) await ip(['-n', ns.name, 'link', 'del', v.nic]);
+      await ip(['link', 'add', v.host, 'mtu', String(v.mtu), 'type', 'veth', 'peer', 'name', v.nic, 'mtu', String(v.mtu), 'netns', ns.name]);
+      writeProc(`/proc/sys/net/ipv6/conf/${v.host}/disable_ipv6`, '1');
+      changes++;
+      nic = undefined;
+    }
+    if (!hostEnd || hostEnd.master !== v.bridge || !hostEnd.flags?.includes('UP')) {
+      await ip(['link', 'set', v.host, 'master', v.bridge, 'up']);
       changes++;
     }
-    await run('ip', ['netns', 'exec', ns.name, 'sysctl', '-q', '-w',
-      'net.ipv4.ip_nonlocal_bind=1', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2',
-      'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv4.ip_forward=0']);
-  }
-  for (const ns of plan.namespaces) {
-    const inside = new Map((await ipJson<IpAddr>(['-n', ns.name, 'addr', 'show'])).map((l) => [l.ifname, l]));
-    if (!inside.get('lo')?.flags?.includes('UP')) await ip(['-n', ns.name, 'link', 'set', 'lo', 'up']);
-    for (const v of plan.veths.filter((x) => x.ns === ns.name)) {
-      let nic = inside.get(v.nic);
-      const hostEnd = links.get(v.host);
-      if (!hostEnd || !nic) {
-        if (hostEnd) await ip(['link', 'del', v.host]);
-        if (nic) await ip(['-n', ns.name, 'link', 'del', v.nic]);
-        await ip(['link', 'add', v.host, 'mtu', String(v.mtu), 'type', 'veth', 'peer', 'name', v.nic, 'mtu', String(v.mtu), 'netns', ns.name]);
-        writeProc(`/proc/sys/net/ipv6/conf/${v.host}/disable_ipv6`, '1');
+    if (!nic || !nic.flags?.includes('UP') || nic.mtu !== v.mtu) {
+      await ip(['-n', ns.name, 'link', 'set', v.nic, 'mtu', String(v.mtu), 'up']);
+    }
+    const have = (nic?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+    for (const a of v.addresses) {
+      if (!have.includes(a)) {
+        await ip(['-n', ns.name, 'addr', 'add', a, 'dev', v.nic]);
         changes++;
-        nic = undefined;
-      }
-      if (!hostEnd || hostEnd.master !== v.bridge || !hostEnd.flags?.includes('UP')) {
-        await ip(['link', 'set', v.host, 'master', v.bridge, 'up']);
-        changes++;
-      }
-      if (!nic || !nic.flags?.includes('UP') || nic.mtu !== v.mtu) {
-        await ip(['-n', ns.name, 'link', 'set', v.nic, 'mtu', String(v.mtu), 'up']);
-      }
-      const have = (nic?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
-      for (const a of v.addresses) {
-        if (!have.includes(a)) {
-          await ip(['-n', ns.name, 'addr', 'add', a, 'dev', v.nic]);
-          changes++;
-        }
-      }
-      // Anything else on the interface is not the design's (a VIP is keepalived's business).
-      for (const a of have) {
-        if (!v.addresses.includes(a) && !plan.vipAddresses.includes(a.split('/')[0]!)) {
-          await ip(['-n', ns.name, 'addr', 'del', a, 'dev', v.nic]);
-          changes++;
-        }
       }
     }
-    if (ns.defaultVia) {
-      const routes = await ipJson<{ dst: string; gateway?: string; dev?: string }>(['-n', ns.name, 'route', 'show', 'default']);
-      if (!routes.some((r) => r.gateway === ns.defaultVia!.gateway && r.dev === ns.defaultVia!.dev)) {
-        await ip(['-n', ns.name, 'route', 'replace', 'default', 'via', ns.defaultVia.gateway, 'dev', ns.defaultVia.dev]);
+    // Anything else on the interface is not the design's (a VIP is keepalived's business).
+    for (const a of have) {
+      if (!v.addresses.includes(a) && !plan.vipAddresses.includes(a.split('/')[0]!)) {
+        await ip(['-n', ns.name, 'addr', 'del', a, 'dev', v.nic]);
         changes++;
       }
     }
   }
-  return changes === 0 ? 'unchanged' : `${changes} change${changes === 1 ? '' : 's'}`;
+  if (ns.defaultVia) {
+    const routes = await ipJson<{ dst: string; gateway?: string; dev?: string }>(['-n', ns.name, 'route', 'show', 'default']);
+    if (!routes.some((r) => r.gateway === ns.defaultVia!.gateway && r.dev === ns.defaultVia!.dev)) {
+      await ip(['-n', ns.name, 'route', 'replace', 'default', 'via', ns.defaultVia.gateway, 'dev', ns.defaultVia.dev]);
+      changes++;
+    }
+  }
+  return changes;
 }
 
 /** Kill what still runs inside a namespace (by pid), then remove veths, namespaces, bridges and /etc/netns files. */

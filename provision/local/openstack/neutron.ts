@@ -18,13 +18,10 @@ import { ovnSbRemote } from './ovn.ts';
 
 export const neutronDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'neutron');
 
-function renderNeutron(c: OpenstackContext): Daemon[] {
+function neutronConf(c: OpenstackContext): string {
   const node = c.layout.control;
   const dir = neutronDir(c.paths, node);
-  const central = c.layout.ovnCentral.apiAddress!;
-  const nspec = c.lab.spec.neutron;
-  const physnet = nspec?.physnet ?? 'physnet1';
-  const conf = ini(
+  return ini(
     {
       DEFAULT: {
         use_stderr: true,
@@ -53,7 +50,13 @@ function renderNeutron(c: OpenstackContext): Daemon[] {
     },
     head(c.lab, node, 'neutron.conf'),
   );
-  const ml2 = ini(
+}
+
+function ml2Conf(c: OpenstackContext): string {
+  const central = c.layout.ovnCentral.apiAddress!;
+  const nspec = c.lab.spec.neutron;
+  const physnet = nspec?.physnet ?? 'physnet1';
+  return ini(
     {
       ml2: {
         type_drivers: 'flat,vlan,geneve',
@@ -74,15 +77,20 @@ function renderNeutron(c: OpenstackContext): Daemon[] {
         enable_distributed_floating_ip: nspec?.distributedFip ?? false,
       },
     },
-    head(c.lab, node, 'ml2_conf.ini'),
+    head(c.lab, c.layout.control, 'ml2_conf.ini'),
   );
+}
+
+function renderNeutron(c: OpenstackContext): Daemon[] {
+  const node = c.layout.control;
+  const dir = neutronDir(c.paths, node);
   return [
     daemon(node, 'neutron-server', {
       argv: ['/usr/bin/neutron-server', '--config-file', `${dir}/neutron.conf`, '--config-file', `${dir}/ml2_conf.ini`],
       user: 'neutron',
       files: [
-        { path: `${dir}/neutron.conf`, content: conf, owner: 'neutron', mode: 0o640 },
-        { path: `${dir}/ml2_conf.ini`, content: ml2, owner: 'neutron', mode: 0o640 },
+        { path: `${dir}/neutron.conf`, content: neutronConf(c), owner: 'neutron', mode: 0o640 },
+        { path: `${dir}/ml2_conf.ini`, content: ml2Conf(c), owner: 'neutron', mode: 0o640 },
       ],
       dirs: [{ path: dir, owner: 'neutron' }, { path: `${dir}/lock`, owner: 'neutron' }],
       health: [{ kind: 'tcp', host: node.apiAddress!, port: servicePort(c.lab, 'neutron') }],
