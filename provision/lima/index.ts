@@ -4,10 +4,10 @@
  * kolla-ansible and cephadm; it re-implements none of them.
  */
 import { rmSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { execa } from 'execa';
+import { tcpOpen } from '../../helpers/node/tcp.ts';
 import { repoRoot } from '../../helpers/lab/load.ts';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { writeRender } from '../render/index.ts';
@@ -75,19 +75,6 @@ async function instances(io: Io): Promise<Instance[]> {
     .map((l) => JSON.parse(l) as Instance);
 }
 
-function tcpOpen(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = new Socket();
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('error', () => done(false));
-    s.connect(port, host, () => done(true));
-  });
-}
-
 export interface LimaStatus {
   readonly lab: string;
   readonly up: boolean;
@@ -102,11 +89,11 @@ export async function status(lab: Lab, io: Io = defaultIo()): Promise<LimaStatus
       name: n.name,
       status: list.find((i) => i.name === n.name)?.status ?? 'absent',
       address: n.managementAddress,
-      ssh: n.managementAddress ? await tcpOpen(n.managementAddress, 22) : false,
+      ssh: n.managementAddress ? await tcpOpen(n.managementAddress, 22, 2000) : false,
     })),
   );
   const port = lab.spec.services?.keystone?.port ?? Object.values(lab.spec.services ?? {})[0]?.port;
-  const vips = port === undefined ? [] : await Promise.all(lab.vips.map(async (v) => ({ name: v.name, address: v.address, port, open: await tcpOpen(v.address, port) })));
+  const vips = port === undefined ? [] : await Promise.all(lab.vips.map(async (v) => ({ name: v.name, address: v.address, port, open: await tcpOpen(v.address, port, 2000) })));
   return { lab: lab.name, up: nodes.every((n) => n.status === 'Running' && n.ssh), nodes, vips };
 }
 
