@@ -10,10 +10,9 @@ import { inNode, once } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
 import {
   adminApi, answersViaVip, authtoken, caForServices, cephConsumer, dbUrl, hasService, ksAuth, openstackContext, serviceUrl,
-  servicePort, transportUrl, uwsgi, type OpenstackContext,
+  servicePort, nodeDefaults, uwsgi, type OpenstackContext,
 } from './common.ts';
-import { register } from './keystone.ts';
-import { ensureDatabase } from './mariadb.ts';
+import { serviceBootstrap } from './service.ts';
 
 export const cinderDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'cinder');
 
@@ -44,11 +43,7 @@ function cinderConf(c: OpenstackContext, node: LabNode, dir: string, extra: IniS
   return ini(
     {
       DEFAULT: {
-        use_stderr: true,
-        host: node.hostname,
-        my_ip: node.apiAddress,
-        state_path: dir,
-        transport_url: transportUrl(c),
+        ...nodeDefaults(c, node, dir),
         auth_strategy: 'keystone',
         osapi_volume_workers: 1,
         api_paste_config: '/etc/cinder/api-paste.ini',
@@ -185,11 +180,7 @@ export const cinder: Component = {
   needed: (lab) => hasService(lab, 'cinder'),
   packages: (lab) => ['cinder-api', 'cinder-scheduler', ...(cephDue(lab) ? ['cinder-volume'] : []), ...(backupDue(lab) ? ['cinder-backup'] : [])],
   render: (ctx) => renderCinder(openstackContext(ctx)),
-  bootstrap: async (c) => {
-    await c.step('database', () => ensureDatabase(c, 'cinder', ['cinder']));
-    await c.step('user, service and endpoints', () => register(c, 'cinder'));
-    await c.step('db sync', () => dbSync(c));
-  },
+  bootstrap: (c) => serviceBootstrap(c, 'cinder', ['cinder'], () => dbSync(c)),
   configure: async (c) => {
     await c.step('answers through HAProxy', () => answersViaVip(c, 'cinder'));
     if (cinderBackends(c.lab).length) await c.step('a volume type per backend the lab runs', async () => ensureVolumeTypes(c.lab, await adminApi(c)));

@@ -176,6 +176,11 @@ export const transportUrl = (c: OpenstackContext) =>
   `rabbit://openstack:${c.secrets.rabbitPassword}@${c.layout.messaging.apiAddress}:5672/`;
 export const memcachedServers = (c: OpenstackContext) => `${c.layout.control.apiAddress}:11211`;
 
+/** [DEFAULT] of a service that runs on a node and talks over RabbitMQ. */
+export function nodeDefaults(c: OpenstackContext, node: LabNode, dir: string): Record<string, IniValue> {
+  return { use_stderr: true, host: node.hostname, my_ip: node.apiAddress, state_path: dir, transport_url: transportUrl(c) };
+}
+
 export function ksAuth(c: OpenstackContext, user: string): Record<string, IniValue> {
   return {
     auth_url: serviceUrl(c.lab, 'keystone', 'internal'),

@@ -9,8 +9,7 @@ import type { LabPaths } from '../paths.ts';
 import {
   answersViaVip, authtoken, cephConsumer, dbUrl, hasService, openstackContext, servicePort, type OpenstackContext,
 } from './common.ts';
-import { register } from './keystone.ts';
-import { ensureDatabase } from './mariadb.ts';
+import { serviceBootstrap } from './service.ts';
 
 export const glanceDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'glance');
 
@@ -59,11 +58,7 @@ export const glance: Component = {
   needed: (lab) => hasService(lab, 'glance'),
   packages: () => ['glance'],
   render: (ctx) => renderGlance(openstackContext(ctx)),
-  bootstrap: async (c) => {
-    await c.step('database', () => ensureDatabase(c, 'glance', ['glance']));
-    await c.step('user, service and endpoints', () => register(c, 'glance'));
-    await c.step('db sync', () => dbSync(c));
-  },
+  bootstrap: (c) => serviceBootstrap(c, 'glance', ['glance'], () => dbSync(c)),
   configure: async (c) => void (await c.step('answers through HAProxy', () => answersViaVip(c, 'glance'))),
   keeps: ({ lab, paths }) => [glanceDir(paths, openstackContext({ lab, paths }).layout.control)],
 };

@@ -12,8 +12,7 @@ import {
   adminApi, answersViaVip, authtoken, dbUrl, guestsRun, hasService, ksAuth, openstackContext, servicePort, transportUrl,
   type OpenstackContext,
 } from './common.ts';
-import { register } from './keystone.ts';
-import { ensureDatabase } from './mariadb.ts';
+import { serviceBootstrap } from './service.ts';
 import { ovnSbRemote } from './ovn.ts';
 
 export const neutronDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'neutron');
@@ -143,11 +142,7 @@ export const neutron: Component = {
   needed: (lab) => hasService(lab, 'neutron'),
   packages: () => ['neutron-server'],
   render: (ctx) => renderNeutron(openstackContext(ctx)),
-  bootstrap: async (c) => {
-    await c.step('database', () => ensureDatabase(c, 'neutron', ['neutron']));
-    await c.step('user, service and endpoints', () => register(c, 'neutron'));
-    await c.step('db sync', () => dbSync(c));
-  },
+  bootstrap: (c) => serviceBootstrap(c, 'neutron', ['neutron'], () => dbSync(c)),
   configure: async (c) => {
     await c.step('answers through HAProxy', () => answersViaVip(c, 'neutron'));
     await c.step('external network', async () => {

@@ -8,10 +8,9 @@ import { inNode, once } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
 import {
   answersViaVip, authtoken, caForServices, dbUrl, guestsRun, hasService, ksAuth, layout, memcachedServers, novaRbd,
-  openstackContext, rbdClient, servicePort, transportUrl, uwsgi, type OpenstackContext,
+  openstackContext, rbdClient, servicePort, nodeDefaults, uwsgi, type OpenstackContext,
 } from './common.ts';
-import { register } from './keystone.ts';
-import { ensureDatabase } from './mariadb.ts';
+import { serviceBootstrap } from './service.ts';
 import { OVSDB_LOCAL_PORT } from './ovn.ts';
 
 export const novaDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'nova');
@@ -59,11 +58,7 @@ export function novaConf(c: OpenstackContext, node: LabNode, role: 'control' | '
   return ini(
     {
       DEFAULT: {
-        use_stderr: true,
-        host: node.hostname,
-        my_ip: node.apiAddress,
-        state_path: dir,
-        transport_url: transportUrl(c),
+        ...nodeDefaults(c, node, dir),
         enabled_apis: 'osapi_compute',
         osapi_compute_workers: 1,
         metadata_workers: 1,
@@ -139,11 +134,7 @@ export const nova: Component = {
   needed: (lab) => hasService(lab, 'nova'),
   packages: () => ['nova-api', 'nova-conductor', 'nova-scheduler'],
   render: (ctx) => renderNova(openstackContext(ctx)),
-  bootstrap: async (c) => {
-    await c.step('databases', () => ensureDatabase(c, 'nova', ['nova_api', 'nova', 'nova_cell0']));
-    await c.step('user, service and endpoints', () => register(c, 'nova'));
-    await c.step('db sync and cells', () => dbSync(c));
-  },
+  bootstrap: (c) => serviceBootstrap(c, 'nova', ['nova_api', 'nova', 'nova_cell0'], () => dbSync(c)),
   configure: async (c) => void (await c.step('answers through HAProxy', () => answersViaVip(c, 'nova'))),
 };
 

@@ -6,8 +6,7 @@ import { head, ini } from '../config.ts';
 import { inNode, once } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
 import { answersViaVip, authtoken, dbUrl, hasService, openstackContext, servicePort, uwsgi, type OpenstackContext } from './common.ts';
-import { register } from './keystone.ts';
-import { ensureDatabase } from './mariadb.ts';
+import { serviceBootstrap } from './service.ts';
 
 export const placementDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'placement');
 
@@ -44,10 +43,6 @@ export const placement: Component = {
   needed: (lab) => hasService(lab, 'placement'),
   packages: () => ['placement-api'],
   render: (ctx) => renderPlacement(openstackContext(ctx)),
-  bootstrap: async (c) => {
-    await c.step('database', () => ensureDatabase(c, 'placement', ['placement']));
-    await c.step('user, service and endpoints', () => register(c, 'placement'));
-    await c.step('db sync', () => dbSync(c));
-  },
+  bootstrap: (c) => serviceBootstrap(c, 'placement', ['placement'], () => dbSync(c)),
   configure: async (c) => void (await c.step('answers through HAProxy', () => answersViaVip(c, 'placement'))),
 };

@@ -1,0 +1,12 @@
+/** What every API service of the cloud does before it starts: its database, its Keystone registration, its db sync. */
+import type { UpContext } from '../component.ts';
+import { register } from './keystone.ts';
+import { ensureDatabase } from './mariadb.ts';
+
+export async function serviceBootstrap(
+  c: UpContext, service: string, databases: readonly string[], dbSync: () => Promise<string>,
+): Promise<void> {
+  await c.step('database', () => ensureDatabase(c, service, databases));
+  await c.step('user, service and endpoints', () => register(c, service));
+  await c.step('db sync', dbSync);
+}
