@@ -22,6 +22,11 @@ import { writeIfChanged } from '../pki.ts';
 
 /** Where uwsgi listens on the control node's API address (HAProxy's backend); free among the lab's ports. */
 export const HORIZON_PORT = 8088;
+/**
+ * HAProxy's check of the backend: the login page, sent with a Host of ALLOWED_HOSTS (the public VIP's FQDN), since
+ * Django answers 400 to a request without one (it falls back to the machine's hostname).
+ */
+export const HORIZON_CHECK = '/auth/login/';
 /** Debian's collected and compressed static files (openstack-dashboard's postinst). */
 export const HORIZON_STATIC = '/var/lib/openstack-dashboard/static';
 
