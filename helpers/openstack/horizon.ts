@@ -26,6 +26,17 @@ export function horizonBase(lab: Lab): string {
   return `${scheme}://${vip.host}${usual ? '' : `:${port}`}`;
 }
 
+/**
+ * The region the login form posts: the first option of its select (several regions), or the value of its hidden
+ * input (one region: `<input type="hidden" name="region" value="default" id="id_region">`). Without it Horizon
+ * refuses the login ("Invalid region None").
+ */
+export function loginRegion(html: string): string | undefined {
+  const select = /name=["']region["'][^>]*>\s*<option value=["']([^"']+)/.exec(html)?.[1];
+  const input = /<input[^>]*name=["']region["'][^>]*>/.exec(html)?.[0];
+  return select ?? (input ? /value=["']([^"']+)/.exec(input)?.[1] : undefined);
+}
+
 export async function horizonLogin(lab: Lab, credentials: Credentials): Promise<HorizonLogin> {
   const base = horizonBase(lab);
   const lookup = labLookup(lab);
@@ -49,7 +60,7 @@ export async function horizonLogin(lab: Lab, credentials: Credentials): Promise<
   try {
     const page = await go('GET', '/auth/login/');
     const csrf = /name=["']csrfmiddlewaretoken["'] value=["']([^"']+)/.exec(page.body)?.[1] ?? cookies.get('csrftoken') ?? '';
-    const region = /name=["']region["'][^>]*>\s*<option value=["']([^"']+)/.exec(page.body)?.[1] ?? /id=["']id_region["'][^>]*value=["']([^"']+)/.exec(page.body)?.[1];
+    const region = loginRegion(page.body);
     const form: Record<string, string> = { csrfmiddlewaretoken: csrf, username: credentials.username, password: credentials.password, next: '' };
     if (region) form.region = region;
     if (/name=["']domain["']/.test(page.body)) form.domain = credentials.userDomainName;

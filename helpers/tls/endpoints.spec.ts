@@ -10,10 +10,11 @@ import { expectedTlsEndpoints } from './survey.ts';
 const variant = (name: string, change: (spec: LabSpec) => void): Lab => labVariant(change, name);
 
 describe('tlsEndpoints', () => {
-  it('lists every distinct catalog host:port once per VIP, plus Prometheus, on the embedded lab', () => {
+  it('lists every distinct catalog host:port once per VIP, plus Prometheus and Horizon, on the embedded lab', () => {
     const lab = loadLab('embedded');
     const endpoints = tlsEndpoints(lab);
-    expect(endpoints).toHaveLength(13);
+    expect(endpoints).toHaveLength(15);
+    expect(endpoints.filter((e) => e.serves.includes('horizon')).map((e) => e.id).sort()).toEqual(['internal.openstack.local:443', 'public.openstack.local:443']);
     expect(endpoints.find((e) => e.id === 'public.openstack.local:5000')).toEqual({
       id: 'public.openstack.local:5000',
       host: 'public.openstack.local',

@@ -18,6 +18,7 @@ import { cinder } from './openstack/cinder.ts';
 import { novaCompute } from './openstack/compute.ts';
 import { glance } from './openstack/glance.ts';
 import { guestImage } from './openstack/guest-image.ts';
+import { horizon } from './openstack/horizon.ts';
 import { keystone } from './openstack/keystone.ts';
 import { libvirt } from './openstack/libvirt.ts';
 import { mariadb, mysqldExporter } from './openstack/mariadb.ts';
@@ -36,5 +37,5 @@ export const COMPONENTS: readonly Component[] = [
   cephMon, cephMgr, cephOsd, cephPools,
   // OpenStack
   openstack, mariadb, mysqldExporter, rabbitmq, memcached, ovnCentral, openvswitch, ovnController, keystone, glance,
-  placement, nova, neutron, cinder, libvirt, novaCompute, metadata, guestImage,
+  placement, nova, neutron, cinder, libvirt, novaCompute, metadata, guestImage, horizon,
 ];

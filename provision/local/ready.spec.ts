@@ -14,7 +14,7 @@ const whats = (name: string) => {
 };
 
 describe('what `lab up` waits for is what the spec has', () => {
-  test('the embedded lab: OVN agents, nova-compute in Placement, Cinder, the guest image, Ceph, Prometheus', () => {
+  test('the embedded lab: OVN agents, nova-compute in Placement, Cinder, the guest image, Ceph, Prometheus, Horizon', () => {
     expect(whats('embedded').sort()).toEqual([
       'Neutron reports every OVN agent alive',
       'every nova-compute service up and its hypervisor in Placement',
@@ -22,6 +22,7 @@ describe('what `lab up` waits for is what the spec has', () => {
       'guest image stackgate-guest active in Glance',
       'Ceph HEALTH_OK',
       'every expected Prometheus target scraped and up',
+      "Horizon's login page at https://public.openstack.local",
     ].sort());
   });
 

@@ -8,6 +8,7 @@ import type { LabContext } from './component.ts';
 import { COMPONENTS } from './components.ts';
 import type { Secrets } from './infra/pki.ts';
 import { secretsFile, type OpenstackSecrets } from './openstack/common.ts';
+import { horizonKeyFile } from './openstack/horizon.ts';
 import { plan, render, type Rendered } from './orchestrator.ts';
 import { labPaths } from './paths.ts';
 
@@ -33,6 +34,7 @@ export function testContext(
   put(paths.passwords, JSON.stringify(TEST_SECRETS));
   put(secretsFile(paths), JSON.stringify(openstack));
   put(fsidFile(paths), `${TEST_FSID}\n`);
+  put(horizonKeyFile(paths), 'TEST-HORIZON-KEY');
   return { lab, paths };
 }
 

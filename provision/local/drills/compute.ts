@@ -11,15 +11,17 @@ import { ledgerDir, Ledger } from '../../../helpers/gate/ledger.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import { ApiError } from '../../../helpers/openstack/cloud.ts';
 import { loadCredentials } from '../../../helpers/openstack/credentials.ts';
+import { horizonBase } from '../../../helpers/openstack/horizon.ts';
 import { providerOfHost } from '../../../helpers/openstack/placement.ts';
 import { KINDS } from '../../../helpers/openstack/resources.ts';
 import { waitFor } from '../../../helpers/openstack/wait.ts';
 import { guestsRun, layout } from '../openstack/common.ts';
+import { horizon, horizonLoginPage, horizonSettings } from '../openstack/horizon.ts';
 import { cloudsFile } from '../openstack/keystone.ts';
 import { externalBridge, ovsRun } from '../openstack/ovn.ts';
 import { labPaths } from '../paths.ts';
-import { run } from '../sh.ts';
-import { novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
+import { run, waitUntil } from '../sh.ts';
+import { editDrill, novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
 import { glanceNoAuth } from './storage.ts';
 
 
@@ -301,5 +303,35 @@ function northSouthCut(lab: Lab): Drill | undefined {
   };
 }
 
+/** Horizon's Keystone URL moved to a port nothing listens on: the login page still serves, every login is refused. */
+function horizonKeystoneUnreachable(lab: Lab): Drill | undefined {
+  if (!horizon.needed(lab)) return undefined;
+  const control = layout(lab).control.name;
+  return editDrill(
+    {
+      name: 'compute-horizon-keystone-unreachable',
+      description: `Horizon on ${control} sends its logins to port 1 of the internal VIP, where nothing listens`,
+      decisions: ['CMP-06'],
+      checks: ['compute.horizon-login'],
+      // The check's message names Horizon's address: "Horizon at <base>: after logging in as admin".
+      object: horizonBase(lab),
+    },
+    (lab) => [
+      {
+        file: horizonSettings(labPaths(lab.name), layout(lab).control),
+        edit: (text) => text.replace(/^(OPENSTACK_KEYSTONE_URL = "[^"]*):\d+\/v3"$/m, '$1:1/v3"'),
+      },
+    ],
+    async (lab) => {
+      await supervisorctl(lab, 'restart', `${control}-horizon`);
+      const page = () => horizonLoginPage(lab, labPaths(lab.name));
+      await waitUntil("Horizon's login page answering again", 120_000, page);
+    },
+  );
+}
+
 export const computeDrillsFor = (lab: Lab): Drill[] =>
-  [novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentials, tokenOtherProject, leakedResource, northSouthCut(lab), glanceNoAuth(lab)].filter((d) => d !== undefined);
+  [
+    novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentials, tokenOtherProject,
+    leakedResource, northSouthCut(lab), glanceNoAuth(lab), horizonKeystoneUnreachable(lab),
+  ].filter((d) => d !== undefined);

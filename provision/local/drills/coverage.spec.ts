@@ -10,7 +10,6 @@ import { loadLab, repoRoot } from '../../../helpers/lab/load.ts';
 import { drillCatalogue } from './index.ts';
 
 const NO_DRILL: Record<string, string> = {
-  'compute.horizon-login': 'the embedded lab has no dashboard (not applicable there)',
   'compute.kolla-containers': 'Kolla only: the embedded lab runs no containers (not applicable there)',
   'compute.restart-policy': 'Kolla only: containers and their restart policy (not applicable there)',
   'compute.node-os': "the embedded nodes share the host's root file system: a drill would change this machine's os-release",

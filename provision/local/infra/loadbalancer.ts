@@ -1,6 +1,7 @@
 /** HAProxy and keepalived on the loadbalancer nodes: the spec's VIPs, TLS on them, every API behind them. */
 import type { Lab, LabNode, Vip } from '../../../helpers/lab/model.ts';
 import type { Component, Daemon, LabContext } from '../component.ts';
+import { HORIZON_CHECK, HORIZON_PORT } from '../openstack/horizon.ts';
 import type { LabPaths } from '../paths.ts';
 import { labSecrets, prometheusAuth, vipCertFile, vipTls, type Secrets } from './pki.ts';
 import { hasJob, jobPort, loadbalancerNodes, monitoringNodes, need } from './roles.ts';
@@ -39,6 +40,8 @@ export interface Backend {
   readonly check?: string;
   /** The health check authenticates (HTTP basic) as this service's user: Prometheus behind basic auth. */
   readonly checkAuth?: 'prometheus';
+  /** The Host the health check sends (Django answers 400 to a host it does not serve). */
+  readonly checkHost?: string;
 }
 
 /** Frontends and backends: every service of lab.services on its VIPs, plus Prometheus on its VIP. */
@@ -70,7 +73,25 @@ export function haproxyRoutes(lab: Lab): { frontends: Frontend[]; backends: Back
     });
     frontends.push({ name: `prometheus_server_${vip.name}`, vip, port: prom.port, tls: vipTls(lab, vip), backend: 'prometheus_server_back' });
   }
-  return { frontends, backends };
+  const dash = dashboardRoutes(lab);
+  return { frontends: [...frontends, ...dash.frontends], backends: [...backends, ...dash.backends] };
+}
+
+/** Horizon on every endpoint VIP at dashboard.port, the control nodes behind it. */
+function dashboardRoutes(lab: Lab): { frontends: Frontend[]; backends: Backend[] } {
+  const dash = lab.spec.dashboard;
+  if (!dash?.enabled) return { frontends: [], backends: [] };
+  const controls = lab.nodesWithRole('control').filter((n) => n.apiAddress);
+  const vips = [...new Set(Object.values(lab.spec.endpoints ?? {}))].map((v) => lab.vip(v));
+  const publicVip = lab.vip(lab.spec.endpoints?.public ?? vips[0]!.name);
+  const backend: Backend = {
+    name: 'horizon_back',
+    servers: controls.map((n) => ({ name: n.name, address: n.apiAddress!, port: HORIZON_PORT })),
+    check: HORIZON_CHECK,
+    checkHost: publicVip.host,
+  };
+  const port = dash.port ?? 443;
+  return { frontends: vips.map((vip) => ({ name: `horizon_${vip.name}`, vip, port, tls: vipTls(lab, vip), backend: backend.name })), backends: [backend] };
 }
 
 export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode, secrets?: Secrets): string {
@@ -118,7 +139,9 @@ export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode, secrets?
   }
   for (const b of backends) {
     lines.push(`backend ${b.name}`);
-    if (b.check) lines.push(`  option httpchk GET ${b.check}`);
+    if (b.check && b.checkHost) {
+      lines.push('  option httpchk', `  http-check send meth GET uri ${b.check} ver HTTP/1.1 hdr Host ${b.checkHost}`, '  http-check expect status 200');
+    } else if (b.check) lines.push(`  option httpchk GET ${b.check}`);
     if (b.check && b.checkAuth === 'prometheus') {
       // As Kolla does: the check sends Prometheus' basic auth, or /-/ready answers 401 and the backend is down.
       const auth = prometheusAuth(lab, need(secrets, 'the HAProxy check of Prometheus needs the lab secrets'))!;
