@@ -1,6 +1,7 @@
 import * as allure from 'allure-js-commons';
 import { afterAll, test as base, TestRunner, type TestContext } from 'vitest';
-import { NodeShell, sshCredentialsMissing } from '../node/ssh.ts';
+import { NodeShell, sshCredentialsMissing, type SshHost } from '../node/ssh.ts';
+import { deployerClient } from '../node/deployer.ts';
 import { basename, relative } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
@@ -56,6 +57,8 @@ export interface CheckContext extends Fixtures {
   due(phase: number, what: string): void;
   /** A shell on a lab node over SSH (connected on first use, closed after the file). */
   node(name: string): NodeShell;
+  /** A shell where the deployer's client runs (deployer.client: a node, or a jumphost beside the lab). */
+  client(): NodeShell;
   /**
    * An authenticated OpenStack session with the user's credentials (once per file). When Keystone cannot give
    * one, the check is blocked: the compute layer's Keystone check reports the cause.
@@ -178,6 +181,18 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
       }
     }
 
+    const shell = (key: string, host: () => SshHost): NodeShell => {
+      // A missing key or known_hosts file fails one check with the cause and blocks the others, as Keystone
+      // credentials do: not one "no host key" failure per node and check.
+      const missing = sshCredentialsMissing(lab);
+      if (missing && id === SSH_WITNESS) throw new Error(missing);
+      if (missing) declaredSkip('blocked', `blocked: no SSH to the nodes (${SSH_WITNESS} reports it): ${missing}`);
+      const k = `${lab.file}#${key}`;
+      let s = shells.get(k);
+      if (!s) shells.set(k, (s = new NodeShell(lab, host())));
+      return s;
+    };
+
     const ctx: CheckContext = {
       lab,
       decisions,
@@ -214,17 +229,8 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
         }
       },
       blocked: (reason) => declaredSkip('blocked', `blocked: ${reason}`),
-      node: (name) => {
-        // A missing key or known_hosts file fails one check with the cause and blocks the others, as Keystone
-        // credentials do: not one "no host key" failure per node and check.
-        const missing = sshCredentialsMissing(lab);
-        if (missing && id === SSH_WITNESS) throw new Error(missing);
-        if (missing) declaredSkip('blocked', `blocked: no SSH to the nodes (${SSH_WITNESS} reports it): ${missing}`);
-        const key = `${lab.file}#${name}`;
-        let shell = shells.get(key);
-        if (!shell) shells.set(key, (shell = new NodeShell(lab, lab.node(name))));
-        return shell;
-      },
+      node: (name) => shell(name, () => lab.node(name)),
+      client: () => shell('deployer client', () => deployerClient(lab)),
       requires: (capability) => {
         const why = lab.lacks(capability);
         if (why) declaredSkip('lacks', `lab ${lab.name} lacks ${capability}: ${why}`);
