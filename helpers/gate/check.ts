@@ -8,6 +8,7 @@ import type { Lab } from '../lab/model.ts';
 import type { Capability } from '../lab/spec.ts';
 import { loadDecisions, type Decisions } from './decisions.ts';
 import { isLive, layerOf, type Layer } from './layers.ts';
+import { blockingLayer, isGated, noteStop } from './gated.ts';
 import { labReachability, type Reachability } from './reach.ts';
 import { redact, redactCopy } from './redact.ts';
 import { Ledger } from './ledger.ts';
@@ -23,7 +24,8 @@ export interface CheckMeta {
   layer: Layer;
   lab: string;
   decisions: string[];
-  skip?: { kind: SkipKind; reason: string };
+  /** `by`: blocked because a lower layer of a gated run did not pass. */
+  skip?: { kind: SkipKind; reason: string; by?: Layer };
 }
 
 declare module 'vitest' {
@@ -164,14 +166,19 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
     task.meta.stackgate = meta;
     await label(lab, decisions, id, layer, title);
 
-    const declaredSkip = (kind: SkipKind, reason: string): never => {
-      meta.skip = { kind, reason };
+    const gated = isGated(lab);
+    const declaredSkip = (kind: SkipKind, reason: string, by?: Layer): never => {
+      meta.skip = { kind, reason, ...(by ? { by } : {}) };
+      if (gated && kind === 'blocked' && !by) noteStop({ layer, checkId: id, outcome: 'blocked', why: reason });
       skip(reason);
       throw new Error('unreachable: skip() throws');
     };
 
     // A lab is judged against its own decisions: a check none of them asks for does not apply to it.
     if (meta.decisions.length === 0) declaredSkip('not-applicable', `not applicable: no decision of lab ${lab.name} asks for ${id}`);
+
+    const lower = gated ? blockingLayer(layer) : undefined;
+    if (lower) declaredSkip('blocked', `blocked by ${lower.layer}: ${lower.why}`, lower.layer);
 
     if (isLive(layer)) {
       reachability ??= labReachability(lab);
@@ -254,6 +261,7 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
         await ctx.attach('waived failure', message);
         declaredSkip('waived', `waived (${w}) — the check failed: ${message.split('\n')[0]}`);
       }
+      if (gated) noteStop({ layer, checkId: id, outcome: 'failed', why: message });
       const lapsed = waiver.expired ? ` (waiver expired on ${waiver.expired.map((x) => `${x.decision} ${x.expires}`).join(', ')})` : '';
       if (error instanceof Error) {
         error.message = `[${decisions.label(id)}]${lapsed} ${message}`;

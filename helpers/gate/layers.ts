@@ -12,6 +12,16 @@ const PREFIX: Record<string, Layer> = {
   mon: 'monitoring',
 };
 
+/**
+ * The order a gated run judges the layers in (seed 003: each phase ends in a hard gate): a stage runs only after every
+ * stage before it, and tls and dns, which stand on the network alone, share one.
+ */
+export const STAGES: readonly (readonly Layer[])[] = [['preflight'], ['network'], ['tls', 'dns'], ['compute'], ['storage', 'monitoring']];
+
+export function stageOf(layer: Layer): number {
+  return STAGES.findIndex((s) => s.includes(layer));
+}
+
 export const CHECK_ID = /^(pre|net|tls|dns|compute|storage|mon)\.[a-z0-9]+(-[a-z0-9]+)*$/;
 
 export function layerOf(checkId: string): Layer {
