@@ -20,9 +20,11 @@ const notBlockedByNetwork = (run: ChildRun, prefix: RegExp) =>
 // checks can run, so the network layer does not pass. Nothing is sent to the lab's addresses.
 describe('gated runs: each layer a hard gate, in the design order', { concurrent: true }, () => {
   it('`npm test -- --gated` stops at the network layer, compute and storage blocked by it', async () => {
-    const run = await runChecks({ lab: 'charmed-caracal', scratch: scratch('flag'), args: [], command: ['npm', 'test', '--', '--gated'] });
+    const command = ['npm', 'test', '--', '--gated'];
+    const run = await runChecks({ lab: 'charmed-caracal', scratch: scratch('flag'), args: [], command });
     expect(run.exitCode, run.output).toBe(1);
-    expect(['preflight', 'network', 'compute', 'storage'].map((l) => gate(run, l as Layer))).toEqual(['passed', 'failed', 'blocked by network', 'blocked by network']);
+    expect(['preflight', 'network', 'compute', 'storage'].map((l) => gate(run, l as Layer)))
+      .toEqual(['passed', 'failed', 'blocked by network', 'blocked by network']);
     expect(notBlockedByNetwork(run, /^(compute|storage)\./)).toEqual([]);
     expect(run.output).toMatch(/^ {2}compute +BLOCKED +by network$/m);
     expect(run.output).toContain('The gate stopped at network; the layers above it did not run.');
@@ -36,7 +38,8 @@ describe('gated runs: each layer a hard gate, in the design order', { concurrent
     // Three folders deep like the original, so that its relative paths (credentials, secrets) still point where they did.
     writeFileSync(join(dir, 'lab.yaml'), `${readFileSync(join(from, 'lab.yaml'), 'utf8')}\ngate: { gated: true }\n`);
     for (const f of ['decisions.yaml', 'design.md']) copyFileSync(join(from, f), join(dir, f));
-    const run = await runChecks({ lab: join(dir, 'lab.yaml'), scratch: scratch('spec'), args: ['--project', 'preflight', '--project', 'network', '--project', 'compute'] });
+    const args = ['--project', 'preflight', '--project', 'network', '--project', 'compute'];
+    const run = await runChecks({ lab: join(dir, 'lab.yaml'), scratch: scratch('spec'), args });
     expect(['network', 'compute'].map((l) => gate(run, l as Layer)), run.output).toEqual(['failed', 'blocked by network']);
     expect(notBlockedByNetwork(run, /^compute\./)).toEqual([]);
   });

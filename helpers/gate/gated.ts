@@ -39,7 +39,8 @@ export function noteStop(stop: Stop): void {
   appendFileSync(stopsFile(), `${JSON.stringify({ ...stop, why: stop.why.split('\n')[0]!.slice(0, 300) })}\n`);
 }
 
-const listed = (ids: readonly string[], max = 3) => `${ids.slice(0, max).join(', ')}${ids.length > max ? ` and ${ids.length - max} more` : ''}`;
+const listed = (ids: readonly string[], max = 3) =>
+  `${ids.slice(0, max).join(', ')}${ids.length > max ? ` and ${ids.length - max} more` : ''}`;
 
 /** The lowest layer below this one's stage that did not pass in this gated run, and why: one line. */
 export function blockingLayer(layer: Layer): { layer: Layer; why: string } | undefined {
@@ -108,12 +109,15 @@ const cut = (text: string, n = 110) => (text.length > n ? `${text.slice(0, n - 1
 export function layerLines(gates: readonly LayerGate[], gated: boolean): string[] {
   const width = Math.max(...gates.map((g) => g.layer.length), 5);
   const what = (g: LayerGate) =>
-    [g.failed.length ? `${listed(g.failed)} failed` : '', g.blocked.length ? `${listed(g.blocked)} could not run` : ''].filter(Boolean).join('; ');
+    [g.failed.length ? `${listed(g.failed)} failed` : '', g.blocked.length ? `${listed(g.blocked)} could not run` : '']
+      .filter(Boolean)
+      .join('; ');
   const lines = gates.map((g) => {
     const name = g.layer.padEnd(width);
     if (g.status === 'passed') return `${name}  PASS     ${g.passed} passed${g.skipped ? `, ${g.skipped} skipped` : ''}`;
     if (g.status === 'failed') return `${name}  FAIL     ${what(g)}${g.why ? `: ${cut(g.why)}` : ''}`;
-    return gated ? `${name}  BLOCKED  by ${g.by}` : `${name}  BLOCKED  by ${g.by}: ${what(g)} (ran anyway, may follow from ${g.by})`;
+    if (gated) return `${name}  BLOCKED  by ${g.by}`;
+    return `${name}  BLOCKED  by ${g.by}: ${what(g)} (ran anyway, may follow from ${g.by})`;
   });
   const stop = stoppedAt(gates);
   const head = gated ? 'Layers, gated (each a hard gate, in the design\'s order):' : 'Layers (run side by side):';
@@ -128,5 +132,6 @@ export function layerLines(gates: readonly LayerGate[], gated: boolean): string[
 export function acceptanceArgs(argv: readonly string[]): { gated: boolean; vitest: string[] } {
   const rest = argv.filter((a) => a !== '--gated');
   const chosen = rest.some((a) => a === '--project' || a.startsWith('--project='));
-  return { gated: argv.includes('--gated'), vitest: ['run', ...(chosen ? [] : LAYERS.flatMap((l) => ['--project', l])), ...rest] };
+  const projects = chosen ? [] : LAYERS.flatMap((l) => ['--project', l]);
+  return { gated: argv.includes('--gated'), vitest: ['run', ...projects, ...rest] };
 }

@@ -16,7 +16,13 @@ const PREFIX: Record<string, Layer> = {
  * The order a gated run judges the layers in (seed 003: each phase ends in a hard gate): a stage runs only after every
  * stage before it, and tls and dns, which stand on the network alone, share one.
  */
-export const STAGES: readonly (readonly Layer[])[] = [['preflight'], ['network'], ['tls', 'dns'], ['compute'], ['storage', 'monitoring']];
+export const STAGES: readonly (readonly Layer[])[] = [
+  ['preflight'],
+  ['network'],
+  ['tls', 'dns'],
+  ['compute'],
+  ['storage', 'monitoring'],
+];
 
 export function stageOf(layer: Layer): number {
   return STAGES.findIndex((s) => s.includes(layer));

@@ -139,7 +139,8 @@ export function judge(
     const under = new Map(gates.filter((g) => g.by).map((g) => [g.layer, g.by!]));
     const lower = (r: CheckResult) => r.skip?.by ?? (r.checkId ? under.get(layerOf(r.checkId)) : undefined);
     const ids = results.filter((r) => r.skip?.kind === 'blocked' && !lower(r)).map((r) => r.checkId ?? r.name);
-    const byLayer = LAYERS.map((l) => [l, results.filter((r) => r.skip?.kind === 'blocked' && lower(r) === l).length] as const).filter(([, n]) => n > 0);
+    const byLayer = LAYERS.map((l) => [l, results.filter((r) => r.skip?.kind === 'blocked' && lower(r) === l).length] as const)
+      .filter(([, n]) => n > 0);
     const parts = [...ids, ...byLayer.map(([l, n]) => `${n} blocked by ${l}`)];
     reasons.push(`decision(s) blocked, not proven: ${blocked.map((m) => m.decision).join(', ')} (blocked checks: ${parts.join(', ')})`);
   }

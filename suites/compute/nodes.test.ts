@@ -34,9 +34,11 @@ check('compute.kolla-containers', "Every node runs the deployer's containers for
   expect(findings, 'containers missing, stopped or unhealthy').toEqual([]);
 });
 
-check('compute.juju-status', 'Every charm is active/idle and every machine started in juju status', async ({ lab, client, notApplicable }) => {
+check('compute.juju-status', 'Every charm is active/idle and every machine started in juju status', async (ctx) => {
+  const { lab, client, notApplicable } = ctx;
   if (lab.deployer.kind !== 'juju') notApplicable(`lab ${lab.name}: deployer ${lab.deployer.kind} is not Juju`);
   const shell = client();
   const status = parseJujuStatus(await shell.out(jujuStatusCommand(lab)), `on ${shell.node.name}`);
-  expect(jujuStatusFindings(status), `Juju model ${status.model?.name ?? ''} not settled (seen from ${shell.node.name})`).toEqual([]);
+  const model = `Juju model ${status.model?.name ?? ''}`;
+  expect(jujuStatusFindings(status), `${model} not settled (seen from ${shell.node.name})`).toEqual([]);
 });
