@@ -211,7 +211,13 @@ export function matrixText(v: Verdict): string {
   for (const m of rows) {
     out.push(`  ${m.decision.padEnd(width)}  ${ICON[m.status].padEnd(11)}  ${m.title}`);
     const shown = m.checks.filter((c) => !c.by && (c.status === 'failed' || (m.status !== 'passed' && c.note)));
-    for (const c of shown) out.push(`  ${''.padEnd(width)}    ${c.id}: ${c.status}${c.note ? ` (${c.note})` : ''}`);
+    // Checks that say the same (a lab not attached here blocks them all alike) share one line.
+    const same = new Map<string, string[]>();
+    for (const c of shown) {
+      const said = `${c.status}${c.note ? ` (${c.note})` : ''}`;
+      same.set(said, [...(same.get(said) ?? []), c.id]);
+    }
+    for (const [said, ids] of same) out.push(`  ${''.padEnd(width)}    ${ids.join(', ')}: ${said}`);
     // One line per lower layer that blocked checks of this decision, not one per check.
     for (const l of LAYERS) {
       const by = m.checks.filter((c) => c.by === l).map((c) => c.id);
