@@ -28,6 +28,7 @@ describe('gated runs: each layer a hard gate, in the design order', { concurrent
     expect(notBlockedByNetwork(run, /^(compute|storage)\./)).toEqual([]);
     expect(run.output).toMatch(/^ {2}compute +BLOCKED +by network$/m);
     expect(run.output).toContain('The gate stopped at network; the layers above it did not run.');
+    expect(readFileSync(join(scratch('flag'), 'junit.xml'), 'utf8')).toMatch(/name="layers: the gate stopped at network">/);
   });
 
   it("a spec's gate.gated gates a plain Vitest run the same way", async () => {
