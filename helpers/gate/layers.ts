@@ -42,3 +42,14 @@ export function layerOf(checkId: string): Layer {
 export function isLive(layer: Layer): boolean {
   return layer !== 'preflight';
 }
+
+/**
+ * What `npm test [-- …]` hands Vitest: `--gated` taken out (Vitest refuses an option it does not know; it goes on as
+ * STACKGATE_GATED=1), and every layer as a project unless a `--project` is given.
+ */
+export function acceptanceArgs(argv: readonly string[]): { gated: boolean; vitest: string[] } {
+  const rest = argv.filter((a) => a !== '--gated');
+  const chosen = rest.some((a) => a === '--project' || a.startsWith('--project='));
+  const projects = chosen ? [] : LAYERS.flatMap((l) => ['--project', l]);
+  return { gated: argv.includes('--gated'), vitest: ['run', ...projects, ...rest] };
+}

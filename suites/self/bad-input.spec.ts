@@ -8,7 +8,7 @@ import { basename, join, relative } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../../helpers/gate/child-run.ts';
-import { acceptanceArgs } from '../../helpers/gate/gated.ts';
+import { acceptanceArgs } from '../../helpers/gate/layers.ts';
 import { repoRoot } from '../../helpers/lab/load.ts';
 
 const badDir = join(repoRoot, 'fixtures/labs-bad');
