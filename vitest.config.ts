@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
 import { fileReporters } from './helpers/gate/redacting-reporters.ts';
-import { LAYERS } from './helpers/gate/layers.ts';
+import { LAYERS, stageOf } from './helpers/gate/layers.ts';
+import { isGated } from './helpers/gate/gated.ts';
+import { loadLab } from './helpers/lab/load.ts';
 import { environmentInfo } from './helpers/gate/environment.ts';
 import { currentRun } from './helpers/gate/ledger.ts';
 
@@ -15,6 +17,18 @@ const selfOnly = projects.length > 0 && projects.every((p) => p === 'self' || p 
 const acceptance = projects.filter((p) => p !== 'self' && p !== 'drills');
 const sideBySide = acceptance.length > 1 || acceptance.some((p) => p === 'compute' || p === 'storage');
 const ACCEPTANCE_WORKERS = sideBySide ? 6 : undefined;
+
+const specOrNothing = () => {
+  try {
+    return loadLab();
+  } catch {
+    return undefined; // the global setup reports every problem of the spec
+  }
+};
+// Gated (`npm test -- --gated`, or the spec's gate.gated): each stage of layers is a Vitest group of its own, run after
+// the stage before it; a check of a later stage is blocked when a lower layer did not pass (helpers/gate/gated.ts).
+const gated = !selfOnly && isGated(specOrNothing());
+if (gated) process.env.STACKGATE_GATED = '1';
 
 export default defineConfig({
   test: {
@@ -56,6 +70,7 @@ export default defineConfig({
           testTimeout: 60_000,
           // Checks share no mutable state between files; one module graph per worker saves seconds per layer.
           isolate: false,
+          ...(gated ? { sequence: { groupOrder: stageOf(layer) } } : {}),
         },
       })),
     ],

@@ -1,12 +1,14 @@
 import * as allure from 'allure-js-commons';
 import { afterAll, test as base, TestRunner, type TestContext } from 'vitest';
-import { NodeShell, sshCredentialsMissing } from '../node/ssh.ts';
+import { NodeShell, sshCredentialsMissing, type SshHost } from '../node/ssh.ts';
+import { deployerClient } from '../node/deployer.ts';
 import { basename, relative } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
 import type { Capability } from '../lab/spec.ts';
 import { loadDecisions, type Decisions } from './decisions.ts';
 import { isLive, layerOf, type Layer } from './layers.ts';
+import { blockingLayer, isGated, noteStop } from './gated.ts';
 import { labReachability, type Reachability } from './reach.ts';
 import { redact, redactCopy } from './redact.ts';
 import { Ledger } from './ledger.ts';
@@ -22,7 +24,8 @@ export interface CheckMeta {
   layer: Layer;
   lab: string;
   decisions: string[];
-  skip?: { kind: SkipKind; reason: string };
+  /** `by`: blocked because a lower layer of a gated run did not pass. */
+  skip?: { kind: SkipKind; reason: string; by?: Layer };
 }
 
 declare module 'vitest' {
@@ -56,6 +59,8 @@ export interface CheckContext extends Fixtures {
   due(phase: number, what: string): void;
   /** A shell on a lab node over SSH (connected on first use, closed after the file). */
   node(name: string): NodeShell;
+  /** A shell where the deployer's client runs (deployer.client: a node, or a jumphost beside the lab). */
+  client(): NodeShell;
   /**
    * An authenticated OpenStack session with the user's credentials (once per file). When Keystone cannot give
    * one, the check is blocked: the compute layer's Keystone check reports the cause.
@@ -161,14 +166,19 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
     task.meta.stackgate = meta;
     await label(lab, decisions, id, layer, title);
 
-    const declaredSkip = (kind: SkipKind, reason: string): never => {
-      meta.skip = { kind, reason };
+    const gated = isGated(lab);
+    const declaredSkip = (kind: SkipKind, reason: string, by?: Layer): never => {
+      meta.skip = { kind, reason, ...(by ? { by } : {}) };
+      if (gated && kind === 'blocked' && !by) noteStop({ layer, checkId: id, outcome: 'blocked', why: reason });
       skip(reason);
       throw new Error('unreachable: skip() throws');
     };
 
     // A lab is judged against its own decisions: a check none of them asks for does not apply to it.
     if (meta.decisions.length === 0) declaredSkip('not-applicable', `not applicable: no decision of lab ${lab.name} asks for ${id}`);
+
+    const lower = gated ? blockingLayer(layer) : undefined;
+    if (lower) declaredSkip('blocked', `blocked by ${lower.layer}: ${lower.why}`, lower.layer);
 
     if (isLive(layer)) {
       reachability ??= labReachability(lab);
@@ -177,6 +187,18 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
         declaredSkip('blocked', `blocked: lab ${lab.name} is not attached to this host (routing table only, nothing was sent): ${r.problems.slice(0, 3).join('; ')}`);
       }
     }
+
+    const shell = (key: string, host: () => SshHost): NodeShell => {
+      // A missing key or known_hosts file fails one check with the cause and blocks the others, as Keystone
+      // credentials do: not one "no host key" failure per node and check.
+      const missing = sshCredentialsMissing(lab);
+      if (missing && id === SSH_WITNESS) throw new Error(missing);
+      if (missing) declaredSkip('blocked', `blocked: no SSH to the nodes (${SSH_WITNESS} reports it): ${missing}`);
+      const k = `${lab.file}#${key}`;
+      let s = shells.get(k);
+      if (!s) shells.set(k, (s = new NodeShell(lab, host())));
+      return s;
+    };
 
     const ctx: CheckContext = {
       lab,
@@ -214,17 +236,8 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
         }
       },
       blocked: (reason) => declaredSkip('blocked', `blocked: ${reason}`),
-      node: (name) => {
-        // A missing key or known_hosts file fails one check with the cause and blocks the others, as Keystone
-        // credentials do: not one "no host key" failure per node and check.
-        const missing = sshCredentialsMissing(lab);
-        if (missing && id === SSH_WITNESS) throw new Error(missing);
-        if (missing) declaredSkip('blocked', `blocked: no SSH to the nodes (${SSH_WITNESS} reports it): ${missing}`);
-        const key = `${lab.file}#${name}`;
-        let shell = shells.get(key);
-        if (!shell) shells.set(key, (shell = new NodeShell(lab, lab.node(name))));
-        return shell;
-      },
+      node: (name) => shell(name, () => lab.node(name)),
+      client: () => shell('deployer client', () => deployerClient(lab)),
       requires: (capability) => {
         const why = lab.lacks(capability);
         if (why) declaredSkip('lacks', `lab ${lab.name} lacks ${capability}: ${why}`);
@@ -248,6 +261,7 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
         await ctx.attach('waived failure', message);
         declaredSkip('waived', `waived (${w}) — the check failed: ${message.split('\n')[0]}`);
       }
+      if (gated) noteStop({ layer, checkId: id, outcome: 'failed', why: message });
       const lapsed = waiver.expired ? ` (waiver expired on ${waiver.expired.map((x) => `${x.decision} ${x.expires}`).join(', ')})` : '';
       if (error instanceof Error) {
         error.message = `[${decisions.label(id)}]${lapsed} ${message}`;

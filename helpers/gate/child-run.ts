@@ -15,10 +15,19 @@ export interface ChildRun {
  * Run checks in a child Vitest against a lab, for the project's own tests: its matrix, Allure results and JUnit
  * go to `scratch` (emptied first), never to the real reports.
  */
-export async function runChecks(options: { lab: string; scratch: string; args: readonly string[]; cwd?: string; env?: Record<string, string> }): Promise<ChildRun> {
+export async function runChecks(options: {
+  lab: string;
+  scratch: string;
+  args: readonly string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Run this command line instead of `npx vitest run <args>` (e.g. `npm test -- --gated`). */
+  command?: readonly string[];
+}): Promise<ChildRun> {
   rmSync(options.scratch, { recursive: true, force: true });
   mkdirSync(options.scratch, { recursive: true });
-  const run = await execa('npx', ['vitest', 'run', ...options.args], {
+  const [file, ...args] = options.command ?? ['npx', 'vitest', 'run', ...options.args];
+  const run = await execa(file!, args, {
     cwd: options.cwd ?? repoRoot,
     reject: false,
     all: true,
@@ -30,6 +39,8 @@ export async function runChecks(options: { lab: string; scratch: string; args: r
       // A run of its own: its cloud resources and ledger are not the parent's.
       STACKGATE_RUN: '',
       STACKGATE_RUN_PID: '',
+      // Gated only when the child is asked to be (its own --gated, or its spec).
+      STACKGATE_GATED: '',
       ...options.env,
     },
   });

@@ -1,9 +1,11 @@
 /**
  * The gate's verdict in JUnit: Vitest's JUnit file lists the checks; this adds a suite of the decisions in scope
- * (only a proven decision reads as passed there) and the reaper's line, so a CI that reads JUnit alone sees both.
+ * (only a proven decision reads as passed there), the reaper's line and, when a layer did not pass, the line of every
+ * layer, so a CI that reads JUnit alone sees them all.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { reapedLine } from './ledger.ts';
+import { layerLines, stoppedAt } from './gated.ts';
 import { ICON, type MatrixRow, type Verdict } from './verdict.ts';
 
 const xml = (s: string) => s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
@@ -30,6 +32,11 @@ export function decisionsSuite(v: Verdict): { xml: string; tests: number; failur
   if (v.reaped) {
     const line = xml(reapedLine(v.reaped));
     cases.push(`    <testcase classname="stackgate" name="reaper: leftovers of dead earlier runs"><system-out>${line}</system-out></testcase>`);
+  }
+  const stop = v.gates ? stoppedAt(v.gates) : undefined;
+  if (stop) {
+    const lines = xml(layerLines(v.gates!, v.gated === true).join('\n'));
+    cases.push(`    <testcase classname="stackgate" name="layers: the gate stopped at ${stop}"><system-out>${lines}</system-out></testcase>`);
   }
   const failures = rows.filter((m) => outcome(m)?.element === 'failure').length;
   const skipped = rows.filter((m) => outcome(m)?.element === 'skipped').length;

@@ -12,6 +12,22 @@ const PREFIX: Record<string, Layer> = {
   mon: 'monitoring',
 };
 
+/**
+ * The order a gated run judges the layers in (seed 003: each phase ends in a hard gate): a stage runs only after every
+ * stage before it, and tls and dns, which stand on the network alone, share one.
+ */
+export const STAGES: readonly (readonly Layer[])[] = [
+  ['preflight'],
+  ['network'],
+  ['tls', 'dns'],
+  ['compute'],
+  ['storage', 'monitoring'],
+];
+
+export function stageOf(layer: Layer): number {
+  return STAGES.findIndex((s) => s.includes(layer));
+}
+
 export const CHECK_ID = /^(pre|net|tls|dns|compute|storage|mon)\.[a-z0-9]+(-[a-z0-9]+)*$/;
 
 export function layerOf(checkId: string): Layer {
@@ -25,4 +41,15 @@ export function layerOf(checkId: string): Layer {
 /** Layers that talk to a running lab (everything but preflight). */
 export function isLive(layer: Layer): boolean {
   return layer !== 'preflight';
+}
+
+/**
+ * What `npm test [-- …]` hands Vitest: `--gated` taken out (Vitest refuses an option it does not know; it goes on as
+ * STACKGATE_GATED=1), and every layer as a project unless a `--project` is given.
+ */
+export function acceptanceArgs(argv: readonly string[]): { gated: boolean; vitest: string[] } {
+  const rest = argv.filter((a) => a !== '--gated');
+  const chosen = rest.some((a) => a === '--project' || a.startsWith('--project='));
+  const projects = chosen ? [] : LAYERS.flatMap((l) => ['--project', l]);
+  return { gated: argv.includes('--gated'), vitest: ['run', ...projects, ...rest] };
 }

@@ -7,6 +7,7 @@ import { isoDay, loadDecisions } from './decisions.ts';
 import { LAYERS, type Layer } from './layers.ts';
 import { currentRun, ledgerDir, outstanding, readLedger, reapedLine, takeReaped } from './ledger.ts';
 import { addDecisionsToJUnit } from './junit.ts';
+import { forgetStops, isGated } from './gated.ts';
 import { judge, matrixMarkdown, matrixText, unprovenLines, type CheckResult, type Verdict } from './verdict.ts';
 
 export interface GateReporterOptions {
@@ -95,7 +96,9 @@ export class GateReporter implements Reporter {
     // Every check file removes what it created; what its ledger still lists was left behind.
     const left = outstanding(readLedger(join(ledgerDir(lab.name), `${currentRun().run}.jsonl`))).map((e) => `${e.kind} ${e.name}${e.id ? ` (${e.id})` : ''}`);
     const reaped = takeReaped(lab.name, currentRun().run);
-    const verdict = judge(decisions, layers, results, this.options.today ?? process.env.STACKGATE_TODAY ?? isoDay(), left, reaped);
+    const today = this.options.today ?? process.env.STACKGATE_TODAY ?? isoDay();
+    const verdict = judge(decisions, layers, results, today, left, reaped, isGated(lab));
+    forgetStops();
     const dir = this.options.reportsDir ?? process.env.STACKGATE_REPORTS ?? join(process.cwd(), 'reports');
     mkdirSync(dir, { recursive: true });
     const matrix = matrixMarkdown(verdict);

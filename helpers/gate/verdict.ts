@@ -1,5 +1,6 @@
 import type { Decision, Decisions, Waiver } from './decisions.ts';
-import { layerOf, type Layer } from './layers.ts';
+import { LAYERS, layerOf, type Layer } from './layers.ts';
+import { layerGates, layerLines, stoppedAt, type LayerGate } from './gated.ts';
 import type { SkipKind } from './check.ts';
 import { reapedLine, type Reaped } from './ledger.ts';
 
@@ -10,7 +11,7 @@ export interface CheckResult {
   readonly name: string;
   readonly file: string;
   readonly status: CheckStatus;
-  readonly skip?: { kind: SkipKind; reason: string };
+  readonly skip?: { kind: SkipKind; reason: string; by?: Layer };
   readonly message?: string;
   readonly durationMs?: number;
 }
@@ -27,7 +28,7 @@ export interface MatrixRow {
   readonly title: string;
   readonly source: string;
   readonly status: DecisionStatus;
-  readonly checks: { id: string; status: CheckStatus | 'not run'; note?: string }[];
+  readonly checks: { id: string; status: CheckStatus | 'not run'; note?: string; by?: Layer }[];
   /** For a partial or design-only decision: each check that proved nothing here, and why. */
   readonly unproven?: string[];
   readonly waiver?: Waiver & { expired: boolean };
@@ -43,6 +44,9 @@ export interface Verdict {
   readonly unmappedChecks: readonly string[];
   /** What the reaper removed before this run (leftovers of dead earlier runs), when it ran. */
   readonly reaped?: Reaped;
+  /** Each layer as a gate, in the design's order; `gated`: the layers ran one after another, each a hard gate. */
+  readonly gates?: readonly LayerGate[];
+  readonly gated?: boolean;
 }
 
 type CheckRow = MatrixRow['checks'][number];
@@ -83,6 +87,7 @@ export function judge(
   today: string,
   leftovers: readonly string[] = [],
   reaped?: Reaped,
+  gated = false,
 ): Verdict {
   const byId = new Map<string, CheckResult>();
   for (const r of results) if (r.checkId) byId.set(r.checkId, r);
@@ -93,7 +98,7 @@ export function judge(
     const checks = d.checks.map((id) => {
       const r = byId.get(id);
       const note = r?.skip ? `${r.skip.kind}: ${r.skip.reason}` : r ? undefined : notRunNote(id, layers);
-      return { id, status: r ? r.status : ('not run' as const), ...(note ? { note } : {}) };
+      return { id, status: r ? r.status : ('not run' as const), ...(note ? { note } : {}), ...(r?.skip?.by ? { by: r.skip.by } : {}) };
     });
     const w = decisions.waivers.find((x) => x.decision === d.id);
     const judged = inScope ? decisionStatus(checks, byId) : { status: 'not in this run' as const };
@@ -124,10 +129,20 @@ export function judge(
   if (notChecks.length > 0) reasons.push(`tests without a check ID (use check()): ${notChecks.map((r) => `${r.file} › ${r.name}`).join(', ')}`);
   const uncovered = matrix.filter((m) => m.status === 'uncovered');
   if (uncovered.length > 0) reasons.push(`decision(s) no executed check covers: ${uncovered.map((m) => m.decision).join(', ')}`);
+  const gates = layerGates(results, layers, gated);
+  const stop = stoppedAt(gates);
+  const above = gates.filter((g) => g.status === 'blocked' && gated).map((g) => g.layer);
+  if (stop && above.length > 0) reasons.push(`the gate stopped at layer ${stop}: ${above.join(', ')} blocked by it, not run`);
   const blocked = matrix.filter((m) => m.status === 'blocked');
   if (blocked.length > 0) {
-    const ids = results.filter((r) => r.skip?.kind === 'blocked').map((r) => r.checkId ?? r.name);
-    reasons.push(`decision(s) blocked, not proven: ${blocked.map((m) => m.decision).join(', ')} (blocked checks: ${ids.join(', ')})`);
+    // Checks a lower layer blocked are counted per layer, not listed: the layer line above says why.
+    const under = new Map(gates.filter((g) => g.by).map((g) => [g.layer, g.by!]));
+    const lower = (r: CheckResult) => r.skip?.by ?? (r.checkId ? under.get(layerOf(r.checkId)) : undefined);
+    const ids = results.filter((r) => r.skip?.kind === 'blocked' && !lower(r)).map((r) => r.checkId ?? r.name);
+    const byLayer = LAYERS.map((l) => [l, results.filter((r) => r.skip?.kind === 'blocked' && lower(r) === l).length] as const)
+      .filter(([, n]) => n > 0);
+    const parts = [...ids, ...byLayer.map(([l, n]) => `${n} blocked by ${l}`)];
+    reasons.push(`decision(s) blocked, not proven: ${blocked.map((m) => m.decision).join(', ')} (blocked checks: ${parts.join(', ')})`);
   }
   const expired = matrix.filter((m) => m.waiver?.expired && m.status === 'failed');
   if (expired.length > 0) reasons.push(`expired waiver(s) no longer count: ${expired.map((m) => `${m.decision} (expired ${m.waiver!.expires})`).join(', ')}`);
@@ -136,7 +151,7 @@ export function judge(
 
   const mapped = new Set(decisions.all.flatMap((d) => d.checks));
   const unmappedChecks = results.filter((r) => r.checkId && !mapped.has(r.checkId)).map((r) => r.checkId!);
-  return { lab: decisions.lab, pass: reasons.length === 0, layers, counts, reasons, matrix, unmappedChecks, ...(reaped ? { reaped } : {}) };
+  return { lab: decisions.lab, pass: reasons.length === 0, layers, counts, reasons, matrix, unmappedChecks, ...(reaped ? { reaped } : {}), gates, gated };
 }
 
 /** How a status reads in every report (matrix, summary, JUnit, Allure): only `passed` reads PASS. */
@@ -176,6 +191,7 @@ export function matrixMarkdown(v: Verdict): string {
     '',
     ...(v.reasons.length ? ['Why the gate fails:', '', ...v.reasons.map((r) => `- ${r}`), ''] : []),
     ...(v.reaped ? [`Before the checks — ${reapedLine(v.reaped)}`, ''] : []),
+    ...(v.gates?.length ? ['```', ...layerLines(v.gates, v.gated === true), '```', ''] : []),
     '| decision | title | source | status | checks |',
     '|---|---|---|---|---|',
     ...v.matrix.map((m) => {
@@ -194,8 +210,21 @@ export function matrixText(v: Verdict): string {
   const out = [`Decisions of lab ${v.lab} (layers: ${v.layers.join(', ')}):`];
   for (const m of rows) {
     out.push(`  ${m.decision.padEnd(width)}  ${ICON[m.status].padEnd(11)}  ${m.title}`);
-    for (const c of m.checks) if (c.status === 'failed' || (m.status !== 'passed' && c.note)) out.push(`  ${''.padEnd(width)}    ${c.id}: ${c.status}${c.note ? ` (${c.note})` : ''}`);
+    const shown = m.checks.filter((c) => !c.by && (c.status === 'failed' || (m.status !== 'passed' && c.note)));
+    // Checks that say the same (a lab not attached here blocks them all alike) share one line.
+    const same = new Map<string, string[]>();
+    for (const c of shown) {
+      const said = `${c.status}${c.note ? ` (${c.note})` : ''}`;
+      same.set(said, [...(same.get(said) ?? []), c.id]);
+    }
+    for (const [said, ids] of same) out.push(`  ${''.padEnd(width)}    ${ids.join(', ')}: ${said}`);
+    // One line per lower layer that blocked checks of this decision, not one per check.
+    for (const l of LAYERS) {
+      const by = m.checks.filter((c) => c.by === l).map((c) => c.id);
+      if (by.length) out.push(`  ${''.padEnd(width)}    blocked by ${l}: ${by.join(', ')}`);
+    }
   }
+  if (v.gates?.length) out.push(...layerLines(v.gates, v.gated === true));
   out.push(
     `Gate: ${v.pass ? 'PASS' : 'FAIL'} — ${decisionTally(v)}; checks: passed ${v.counts.passed}, failed ${v.counts.failed}, skipped ${v.counts.skipped}, blocked ${v.counts.blocked}, waived ${v.counts.waived}`,
   );

@@ -259,6 +259,11 @@ function semanticProblems(spec: LabSpec): { path: string; message: string }[] {
     needVip(`/services/${name}/internalVip`, svc.internalVip);
   }
   for (const [i, server] of (spec.dns?.servers ?? []).entries()) needNode(`/dns/servers/${i}/node`, server.node);
+  const client = spec.deployer?.client;
+  needNode('/deployer/client/node', client?.node);
+  if (client && (client.node === undefined) === (client.host === undefined)) {
+    out.push({ path: '/deployer/client', message: 'deployer.client names either a node of the lab or a host beside it, not both or neither' });
+  }
   for (const [i, net] of (spec.dns?.recursion ?? []).entries()) needNetwork(`/dns/recursion/${i}`, net);
   needNetwork('/neutron/externalNetwork/network', spec.neutron?.externalNetwork?.network);
   for (const [i, backend] of (spec.storage?.cinder?.backends ?? []).entries()) {

@@ -189,6 +189,8 @@ export interface LabSpec {
     imageTagSuffix?: string;
     haproxySslSettings?: 'modern' | 'intermediate' | 'legacy';
     images?: KollaImages;
+    /** Where the deployer's client runs (juju status): a node of the lab, or a host beside it. */
+    client?: { node?: string; host?: { name: string; address: string }; model?: string };
   };
   region?: string;
   host?: {
@@ -253,5 +255,6 @@ export interface LabSpec {
   };
   secrets?: string[];
   capabilities?: { lacks?: Partial<Record<Capability, string>> };
+  gate?: { gated?: boolean };
   persistence?: boolean;
 }

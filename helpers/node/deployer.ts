@@ -1,5 +1,7 @@
 import { sshUser } from '../lab/defaults.ts';
 import type { Lab } from '../lab/model.ts';
+import { shellLine } from './quote.ts';
+import type { SshHost } from './ssh.ts';
 
 /**
  * How a service's command runs on a node, per deployer: inside its Kolla container, or on the host where the
@@ -31,4 +33,21 @@ export function inCeph(lab: Lab, command: string): string {
   if (lab.ceph?.deployer !== 'cephadm') return command;
   const sudo = sshUser(lab) === 'root' ? '' : 'sudo ';
   return `${sudo}cephadm shell -- ${command}`;
+}
+
+/**
+ * Where the deployer's client runs (deployer.client): a node of the lab or a host beside it, as SSH reaches it; an
+ * error naming the spec field when the spec does not say.
+ */
+export function deployerClient(lab: Lab): SshHost {
+  const c = lab.deployer.client;
+  if (c?.node) return lab.node(c.node);
+  if (c?.host) return { name: c.host.name, managementAddress: c.host.address };
+  throw new Error(`lab ${lab.name}: deployer.client names no node or host where the ${lab.deployer.kind} client runs`);
+}
+
+/** `juju status` of the lab's model as JSON (deployer.client.model, else the client's current model). */
+export function jujuStatusCommand(lab: Lab): string {
+  const model = lab.deployer.client?.model;
+  return model ? shellLine(['juju', 'status', '--format=json', '-m', model]) : 'juju status --format=json';
 }

@@ -58,14 +58,17 @@ export function sshCredentialsMissing(lab: Lab): string | undefined {
   return `lab ${lab.name}: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing, so no node can be verified or logged into over SSH: ${how}`;
 }
 
-/** A shell on one lab node over SSH, connected on first use. */
+/** What SSH needs of a host: a name for messages and an address (a lab node, or a host beside the lab). */
+export type SshHost = Pick<LabNode, 'name' | 'managementAddress'>;
+
+/** A shell on one lab node (or a host beside the lab) over SSH, connected on first use. */
 export class NodeShell {
   private ssh: Promise<NodeSSH> | undefined;
   readonly address: string;
 
   constructor(
     readonly lab: Lab,
-    readonly node: LabNode,
+    readonly node: SshHost,
   ) {
     if (!node.managementAddress) throw new Error(`node ${node.name} of lab ${lab.name} has no management address to SSH to`);
     this.address = node.managementAddress;

@@ -1,6 +1,8 @@
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
 import { containerFindings, nodeOs, nodeSize, restartPolicies } from '../../helpers/node/host.ts';
+import { jujuStatusCommand } from '../../helpers/node/deployer.ts';
+import { jujuStatusFindings, parseJujuStatus } from '../../helpers/node/juju.ts';
 
 check('compute.node-os', "Every node runs the distribution and release the spec names", async ({ lab, node, notApplicable }) => {
   const want = lab.deployer.baseDistro;
@@ -30,4 +32,13 @@ check('compute.kolla-containers', "Every node runs the deployer's containers for
   if (lab.deployer.kind !== 'kolla') notApplicable(`lab ${lab.name}: deployer ${lab.deployer.kind} runs no containers (the catalog and agent checks prove its services)`);
   const findings = (await Promise.all(lab.nodes.map(async (n) => (await containerFindings(node(n.name), n)).map((f) => `${n.name}: ${f}`)))).flat();
   expect(findings, 'containers missing, stopped or unhealthy').toEqual([]);
+});
+
+check('compute.juju-status', 'Every charm is active/idle and every machine started in juju status', async (ctx) => {
+  const { lab, client, notApplicable } = ctx;
+  if (lab.deployer.kind !== 'juju') notApplicable(`lab ${lab.name}: deployer ${lab.deployer.kind} is not Juju`);
+  const shell = client();
+  const status = parseJujuStatus(await shell.out(jujuStatusCommand(lab)), `on ${shell.node.name}`);
+  const model = `Juju model ${status.model?.name ?? ''}`;
+  expect(jujuStatusFindings(status), `${model} not settled (seen from ${shell.node.name})`).toEqual([]);
 });

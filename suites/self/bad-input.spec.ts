@@ -8,6 +8,7 @@ import { basename, join, relative } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../../helpers/gate/child-run.ts';
+import { acceptanceArgs } from '../../helpers/gate/layers.ts';
 import { repoRoot } from '../../helpers/lab/load.ts';
 
 const badDir = join(repoRoot, 'fixtures/labs-bad');
@@ -76,9 +77,9 @@ describe('bad input on the Vitest routes', { concurrent: true }, () => {
   // The first run fills Vitest's module cache (experimental.fsModuleCache); the crash it caused came from cached modules.
   beforeAll(async () => void (await vitest('warm', lab, ['--project', 'preflight'])), 120_000);
 
-  const testScript = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: { test: string } }).scripts.test;
   const routes: [string, string[]][] = [
-    ['npm test (after lab ensure)', testScript.split(/\s+/).slice(2)],
+    // What `npm test` (helpers/gate/test-run.ts) hands Vitest, `run` aside.
+    ['npm test (after lab ensure)', acceptanceArgs([]).vitest.slice(1)],
     ['npx vitest suites/network', ['suites/network']],
     ['--project network', ['--project', 'network']],
     ['-t <check>', ['-t', 'net.vip-single-holder']],
