@@ -12,6 +12,7 @@ import { drillCatalogue } from './index.ts';
 const NO_DRILL: Record<string, string> = {
   'compute.kolla-containers': 'Kolla only: the embedded lab runs no containers (not applicable there)',
   'compute.restart-policy': 'Kolla only: containers and their restart policy (not applicable there)',
+  'compute.juju-status': 'Juju only: the embedded lab is not deployed by Juju (not applicable there)',
   'compute.node-os': "the embedded nodes share the host's root file system: a drill would change this machine's os-release",
   'compute.node-resources': "the embedded nodes share the host's CPUs and memory: a drill would have to change this machine",
   'compute.server-delete': 'every fault that keeps a port bound after a delete (nova-compute cut off from Neutron) also stops the boot the check stands on',
