@@ -10,6 +10,7 @@ import { drillCatalogue, findDrill, formatCatalogue } from './local/drills/index
 
 const USAGE = [
   'usage: npm run lab -- up|down|status|ensure [--lab NAME|PATH] [--purge] [--json]   (default lab: $STACKGATE_LAB or embedded)',
+  '       npm run lab -- reboot [NODE ...] [--hard]   (a node\'s power cycle; no NODE: the whole lab; waits until it is back)',
   '       npm run lab -- reap   (remove cloud resources earlier runs left: their ledgers, then any sg-<run>- name)',
   '       npm run lab -- drill --list | drill NAME | drill --revert NAME | drill --revert-all',
   lima.USAGE,
@@ -79,6 +80,11 @@ async function main(argv: string[]): Promise<number> {
         await drill.inject(lab);
         console.log(`injected ${drill.name}: ${drill.description}\n  must fail: ${drill.checks.join(', ')}\n  revert:    npm run lab -- drill --revert ${drill.name}`);
       }
+      return 0;
+    }
+    case 'reboot': {
+      const nodes = argv.slice(argv.indexOf('reboot') + 1).filter((a, i, all) => !a.startsWith('-') && all[i - 1] !== '--lab');
+      await local.reboot(lab, nodes, { hard: argv.includes('--hard') });
       return 0;
     }
     case 'down':

@@ -11,13 +11,14 @@ import type { Lab } from '../../helpers/lab/model.ts';
 import { Cloud } from '../../helpers/openstack/cloud.ts';
 import type { Component, LabContext } from './component.ts';
 import { COMPONENTS } from './components.ts';
-import { healthProblems, vipHolders } from './exec.ts';
+import { healthProblems, startDaemons, vipHolders } from './exec.ts';
 import { checkHost, installPackages, missingPackages, PACKAGES } from './host.ts';
 import {
   makeKeys, markComplete, packagesOf, plan, preseedsOf, readiness, render, stopAll, upComplete, walk, writeConfig,
 } from './orchestrator.ts';
 import { labPaths, netnsName, type LabPaths } from './paths.ts';
 import { NotReady, waitReady } from './ready.ts';
+import { powerCycle, readEnabled, writeEnabled } from './reboot.ts';
 import { Progress, run, tryRun, type Log } from './sh.ts';
 import { programStatus, renderSupervisor, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
 import { applyTopology, destroyTopology, planTopology, topologyState } from './topology.ts';
@@ -81,6 +82,7 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
   await p.step(`supervisor: ${atBoot} services that start at boot`, () => startOrUpdate(paths, [], manual));
   await walk(ctx, list, rendered, new Set(fresh ? [] : changed), p);
   markComplete(paths);
+  writeEnabled(paths, rendered.all);
   await p.step('ready for every check', () => ready(lab, paths, list, options.readyTimeoutMs ?? READY_TIMEOUT_MS));
   p.info(`lab ${lab.name} is up in ${p.elapsed}  (npm run lab -- status)`);
 }
@@ -167,6 +169,34 @@ export async function ensure(lab: Lab, options: Options = {}): Promise<void> {
 
 /** A lab that was up already had its time to settle: a shorter wait before the checks judge it. */
 const ENSURE_READY_TIMEOUT_MS = 120_000;
+
+/** How long a rebooted lab has to come back (the design's persistence bound; Kolla's services settle in minutes). */
+export const RECOVERY_TIMEOUT_MS = 300_000;
+
+/**
+ * Reboot nodes (all of them when none is named): power off, clear what a reboot clears, boot what is enabled at
+ * boot; then wait until every program that booted is healthy and the lab is ready for every check. Returns the
+ * seconds from power-on to ready.
+ */
+export async function reboot(lab: Lab, names: readonly string[], options: Options & { hard?: boolean } = {}): Promise<number> {
+  const { paths, list } = prepare(lab, options);
+  const nodes = names.length ? names.map((n) => lab.node(n)) : [...lab.nodes];
+  if (!(await status(lab, options)).up) throw new Error(`lab ${lab.name} is not up: there is nothing to reboot (npm run lab -- up)`);
+  const p = new Progress(options.log);
+  p.info(`lab ${lab.name}: reboot ${names.length ? nodes.map((n) => n.name).join(', ') : 'of every node'}${options.hard ? ' (hard)' : ''}`);
+  const rendered = render({ lab, paths }, list);
+  const booted = new Set(await powerCycle(lab, paths, nodes, rendered.all, !!options.hard, p));
+  const on = Date.now();
+  const bound = options.readyTimeoutMs ?? RECOVERY_TIMEOUT_MS;
+  await p.step('back: what booted is healthy and the lab is ready for every check', async () => {
+    const up = rendered.all.filter((d) => booted.has(d.program));
+    await startDaemons(lab, paths, up, new Set(), bound);
+    return ready(lab, paths, list, Math.max(bound - (Date.now() - on), 1000));
+  });
+  const seconds = (Date.now() - on) / 1000;
+  p.info(`lab ${lab.name} recovered ${seconds.toFixed(1)} s after power-on (${readEnabled(paths, rendered.all).size} programs enabled at boot)`);
+  return seconds;
+}
 
 /** Processes still inside the lab's namespaces after supervisor stopped (RabbitMQ's epmd daemonises): end them. */
 async function reapNamespaces(lab: Lab): Promise<string> {

@@ -249,7 +249,7 @@ export async function tunnelNicOnBridge(lab: Lab, paths: LabPaths, chassis: read
     const want = `${nic.address}/${nic.prefix}`;
     for (let i = 0; i < 40 && !(JSON.parse(await ipn(['-j', 'link', 'show'])) as { ifname: string }[]).some((l) => l.ifname === nic.name); i++) await new Promise((r) => setTimeout(r, 250));
     const now = (JSON.parse(await ipn(['-j', 'addr', 'show', 'dev', nic.name])) as typeof links)[0];
-    if (!now?.addr_info.some((a) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === want)) await ipn(['addr', 'add', want, 'dev', nic.name]);
+    if (!now?.addr_info.some((a) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === want)) await ipn(['addr', 'replace', want, 'dev', nic.name]);
     await ipn(['link', 'set', nic.name, 'mtu', String(nic.mtu), 'up']);
     if (!links.some((l) => l.ifname === phy) && !notes.some((n) => n.startsWith(`${node.name}:`))) notes.push(`${node.name}: ${nic.name} bridge present`);
   }
@@ -257,14 +257,21 @@ export async function tunnelNicOnBridge(lab: Lab, paths: LabPaths, chassis: read
 }
 
 
-/** The tunnel NIC, an OVS bridge's internal port, shows the carrier of the cable under it (as a Linux bridge would). */
+/**
+ * The tunnel NIC, an OVS bridge's internal port, shows the carrier of the cable under it (as a Linux bridge would),
+ * and keeps its address: ovs-vswitchd makes the port anew when it starts (after a reboot), as a node's network
+ * configuration would address it at boot.
+ */
 function tunnelCarrier(lab: Lab, node: LabNode): Daemon | undefined {
   const tunnel = lab.networkFor('tunnel');
   const nic = tunnel && node.nics.find((n) => n.network === tunnel.name && n.address);
   if (!nic) return undefined;
-  // The names are the script's arguments ($1 the tunnel NIC, $2 its peer), never part of its text.
+  // The names are the script's arguments ($1 the tunnel NIC, $2 its peer, $3 its address, $4 its MTU), never its text.
   const loop = [
     'while :; do',
+    'if [ -e "/sys/class/net/$1" ] && [ -e "/sys/class/net/$2" ] && ! ip -4 -o addr show dev "$1" | grep -qF "inet $3 "; then',
+    'ip addr replace "$3" dev "$1" && ip link set "$1" mtu "$4" up && echo "$1 address $3 (the node\'s network config)";',
+    'fi;',
     'if [ -e "/sys/class/net/$2" ] && have=$(cat "/sys/class/net/$1/carrier" 2>/dev/null); then',
     'if [ "$(cat "/sys/class/net/$2/carrier" 2>/dev/null)" = 1 ]; then want=1; else want=0; fi;',
     'if [ "$want" != "$have" ]; then if [ "$want" = 1 ]; then c=on; else c=off; fi; ip link set "$1" carrier $c && echo "$1 carrier $c (as $2)"; fi;',
@@ -272,7 +279,8 @@ function tunnelCarrier(lab: Lab, node: LabNode): Daemon | undefined {
     'sleep 1;',
     'done',
   ].join(' ');
-  return daemon(node, 'tunnel-carrier', { argv: ['/bin/sh', '-c', loop, 'tunnel-carrier', nic.name, underlayName(nic.name)] });
+  const args = [nic.name, underlayName(nic.name), `${nic.address}/${nic.prefix}`, String(nic.mtu)];
+  return daemon(node, 'tunnel-carrier', { argv: ['/bin/sh', '-c', loop, 'tunnel-carrier', ...args] });
 }
 
 async function wireChassis(c: UpContext): Promise<void> {
