@@ -14,6 +14,7 @@ import { writeRender } from '../render/index.ts';
 import { diskDevices } from '../render/lima.ts';
 import { limaPaths } from './paths.ts';
 import { buildPlan, formatPlan, type Phase } from './plan.ts';
+import { rebootPlan } from './reboot.ts';
 import { runPlan } from './run.ts';
 
 export const USAGE = `lima provider:
@@ -21,7 +22,8 @@ export const USAGE = `lima provider:
   npm run lab -- plan   [--lab NAME] [--skip-preflight]   every command \`up\` runs, by phase; runs none
   npm run lab -- up     [--lab NAME] [--phase 1|2] [--from STEP] [--skip-preflight]
   npm run lab -- status [--lab NAME] [--json]
-  npm run lab -- down   [--lab NAME] [--delete [--yes]]`;
+  npm run lab -- down   [--lab NAME] [--delete [--yes]]
+  npm run lab -- reboot [NODE ...] [--hard] [--lab NAME] [--plan]   VMs off and on (--plan: print the steps only)`;
 
 export interface Io {
   readonly log: (line: string) => void;
@@ -175,6 +177,16 @@ export async function main(lab: Lab, verb: string, argv: readonly string[], io: 
     case 'ensure':
       io.log(`lab ${lab.name} (provider lima) is judged as it is; stackgate does not bring it up for a test run`);
       return 0;
+    case 'reboot': {
+      const names = argv.slice(argv.indexOf('reboot') + 1).filter((a, i, all) => !a.startsWith('-') && all[i - 1] !== '--lab');
+      const steps = rebootPlan(lab, names, argv.includes('--hard'));
+      io.log(formatPlan(lab, steps).trimEnd());
+      if (argv.includes('--plan')) return 0;
+      const stateFile = join(p.state, 'reboot-state.json');
+      rmSync(join(io.cwd, stateFile), { force: true });
+      await runPlan(steps, { phases: [1], cwd: io.cwd, stateFile, logDir: p.logs, env: io.env, log: io.log });
+      return 0;
+    }
     default:
       io.log(`unknown verb "${verb}" for provider lima\n${USAGE}`);
       return 2;
