@@ -181,12 +181,13 @@ export const RECOVERY_TIMEOUT_MS = 300_000;
 export async function reboot(lab: Lab, names: readonly string[], options: Options & { hard?: boolean } = {}): Promise<number> {
   const { paths, list } = prepare(lab, options);
   const nodes = names.length ? names.map((n) => lab.node(n)) : [...lab.nodes];
-  if (!(await status(lab, options)).up) throw new Error(`lab ${lab.name} is not up: there is nothing to reboot (npm run lab -- up)`);
+  if (!upComplete(paths)) throw new Error(`lab ${lab.name} never came up here: there is nothing to reboot (npm run lab -- up)`);
   const p = new Progress(options.log);
   p.info(`lab ${lab.name}: reboot ${names.length ? nodes.map((n) => n.name).join(', ') : 'of every node'}${options.hard ? ' (hard)' : ''}`);
   const rendered = render({ lab, paths }, list);
-  const booted = new Set(await powerCycle(lab, paths, nodes, rendered.all, !!options.hard, p));
-  const on = Date.now();
+  const cycle = await powerCycle(lab, paths, nodes, rendered.all, !!options.hard, p);
+  const booted = new Set(cycle.booted);
+  const on = cycle.poweredOn;
   const bound = options.readyTimeoutMs ?? RECOVERY_TIMEOUT_MS;
   await p.step('back: what booted is healthy and the lab is ready for every check', async () => {
     const up = rendered.all.filter((d) => booted.has(d.program));

@@ -60,17 +60,22 @@ function own(path: string, owner: string | undefined): void {
   chownSync(path, uid, gid);
 }
 
+/** The directories daemons need before they start (after a reboot, the runtime ones are gone: systemd's RuntimeDirectory). */
+export function makeDirs(daemons: readonly Daemon[]): void {
+  for (const dir of daemons.flatMap((d) => d.dirs)) {
+    mkdirSync(dir.path, { recursive: true });
+    if (dir.mode !== undefined) chmodSync(dir.path, dir.mode);
+    own(dir.path, dir.owner);
+  }
+}
+
 /** Write every rendered directory and file; return the programs whose files changed. */
 export function writeConfig(rendered: Rendered): string[] {
   const changed: string[] = [];
   const written = new Set<string>();
   for (const f of rendered.files) writeIfChanged(f.path, f.content, f.mode);
+  makeDirs(rendered.all);
   for (const d of rendered.all) {
-    for (const dir of d.dirs) {
-      mkdirSync(dir.path, { recursive: true });
-      if (dir.mode !== undefined) chmodSync(dir.path, dir.mode);
-      own(dir.path, dir.owner);
-    }
     let touched = false;
     for (const f of d.files) {
       mkdirSync(dirname(f.path), { recursive: true });

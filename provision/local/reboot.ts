@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { Daemon } from './component.ts';
 import { writeIfChanged } from './config.ts';
+import { makeDirs } from './orchestrator.ts';
 import { netnsName, type LabPaths } from './paths.ts';
 import { run, sleep, tryRun, type Progress } from './sh.ts';
 import { shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
-import { planTopology } from './topology.ts';
+import { applyTopology, planTopology } from './topology.ts';
 
 /** The programs that start when their node boots (systemd's enabled units): all of them once `up` went through. */
 export const enabledFile = (paths: LabPaths) => join(paths.root, 'boot', 'enabled.json');
@@ -96,10 +97,10 @@ async function cycleLinks(lab: Lab, node: LabNode): Promise<void> {
   for (const nic of nics) await tryRun('ip', ['-n', ns, 'link', 'set', nic, 'up']);
 }
 
-/** Power the nodes off and on; return the programs started at boot. Readiness is the caller's to wait for. */
+/** Power the nodes off and on; return the programs started at boot and when power came on. Readiness is the caller's. */
 export async function powerCycle(
   lab: Lab, paths: LabPaths, nodes: readonly LabNode[], daemons: readonly Daemon[], hard: boolean, p: Progress,
-): Promise<string[]> {
+): Promise<{ booted: string[]; poweredOn: number }> {
   const names = new Set(nodes.map((n) => n.name));
   const mine = daemons.filter((d) => names.has(d.node));
   const programs = mine.map((d) => d.program);
@@ -119,11 +120,15 @@ export async function powerCycle(
   });
   const enabled = readEnabled(paths, daemons);
   const boot = mine.filter((d) => enabled.has(d.program)).map((d) => d.program);
+  const poweredOn = Date.now();
   await p.step(`boot: ${boot.length} of ${programs.length} programs enabled at boot`, async () => {
+    // The nodes' network configuration, as at boot: addresses, links and routes (a link that went down lost its routes).
+    await applyTopology(planTopology(lab));
+    makeDirs(mine);
     if (!supervisordPid(paths)) await startOrUpdate(paths, [], new Set(daemons.filter((d) => d.manual).map((d) => d.program)));
     if (boot.length) await ctl(paths, ['start', ...boot]);
     const off = programs.filter((x) => !enabled.has(x));
     return off.length ? `not enabled, left off: ${off.join(' ')}` : 'all enabled';
   });
-  return boot;
+  return { booted: boot, poweredOn };
 }
