@@ -17,7 +17,8 @@ import type { Cloud } from '../openstack/cloud.ts';
 import type { Tenant } from '../openstack/tenant.ts';
 
 /** Why a check was skipped. Every kind but `undeclared` is backed by the lab spec or its decision record. */
-export type SkipKind = 'not-applicable' | 'lacks' | 'not-due' | 'waived' | 'blocked' | 'undeclared';
+export type { SkipKind } from './verdict.ts';
+import type { SkipKind } from './verdict.ts';
 
 export interface CheckMeta {
   checkId: string;

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import type { Lab } from '../lab/model.ts';
 import { currentRun } from './ledger.ts';
 import { LAYERS, layerOf, stageOf, type Layer } from './layers.ts';
-import type { CheckResult } from './verdict.ts';
 
 /** `npm test -- --gated` sets STACKGATE_GATED=1; without it, the spec's gate.gated decides. */
 export function isGated(lab: Pick<Lab, 'spec'> | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -76,7 +75,15 @@ export interface LayerGate {
  * stops the gate; every layer above it is blocked by it: in a gated run because its checks did not run, in a
  * parallel run when it has failures of its own, which are then shown under the lower layer's failure.
  */
-export function layerGates(results: readonly CheckResult[], layers: readonly Layer[], gated: boolean): LayerGate[] {
+/** What a layer's gate reads of a check's result (verdict.ts's CheckResult). */
+interface Outcome {
+  readonly checkId: string | undefined;
+  readonly status: string;
+  readonly skip?: { readonly kind: string; readonly reason: string; readonly by?: Layer };
+  readonly message?: string;
+}
+
+export function layerGates(results: readonly Outcome[], layers: readonly Layer[], gated: boolean): LayerGate[] {
   const own = LAYERS.filter((l) => layers.includes(l)).map((layer) => {
     const rs = results.filter((r) => r.checkId && layerOf(r.checkId) === layer);
     const failed = rs.filter((r) => r.status === 'failed');

@@ -1,8 +1,10 @@
 import type { Decision, Decisions, Waiver } from './decisions.ts';
 import { LAYERS, layerOf, type Layer } from './layers.ts';
 import { layerGates, layerLines, stoppedAt, type LayerGate } from './gated.ts';
-import type { SkipKind } from './check.ts';
 import { reapedLine, type Reaped } from './ledger.ts';
+
+/** Why a check did not run: its own declaration, or what it depends on. */
+export type SkipKind = 'not-applicable' | 'lacks' | 'not-due' | 'waived' | 'blocked' | 'undeclared';
 
 export type CheckStatus = 'passed' | 'failed' | 'skipped';
 
