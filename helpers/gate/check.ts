@@ -1,5 +1,5 @@
 import * as allure from 'allure-js-commons';
-import { afterAll, test as base, TestRunner, type TestContext } from 'vitest';
+import { afterAll, inject, test as base, TestRunner, type TestContext } from 'vitest';
 import { NodeShell, sshCredentialsMissing, type SshHost } from '../node/ssh.ts';
 import { deployerClient } from '../node/deployer.ts';
 import { basename, relative } from 'node:path';
@@ -12,6 +12,7 @@ import { blockingLayer, isGated, noteStop } from './gated.ts';
 import { labReachability, type Reachability } from './reach.ts';
 import { redact, redactCopy } from './redact.ts';
 import { Ledger } from './ledger.ts';
+import { BORROWERS, SharedGuest } from '../openstack/shared-guest.ts';
 // Types only: the OpenStack client is loaded when a check first asks for a session (tls and dns never do).
 import type { Cloud } from '../openstack/cloud.ts';
 import type { Tenant } from '../openstack/tenant.ts';
@@ -79,6 +80,14 @@ const shells = new Map<string, NodeShell>();
 const clouds = new Map<string, Promise<Cloud>>();
 const tenants = new Map<string, Promise<Tenant>>();
 const filesWithCleanup = new WeakSet<object>();
+const borrowersOfFile = new WeakMap<object, string[]>();
+
+/** The run's shared guest, when a global setup began one (compute and storage layers, lab reachable). */
+function sharedGuest(lab: Lab): SharedGuest | undefined {
+  const handle = inject('stackgateGuest');
+  if (!handle) return undefined;
+  return new SharedGuest(handle, ((lab.spec.compute?.buildTimeoutSeconds ?? 900) + 300) * 1000);
+}
 
 /**
  * After a file's last check: remove the cloud resources its checks created (reverse order, through the ledger),
@@ -89,6 +98,9 @@ function cleanupAfterFile(): void {
   if (!file || filesWithCleanup.has(file)) return;
   filesWithCleanup.add(file);
   afterAll(async () => {
+    // A borrower of the shared guest that did not run (filtered, crashed before its end) holds it no longer.
+    const borrowed = borrowersOfFile.get(file) ?? [];
+    if (borrowed.length > 0) for (const id of borrowed) sharedGuest(loadLab())?.release(id);
     const left: string[] = [];
     for (const t of tenants.values()) left.push(...(await (await t.catch(() => undefined))?.ledger.cleanup() ?? []));
     tenants.clear();
@@ -162,7 +174,18 @@ function withoutSecrets(error: Error): Error {
 export function check(id: string, title: string, body: (ctx: CheckContext) => unknown, options: CheckOptions = {}): void {
   const layer = layerOf(id);
   cleanupAfterFile();
+  const borrower = (BORROWERS as readonly string[]).includes(id);
+  const file = TestRunner.getCurrentSuite().file;
+  if (file && borrower) borrowersOfFile.set(file, [...(borrowersOfFile.get(file) ?? []), id]);
   test(`${id}: ${title}`, { timeout: options.timeout }, async ({ lab, decisions, task, skip, signal }) => {
+    try {
+      await judged({ lab, decisions, task, skip, signal });
+    } finally {
+      // Done with the run's shared guest, whatever the outcome: the checks that take it away may go on.
+      if (borrower) sharedGuest(lab)?.release(id);
+    }
+  });
+  const judged = async ({ lab, decisions, task, skip, signal }: Fixtures & Pick<TestContext, 'task' | 'skip' | 'signal'>): Promise<void> => {
     const meta: CheckMeta = { checkId: id, layer, lab: lab.name, decisions: decisions.forCheck(id).map((d) => d.id) };
     task.meta.stackgate = meta;
     await label(lab, decisions, id, layer, title);
@@ -225,7 +248,11 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
         let t = tenants.get(lab.file);
         // Named after the test file: files of one run boot their tenants side by side (flavor and key names are unique).
         const scope = basename(task.file.name).replace(/\.test\.ts$/, '');
-        if (!t) tenants.set(lab.file, (t = import('../openstack/tenant.ts').then(({ Tenant }) => new Tenant(lab, cloud, new Ledger(lab.name, undefined, scope)))));
+        if (!t) {
+          const shared = sharedGuest(lab);
+          const options = shared ? { shared, sshKey: shared.handle } : {};
+          tenants.set(lab.file, (t = import('../openstack/tenant.ts').then(({ Tenant }) => new Tenant(lab, cloud, new Ledger(lab.name, undefined, scope), options))));
+        }
         return t;
       },
       needs: async (what, step) => {
@@ -270,5 +297,5 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
       }
       throw new Error(`[${decisions.label(id)}]${lapsed} ${message}`);
     }
-  });
+  };
 }

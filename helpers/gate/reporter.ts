@@ -1,3 +1,4 @@
+import { runBeforeVerdict } from './run-end.ts';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -53,6 +54,7 @@ export class GateReporter implements Reporter {
   }
 
   async onTestRunEnd(modules: ReadonlyArray<TestModule>): Promise<void> {
+    await runBeforeVerdict();
     // Vitest's JUnit of the checks first; the gate adds its decisions to it below.
     await this.junit?.onTestRunEnd(modules);
     const verdict = this.judgeRun(modules);

@@ -3,7 +3,9 @@
  * earlier runs left: everything their ledgers list, then anything named sg-<run>- of a run that no longer runs.
  */
 import { liveRuns, outstanding, readLedger, retire, runOf, runs, Ledger } from '../gate/ledger.ts';
+import { existsSync } from 'node:fs';
 import { ApiError, type Cloud } from './cloud.ts';
+import { removeState, stateFileOf } from './shared-guest.ts';
 import { waitFor } from './wait.ts';
 
 export interface Found {
@@ -182,7 +184,11 @@ export async function reap(cloud: Cloud, except: ReadonlySet<string> = new Set()
       }
     }
   }
-  for (const r of dead) retire(lab, r.run);
+  for (const r of dead) {
+    retire(lab, r.run);
+    // A killed run's shared-guest state says nothing once its resources are gone.
+    if (!existsSync(r.file)) removeState(stateFileOf(lab, r.run));
+  }
   return { removed, failed };
 }
 

@@ -5,12 +5,13 @@
  * Steps return data or throw errors with context; the checks assert.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { Ledger } from '../gate/ledger.ts';
+import { Ledger } from '../gate/ledger.ts';
 import { guestSsh, scratchSubnet } from '../lab/defaults.ts';
 import type { Lab } from '../lab/model.ts';
 import { ApiError, type Cloud } from './cloud.ts';
 import { consoleHostKeys, sshRuns, type ConsoleHostKeys } from './guest.ts';
 import { KINDS } from './resources.ts';
+import { GUEST_SCOPE, SHARED_STEPS, type SharedGuest, type SharedStep } from './shared-guest.ts';
 import { waitFor, type Transition } from './wait.ts';
 
 export interface Image {
@@ -119,18 +120,40 @@ export function sshKeyPair(comment: string): { publicKey: string; privateKeyPem:
 
 const serverState = (s: Server) => `${s.status}/${s['OS-EXT-STS:task_state'] ?? '-'}`;
 
+export interface TenantOptions {
+  readonly sshKey?: { publicKey: string; privateKeyPem: string };
+  /** The run's shared guest: its steps are read from there, not made here. */
+  readonly shared?: SharedGuest;
+}
+
+const isShared = (step: string): step is SharedStep => (SHARED_STEPS as readonly string[]).includes(step);
+
 export class Tenant {
   private readonly memo = new Map<string, Promise<unknown>>();
+  readonly sshKey: { publicKey: string; privateKeyPem: string };
+  private readonly shared?: SharedGuest;
+  /** The ledger the shared steps were recorded in (by the main process); this one's own when nothing is shared. */
+  private readonly sharedLedger: Ledger;
   constructor(
     readonly lab: Lab,
     readonly cloud: Cloud,
     readonly ledger: Ledger,
-  ) {}
+    options: TenantOptions = {},
+  ) {
+    this.sshKey = options.sshKey ?? sshKeyPair('stackgate');
+    this.shared = options.shared;
+    this.sharedLedger = this.shared ? new Ledger(ledger.lab, undefined, GUEST_SCOPE) : ledger;
+  }
 
   private once<T>(step: string, make: () => Promise<T>): Promise<T> {
     let p = this.memo.get(step) as Promise<T> | undefined;
-    if (!p) this.memo.set(step, (p = make()));
+    if (!p) this.memo.set(step, (p = this.shared && isShared(step) ? this.shared.step<T>(step) : make()));
     return p;
+  }
+
+  /** The name a step's resource has (sg-<run>-[<scope>-]<what>), whether made here or shared. */
+  nameOf(what: string): string {
+    return this.sharedLedger.name(what);
   }
 
   readonly imageBytes = testImageBytes();
@@ -286,8 +309,6 @@ export class Tenant {
     });
   }
 
-  readonly sshKey = sshKeyPair('stackgate');
-
   keypair(): Promise<{ id: string; name: string }> {
     return this.once('keypair', async () => {
       const c = this.cloud;
@@ -319,7 +340,7 @@ export class Tenant {
       );
       const timeoutMs = (this.lab.spec.compute?.buildTimeoutSeconds ?? 900) * 1000;
       const { value, transitions } = await waitFor(() => this.getServer(created.id), {
-        what: `server ${this.ledger.name('vm')}`,
+        what: `server ${this.nameOf('vm')}`,
         timeoutMs,
         intervalMs: 1000,
         state: serverState,
@@ -400,12 +421,28 @@ export class Tenant {
     return sshRuns(fip.floating_ip_address, this.sshKey.privateKeyPem, command, { user, port, hostKeys: keys, withinMs });
   }
 
-  /** Delete the server through the ledger and wait until Nova no longer knows it. */
+  /**
+   * Wait until the checks of other layers that use the shared guest are done with it (none without one); returns
+   * those still holding it when their bound ran out.
+   */
+  async whenOthersDone(boundMs = 700_000): Promise<string[]> {
+    return this.shared ? this.shared.othersDone(boundMs) : [];
+  }
+
+  /** Delete the server through the ledger, once no other check uses it, and wait until Nova no longer knows it. */
   async deleteServer(): Promise<{ seconds: number }> {
     const { server } = await this.server();
+    await this.whenOthersDone();
     const t0 = Date.now();
-    await this.ledger.remove('server', server.id);
+    await this.remove('server', server.id);
     return { seconds: (Date.now() - t0) / 1000 };
+  }
+
+  /** Delete a resource of the scenario now (a check that proves deletion), keeping its ledger true. */
+  async remove(kind: 'server' | 'port', id: string): Promise<void> {
+    if (!this.shared) return this.ledger.remove(kind, id);
+    await KINDS[kind]!.remove(this.cloud, id);
+    this.sharedLedger.record(kind, this.nameOf(kind === 'server' ? 'vm' : 'port'), 'deleted', id);
   }
 
   /** What an operator needs when a server step fails: fault, state history, actions, console, port binding. */
@@ -432,6 +469,8 @@ export class Tenant {
       parts.push(`port ${p.name}: ${now ? `status ${now.status}, binding host ${now['binding:host_id'] || '-'}, device ${now.device_owner || '-'} ${now.device_id || ''}` : 'gone'}`);
     }
     parts.push(`requests:\n${this.cloud.trailText()}`);
+    const shared = this.shared?.state?.trail;
+    if (shared) parts.push(`requests of the run's shared guest (main process):\n${shared}`);
     return parts.join('\n');
   }
 }

@@ -45,7 +45,7 @@ check('storage.volume-attach', 'A volume of the Ceph type attaches to a running 
     done: (p) => !p.has(disk),
   });
   expect([...after.value.keys()], `guest ${server.name} after detaching volume ${v.name}`).not.toContain(disk);
-  // A boot under the spec's build timeout, SSH, attach and detach: beside the compute layer's boot on a small host.
+  // The run's guest (booted once for the compute and storage layers) under the spec's build timeout, SSH, attach and detach.
 }, { timeout: 660_000 });
 
 check('storage.nova-disk-rbd', "A server's root disk is an RBD image in Nova's pool where the spec makes Nova a Ceph consumer", async ({ lab, tenant, node, due, needs, notApplicable }) => {
