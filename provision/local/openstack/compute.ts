@@ -6,7 +6,7 @@ import { viaVip } from '../api.ts';
 import { daemon, type Component, type Condition, type Daemon, type ReadyContext, type UpContext } from '../component.ts';
 import { once } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
-import { waitUntil } from '../sh.ts';
+import { run, waitUntil } from '../sh.ts';
 import { adminApi, guestsRun, hasService, layout, openstackContext, type OpenstackContext } from './common.ts';
 import { novaConf, novaDir, novaManage } from './nova.ts';
 
@@ -24,6 +24,35 @@ function renderCompute(c: OpenstackContext, cn: LabNode): Daemon {
     files: [{ path: `${own}/nova.conf`, content: conf, owner: 'nova', mode: 0o640 }],
     dirs: [{ path: own, owner: 'nova' }, { path: `${own}/lock`, owner: 'nova' }, { path: `${own}/instances`, owner: 'nova' }],
   });
+}
+
+/** Nova's guests defined in libvirt that Nova does not know, from `virsh list --all --uuid --name` lines. */
+export function strangers(listing: string, known: ReadonlySet<string>): { uuid: string; name: string }[] {
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  return listing
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .map((w) => ({ uuid: w.find((x) => uuid.test(x)) ?? '', name: w.find((x) => x.startsWith('instance-')) ?? '' }))
+    .filter((d) => d.uuid && d.name && !known.has(d.uuid));
+}
+
+/**
+ * libvirt keeps domain definitions host-wide (/etc/libvirt/qemu), past `lab down --purge`; Nova numbers its
+ * instances anew with a new database, so a leftover instance-0000000N refuses the boot of a new server with its
+ * name ("domain already exists"). nova-compute starts with no domain Nova does not know.
+ */
+async function removeStrangers(c: UpContext): Promise<string> {
+  const { lab } = c;
+  const api = await adminApi(c);
+  const nova = `${viaVip(lab, 'nova')}${lab.spec.services!.nova!.path ?? '/v2.1'}`;
+  const r = await api.call<{ servers: { id: string }[] }>('GET', `${nova}/servers?all_tenants=1&limit=1000`);
+  const virsh = (args: string[]) => run('virsh', ['-c', 'qemu:///system', ...args]);
+  const found = strangers(await virsh(['list', '--all', '--uuid', '--name']), new Set(r.body.servers.map((x) => x.id)));
+  for (const d of found) {
+    await virsh(['destroy', d.uuid]).catch(() => undefined);
+    await virsh(['undefine', d.uuid]);
+  }
+  return found.length ? `undefined ${found.map((d) => d.name).join(', ')}` : 'none';
 }
 
 /** Wait on the API until nova-compute runs on every compute node, then map the hosts (each nova-manage call costs seconds). */
@@ -75,6 +104,9 @@ export const novaCompute: Component = {
   render: (ctx) => {
     const c = openstackContext(ctx);
     return c.layout.compute.map((n) => renderCompute(c, n));
+  },
+  bootstrap: async (c) => {
+    if (guestsRun(c.lab)) await c.step('libvirt domains Nova does not know', () => removeStrangers(c));
   },
   configure: async (c) => void (await c.step('compute hosts mapped to cell1 (discover_hosts)', () => discoverHosts(c))),
   ready: ({ lab, cloud }: ReadyContext): Condition[] => [
