@@ -330,8 +330,14 @@ function horizonKeystoneUnreachable(lab: Lab): Drill | undefined {
   );
 }
 
+/** Horizon logs in with the same credentials: where the lab has a dashboard, its login fails with them too. */
+const wrongCredentialsFor = (lab: Lab): Drill =>
+  horizon.needed(lab)
+    ? { ...wrongCredentials, decisions: [...wrongCredentials.decisions, 'CMP-06'], checks: [...wrongCredentials.checks, 'compute.horizon-login'] }
+    : wrongCredentials;
+
 export const computeDrillsFor = (lab: Lab): Drill[] =>
   [
-    novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentials, tokenOtherProject,
+    novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentialsFor(lab), tokenOtherProject,
     leakedResource, northSouthCut(lab), glanceNoAuth(lab), horizonKeystoneUnreachable(lab),
   ].filter((d) => d !== undefined);
