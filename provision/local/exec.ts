@@ -99,3 +99,27 @@ export async function vipHolders(lab: Lab): Promise<Map<string, string>> {
   );
   return held;
 }
+
+async function pidsIn(ns: string): Promise<number[]> {
+  const { out } = await tryRun('ip', ['netns', 'pids', ns]);
+  return out.split(/\s+/).filter((x) => /^\d+$/.test(x)).map(Number);
+}
+
+function signal(pids: readonly number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/** End every process in a namespace: SIGTERM and up to 10 s of grace, or SIGKILL at once; returns how many there were. */
+export async function endProcesses(ns: string, hard: boolean): Promise<number> {
+  const pids = await pidsIn(ns);
+  signal(pids, hard ? 'SIGKILL' : 'SIGTERM');
+  for (let i = 0; !hard && i < 20 && (await pidsIn(ns)).length; i++) await sleep(500);
+  signal(await pidsIn(ns), 'SIGKILL');
+  return pids.length;
+}

@@ -11,7 +11,7 @@ import type { Lab } from '../../helpers/lab/model.ts';
 import { Cloud } from '../../helpers/openstack/cloud.ts';
 import type { Component, LabContext } from './component.ts';
 import { COMPONENTS } from './components.ts';
-import { healthProblems, startDaemons, vipHolders } from './exec.ts';
+import { endProcesses, healthProblems, startDaemons, vipHolders } from './exec.ts';
 import { checkHost, installPackages, missingPackages, PACKAGES } from './host.ts';
 import {
   makeKeys, markComplete, packagesOf, plan, preseedsOf, readiness, render, stopAll, upComplete, walk, writeConfig,
@@ -203,17 +203,10 @@ export async function reboot(lab: Lab, names: readonly string[], options: Option
 async function reapNamespaces(lab: Lab): Promise<string> {
   const ended: string[] = [];
   for (const node of lab.nodes) {
-    const { out } = await tryRun('ip', ['netns', 'pids', netnsName(lab, node)]);
-    for (const pid of out.split(/\s+/).filter((x) => /^\d+$/.test(x)).map(Number)) {
-      try {
-        process.kill(pid, 'SIGTERM');
-        ended.push(`${node.name}:${pid}`);
-      } catch {
-        // gone already
-      }
-    }
+    const n = await endProcesses(netnsName(lab, node), false);
+    if (n) ended.push(`${node.name}: ${n}`);
   }
-  return ended.length ? `ended ${ended.join(' ')}` : 'none left';
+  return ended.length ? `ended ${ended.join(', ')}` : 'none left';
 }
 
 /** Stop everything and remove namespaces, bridges and veths. Keys and certificates stay unless purge. */

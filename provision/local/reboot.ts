@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { Daemon } from './component.ts';
 import { writeIfChanged } from './config.ts';
+import { endProcesses } from './exec.ts';
 import { makeDirs } from './orchestrator.ts';
 import { netnsName, type LabPaths } from './paths.ts';
-import { run, sleep, tryRun, type Progress } from './sh.ts';
+import { run, tryRun, type Progress } from './sh.ts';
 import { shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
 import { applyTopology, planTopology } from './topology.ts';
 
@@ -28,31 +29,6 @@ export function readEnabled(paths: LabPaths, daemons: readonly Daemon[]): Set<st
 
 const ctl = (paths: LabPaths, args: string[]) => tryRun('supervisorctl', ['-c', paths.supervisorConf, ...args]);
 
-async function pidsIn(ns: string): Promise<number[]> {
-  const { out } = await tryRun('ip', ['netns', 'pids', ns]);
-  return out.split(/\s+/).filter((x) => /^\d+$/.test(x)).map(Number);
-}
-
-function kill(pids: readonly number[], signal: NodeJS.Signals): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // gone already
-    }
-  }
-}
-
-/** End every process in a namespace: SIGTERM and a grace period, or SIGKILL at once. */
-async function endAll(ns: string, hard: boolean): Promise<number> {
-  const pids = await pidsIn(ns);
-  kill(pids, hard ? 'SIGKILL' : 'SIGTERM');
-  for (let i = 0; !hard && i < 20 && (await pidsIn(ns)).length; i++) await sleep(500);
-  const left = await pidsIn(ns);
-  kill(left, 'SIGKILL');
-  return pids.length;
-}
-
 /** Namespaces a node's processes made (the metadata agent's ovnmeta-…): they do not survive the node. */
 async function madeBy(lab: Lab, node: LabNode): Promise<string[]> {
   const ids = await run('ip', ['-n', netnsName(lab, node), '-j', 'netns', 'list-id']).catch(() => '[]');
@@ -63,7 +39,7 @@ async function powerOff(lab: Lab, paths: LabPaths, nodes: readonly LabNode[], pr
   const whole = nodes.length === lab.nodes.length;
   if (whole) {
     const pid = supervisordPid(paths);
-    if (hard && pid) kill([pid], 'SIGKILL');
+    if (hard && pid) process.kill(pid, 'SIGKILL');
     else await shutdown(paths);
   } else if (programs.length) {
     if (hard) await ctl(paths, ['signal', 'KILL', ...programs]);
@@ -71,10 +47,10 @@ async function powerOff(lab: Lab, paths: LabPaths, nodes: readonly LabNode[], pr
   }
   for (const node of nodes) {
     for (const ns of await madeBy(lab, node)) {
-      await endAll(ns, true);
+      await endProcesses(ns, true);
       await tryRun('ip', ['netns', 'delete', ns]);
     }
-    await endAll(netnsName(lab, node), hard);
+    await endProcesses(netnsName(lab, node), hard);
   }
 }
 

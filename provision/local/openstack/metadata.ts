@@ -2,7 +2,8 @@
 import { daemon, type Component, type Daemon, type LabContext } from '../component.ts';
 import { head, ini } from '../config.ts';
 import { netnsName } from '../paths.ts';
-import { run, tryRun } from '../sh.ts';
+import { run } from '../sh.ts';
+import { endProcesses } from '../exec.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { guestsRun, hasService, layout, openstackContext, uwsgi } from './common.ts';
 import { neutronDir } from './neutron.ts';
@@ -101,14 +102,7 @@ export async function metadataNamespaces(lab: Lab): Promise<string[]> {
 async function removeNamespaces({ lab }: LabContext): Promise<string> {
   const names = await metadataNamespaces(lab);
   for (const name of names) {
-    const { out } = await tryRun('ip', ['netns', 'pids', name]);
-    for (const pid of out.split(/\s+/).filter((x) => /^\d+$/.test(x)).map(Number)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
+    await endProcesses(name, true);
     await run('ip', ['netns', 'delete', name]);
   }
   return names.length ? `removed ${names.join(', ')}` : 'no metadata namespaces';
