@@ -9,7 +9,12 @@ export interface ChildRun {
   readonly output: string;
   /** The gate's verdict with every result; undefined when the run stopped before the gate reporter. */
   readonly verdict: (Verdict & { results: CheckResult[] }) | undefined;
+  /** It ran past its bound and was interrupted (SIGINT to its process group, SIGKILL after a grace period). */
+  readonly timedOut: boolean;
 }
+
+/** What an interrupted child gets to remove its cloud resources (the ledger's SIGINT handler) before SIGKILL. */
+const GRACE_MS = 30_000;
 
 /**
  * Run checks in a child Vitest against a lab, for the project's own tests: its matrix, Allure results and JUnit
@@ -23,14 +28,18 @@ export async function runChecks(options: {
   env?: Record<string, string>;
   /** Run this command line instead of `npx vitest run <args>` (e.g. `npm test -- --gated`). */
   command?: readonly string[];
+  /** Interrupt the child (and every process it started) after this long; a hung run then ends with its output. */
+  timeoutMs?: number;
 }): Promise<ChildRun> {
   rmSync(options.scratch, { recursive: true, force: true });
   mkdirSync(options.scratch, { recursive: true });
   const [file, ...args] = options.command ?? ['npx', 'vitest', 'run', ...options.args];
-  const run = await execa(file!, args, {
+  const child = execa(file!, args, {
     cwd: options.cwd ?? repoRoot,
     reject: false,
     all: true,
+    // Its own process group: npx, Vitest and its workers are interrupted together, as Ctrl-C would.
+    detached: options.timeoutMs !== undefined,
     env: {
       STACKGATE_LAB: options.lab,
       STACKGATE_REPORTS: options.scratch,
@@ -44,11 +53,33 @@ export async function runChecks(options: {
       ...options.env,
     },
   });
+  let timedOut = false;
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, name);
+    } catch {
+      // already gone
+    }
+  };
+  const timers = options.timeoutMs === undefined ? [] : [
+    setTimeout(() => {
+      timedOut = true;
+      signal('SIGINT');
+    }, options.timeoutMs),
+    setTimeout(() => signal('SIGKILL'), options.timeoutMs + GRACE_MS),
+  ];
+  // Detached children outlive this process unless told: no run goes on against the lab after its parent is gone.
+  const orphaned = () => signal('SIGKILL');
+  if (options.timeoutMs !== undefined) process.once('exit', orphaned);
+  const run = await child.finally(() => {
+    timers.forEach(clearTimeout);
+    process.off('exit', orphaned);
+  });
   let verdict: ChildRun['verdict'];
   try {
     verdict = JSON.parse(readFileSync(join(options.scratch, 'decisions.json'), 'utf8')) as ChildRun['verdict'];
   } catch {
     verdict = undefined;
   }
-  return { exitCode: run.exitCode ?? -1, output: run.all ?? '', verdict };
+  return { exitCode: run.exitCode ?? -1, output: run.all ?? '', verdict, timedOut };
 }

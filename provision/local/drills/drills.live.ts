@@ -26,10 +26,20 @@ const only = process.env.STACKGATE_DRILLS?.split(',').filter(Boolean);
 const drills = drillCatalogue(lab).filter((d) => !only || only.includes(d.name));
 const scratch = join(repoRoot, 'reports/tmp/drills');
 
+/**
+ * The bound of one run of layers; each drill's test gets it and a minute more, so a run that hangs ends with its
+ * own output (what it waited for) instead of a bare test timeout, and is stopped before the next drill begins.
+ */
+const RUN_MS = 420_000;
+const DRILL_MS = RUN_MS + 60_000;
+
 /** Run some layers against the lab in a child Vitest; its own results only, never the real report. */
 async function runLayers(layers: readonly Layer[], tag: string): Promise<Result[]> {
-  const run = await runChecks({ lab: lab.file, scratch: join(scratch, tag), args: layers.flatMap((l) => ['--project', l]) });
-  if (!run.verdict) throw new Error(`layers ${layers.join(', ')} stopped before the gate reporter:\n${run.output.slice(-2000)}`);
+  const args = layers.flatMap((l) => ['--project', l]);
+  const run = await runChecks({ lab: lab.file, scratch: join(scratch, tag), args, timeoutMs: RUN_MS });
+  const tail = run.output.slice(-4000);
+  if (run.timedOut) throw new Error(`layers ${layers.join(', ')} still running after ${RUN_MS / 1000} s; interrupted:\n${tail}`);
+  if (!run.verdict) throw new Error(`layers ${layers.join(', ')} stopped before the gate reporter:\n${tail}`);
   return run.verdict.results;
 }
 
@@ -46,7 +56,7 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
     for (const d of drills) await d.revert(lab); // a crashed earlier run may have left one in
     const healthy = await runLayers(allLayers, 'healthy');
     expect(failedIds(healthy), 'checks failing on the healthy lab before any drill').toEqual([]);
-  }, 300_000);
+  }, DRILL_MS);
 
   afterAll(async () => {
     for (const d of drills) await d.revert(lab);
@@ -94,12 +104,12 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
         const seconds = ((performance.now() - started) / 1000).toFixed(0);
         rows.push(`| ${drill.name} | ${drill.decisions.join(', ')} | ${drill.checks.join(', ')} | ${observed.join(', ') || (drill.after ? 'none; the run removed it' : '—')} | ${ok ? 'caught' : 'MISSED'} | ${seconds} |`);
       }
-    }, 300_000);
+    }, DRILL_MS);
   }
 
   it('the lab passes again after every drill is reverted', async () => {
     expect(failedIds(await runLayers(allLayers, 'reverted'))).toEqual([]);
-  }, 300_000);
+  }, DRILL_MS);
 });
 
 describe.runIf(!up)('fault drills', () => {
