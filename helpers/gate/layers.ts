@@ -1,6 +1,14 @@
 /** The layers of checks, in the order a lab is judged. A check ID's prefix names its layer. */
-export const LAYERS = ['preflight', 'network', 'tls', 'dns', 'compute', 'storage', 'monitoring'] as const;
+export const LAYERS = ['preflight', 'network', 'tls', 'dns', 'compute', 'storage', 'monitoring', 'persistence'] as const;
 export type Layer = (typeof LAYERS)[number];
+
+/**
+ * Layers that change the lab (persistence reboots its nodes): never part of `npm test`; run by name
+ * (`npx vitest run --project persistence`), by `npm run test:self` and by the nightly workflow.
+ */
+export const DESTRUCTIVE: readonly Layer[] = ['persistence'];
+/** The layers `npm test` runs. */
+export const ACCEPTANCE: readonly Layer[] = LAYERS.filter((l) => !DESTRUCTIVE.includes(l));
 
 const PREFIX: Record<string, Layer> = {
   pre: 'preflight',
@@ -10,6 +18,7 @@ const PREFIX: Record<string, Layer> = {
   compute: 'compute',
   storage: 'storage',
   mon: 'monitoring',
+  persist: 'persistence',
 };
 
 /**
@@ -22,13 +31,14 @@ export const STAGES: readonly (readonly Layer[])[] = [
   ['tls', 'dns'],
   ['compute'],
   ['storage', 'monitoring'],
+  ['persistence'],
 ];
 
 export function stageOf(layer: Layer): number {
   return STAGES.findIndex((s) => s.includes(layer));
 }
 
-export const CHECK_ID = /^(pre|net|tls|dns|compute|storage|mon)\.[a-z0-9]+(-[a-z0-9]+)*$/;
+export const CHECK_ID = /^(pre|net|tls|dns|compute|storage|mon|persist)\.[a-z0-9]+(-[a-z0-9]+)*$/;
 
 export function layerOf(checkId: string): Layer {
   const layer = PREFIX[checkId.split('.')[0] ?? ''];
@@ -50,6 +60,6 @@ export function isLive(layer: Layer): boolean {
 export function acceptanceArgs(argv: readonly string[]): { gated: boolean; vitest: string[] } {
   const rest = argv.filter((a) => a !== '--gated');
   const chosen = rest.some((a) => a === '--project' || a.startsWith('--project='));
-  const projects = chosen ? [] : LAYERS.flatMap((l) => ['--project', l]);
+  const projects = chosen ? [] : ACCEPTANCE.flatMap((l) => ['--project', l]);
   return { gated: argv.includes('--gated'), vitest: ['run', ...projects, ...rest] };
 }

@@ -1,5 +1,5 @@
 import type { Decision, Decisions, Waiver } from './decisions.ts';
-import { LAYERS, layerOf, type Layer } from './layers.ts';
+import { DESTRUCTIVE, LAYERS, layerOf, type Layer } from './layers.ts';
 import { layerGates, layerLines, stoppedAt, type LayerGate } from './gated.ts';
 import { reapedLine, type Reaped } from './ledger.ts';
 
@@ -78,7 +78,10 @@ function decisionStatus(rows: readonly CheckRow[], results: Map<string, CheckRes
 /** Why a check the decision names has no result: its layer was not run, or no check of that ID exists. */
 function notRunNote(id: string, layers: readonly Layer[]): string {
   const layer = layerOf(id);
-  return layers.includes(layer) ? `not run: no check ${id} ran in layer ${layer} (not written yet, or filtered out)` : `not run: layer ${layer} is not in this run`;
+  if (layers.includes(layer)) return `not run: no check ${id} ran in layer ${layer} (not written yet, or filtered out)`;
+  // npm test never reboots the lab: say how the proof is had.
+  if (DESTRUCTIVE.includes(layer)) return `not run: layer ${layer} changes the lab and runs only by name (npx vitest run --project ${layer})`;
+  return `not run: layer ${layer} is not in this run`;
 }
 
 /** The gate: every rule that turns a run red, applied to the decisions in scope of the layers that ran. */

@@ -10,8 +10,10 @@ const schema = JSON.parse(readFileSync(join(repoRoot, 'fixtures/schema/lab.schem
 function schemaDefault(path: string): unknown {
   let node: unknown = schema;
   for (const key of path.split('.')) {
-    const n = node as { properties?: Record<string, unknown>; items?: unknown; $ref?: string };
-    const resolved = n.$ref ? (schema.$defs as Record<string, unknown>)[n.$ref.replace('#/$defs/', '')] : n;
+    const n = node as { properties?: Record<string, unknown>; items?: unknown; $ref?: string; oneOf?: unknown[] };
+    const ref = n.$ref ? (schema.$defs as Record<string, unknown>)[n.$ref.replace('#/$defs/', '')] : n;
+    // A property that is a flag or an object (persistence: true | { … }): the object's properties.
+    const resolved = n.oneOf?.find((o) => (o as { properties?: unknown }).properties) ?? ref;
     const r = resolved as { properties?: Record<string, unknown>; items?: { properties?: Record<string, unknown> } };
     node = r.properties?.[key] ?? r.items?.properties?.[key];
     if (node === undefined) throw new Error(`no property ${key} on the way to ${path}`);
@@ -33,6 +35,7 @@ it('the defaults the checks use are the ones the lab schema documents', () => {
     ovnSouthboundPort: 'neutron.ovnSouthbound.port',
     projectName: 'credentials.project.name',
     projectDomain: 'credentials.project.domain',
+    recoverySeconds: 'persistence.recoverySeconds',
   };
   for (const [key, path] of Object.entries(where)) expect(schemaDefault(path), `${key} (${path})`).toBe(DEFAULTS[key as keyof typeof DEFAULTS]);
 });

@@ -23,6 +23,7 @@ export const DEFAULTS = {
   ovnSouthboundPort: 6642,
   projectName: 'admin',
   projectDomain: 'Default',
+  recoverySeconds: 300,
 } as const;
 
 export const novaPool = (lab: Lab) => lab.ceph?.novaPool ?? DEFAULTS.novaPool;
@@ -67,4 +68,11 @@ export function ovnSouthbound(lab: Lab): OvnSouthbound {
     throw new Error(`lab ${lab.name}: neutron.ovnSouthbound.scheme is ssl, so sslKey, sslCert and sslCa (paths on the OVN central node) must be given`);
   }
   return { scheme, port, ssl: { key: sb.sslKey, cert: sb.sslCert, ca: sb.sslCa } };
+}
+
+/** ARC-04: whether the lab must survive a reboot, and how long a rebooted node or lab has to come back. */
+export function persistence(lab: Lab): { required: boolean; recoverySeconds: number } {
+  const p = lab.spec.persistence;
+  const o = typeof p === 'object' ? p : { required: p ?? false };
+  return { required: o.required ?? true, recoverySeconds: o.recoverySeconds ?? DEFAULTS.recoverySeconds };
 }

@@ -256,5 +256,5 @@ export interface LabSpec {
   secrets?: string[];
   capabilities?: { lacks?: Partial<Record<Capability, string>> };
   gate?: { gated?: boolean };
-  persistence?: boolean;
+  persistence?: boolean | { required?: boolean; recoverySeconds?: number };
 }

@@ -96,9 +96,11 @@ export interface Sample {
   readonly value: [number, string];
 }
 
-/** An instant PromQL query; the vector it returns. */
-export async function query(prom: Prometheus, lab: Lab, promql: string, options: Omit<HttpOptions, 'auth'> = {}): Promise<Sample[]> {
-  const data = await api<{ resultType: string; result: Sample[] }>(prom, lab, `/api/v1/query?query=${encodeURIComponent(promql)}`, options);
+/** An instant PromQL query (now, or `at` a Unix time in seconds); the vector it returns. */
+export async function query(prom: Prometheus, lab: Lab, promql: string, options: Omit<HttpOptions, 'auth'> & { at?: number } = {}): Promise<Sample[]> {
+  const { at, ...http } = options;
+  const when = at === undefined ? '' : `&time=${at}`;
+  const data = await api<{ resultType: string; result: Sample[] }>(prom, lab, `/api/v1/query?query=${encodeURIComponent(promql)}${when}`, http);
   if (data.resultType !== 'vector') throw new PrometheusError(`${prom.service.label}: query ${promql} returned a ${data.resultType}, not a vector`);
   return data.result;
 }

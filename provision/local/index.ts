@@ -19,6 +19,7 @@ import {
 import { labPaths, netnsName, type LabPaths } from './paths.ts';
 import { NotReady, waitReady } from './ready.ts';
 import { powerCycle, readEnabled, writeEnabled } from './reboot.ts';
+import { persistence } from '../../helpers/lab/defaults.ts';
 import { Progress, run, tryRun, type Log } from './sh.ts';
 import { programStatus, renderSupervisor, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
 import { applyTopology, destroyTopology, planTopology, topologyState } from './topology.ts';
@@ -170,8 +171,6 @@ export async function ensure(lab: Lab, options: Options = {}): Promise<void> {
 /** A lab that was up already had its time to settle: a shorter wait before the checks judge it. */
 const ENSURE_READY_TIMEOUT_MS = 120_000;
 
-/** How long a rebooted lab has to come back (the design's persistence bound; Kolla's services settle in minutes). */
-export const RECOVERY_TIMEOUT_MS = 300_000;
 
 /**
  * Reboot nodes (all of them when none is named): power off, clear what a reboot clears, boot what is enabled at
@@ -188,7 +187,8 @@ export async function reboot(lab: Lab, names: readonly string[], options: Option
   const cycle = await powerCycle(lab, paths, nodes, rendered.all, !!options.hard, p);
   const booted = new Set(cycle.booted);
   const on = cycle.poweredOn;
-  const bound = options.readyTimeoutMs ?? RECOVERY_TIMEOUT_MS;
+  // The design's bound (persistence.recoverySeconds): what the persistence layer judges the reboot by.
+  const bound = options.readyTimeoutMs ?? persistence(lab).recoverySeconds * 1000;
   await p.step('back: what booted is healthy and the lab is ready for every check', async () => {
     const up = rendered.all.filter((d) => booted.has(d.program));
     await startDaemons(lab, paths, up, new Set(), bound);

@@ -1,4 +1,5 @@
 /** Nova's control services on the control node (API, conductor, scheduler) and nova.conf for every Nova daemon. */
+import { persistence } from '../../../helpers/lab/defaults.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
@@ -64,6 +65,8 @@ export function novaConf(c: OpenstackContext, node: LabNode, role: 'control' | '
         metadata_workers: 1,
         compute_driver: role === 'compute' ? computeDriver(c.lab) : undefined,
         instances_path: role === 'compute' ? `${dir}/instances` : undefined,
+        // ARC-04: a lab that survives reboots brings its guests back with their host (Nova leaves them SHUTOFF).
+        resume_guests_state_on_host_boot: role === 'compute' && persistence(c.lab).required ? true : undefined,
       },
       api: { auth_strategy: 'keystone' },
       api_database: role === 'control' ? { connection: dbUrl(c, 'nova', 'nova_api'), max_retries: -1 } : {},
