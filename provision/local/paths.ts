@@ -24,6 +24,8 @@ export interface LabPaths {
   /** The lab secrets under Kolla's names (passwords.yml), the file the spec's credentials.secretsFile names. */
   readonly kollaPasswords: string;
   readonly topology: string;
+  /** The programs that start when their node boots (systemd's enabled units): all of them once `up` went through. */
+  readonly bootEnabled: string;
   node(node: string, ...rest: string[]): string;
   log(node: string, service: string): string;
   hostKey(node: string): string;
@@ -53,6 +55,7 @@ export function labPaths(labName: string, base = join(repoRoot, '.stackgate')): 
     passwords: join(root, 'passwords.json'),
     kollaPasswords: join(root, 'passwords.yml'),
     topology: join(root, 'topology.json'),
+    bootEnabled: join(root, 'boot', 'enabled.json'),
     node: (node, ...rest) => join(root, 'nodes', node, ...rest),
     log: (node, service) => join(root, 'logs', node, `${service}.log`),
     hostKey: (node) => join(ssh, 'hostkeys', `${node}_ed25519`),

@@ -15,8 +15,7 @@ import { run, tryRun, type Progress } from './sh.ts';
 import { shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
 import { applyTopology, planTopology } from './topology.ts';
 
-/** The programs that start when their node boots (systemd's enabled units): all of them once `up` went through. */
-export const enabledFile = (paths: LabPaths) => join(paths.root, 'boot', 'enabled.json');
+export const enabledFile = (paths: LabPaths) => paths.bootEnabled;
 
 export function writeEnabled(paths: LabPaths, daemons: readonly Daemon[]): void {
   writeIfChanged(enabledFile(paths), `${JSON.stringify(daemons.map((d) => d.program).sort(), null, 1)}\n`);

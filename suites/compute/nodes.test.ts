@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
-import { containerFindings, nodeOs, nodeSize, restartPolicies } from '../../helpers/node/host.ts';
+import { bootFindings, bootKind } from '../../helpers/node/boot.ts';
+import { containerFindings, nodeOs, nodeSize } from '../../helpers/node/host.ts';
 import { jujuStatusCommand } from '../../helpers/node/deployer.ts';
 import { jujuStatusFindings, parseJujuStatus } from '../../helpers/node/juju.ts';
 
@@ -19,18 +20,20 @@ check('compute.node-resources', 'Every node has the vCPUs, memory and disks the 
   expect(findings, 'nodes sized other than the spec says').toEqual([]);
 });
 
-check('compute.restart-policy', 'Every service container restarts by itself, so the lab survives a reboot', async ({ lab, node, notApplicable }) => {
+check('compute.restart-policy', 'Every service of every node comes back by itself when the node boots', async ({ lab, node, notApplicable }) => {
   if (lab.spec.persistence === false) notApplicable(`lab ${lab.name}: the spec says persistence: false`);
-  if (lab.deployer.kind !== 'kolla') notApplicable(`lab ${lab.name}: deployer ${lab.deployer.kind} runs no containers; restart policies are a Kolla (Docker) matter`);
-  const seen = await Promise.all(lab.nodes.map(async (n) => ({ node: n.name, ...(await restartPolicies(node(n.name), n)) })));
-  const findings = seen.flatMap((s) => s.findings.map((f) => `${s.node}: ${f}`));
-  if (seen.every((s) => s.containers === 0)) findings.push(`no node of lab ${lab.name} runs a container: nothing survives a reboot that was never deployed`);
-  expect(findings, 'containers that will not come back after a reboot').toEqual([]);
+  const kind = bootKind(lab);
+  if (!kind) return notApplicable(`lab ${lab.name}: deployer ${lab.deployer.kind} keeps no boot configuration stackgate can read`);
+  // A node without roles runs nothing of the lab's; every other node must show what it brings back.
+  const judged = lab.nodes.filter((n) => n.roles.length > 0);
+  const seen = await Promise.all(judged.map(async (n) => (await bootFindings(node(n.name), lab, n, kind)).map((f) => `${n.name}: ${f}`)));
+  if (judged.length === 0) seen.push([`no node of lab ${lab.name} has a role: nothing to bring back was deployed`]);
+  expect(seen.flat(), `services that will not come back after a reboot (${kind})`).toEqual([]);
 });
 
 check('compute.kolla-containers', "Every node runs the deployer's containers for its roles, all up and healthy", async ({ lab, node, notApplicable }) => {
   if (lab.deployer.kind !== 'kolla') notApplicable(`lab ${lab.name}: deployer ${lab.deployer.kind} runs no containers (the catalog and agent checks prove its services)`);
-  const findings = (await Promise.all(lab.nodes.map(async (n) => (await containerFindings(node(n.name), n)).map((f) => `${n.name}: ${f}`)))).flat();
+  const findings = (await Promise.all(lab.nodes.map(async (n) => (await containerFindings(node(n.name), lab, n)).map((f) => `${n.name}: ${f}`)))).flat();
   expect(findings, 'containers missing, stopped or unhealthy').toEqual([]);
 });
 

@@ -16,6 +16,7 @@ import { providerOfHost } from '../../../helpers/openstack/placement.ts';
 import { KINDS } from '../../../helpers/openstack/resources.ts';
 import { waitFor } from '../../../helpers/openstack/wait.ts';
 import { guestsRun, layout } from '../openstack/common.ts';
+import { novaCompute } from '../openstack/compute.ts';
 import { horizon, horizonLoginPage, horizonSettings } from '../openstack/horizon.ts';
 import { cloudsFile } from '../openstack/keystone.ts';
 import { externalBridge, ovsRun } from '../openstack/ovn.ts';
@@ -336,8 +337,40 @@ const wrongCredentialsFor = (lab: Lab): Drill =>
     ? { ...wrongCredentials, decisions: [...wrongCredentials.decisions, 'CMP-06'], checks: [...wrongCredentials.checks, 'compute.horizon-login'] }
     : wrongCredentials;
 
+/**
+ * The first compute node's nova-compute left out of the programs enabled at boot (boot/enabled.json), as a unit that
+ * was never enabled: it runs now and would stay down after the next reboot. Only where the spec asks for persistence
+ * (elsewhere compute.restart-policy does not apply). Revert restores the file byte for byte.
+ */
+function serviceNotEnabledAtBoot(lab: Lab): Drill | undefined {
+  if (lab.spec.persistence === false || !novaCompute.needed(lab)) return undefined;
+  const program = `${layout(lab).compute[0]!.name}-nova-compute`;
+  const name = 'compute-service-not-enabled-at-boot';
+  const file = () => labPaths(lab.name).bootEnabled;
+  const backup = () => `${file()}.drill-${name}`;
+  return {
+    name,
+    description: `${program} removed from the programs enabled at boot: it would stay down after a reboot`,
+    decisions: ['ARC-04'],
+    checks: ['compute.restart-policy'],
+    object: program,
+    async inject() {
+      if (!existsSync(backup())) writeFileSync(backup(), readFileSync(file()));
+      const enabled = JSON.parse(readFileSync(backup(), 'utf8')) as string[];
+      if (!enabled.includes(program)) throw new Error(`drill ${name}: ${program} is not in ${file()}`);
+      writeFileSync(file(), `${JSON.stringify(enabled.filter((p) => p !== program), null, 1)}\n`);
+    },
+    async revert() {
+      if (!existsSync(backup())) return;
+      writeFileSync(file(), readFileSync(backup()));
+      rmSync(backup());
+    },
+  };
+}
+
 export const computeDrillsFor = (lab: Lab): Drill[] =>
   [
     novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentialsFor(lab), tokenOtherProject,
     leakedResource, northSouthCut(lab), glanceNoAuth(lab), horizonKeystoneUnreachable(lab),
+    serviceNotEnabledAtBoot(lab),
   ].filter((d) => d !== undefined);

@@ -11,7 +11,6 @@ import { drillCatalogue } from './index.ts';
 
 const NO_DRILL: Record<string, string> = {
   'compute.kolla-containers': 'Kolla only: the embedded lab runs no containers (not applicable there)',
-  'compute.restart-policy': 'Kolla only: containers and their restart policy (not applicable there)',
   'compute.juju-status': 'Juju only: the embedded lab is not deployed by Juju (not applicable there)',
   'compute.node-os': "the embedded nodes share the host's root file system: a drill would change this machine's os-release",
   'compute.node-resources': "the embedded nodes share the host's CPUs and memory: a drill would have to change this machine",
@@ -34,6 +33,8 @@ function checkIds(dir: string): string[] {
 }
 
 const lab = loadLab('embedded');
+// The drill compute-service-not-enabled-at-boot joins the catalogue once the embedded spec asks for persistence.
+if (lab.spec.persistence === false) NO_DRILL['compute.restart-policy'] = 'the embedded spec says persistence: false (not applicable there)';
 const live = checkIds(join(repoRoot, 'suites')).filter((id) => !id.startsWith('pre.'));
 const drilled = new Set(drillCatalogue(lab).flatMap((d) => d.checks));
 

@@ -36,7 +36,9 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 
 function renderSshdDaemon(lab: Lab, paths: LabPaths, node: LabNode): Daemon {
   const conf = paths.node(node.name, 'sshd', 'sshd_config');
-  const env: Record<string, string> = cephDue(lab) ? { CEPH_CONF: cephConf(paths) } : {};
+  // The node's boot configuration, where compute.restart-policy reads it: its units and which of them are enabled.
+  const boot = { STACKGATE_SUPERVISOR_CONF: paths.supervisorConf, STACKGATE_BOOT_ENABLED: paths.bootEnabled };
+  const env: Record<string, string> = { ...boot, ...(cephDue(lab) ? { CEPH_CONF: cephConf(paths) } : {}) };
   return {
     node: node.name,
     service: 'sshd',
