@@ -187,6 +187,12 @@ export async function reboot(lab: Lab, names: readonly string[], options: Option
   const cycle = await powerCycle(lab, paths, nodes, rendered.all, !!options.hard, p);
   const booted = new Set(cycle.booted);
   const on = cycle.poweredOn;
+  // What is not started at boot stays down for good: say so now instead of waiting out the bound for it.
+  const off = rendered.all.filter((d) => nodes.some((n) => n.name === d.node) && !booted.has(d.program));
+  if (off.length) {
+    const names = off.map((d) => d.program).join(', ');
+    throw new Error(`lab ${lab.name}: not back after the reboot: ${names} not started at boot (not enabled at boot)`);
+  }
   // The design's bound (persistence.recoverySeconds): what the persistence layer judges the reboot by.
   const bound = options.readyTimeoutMs ?? persistence(lab).recoverySeconds * 1000;
   await p.step('back: what booted is healthy and the lab is ready for every check', async () => {

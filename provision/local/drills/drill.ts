@@ -23,6 +23,8 @@ export interface Drill {
   readonly object: string;
   /** The layers to run while it is in place, when no check is expected to fail (a fault the run itself repairs). */
   readonly layers?: readonly Layer[];
+  /** The environment of that run (e.g. the persistence layer's STACKGATE_PERSIST_NODES: reboot only this node). */
+  readonly env?: Readonly<Record<string, string>>;
   inject(lab: Lab): Promise<void>;
   /** After the run with the fault in place: what is still wrong (e.g. a leak the run should have removed). */
   after?(lab: Lab): Promise<string[]>;

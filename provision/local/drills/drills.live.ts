@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../../../helpers/gate/child-run.ts';
-import { layerOf, type Layer } from '../../../helpers/gate/layers.ts';
+import { DESTRUCTIVE, layerOf, type Layer } from '../../../helpers/gate/layers.ts';
 import { loadLab, repoRoot } from '../../../helpers/lab/load.ts';
 import { status } from '../index.ts';
 import { drillCatalogue } from './index.ts';
@@ -34,9 +34,9 @@ const RUN_MS = 420_000;
 const DRILL_MS = RUN_MS + 60_000;
 
 /** Run some layers against the lab in a child Vitest; its own results only, never the real report. */
-async function runLayers(layers: readonly Layer[], tag: string): Promise<Result[]> {
+async function runLayers(layers: readonly Layer[], tag: string, env: Readonly<Record<string, string>> = {}): Promise<Result[]> {
   const args = layers.flatMap((l) => ['--project', l]);
-  const run = await runChecks({ lab: lab.file, scratch: join(scratch, tag), args, timeoutMs: RUN_MS });
+  const run = await runChecks({ lab: lab.file, scratch: join(scratch, tag), args, timeoutMs: RUN_MS, env: { ...env } });
   const tail = run.output.slice(-4000);
   if (run.timedOut) throw new Error(`layers ${layers.join(', ')} still running after ${RUN_MS / 1000} s; interrupted:\n${tail}`);
   if (!run.verdict) throw new Error(`layers ${layers.join(', ')} stopped before the gate reporter:\n${tail}`);
@@ -49,7 +49,9 @@ const layersOf = (checks: readonly string[]) => [...new Set(checks.map(layerOf))
 const rows: string[] = [];
 
 describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
-  const allLayers = [...new Set([...layersOf(drills.flatMap((d) => d.checks)), ...drills.flatMap((d) => d.layers ?? [])])];
+  // Without the layers that change the lab (persistence reboots it: persistence.live.ts proves it healthy).
+  const allLayers = [...new Set([...layersOf(drills.flatMap((d) => d.checks)), ...drills.flatMap((d) => d.layers ?? [])])]
+    .filter((l) => !DESTRUCTIVE.includes(l));
 
   const t0 = performance.now();
   beforeAll(async () => {
@@ -88,7 +90,7 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
       let ok = false;
       try {
         await drill.inject(lab);
-        const results = await runLayers(drill.layers ?? layersOf(drill.checks), drill.name);
+        const results = await runLayers(drill.layers ?? layersOf(drill.checks), drill.name, drill.env);
         observed = failedIds(results);
         if (drill.after) expect(await drill.after(lab), `after the run with ${drill.name} in place`).toEqual([]);
         expect(observed, `checks failing with ${drill.name} in place`).toEqual([...drill.checks].sort());
