@@ -227,6 +227,8 @@ export interface LabSpec {
     externalNetwork?: { name?: string; network: string; floatingRange: RangeSpec };
     tenantPool?: string;
     tenantSubnets?: string[];
+    /** The DNS servers a subnet created without dns_nameservers gives its guests (ML2/OVN: `[ovn] dns_servers`). */
+    tenantDnsServers?: string[];
     scratchSubnet?: string;
     ovnSouthbound?: { scheme?: 'tcp' | 'ssl'; port?: number; sslKey?: string; sslCert?: string; sslCa?: string };
   };

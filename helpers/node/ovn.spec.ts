@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadLab } from '../lab/load.ts';
-import { northboundFindings, portGroupName, type NeutronTenant, type NorthboundTenant } from './ovn.ts';
+import { northboundArgs, northboundFindings, parseDhcpOptions, portGroupName, type NeutronTenant, type NorthboundTenant } from './ovn.ts';
 
 const lab = loadLab('embedded');
 const sg = '385dad43-6416-4d6b-8a4c-7981925767ce';
@@ -54,5 +54,33 @@ describe("what Neutron made of the tenant objects, in OVN's northbound DB", () =
       'network sg-r-net (geneve) has no segmentation ID (none)',
       'OVN port p1 has addresses "fa:16:3e:00:00:01 172.16.1.23", Neutron gave it fa:16:3e:12:63:f2 172.16.1.23',
     ]);
+  });
+});
+
+describe("OVN's DHCP options of a subnet", () => {
+  // `ovn-nbctl --format=json --columns=cidr,options,external_ids find DHCP_Options external_ids:subnet_id=s1`: the
+  // subnet's own row and one a port's extra DHCP options made (it carries port_id).
+  const json = JSON.stringify({
+    headings: ['cidr', 'options', 'external_ids'],
+    data: [
+      ['172.16.1.0/24', ['map', [['dns_server', '{192.168.105.101}'], ['lease_time', '43200'], ['router', '172.16.1.1']]], ['map', [['neutron:revision_number', '1'], ['subnet_id', 's1']]]],
+      ['172.16.1.0/24', ['map', [['dns_server', '{10.9.9.9}']]], ['map', [['port_id', 'p1'], ['subnet_id', 's1']]]],
+    ],
+  });
+
+  it('parses each row into its CIDR, options and external IDs', () => {
+    const rows = parseDhcpOptions(json);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toEqual({ cidr: '172.16.1.0/24', options: { dns_server: '{192.168.105.101}', lease_time: '43200', router: '172.16.1.1' }, externalIds: { 'neutron:revision_number': '1', subnet_id: 's1' } });
+    expect(rows[1]!.externalIds.port_id).toBe('p1');
+    expect(parseDhcpOptions(JSON.stringify({ headings: ['cidr', 'options', 'external_ids'], data: [] }))).toEqual([]);
+  });
+
+  it('reaches the northbound DB as the southbound one, on its port, with the SSL files where the spec has them', () => {
+    expect(northboundArgs(lab)).toEqual([`--db=tcp:${lab.node('node1').apiAddress}:6641`]);
+    const charmed = loadLab('charmed-caracal');
+    const args = northboundArgs(charmed);
+    expect(args[0]).toMatch(/^--db=ssl:.*:6641$/);
+    expect(args.slice(1)).toEqual(['-p', '/etc/ovn/key_host', '-c', '/etc/ovn/cert_host', '-C', '/etc/ovn/ovn-central.crt']);
   });
 });

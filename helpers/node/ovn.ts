@@ -2,7 +2,7 @@
 import { guestSsh, ovnSouthbound } from '../lab/defaults.ts';
 import type { Lab, LabNode } from '../lab/model.ts';
 import { inService } from './deployer.ts';
-import { quote } from './quote.ts';
+import { quote, shellLine } from './quote.ts';
 import type { NodeShell } from './ssh.ts';
 
 export interface Encap {
@@ -160,4 +160,39 @@ export function northboundFindings(lab: Lab, n: NeutronTenant, nb: NorthboundTen
   if (!ingressAcl(nb.portGroup.acls, sshAcl)) out.push(`port group ${pg} (security group ${n.group.name}) has no ingress ACL allowing tcp/${ssh}`);
   if (!ingressAcl(nb.portGroup.acls, /\bicmp4\b/)) out.push(`port group ${pg} (security group ${n.group.name}) has no ingress ACL allowing icmp4`);
   return out;
+}
+
+/** ovn-nbctl's options for the northbound DB: as the southbound's (SSL files too), on the northbound port. */
+export function northboundArgs(lab: Lab): string[] {
+  const nb = northbound(lab);
+  return southbound(lab).args.map((a) => (a.startsWith('--db=') ? `--db=${nb.db}` : a));
+}
+
+/** A DHCP_Options row of OVN's northbound DB: the options OVN's DHCP answers with, and whose they are. */
+export interface DhcpOptions {
+  readonly cidr: string;
+  readonly options: Readonly<Record<string, string>>;
+  /** subnet_id, and port_id on a row a port's extra DHCP options made. */
+  readonly externalIds: Readonly<Record<string, string>>;
+}
+
+type OvsdbDatum = string | number | boolean | ['map', [string, string][]] | ['set', unknown[]] | ['uuid', string];
+
+/** `ovn-nbctl --format=json --columns=cidr,options,external_ids list|find DHCP_Options` as rows. */
+export function parseDhcpOptions(json: string): DhcpOptions[] {
+  const table = JSON.parse(json) as { headings: string[]; data: OvsdbDatum[][] };
+  const map = (d: OvsdbDatum | undefined) => (Array.isArray(d) && d[0] === 'map' ? Object.fromEntries(d[1]) : {});
+  const at = (row: OvsdbDatum[], column: string) => row[table.headings.indexOf(column)];
+  return table.data.map((row) => ({
+    cidr: String(at(row, 'cidr') ?? ''),
+    options: map(at(row, 'options')),
+    externalIds: map(at(row, 'external_ids')),
+  }));
+}
+
+/** The DHCP_Options rows Neutron's OVN driver keeps for one subnet (external_ids:subnet_id). */
+export async function subnetDhcpOptions(lab: Lab, shell: Pick<NodeShell, 'out'>, subnetId: string): Promise<DhcpOptions[]> {
+  const args = [...northboundArgs(lab), '--timeout=10', '--format=json', '--columns=cidr,options,external_ids'];
+  const command = `ovn-nbctl ${shellLine([...args, 'find', 'DHCP_Options', `external_ids:subnet_id=${subnetId}`])}`;
+  return parseDhcpOptions(await shell.out(inService(lab, 'ovn-nbctl', command)));
 }

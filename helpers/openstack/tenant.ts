@@ -32,7 +32,9 @@ export interface Network {
 
 export interface Subnet {
   id: string;
+  name: string;
   cidr: string;
+  dns_nameservers: string[];
   gateway_ip: string | null;
   allocation_pools: { start: string; end: string }[];
 }
@@ -214,20 +216,31 @@ export class Tenant {
 
   /** A tenant network and subnet (CIDR from the spec's tenant subnets or pool). */
   network(): Promise<{ network: Network; subnet: Subnet }> {
-    return this.once('network', async () => {
-      const c = this.cloud;
-      const network = await this.ledger.create(
-        'network',
-        'net',
-        async (name) => (await c.post<{ network: Network }>('network', '/v2.0/networks', { network: { name } })).body.network,
-        (n) => KINDS.network!.remove(c, n.id),
-      );
-      const cidr = scratchSubnet(this.lab);
-      const subnet = (
-        await c.post<{ subnet: Subnet }>('network', '/v2.0/subnets', { subnet: { name: this.ledger.name('subnet'), network_id: network.id, ip_version: 4, cidr } })
-      ).body.subnet;
-      return { network, subnet };
-    });
+    return this.once('network', () => this.makeNetwork('net', 'subnet'));
+  }
+
+  /**
+   * Another tenant network, `what`, with a subnet that names no DNS servers and no router: what a tenant gets from
+   * the cloud's defaults. Overlapping the scenario's subnet is fine: Neutron (Zed on) always allows it.
+   */
+  defaultsNetwork(what: string): Promise<{ network: Network; subnet: Subnet }> {
+    return this.once(`defaults-${what}`, () => this.makeNetwork(what, `${what}-subnet`));
+  }
+
+  /** The subnet is not in the ledger: Neutron deletes it with its network. */
+  private async makeNetwork(what: string, subnetWhat: string): Promise<{ network: Network; subnet: Subnet }> {
+    const c = this.cloud;
+    const network = await this.ledger.create(
+      'network',
+      what,
+      async (name) => (await c.post<{ network: Network }>('network', '/v2.0/networks', { network: { name } })).body.network,
+      (n) => KINDS.network!.remove(c, n.id),
+    );
+    const cidr = scratchSubnet(this.lab);
+    const subnet = (
+      await c.post<{ subnet: Subnet }>('network', '/v2.0/subnets', { subnet: { name: this.ledger.name(subnetWhat), network_id: network.id, ip_version: 4, cidr } })
+    ).body.subnet;
+    return { network, subnet };
   }
 
   /** A router with its gateway on the external network and an interface on the tenant subnet. */

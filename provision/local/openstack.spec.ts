@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadLab } from '../../helpers/lab/load.ts';
+import { Lab } from '../../helpers/lab/model.ts';
 import { labPaths, netnsName } from './index.ts';
 import { parse } from 'yaml';
 import { deployedServices, layout, openstackEnabled } from './openstack/common.ts';
@@ -58,6 +59,14 @@ describe('OpenStack part rendering (pure)', () => {
       expect(s['system-id']).toBe(n.hostname);
       expect('ovn-bridge-mappings' in s).toBe(n.roles.includes('network'));
     }
+  });
+
+  test("ml2_conf.ini gives subnets without DNS servers of their own the spec's tenant DNS servers, none when it names none", () => {
+    const ml2 = (rendered: typeof r) => rendered.all.find((d) => d.service === 'neutron-server')!.files.find((f) => f.path.endsWith('/ml2_conf.ini'))!.content;
+    const ovn = (text: string) => text.split(/^\[/m).find((s) => s.startsWith('ovn]')) ?? '';
+    expect(ovn(ml2(r))).toContain(`\ndns_servers = ${lab.spec.neutron!.tenantDnsServers!.join(',')}\n`);
+    const none = new Lab({ ...lab.spec, neutron: { ...lab.spec.neutron!, tenantDnsServers: undefined } }, lab.file);
+    expect(ovn(ml2(renderForTest(none)))).not.toContain('dns_servers');
   });
 
   test('clouds.yaml: Kolla-style cloud names, public on the external FQDN, internal on the internal FQDN, with cacert', () => {

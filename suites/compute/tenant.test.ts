@@ -6,6 +6,7 @@ import { cidrWithin, inRange, parseCidr } from '../../helpers/net/ip.ts';
 import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
 import { hypervisorOf, pathTo, pingOnceConfigured, reachable } from '../../helpers/openstack/guest.ts';
 import { northbound, northboundFindings, northboundTenant, type NeutronTenant } from '../../helpers/node/ovn.ts';
+import { dnsServersFindings, resolvConfNameservers } from '../../helpers/openstack/tenant-dns.ts';
 
 const sha = (algo: string, b: Buffer) => createHash(algo).update(b).digest('hex');
 
@@ -86,6 +87,22 @@ check('compute.server-boot', 'A server boots from the test image on a compute no
   expect(fip.port_id, `floating IP ${fip.floating_ip_address} is associated with ${fip.port_id ?? 'nothing'}, not with port ${port.name}`).toBe(port.id);
   // Bounded by the spec's build timeout (the run's guest began to boot before this check started).
 }, { timeout: 360_000 });
+
+// Before compute.guest-reachable, which takes the floating IP away at its end: this one waits for the guest's SSH.
+check('compute.guest-dns', "The guest's resolv.conf, from its subnet's DHCP, lists the spec's tenant DNS servers", async ({ lab, requires, tenant, needs, attach, notApplicable }) => {
+  const want = lab.spec.neutron?.tenantDnsServers;
+  if (!want) notApplicable(`lab ${lab.name}: the spec gives no neutron.tenantDnsServers`);
+  requires('guest-dataplane');
+  const t = await tenant();
+  await needs('the server with its floating IP (compute.server-boot)', t.associate());
+  const [{ server }, { subnet }] = await Promise.all([t.server(), t.network()]);
+  // Read, never used: where the design's resolvers are public, a query would leave this machine.
+  const resolv = await needs(`SSH to guest ${server.name} (compute.guest-reachable)`, t.guestRuns('cat /etc/resolv.conf 2>/dev/null || true', 300_000));
+  await attach('/etc/resolv.conf', resolv);
+  const what = `guest ${server.name} on subnet ${subnet.name} (${subnet.cidr}, no DNS servers of its own): its /etc/resolv.conf`;
+  expect(dnsServersFindings(what, want!, resolvConfNameservers(resolv)), 'tenant DNS servers').toEqual([]);
+  // Bounded by the server (its build timeout), the host key on the console (120 s) and SSH (300 s).
+}, { timeout: 760_000 });
 
 check('compute.guest-reachable', 'The guest answers ping and SSH with its injected key on the floating IP, and not once the IP is gone', async ({ lab, requires, tenant, needs, attach }) => {
   requires('guest-dataplane');

@@ -1,17 +1,19 @@
 /**
- * Fault drills of OVN: a chassis that encapsulates from the wrong address, and a compute node whose ovn-controller
- * is gone (stopped, its chassis deregistered). The node is the spec's last compute node; every value comes from
- * the spec, and a revert puts back what the spec says, so it needs no memory of the inject.
+ * Fault drills of OVN: a chassis that encapsulates from the wrong address, a compute node whose ovn-controller
+ * is gone (stopped, its chassis deregistered), and new subnets handed the wrong DNS servers. The node is the spec's
+ * last compute node; every value comes from the spec, and a revert puts back what the spec says (or the file as it
+ * was), so it needs no memory of the inject.
  */
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import { agents } from '../../../helpers/openstack/neutron.ts';
 import { waitFor } from '../../../helpers/openstack/wait.ts';
 import { chassisEncaps, southbound, type Encap } from '../../../helpers/node/ovn.ts';
-import { tunnelAddress } from '../openstack/common.ts';
+import { layout, tunnelAddress } from '../openstack/common.ts';
+import { neutronDir } from '../openstack/neutron.ts';
 import { ovsRun } from '../openstack/ovn.ts';
 import { labPaths, netnsName } from '../paths.ts';
-import { run, tryRun } from '../sh.ts';
-import { withCloud, type Drill } from './drill.ts';
+import { run, tryRun, waitUntil } from '../sh.ts';
+import { fileDrill, supervisorctl as supervisorctlOrFail, withCloud, type Drill, type FileDrill } from './drill.ts';
 
 const vsctl = (lab: Lab, node: LabNode, ...args: string[]) => run('ovs-vsctl', [`--db=unix:${ovsRun(labPaths(lab.name), node)}/db.sock`, '--timeout=20', ...args]);
 const supervisorctl = (lab: Lab, ...args: string[]) => tryRun('supervisorctl', ['-c', labPaths(lab.name).supervisorConf, ...args]);
@@ -93,8 +95,41 @@ const controllerGone = (node: LabNode): Drill => ({
   },
 });
 
-/** The drills for the lab's last compute node; none where the lab has no compute node or no OVN. */
+/** An address on the lab that serves no DNS: a node without the dns role, so guests told of it resolve nothing. */
+function notADnsServer(lab: Lab): string | undefined {
+  const want = lab.spec.neutron?.tenantDnsServers ?? [];
+  return lab.nodes.filter((n) => !n.roles.includes('dns')).map((n) => n.apiAddress).find((a) => a && !want.includes(a));
+}
+
+/** neutron-server's default DNS servers ([ovn] dns_servers) moved to another address of the lab. */
+export function tenantDnsChanged(lab: Lab): FileDrill | undefined {
+  const wrong = notADnsServer(lab);
+  if (!lab.spec.neutron?.tenantDnsServers || !wrong || !lab.spec.services?.neutron) return undefined;
+  const control = layout(lab).control;
+  return fileDrill(
+    {
+      name: 'net-tenant-dns-changed',
+      description: `neutron-server on ${control.name} hands subnets without DNS servers ${wrong} ([ovn] dns_servers), not the spec's tenant DNS`,
+      decisions: ['DNS-05'],
+      checks: ['net.tenant-dns', ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-dns'])],
+      object: `give DNS servers ${wrong}`,
+    },
+    (lab) => ({
+      file: `${neutronDir(labPaths(lab.name), layout(lab).control)}/ml2_conf.ini`,
+      edit: (text) => text.replace(/^dns_servers = .*$/m, `dns_servers = ${wrong}`),
+    }),
+    async (lab) => {
+      await supervisorctlOrFail(lab, 'restart', `${control.name}-neutron-server`);
+      await waitUntil('Neutron answering again', 120_000, () =>
+        withCloud(lab, async (c) => (await c.get('network', '/v2.0/networks?limit=1'), true as const)).catch((error: Error) => error.message),
+      );
+    },
+  );
+}
+
+/** The drills for the lab's last compute node and its Neutron; none where the lab has no compute node or no OVN. */
 export function ovnDrillsFor(lab: Lab): Drill[] {
   const node = lab.nodesWithRole('compute').at(-1);
-  return node && lab.spec.neutron?.backend === 'ovn' ? [encapWrongIp(node), controllerGone(node)] : [];
+  if (!node || lab.spec.neutron?.backend !== 'ovn') return [];
+  return [encapWrongIp(node), controllerGone(node), tenantDnsChanged(lab)].filter((d) => d !== undefined);
 }

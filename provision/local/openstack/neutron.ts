@@ -74,6 +74,9 @@ function ml2Conf(c: OpenstackContext): string {
         ovn_l3_scheduler: 'leastloaded',
         ovn_metadata_enabled: guestsRun(c.lab),
         enable_distributed_floating_ip: nspec?.distributedFip ?? false,
+        // What a subnet without dns_nameservers hands its guests; unset, Neutron falls back to neutron-server's
+        // own resolv.conf. Addresses only (the schema's ipv4 format), so nothing else reaches the file.
+        dns_servers: nspec?.tenantDnsServers?.join(','),
       },
     },
     head(c.lab, c.layout.control, 'ml2_conf.ini'),
