@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { fileReporters } from './helpers/gate/redacting-reporters.ts';
-import { LAYERS, stageOf } from './helpers/gate/layers.ts';
+import { DESTRUCTIVE, LAYERS, stageOf } from './helpers/gate/layers.ts';
 import { isGated } from './helpers/gate/gated.ts';
 import { loadLab } from './helpers/lab/load.ts';
 import { environmentInfo } from './helpers/gate/environment.ts';
@@ -17,6 +17,8 @@ const selfOnly = projects.length > 0 && projects.every((p) => p === 'self' || p 
 const acceptance = projects.filter((p) => p !== 'self' && p !== 'drills');
 const sideBySide = acceptance.length > 1 || acceptance.some((p) => p === 'compute' || p === 'storage');
 const ACCEPTANCE_WORKERS = sideBySide ? 6 : undefined;
+
+const asked = (layer: string) => projects.includes(layer) || process.argv.some((a) => a.includes(`suites/${layer}`));
 
 const specOrNothing = () => {
   try {
@@ -62,7 +64,9 @@ export default defineConfig({
         // a time (reports/*.live.ts injects a drill too).
         test: { name: 'drills', include: ['provision/**/*.live.ts', 'reports/**/*.live.ts'], testTimeout: 300_000, sequence: { groupOrder: 1 }, fileParallelism: false },
       },
-      ...LAYERS.map((layer) => ({
+      // A layer that changes the lab (persistence reboots it) exists only when asked for by name or by its folder:
+      // `npx vitest`, `--ui` or a filter of other layers never reboots anything.
+      ...LAYERS.filter((l) => !DESTRUCTIVE.includes(l) || asked(l)).map((layer) => ({
         test: {
           name: layer,
           include: [`suites/${layer}/**/*.test.ts`],

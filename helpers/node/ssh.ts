@@ -95,10 +95,23 @@ export class NodeShell {
 
   /** Run a command; the result comes back whatever the exit code, the caller decides. */
   async run(command: string): Promise<CommandResult> {
-    this.ssh ??= this.connect();
-    const ssh = await this.ssh;
+    let ssh = await this.session();
+    // The node rebooted (or sshd restarted) since: its connection is gone, so connect again, once.
+    if (!ssh.isConnected()) {
+      this.ssh = undefined;
+      ssh = await this.session();
+    }
     const r = await ssh.execCommand(command);
     return { node: this.node.name, command, stdout: r.stdout, stderr: r.stderr, code: r.code };
+  }
+
+  /** The connection, made on first use; a failed attempt is not kept, so a later call tries again. */
+  private session(): Promise<NodeSSH> {
+    const attempt = (this.ssh ??= this.connect());
+    attempt.catch(() => {
+      if (this.ssh === attempt) this.ssh = undefined;
+    });
+    return attempt;
   }
 
   /** Run a command that must succeed; its stdout. */
