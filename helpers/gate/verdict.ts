@@ -80,7 +80,7 @@ function notRunNote(id: string, layers: readonly Layer[]): string {
   const layer = layerOf(id);
   if (layers.includes(layer)) return `not run: no check ${id} ran in layer ${layer} (not written yet, or filtered out)`;
   // npm test never reboots the lab: say how the proof is had.
-  if (DESTRUCTIVE.includes(layer)) return `not run: layer ${layer} changes the lab and runs only by name (npx vitest run --project ${layer})`;
+  if (DESTRUCTIVE.includes(layer)) return `layer ${layer} changes the lab and runs only by name (npx vitest run --project ${layer})`;
   return `not run: layer ${layer} is not in this run`;
 }
 
