@@ -52,8 +52,9 @@ export async function hardReboot(lab: Lab, label: string, nodes: readonly string
   const output = redact(r.all ?? '');
   const back = /recovered ([\d.]+) s after power-on/.exec(output);
   if (r.exitCode === 0 && back) return { label, nodes, seconds: Number(back[1]), output };
-  const said = output.split('\n').filter((l) => /error|not |✗|did not|timed out/i.test(l)).slice(-6).join('\n');
-  return { label, nodes, error: said || output.slice(-800), output };
+  // The provider's last words: what did not come back, or why the reboot itself failed.
+  const said = output.trim().split('\n').slice(-3).join('\n');
+  return { label, nodes, error: said || `exit code ${r.exitCode}`, output };
 }
 
 /** Exactly one holder per VIP, a loadbalancer (the network layer's rule). */

@@ -172,7 +172,7 @@ check('persist.recovery', 'Every node, and then the whole lab, comes back from a
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'recovery.md'), `# Time to recover — lab \`${ctx.lab.name}\` (bound ${bound} s)\n\n${table}\n`);
   const late = s.after.flatMap((a) =>
-    a.reboot.error ? [`${rebootedAs(a)}: not back within ${bound} s: ${a.reboot.error}`]
+    a.reboot.error ? [`${rebootedAs(a)}: not back (bound ${bound} s): ${a.reboot.error}`]
     : a.reboot.seconds! > bound ? [`${rebootedAs(a)}: back after ${a.reboot.seconds} s, over the bound of ${bound} s`] : []);
   expect(late, 'reboots the lab did not come back from in time').toEqual([]);
 }, { timeout: 3_600_000 });

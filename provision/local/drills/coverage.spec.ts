@@ -28,7 +28,6 @@ const NO_DRILL: Record<string, string> = {
   'persist.volume-data': 'no drill yet: the volumes live in Ceph, which has no write-back cache to lose',
   'persist.image-data': 'no drill yet (a Glance file store on a path a reboot wipes is the planned one)',
   'persist.token': 'no drill yet (Fernet keys on a path a reboot wipes is the planned one)',
-  'persist.prometheus-history': 'no drill yet (the TSDB on a path a reboot wipes is the planned one)',
 };
 
 function checkIds(dir: string): string[] {

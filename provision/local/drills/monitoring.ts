@@ -29,7 +29,7 @@ function promNode(lab: Lab): LabNode {
   return node;
 }
 
-const promProgram = (lab: Lab) => `${promNode(lab).name}-prometheus`;
+export const promProgram = (lab: Lab) => `${promNode(lab).name}-prometheus`;
 const promConfig = (lab: Lab) => labPaths(lab.name).node(promNode(lab).name, 'prometheus', 'prometheus.yml');
 const interval = (lab: Lab) => lab.spec.monitoring?.prometheus.scrapeIntervalSeconds ?? 60;
 

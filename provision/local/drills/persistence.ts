@@ -5,20 +5,20 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { persistence } from '../../../helpers/lab/defaults.ts';
-import { cinderBackends } from '../openstack/cinder.ts';
 import { labPaths } from '../paths.ts';
 import { programStatus } from '../supervisor.ts';
-import { supervisorctl, type Drill } from './drill.ts';
+import { editDrill, supervisorctl, type Drill } from './drill.ts';
+import { promProgram, targetsUp } from './monitoring.ts';
 
 /**
- * The first Ceph backend's cinder-volume left out of what starts at boot: the lab runs on until its node reboots,
- * then the service stays down. Only the reboot shows it (compute.restart-policy reads the same list beforehand).
+ * The last node's node exporter left out of what starts at boot: the lab runs on until that node reboots, then the
+ * exporter stays down. Only the reboot shows it (compute.restart-policy reads the same list beforehand). An exporter,
+ * not a cloud service: the layer's own cleanup (a volume's detach and delete) must still work with the fault in.
  */
 function serviceOffAfterReboot(lab: Lab): Drill | undefined {
-  const host = cinderBackends(lab).find((b) => b.driver === 'ceph' && b.runs)?.hosts[0];
-  if (!persistence(lab).required || !host) return undefined;
-  const node = lab.node(host).name;
-  const program = `${node}-cinder-volume`;
+  if (!persistence(lab).required || !lab.spec.monitoring?.prometheus) return undefined;
+  const node = lab.nodes.at(-1)!.name;
+  const program = `${node}-node-exporter`;
   const name = 'persist-service-not-enabled-at-boot';
   const file = () => labPaths(lab.name).bootEnabled;
   const backup = () => `${file()}.drill-${name}`;
@@ -47,4 +47,39 @@ function serviceOffAfterReboot(lab: Lab): Drill | undefined {
   };
 }
 
-export const persistenceDrillsFor = (lab: Lab): Drill[] => [serviceOffAfterReboot(lab)].filter((d) => d !== undefined);
+/**
+ * Prometheus keeps its samples under the node's run directory, which a reboot clears: it scrapes and answers as
+ * before until its node reboots, and then its history is gone.
+ */
+function historyOnWipedPath(lab: Lab): Drill | undefined {
+  if (!persistence(lab).required || !lab.spec.monitoring?.prometheus) return undefined;
+  const program = promProgram(lab);
+  const node = program.slice(0, -'-prometheus'.length);
+  const paths = labPaths(lab.name);
+  // clearRuntime removes what a node keeps in the lab's run directory, by the node's name.
+  const wiped = `${paths.run}/${node}-prometheus-data`;
+  return editDrill(
+    {
+      name: 'persist-history-on-wiped-path',
+      description: `Prometheus on ${node} stores its samples in ${wiped}, which a reboot clears; then ${node} is hard-rebooted`,
+      decisions: ['ARC-04'],
+      checks: ['persist.prometheus-history'],
+      object: `after ${node} rebooted (hard): up at`,
+      layers: ['persistence'],
+      env: { STACKGATE_PERSIST_NODES: node },
+    },
+    () => [{
+      file: paths.supervisorConf,
+      edit: (text) => text.replace(/(--storage\.tsdb\.path=)\S+/, `$1${wiped}`),
+    }],
+    async (lab) => {
+      await supervisorctl(lab, 'update');
+      // Samples in the store the layer reads back: every target scraped, and longer than the layer looks back.
+      await targetsUp(lab);
+      await new Promise((r) => setTimeout(r, 35_000));
+    },
+  );
+}
+
+export const persistenceDrillsFor = (lab: Lab): Drill[] =>
+  [serviceOffAfterReboot(lab), historyOnWipedPath(lab)].filter((d) => d !== undefined);
