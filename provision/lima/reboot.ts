@@ -15,7 +15,8 @@ export function rebootPlan(lab: Lab, names: readonly string[], hard: boolean): S
   const stop = (n: LabNode) =>
     step('power-off', n, `${n.name} off${hard ? ' (forced: no clean shutdown)' : ''}`, { argv: ['limactl', 'stop', ...(hard ? ['--force'] : []), n.name] });
   const start = (n: LabNode) => step('power-on', n, `${n.name} booted`, { argv: ['limactl', 'start', '--tty=false', '--timeout=15m', n.name] });
-  // Kolla's containers come back through Docker's restart policy once Docker itself is enabled at boot.
+  // Kolla's containers come back through their systemd units (kolla-<name>-container.service since Kolla 16) and
+  // Docker enabled at boot; compute.restart-policy judges both, the persistence layer what came back.
   const back = (n: LabNode) =>
     step('containers', n, `${n.name}: Docker up again`, { argv: shell(n.name, 'systemctl', 'is-active', 'docker'), retry: { attempts: 30, delaySeconds: 10 } });
   // One node at a time keeps the others serving; the whole lab goes down together, as in a power cut.

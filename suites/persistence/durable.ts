@@ -50,7 +50,7 @@ export async function hardReboot(lab: Lab, label: string, nodes: readonly string
   const args = ['tsx', 'provision/cli.ts', 'reboot', ...nodes, '--hard', '--lab', lab.file];
   const r = await execa('npx', args, { cwd: repoRoot, reject: false, all: true, env: { FORCE_COLOR: '0' } });
   const output = redact(r.all ?? '');
-  const back = /recovered ([\d.]+) s after power-on/.exec(output);
+  const back = /recovered ([\d.]+) s after/.exec(output);
   if (r.exitCode === 0 && back) return { label, nodes, seconds: Number(back[1]), output };
   // The provider's last words: what did not come back, or why the reboot itself failed.
   const said = output.trim().split('\n').slice(-3).join('\n');

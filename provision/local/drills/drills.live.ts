@@ -35,6 +35,8 @@ const DRILL_MS = RUN_MS + 60_000;
 
 /** Run some layers against the lab in a child Vitest; its own results only, never the real report. */
 async function runLayers(layers: readonly Layer[], tag: string, env: Readonly<Record<string, string>> = {}): Promise<Result[]> {
+  // Never a bare `vitest run`: it would run every project, these drills included.
+  if (layers.length === 0) return [];
   const args = layers.flatMap((l) => ['--project', l]);
   const run = await runChecks({ lab: lab.file, scratch: join(scratch, tag), args, timeoutMs: RUN_MS, env: { ...env } });
   const tail = run.output.slice(-4000);
