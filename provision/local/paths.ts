@@ -16,6 +16,8 @@ export interface LabPaths {
   readonly nodes: string;
   readonly logs: string;
   readonly run: string;
+  /** A node's /tmp: world-writable, emptied by a reboot and made again at boot (a tmpfs mounted at boot). */
+  readonly volatile: (node: string) => string;
   readonly supervisor: string;
   readonly supervisorConf: string;
   readonly supervisorSock: string;
@@ -48,6 +50,7 @@ export function labPaths(labName: string, base = join(repoRoot, '.stackgate')): 
     nodes: join(root, 'nodes'),
     logs: join(root, 'logs'),
     run: join(root, 'run'),
+    volatile: (node: string) => join(root, 'run', `${node}-tmp`),
     supervisor,
     supervisorConf: join(supervisor, 'supervisord.conf'),
     supervisorSock: join(supervisor, 'supervisor.sock'),

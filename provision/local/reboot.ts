@@ -3,7 +3,7 @@
  * (`hard`: SIGKILL, no clean shutdown), what a reboot clears is cleared (runtime files, the namespaces its processes
  * made, link state), then the node boots: only the programs enabled at boot start, never `lab up`'s steps.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { Daemon } from './component.ts';
@@ -100,10 +100,19 @@ export async function powerCycle(
     // The nodes' network configuration, as at boot: addresses, links and routes (a link that went down lost its routes).
     await applyTopology(planTopology(lab));
     makeDirs(mine);
+    for (const n of nodes) makeVolatile(paths, n.name);
     if (!supervisordPid(paths)) await startOrUpdate(paths, [], new Set(daemons.filter((d) => d.manual).map((d) => d.program)));
     if (boot.length) await ctl(paths, ['start', ...boot]);
     const off = programs.filter((x) => !enabled.has(x));
     return off.length ? `not enabled, left off: ${off.join(' ')}` : 'all enabled';
   });
   return { booted: boot, poweredOn };
+}
+
+/** The node's /tmp, as a tmpfs mounted at boot gives it: empty, world-writable, sticky. */
+export function makeVolatile(paths: LabPaths, node: string): string {
+  const dir = paths.volatile(node);
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o1777);
+  return dir;
 }

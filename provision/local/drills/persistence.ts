@@ -6,6 +6,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { persistence } from '../../../helpers/lab/defaults.ts';
 import { labPaths } from '../paths.ts';
+import { makeVolatile } from '../reboot.ts';
 import { programStatus } from '../supervisor.ts';
 import { editDrill, supervisorctl, type Drill } from './drill.ts';
 import { promProgram, targetsUp } from './monitoring.ts';
@@ -56,8 +57,8 @@ function historyOnWipedPath(lab: Lab): Drill | undefined {
   const program = promProgram(lab);
   const node = program.slice(0, -'-prometheus'.length);
   const paths = labPaths(lab.name);
-  // clearRuntime removes what a node keeps in the lab's run directory, by the node's name.
-  const wiped = `${paths.run}/${node}-prometheus-data`;
+  // The node's /tmp: a reboot empties it (and makes it again, empty), as a tmpfs /tmp.
+  const wiped = `${paths.volatile(node)}/prometheus-data`;
   return editDrill(
     {
       name: 'persist-history-on-wiped-path',
@@ -73,6 +74,7 @@ function historyOnWipedPath(lab: Lab): Drill | undefined {
       edit: (text) => text.replace(/(--storage\.tsdb\.path=)\S+/, `$1${wiped}`),
     }],
     async (lab) => {
+      makeVolatile(paths, node);
       await supervisorctl(lab, 'update');
       // Samples in the store the layer reads back: every target scraped, and longer than the layer looks back.
       await targetsUp(lab);
