@@ -5,6 +5,10 @@ import { NodeSSH } from 'node-ssh';
 import { routeTo } from '../net/route.ts';
 import type { Cloud } from './cloud.ts';
 
+/** A guest's block devices and their sizes in 1 KiB blocks, from its /proc/partitions. */
+export const partitions = (out: string) =>
+  new Map(out.split('\n').slice(2).map((l) => l.trim().split(/\s+/)).filter((f) => f.length === 4).map((f) => [f[3]!, Number(f[2])]));
+
 export interface Hypervisor {
   readonly hypervisor_hostname: string;
   readonly hypervisor_type: string;

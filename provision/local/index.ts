@@ -171,7 +171,6 @@ export async function ensure(lab: Lab, options: Options = {}): Promise<void> {
 /** A lab that was up already had its time to settle: a shorter wait before the checks judge it. */
 const ENSURE_READY_TIMEOUT_MS = 120_000;
 
-
 /**
  * Reboot nodes (all of them when none is named): power off, clear what a reboot clears, boot what is enabled at
  * boot; then wait until every program that booted is healthy and the lab is ready for every check. Returns the
@@ -188,9 +187,8 @@ export async function reboot(lab: Lab, names: readonly string[], options: Option
   const booted = new Set(cycle.booted);
   const on = cycle.poweredOn;
   // What is not started at boot stays down for good: say so now instead of waiting out the bound for it.
-  const off = rendered.all.filter((d) => nodes.some((n) => n.name === d.node) && !booted.has(d.program));
-  if (off.length) {
-    const names = off.map((d) => d.program).join(', ');
+  if (cycle.leftOff.length) {
+    const names = cycle.leftOff.join(', ');
     throw new Error(`lab ${lab.name}: not back after the reboot: ${names} not started at boot (not enabled at boot)`);
   }
   // The design's bound (persistence.recoverySeconds): what the persistence layer judges the reboot by.

@@ -15,15 +15,13 @@ import { run, tryRun, type Progress } from './sh.ts';
 import { shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
 import { applyTopology, planTopology } from './topology.ts';
 
-export const enabledFile = (paths: LabPaths) => paths.bootEnabled;
-
 export function writeEnabled(paths: LabPaths, daemons: readonly Daemon[]): void {
-  writeIfChanged(enabledFile(paths), `${JSON.stringify(daemons.map((d) => d.program).sort(), null, 1)}\n`);
+  writeIfChanged(paths.bootEnabled, `${JSON.stringify(daemons.map((d) => d.program).sort(), null, 1)}\n`);
 }
 
 export function readEnabled(paths: LabPaths, daemons: readonly Daemon[]): Set<string> {
-  if (!existsSync(enabledFile(paths))) return new Set(daemons.map((d) => d.program));
-  return new Set(JSON.parse(readFileSync(enabledFile(paths), 'utf8')) as string[]);
+  if (!existsSync(paths.bootEnabled)) return new Set(daemons.map((d) => d.program));
+  return new Set(JSON.parse(readFileSync(paths.bootEnabled, 'utf8')) as string[]);
 }
 
 const ctl = (paths: LabPaths, args: string[]) => tryRun('supervisorctl', ['-c', paths.supervisorConf, ...args]);
@@ -72,10 +70,13 @@ async function cycleLinks(lab: Lab, node: LabNode): Promise<void> {
   for (const nic of nics) await tryRun('ip', ['-n', ns, 'link', 'set', nic, 'up']);
 }
 
-/** Power the nodes off and on; return the programs started at boot and when power came on. Readiness is the caller's. */
+/**
+ * Power the nodes off and on; return the programs started at boot, those left off (not enabled at boot) and when power
+ * came on. Readiness is the caller's.
+ */
 export async function powerCycle(
   lab: Lab, paths: LabPaths, nodes: readonly LabNode[], daemons: readonly Daemon[], hard: boolean, p: Progress,
-): Promise<{ booted: string[]; poweredOn: number }> {
+): Promise<{ booted: string[]; leftOff: string[]; poweredOn: number }> {
   const names = new Set(nodes.map((n) => n.name));
   const mine = daemons.filter((d) => names.has(d.node));
   const programs = mine.map((d) => d.program);
@@ -95,6 +96,7 @@ export async function powerCycle(
   });
   const enabled = readEnabled(paths, daemons);
   const boot = mine.filter((d) => enabled.has(d.program)).map((d) => d.program);
+  const off = programs.filter((x) => !enabled.has(x));
   const poweredOn = Date.now();
   await p.step(`boot: ${boot.length} of ${programs.length} programs enabled at boot`, async () => {
     // The nodes' network configuration, as at boot: addresses, links and routes (a link that went down lost its routes).
@@ -103,10 +105,9 @@ export async function powerCycle(
     for (const n of nodes) makeVolatile(paths, n.name);
     if (!supervisordPid(paths)) await startOrUpdate(paths, [], new Set(daemons.filter((d) => d.manual).map((d) => d.program)));
     if (boot.length) await ctl(paths, ['start', ...boot]);
-    const off = programs.filter((x) => !enabled.has(x));
     return off.length ? `not enabled, left off: ${off.join(' ')}` : 'all enabled';
   });
-  return { booted: boot, poweredOn };
+  return { booted: boot, leftOff: off, poweredOn };
 }
 
 /** The node's /tmp, as a tmpfs mounted at boot gives it: empty, world-writable, sticky. */

@@ -6,14 +6,13 @@ import { createHash } from 'node:crypto';
 import { execa } from 'execa';
 import { repoRoot } from '../../helpers/lab/load.ts';
 import type { Lab } from '../../helpers/lab/model.ts';
-import { cinderPool } from '../../helpers/lab/defaults.ts';
+import { cinderPool, DEFAULTS, guestSsh } from '../../helpers/lab/defaults.ts';
 import { vipFindings, vipHolders } from '../../helpers/net/wiring.ts';
 import { inCeph } from '../../helpers/node/deployer.ts';
 import { nodeLinks } from '../../helpers/node/net.ts';
 import { quote } from '../../helpers/node/quote.ts';
 import type { NodeShell } from '../../helpers/node/ssh.ts';
 import { consoleHostKeys, sshRuns } from '../../helpers/openstack/guest.ts';
-import { guestSsh } from '../../helpers/lab/defaults.ts';
 import type { Cloud } from '../../helpers/openstack/cloud.ts';
 import type { Tenant } from '../../helpers/openstack/tenant.ts';
 import { waitFor } from '../../helpers/openstack/wait.ts';
@@ -94,7 +93,7 @@ export class CephObject {
     readonly content: string,
   ) {
     const rbd = lab.spec.storage?.cinder?.backends?.find((b) => b.driver === 'ceph');
-    this.pool = rbd ? cinderPool(rbd) : 'volumes';
+    this.pool = rbd ? cinderPool(rbd) : DEFAULTS.cinderPool;
   }
 
   private rados = (args: string) => inCeph(this.lab, `rados -p ${quote(this.pool)} ${args}`);
@@ -114,13 +113,10 @@ export class CephObject {
   /** Objects an earlier run of this layer left (it died before removing its own). */
   static async leftovers(lab: Lab, mon: NodeShell, pool: string, own: string): Promise<string[]> {
     const names = (await mon.out(inCeph(lab, `rados -p ${quote(pool)} ls`))).split('\n');
-    return names.filter((n) => /^sg-[a-z0-9]+-persist-object$/.test(n) && n !== own);
+    // Named by a ledger: sg-<run>-[<scope>-]persist-object.
+    return names.filter((n) => /^sg-[a-z0-9]+-(?:[a-z0-9-]+-)?persist-object$/.test(n) && n !== own);
   }
 }
-
-/** The guest's block devices and their sizes in 1 KiB blocks, from /proc/partitions. */
-export const partitions = (out: string) =>
-  new Map(out.split('\n').slice(2).map((l) => l.trim().split(/\s+/)).filter((f) => f.length === 4).map((f) => [f[3]!, Number(f[2])]));
 
 /** Bytes of a volume's start the guest writes and reads back: enough to cross several RBD objects' boundaries. */
 export const WRITTEN_KIB = 8192;

@@ -11,9 +11,10 @@ import { check, type CheckContext } from '../../helpers/gate/check.ts';
 import { persistence } from '../../helpers/lab/defaults.ts';
 import { prometheusOf, query } from '../../helpers/prometheus/client.ts';
 import { backendsNow, volumeTypes, Volumes } from '../../helpers/openstack/volumes.ts';
+import { partitions } from '../../helpers/openstack/guest.ts';
 import { waitFor } from '../../helpers/openstack/wait.ts';
 import {
-  CephObject, cephProblems, guestRunsAfterBoot, hardReboot, partitions, readBack, rounds, sha256, tokenValid, vipProblems,
+  CephObject, cephProblems, guestRunsAfterBoot, hardReboot, readBack, rounds, sha256, tokenValid, vipProblems,
   WRITTEN_KIB, type Reboot,
 } from './durable.ts';
 

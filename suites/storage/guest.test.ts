@@ -5,10 +5,9 @@ import { novaPool } from '../../helpers/lab/defaults.ts';
 import { inService } from '../../helpers/node/deployer.ts';
 import { quote } from '../../helpers/node/quote.ts';
 import { backendsNow, volumeTypes, Volumes } from '../../helpers/openstack/volumes.ts';
+import { partitions } from '../../helpers/openstack/guest.ts';
 import { waitFor } from '../../helpers/openstack/wait.ts';
 
-/** The guest's block devices and their sizes in 1 KiB blocks, from /proc/partitions. */
-const partitions = (out: string) => new Map(out.split('\n').slice(2).map((l) => l.trim().split(/\s+/)).filter((f) => f.length === 4).map((f) => [f[3]!, Number(f[2])]));
 
 check('storage.volume-attach', 'A volume of the Ceph type attaches to a running server, the guest sees a disk of its size, and it detaches', async ({ lab, cloud, tenant, requires, due, needs, attach }) => {
   requires('guest-dataplane');

@@ -22,7 +22,7 @@ import { cloudsFile } from '../openstack/keystone.ts';
 import { externalBridge, ovsRun } from '../openstack/ovn.ts';
 import { labPaths } from '../paths.ts';
 import { run, waitUntil } from '../sh.ts';
-import { editDrill, novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
+import { editDrill, notEnabledAtBoot, novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
 import { glanceNoAuth } from './storage.ts';
 
 
@@ -346,25 +346,13 @@ function serviceNotEnabledAtBoot(lab: Lab): Drill | undefined {
   if (lab.spec.persistence === false || !novaCompute.needed(lab)) return undefined;
   const program = `${layout(lab).compute[0]!.name}-nova-compute`;
   const name = 'compute-service-not-enabled-at-boot';
-  const file = () => labPaths(lab.name).bootEnabled;
-  const backup = () => `${file()}.drill-${name}`;
   return {
     name,
     description: `${program} removed from the programs enabled at boot: it would stay down after a reboot`,
     decisions: ['ARC-04'],
     checks: ['compute.restart-policy'],
     object: program,
-    async inject() {
-      if (!existsSync(backup())) writeFileSync(backup(), readFileSync(file()));
-      const enabled = JSON.parse(readFileSync(backup(), 'utf8')) as string[];
-      if (!enabled.includes(program)) throw new Error(`drill ${name}: ${program} is not in ${file()}`);
-      writeFileSync(file(), `${JSON.stringify(enabled.filter((p) => p !== program), null, 1)}\n`);
-    },
-    async revert() {
-      if (!existsSync(backup())) return;
-      writeFileSync(file(), readFileSync(backup()));
-      rmSync(backup());
-    },
+    ...notEnabledAtBoot(name, program),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Lab } from '../../../helpers/lab/model.ts';
 import { Cloud } from '../../../helpers/openstack/cloud.ts';
 import { labPaths } from '../paths.ts';
 import { run } from '../sh.ts';
+import { programStatus } from '../supervisor.ts';
 
 /**
  * A named, reversible fault for the embedded lab. `inject` and `revert` are idempotent and safe to run after a
@@ -94,3 +95,29 @@ export const fileDrill = (meta: Omit<Drill, 'inject' | 'revert'>, target: FileDr
   ...editDrill(meta, (lab) => [target(lab)], restart),
   target,
 });
+
+/**
+ * A program left out of the programs enabled at boot (boot/enabled.json), as a unit that was never enabled: it runs
+ * until its node reboots. Inject backs the file up once; revert restores it byte for byte and starts the program again
+ * if a reboot left it down.
+ */
+export function notEnabledAtBoot(name: string, program: string): Pick<Drill, 'inject' | 'revert'> {
+  const file = (lab: Lab) => labPaths(lab.name).bootEnabled;
+  const backup = (lab: Lab) => `${file(lab)}.drill-${name}`;
+  return {
+    async inject(lab) {
+      if (!existsSync(backup(lab))) copyFileSync(file(lab), backup(lab));
+      const enabled = JSON.parse(readFileSync(backup(lab), 'utf8')) as string[];
+      if (!enabled.includes(program)) throw new Error(`drill ${name}: ${program} is not in ${file(lab)}`);
+      writeFileSync(file(lab), `${JSON.stringify(enabled.filter((p) => p !== program), null, 1)}\n`);
+    },
+    async revert(lab) {
+      if (existsSync(backup(lab))) {
+        writeFileSync(file(lab), readFileSync(backup(lab)));
+        unlinkSync(backup(lab));
+      }
+      const state = (await programStatus(labPaths(lab.name))).find((p) => p.program === program)?.state;
+      if (state && state !== 'RUNNING' && state !== 'STARTING') await supervisorctl(lab, 'start', program);
+    },
+  };
+}

@@ -2,13 +2,11 @@
  * Faults only a reboot shows: the lab runs fine until a node power-cycles. Each drill runs the persistence layer
  * rebooting only the node its fault is on (STACKGATE_PERSIST_NODES), so it costs one node's reboot, not the lab's.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { persistence } from '../../../helpers/lab/defaults.ts';
 import { labPaths } from '../paths.ts';
 import { makeVolatile } from '../reboot.ts';
-import { programStatus } from '../supervisor.ts';
-import { editDrill, supervisorctl, type Drill } from './drill.ts';
+import { editDrill, notEnabledAtBoot, supervisorctl, type Drill } from './drill.ts';
 import { promProgram, targetsUp } from './monitoring.ts';
 
 /**
@@ -21,8 +19,6 @@ function serviceOffAfterReboot(lab: Lab): Drill | undefined {
   const node = lab.nodes.at(-1)!.name;
   const program = `${node}-node-exporter`;
   const name = 'persist-service-not-enabled-at-boot';
-  const file = () => labPaths(lab.name).bootEnabled;
-  const backup = () => `${file()}.drill-${name}`;
   return {
     name,
     description: `${program} not enabled at boot, then ${node} hard-rebooted: the service stays down`,
@@ -31,20 +27,7 @@ function serviceOffAfterReboot(lab: Lab): Drill | undefined {
     object: program,
     layers: ['persistence'],
     env: { STACKGATE_PERSIST_NODES: node },
-    async inject() {
-      if (!existsSync(backup())) writeFileSync(backup(), readFileSync(file()));
-      const enabled = JSON.parse(readFileSync(backup(), 'utf8')) as string[];
-      if (!enabled.includes(program)) throw new Error(`drill ${name}: ${program} is not in ${file()}`);
-      writeFileSync(file(), `${JSON.stringify(enabled.filter((p) => p !== program), null, 1)}\n`);
-    },
-    async revert(lab) {
-      if (existsSync(backup())) {
-        writeFileSync(file(), readFileSync(backup()));
-        rmSync(backup());
-      }
-      const state = (await programStatus(labPaths(lab.name))).find((p) => p.program === program)?.state;
-      if (state && state !== 'RUNNING' && state !== 'STARTING') await supervisorctl(lab, 'start', program);
-    },
+    ...notEnabledAtBoot(name, program),
   };
 }
 
