@@ -26,10 +26,11 @@ export type SharedStep = (typeof SHARED_STEPS)[number];
 export const GUEST_SCOPE = 'shared';
 
 /**
- * Checks of other layers than compute that use the guest while it runs: the compute layer's checks that take it
- * away wait for them. A check ID here that no file of the run declares is not waited for.
+ * Checks outside tenant.test.ts (other layers, or compute checks in files of their own that run beside it) that use
+ * the guest while it runs: the compute layer's checks that take it away wait for them. A check ID here that no file
+ * of the run declares is not waited for.
  */
-export const BORROWERS = ['storage.volume-attach', 'storage.nova-disk-rbd'] as const;
+export const BORROWERS = ['storage.volume-attach', 'storage.nova-disk-rbd', 'compute.tenant-api-reach'] as const;
 
 interface Outcome {
   readonly ok?: unknown;

@@ -5,6 +5,7 @@
  * Steps return data or throw errors with context; the checks assert.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Ledger } from '../gate/ledger.ts';
 import { guestSsh, scratchSubnet } from '../lab/defaults.ts';
 import type { Lab } from '../lab/model.ts';
@@ -12,6 +13,7 @@ import { ApiError, type Cloud } from './cloud.ts';
 import { consoleHostKeys, sshRuns, type ConsoleHostKeys } from './guest.ts';
 import { KINDS } from './resources.ts';
 import { GUEST_SCOPE, SHARED_STEPS, type SharedGuest, type SharedStep } from './shared-guest.ts';
+import { caUserData } from './tenant-api.ts';
 import { waitFor, type Transition } from './wait.ts';
 
 export interface Image {
@@ -342,12 +344,16 @@ export class Tenant {
     return this.once('server', async () => {
       const c = this.cloud;
       const [image, flavor, keypair, port] = await Promise.all([this.bootImage(), this.flavor(), this.keypair(), this.port()]);
+      // The lab CA goes to the guest as a cloud ships it to its tenants: in the user data, from the metadata service.
+      const ca = this.cloud.credentials.cacert;
+      const userData = ca ? caUserData(readFileSync(ca, 'utf8')) : undefined;
+      const extra = userData ? { user_data: Buffer.from(userData).toString('base64') } : {};
       const t0 = Date.now();
       const created = await this.ledger.create(
         'server',
         'vm',
         async (name) =>
-          (await c.post<{ server: { id: string } }>('compute', '/servers', { server: { name, imageRef: image.id, flavorRef: flavor.id, key_name: keypair.name, networks: [{ port: port.id }] } }))
+          (await c.post<{ server: { id: string } }>('compute', '/servers', { server: { name, imageRef: image.id, flavorRef: flavor.id, key_name: keypair.name, networks: [{ port: port.id }], ...extra } }))
             .body.server,
         (s) => KINDS.server!.remove(c, s.id),
       );

@@ -50,6 +50,8 @@ describe('local provider rendering (embedded lab)', () => {
     const conf = file(r.daemons, 'node1-bind', 'named.conf');
     expect(conf).toContain('acl lab_recursion { 192.168.105.0/24; 10.0.1.0/24; 10.0.3.0/24; };');
     expect(conf).toContain('allow-recursion { lab_recursion; };');
+    // neutron.tenantDnsServers names the external VIP: BIND answers tenants' VMs there too.
+    expect(conf).toContain('listen-on port 53 { 192.168.105.101; 10.0.1.101; 10.0.3.101; 10.0.2.250; 127.0.0.1; };');
   });
 
   test('HAProxy terminates TLS on both VIPs with the spec minimum and serves its metrics on the job port', () => {

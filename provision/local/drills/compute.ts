@@ -20,8 +20,8 @@ import { novaCompute } from '../openstack/compute.ts';
 import { horizon, horizonLoginPage, horizonSettings } from '../openstack/horizon.ts';
 import { cloudsFile } from '../openstack/keystone.ts';
 import { externalBridge, ovsRun } from '../openstack/ovn.ts';
-import { labPaths } from '../paths.ts';
-import { run, waitUntil } from '../sh.ts';
+import { labPaths, netnsName } from '../paths.ts';
+import { run, tryRun, waitUntil } from '../sh.ts';
 import { editDrill, notEnabledAtBoot, novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
 import { glanceNoAuth } from './storage.ts';
 
@@ -356,9 +356,52 @@ function serviceNotEnabledAtBoot(lab: Lab): Drill | undefined {
   };
 }
 
+/**
+ * The iptables rule (without its -I/-D) that drops the tenants' traffic to the identity service's public port: from
+ * the external subnet's allocation pool (the floating range, where routers' SNAT and floating IPs take their
+ * addresses) to the VIP the public endpoint is on. The host's own address on that network stays outside the range,
+ * so the operator's access and every check run from the host keep working.
+ */
+export function tenantApiDrop(lab: Lab): { nodes: LabNode[]; service: string; rule: string[] } | undefined {
+  const identity = lab.expectedCatalog.find((e) => e.interface === 'public' && e.type === 'identity');
+  const range = lab.spec.neutron?.externalNetwork?.floatingRange;
+  if (!identity || !range) return undefined;
+  const vip = lab.vip(identity.vip);
+  const nodes = lab.nodesWithRole('loadbalancer').filter((n) => n.nics.some((i) => i.network === vip.network));
+  const rule = ['INPUT', '-p', 'tcp', '-d', vip.address, '--dport', String(identity.port), '-m', 'iprange', '--src-range', `${range.start}-${range.end}`,
+    '-m', 'comment', '--comment', 'stackgate drill compute-api-firewalled-from-tenants', '-j', 'DROP'];
+  return nodes.length ? { nodes, service: identity.service, rule } : undefined;
+}
+
+/** The identity service's public port firewalled on the load balancers from the tenants' side only. */
+function apiFirewalledFromTenants(lab: Lab): Drill | undefined {
+  const drop = guestsRun(lab) ? tenantApiDrop(lab) : undefined;
+  if (!drop) return undefined;
+  const iptables = (node: LabNode, op: '-C' | '-I' | '-D') => tryRun('ip', ['netns', 'exec', netnsName(lab, node), 'iptables', '-w', op, ...drop.rule]);
+  const present = async (node: LabNode) => (await iptables(node, '-C')).code === 0;
+  return {
+    name: 'compute-api-firewalled-from-tenants',
+    description: `${drop.service}'s public port dropped on ${drop.nodes.map((n) => n.name).join(', ')} for the tenants' addresses only`,
+    decisions: ['VIP-02'],
+    checks: ['compute.tenant-api-reach'],
+    object: drop.service,
+    async inject() {
+      for (const n of drop.nodes) if (!(await present(n))) await run('ip', ['netns', 'exec', netnsName(lab, n), 'iptables', '-w', '-I', ...drop.rule]);
+    },
+    async revert() {
+      for (const n of drop.nodes) {
+        while (await present(n)) {
+          const r = await iptables(n, '-D');
+          if (r.code !== 0) throw new Error(`drill compute-api-firewalled-from-tenants: iptables -D on ${n.name}: ${r.out}`);
+        }
+      }
+    },
+  };
+}
+
 export const computeDrillsFor = (lab: Lab): Drill[] =>
   [
     novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentialsFor(lab), tokenOtherProject,
     leakedResource, northSouthCut(lab), glanceNoAuth(lab), horizonKeystoneUnreachable(lab),
-    serviceNotEnabledAtBoot(lab),
+    serviceNotEnabledAtBoot(lab), apiFirewalledFromTenants(lab),
   ].filter((d) => d !== undefined);

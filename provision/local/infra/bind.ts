@@ -29,6 +29,17 @@ export function renderZones(lab: Lab, server: LabNode): { zone: string; file: st
   return out;
 }
 
+/**
+ * The tenants' DNS servers (neutron.tenantDnsServers) that are a VIP this node can hold (a load balancer on the VIP's
+ * network): tenants' VMs reach the external network, not the management one. BIND takes the address up whenever
+ * keepalived moves it here.
+ */
+function tenantListen(lab: Lab, node: LabNode): string[] {
+  const wanted = lab.spec.neutron?.tenantDnsServers ?? [];
+  const here = (network: string) => node.roles.includes('loadbalancer') && node.nics.some((i) => i.network === network);
+  return lab.vips.filter((v) => wanted.includes(v.address) && here(v.network)).map((v) => v.address);
+}
+
 function renderBind(lab: Lab, paths: LabPaths, node: LabNode): Daemon[] {
   const dir = paths.node(node.name, 'bind');
   const zones = renderZones(lab, node);
@@ -41,7 +52,7 @@ options {
   pid-file "${dir}/cache/named.pid";
   session-keyfile "${dir}/cache/session.key";
   managed-keys-directory "${dir}/cache";
-  listen-on port 53 { ${[...nodeAddresses(node), '127.0.0.1'].map((a) => `${a}; `).join('')}};
+  listen-on port 53 { ${[...nodeAddresses(node), ...tenantListen(lab, node), '127.0.0.1'].map((a) => `${a}; `).join('')}};
   listen-on-v6 { none; };
   allow-query { any; };
   recursion ${recursion.length > 0 ? 'yes' : 'no'};

@@ -13,10 +13,19 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GUEST_CA_BUNDLE } from '../../../../helpers/openstack/tenant-api.ts';
 import { run } from '../../sh.ts';
 
 /** Debian packages the recipe takes its parts from (the kernel package itself is downloaded, not installed). */
-export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'syslinux', 'syslinux-common', 'mtools', 'dosfstools', 'cpio', 'kmod'] as const;
+export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'openssl', 'syslinux', 'syslinux-common', 'mtools', 'dosfstools', 'cpio', 'kmod'] as const;
+
+/**
+ * This host's dynamic binaries the guest runs, copied with the shared libraries ldd names: the SSH server, and the
+ * TLS client that verifies the cloud's endpoints (busybox's ssl_client verifies nothing; Debian 12 packages no
+ * smaller verifying client than the openssl CLI).
+ */
+export const GUEST_BINARIES = ['/usr/sbin/dropbear', '/usr/bin/dropbearkey', '/usr/bin/openssl'] as const;
+
 
 /** The Glance image the lab provides for guests (the spec's compute.guestImage names it). */
 export const GUEST_IMAGE_NAME = 'stackgate-guest';
@@ -102,12 +111,18 @@ function put(root: string, from: string, to = from, mode?: number) {
   chmodSync(dest, mode ?? statSync(from).mode & 0o777);
 }
 
-/** The recipe's inputs, hashed: the image is rebuilt when any of them changes. */
-function recipeHash(kernelPkg: string): string {
+/** The host's files the image copies: busybox, the binaries and every library they load, in a stable order. */
+async function hostFiles(): Promise<string[]> {
+  const libs = (await Promise.all(GUEST_BINARIES.map(libsOf))).flat();
+  return ['/bin/busybox', ...GUEST_BINARIES, ...[...new Set(libs)].sort()];
+}
+
+/** The recipe's inputs, hashed: the image is rebuilt when any of them changes (a host file by its content). */
+function recipeHash(kernelPkg: string, files: readonly string[]): string {
   const h = createHash('sha256').update(kernelPkg).update(MODULES.join(','));
   for (const f of ['init', 'udhcpc.script']) h.update(readFileSync(join(recipeDir, f)));
   h.update(readFileSync(fileURLToPath(import.meta.url)));
-  for (const b of ['/bin/busybox', '/usr/sbin/dropbear', '/usr/bin/dropbearkey']) h.update(String(statSync(b).size));
+  for (const f of files) h.update(f).update(createHash('sha256').update(readFileSync(f)).digest());
   return h.digest('hex').slice(0, 16);
 }
 
@@ -116,13 +131,13 @@ export async function buildGuestImage(stateRoot: string, log: (line: string) => 
   const dir = guestDir(stateRoot);
   const pkg = await kernelPackage();
   const stamp = join(dir, 'recipe');
-  const want = recipeHash(pkg);
+  for (const b of ['/bin/busybox', ...GUEST_BINARIES, '/usr/bin/syslinux', '/usr/bin/mcopy', '/usr/sbin/mkfs.vfat', '/usr/bin/cpio']) {
+    if (!existsSync(b)) throw new Error(`guest image: ${b} is missing (Debian packages: ${GUEST_PACKAGES.join(' ')})`);
+  }
+  const want = recipeHash(pkg, await hostFiles());
   const out = { disk: join(dir, 'stackgate-guest.raw'), kernel: join(dir, 'vmlinuz'), initramfs: join(dir, 'initrd.img'), kernelPackage: pkg };
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want && existsSync(out.disk)) {
     return { ...out, bytes: statSync(out.disk).size, sha256: sha256(out.disk), built: false };
-  }
-  for (const b of ['/bin/busybox', '/usr/sbin/dropbear', '/usr/bin/dropbearkey', '/usr/bin/syslinux', '/usr/bin/mcopy', '/usr/sbin/mkfs.vfat', '/usr/bin/cpio']) {
-    if (!existsSync(b)) throw new Error(`guest image: ${b} is missing (Debian packages: ${GUEST_PACKAGES.join(' ')})`);
   }
   const deb = await kernelDeb(join(dir, 'cache'), pkg);
   log(`kernel ${basename(deb)}`);
@@ -137,7 +152,7 @@ export async function buildGuestImage(stateRoot: string, log: (line: string) => 
 
   // initramfs
   const root = join(work, 'initramfs');
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'run', 'tmp', 'root', 'lib/modules', 'var/log']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', dirname(GUEST_CA_BUNDLE).slice(1), 'etc', 'proc', 'sys', 'dev', 'run', 'tmp', 'root', 'lib/modules', 'var/log']) mkdirSync(join(root, d), { recursive: true });
   put(root, '/bin/busybox', 'bin/busybox', 0o755);
   const applets = (await run('/bin/busybox', ['--list-full'])).split('\n').filter(Boolean);
   for (const a of applets) {
@@ -146,7 +161,7 @@ export async function buildGuestImage(stateRoot: string, log: (line: string) => 
     mkdirSync(dirname(link), { recursive: true });
     await run('ln', ['-s', '/bin/busybox', link]);
   }
-  for (const b of ['/usr/sbin/dropbear', '/usr/bin/dropbearkey']) {
+  for (const b of GUEST_BINARIES) {
     put(root, b, b.slice(1), 0o755);
     for (const lib of await libsOf(b)) put(root, lib, lib.slice(1), 0o755);
   }
