@@ -111,7 +111,8 @@ export function tenantDnsChanged(lab: Lab): FileDrill | undefined {
       name: 'net-tenant-dns-changed',
       description: `neutron-server on ${control.name} hands subnets without DNS servers ${wrong} ([ovn] dns_servers), not the spec's tenant DNS`,
       decisions: ['DNS-05'],
-      checks: ['net.tenant-dns', ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-dns'])],
+      // A tenant resolves the cloud's API names through the subnet's DNS: tenant-api-reach loses them too.
+      checks: ['net.tenant-dns', ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-dns', 'compute.tenant-api-reach'])],
       object: `give DNS servers ${wrong}`,
     },
     (lab) => ({
