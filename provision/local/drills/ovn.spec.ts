@@ -22,8 +22,8 @@ describe('net-tenant-dns-changed (rendered file only; the live lab is not touche
     expect(drill.object).toBe(`give DNS servers ${wrong}`);
   });
 
-  test('breaks the DHCP options check and, where guests run, the guest check; is in the catalogue', () => {
-    expect(drill.checks).toEqual(['net.tenant-dns', 'compute.guest-dns']);
+  test('breaks the DHCP options check and, where guests run, the guest checks; is in the catalogue', () => {
+    expect(drill.checks).toEqual(['net.tenant-dns', 'compute.guest-dns', 'compute.tenant-api-reach']);
     expect(drill.decisions).toEqual(['DNS-05']);
     expect(drillCatalogue(lab).map((d) => d.name)).toContain('net-tenant-dns-changed');
   });
