@@ -24,7 +24,7 @@ describe('net-tenant-dns-changed (rendered file only; the live lab is not touche
 
   test('breaks the DHCP options check and, where guests run, the guest checks; is in the catalogue', () => {
     expect(drill.checks).toEqual(['net.tenant-dns', 'compute.guest-dns', 'compute.tenant-api-reach']);
-    expect(drill.decisions).toEqual(['DNS-05']);
+    expect(drill.decisions).toEqual(['DNS-05', 'VIP-02']);
     expect(drillCatalogue(lab).map((d) => d.name)).toContain('net-tenant-dns-changed');
   });
 
