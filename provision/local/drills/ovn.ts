@@ -113,7 +113,7 @@ export function tenantDnsChanged(lab: Lab): FileDrill | undefined {
       // A tenant resolves the cloud's API names through the subnet's DNS: tenant-api-reach (VIP-02) loses them too.
       decisions: ['DNS-05', ...(lab.lacks('guest-dataplane') ? [] : ['VIP-02'])],
       checks: ['net.tenant-dns', ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-dns', 'compute.tenant-api-reach'])],
-      object: `give DNS servers ${wrong}`,
+      object: wrong, // every failing check names the address it saw instead
     },
     (lab) => ({
       file: `${neutronDir(labPaths(lab.name), layout(lab).control)}/ml2_conf.ini`,
