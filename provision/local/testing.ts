@@ -2,9 +2,10 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { repoRoot } from '../../helpers/lab/load.ts';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { fsidFile } from './ceph/common.ts';
-import type { LabContext } from './component.ts';
+import type { Daemon, LabContext, RenderedFile } from './component.ts';
 import { COMPONENTS } from './components.ts';
 import type { Secrets } from './infra/pki.ts';
 import { secretsFile, type OpenstackSecrets } from './openstack/common.ts';
@@ -42,4 +43,29 @@ export function testContext(
 export function renderForTest(lab: Lab, base?: string, openstack?: OpenstackSecrets): Rendered & LabContext {
   const ctx = testContext(lab, base, openstack);
   return { ...ctx, ...render(ctx, plan(lab, COMPONENTS)) };
+}
+
+/**
+ * A rendered lab as stable text, for a file snapshot: every daemon (argv, user, dirs, health, files) and every loose
+ * file, a file's content printed once; the state dir and the checkout read `<state>` and `<repo>`, so a render before
+ * and after a change compares line by line.
+ */
+export function renderedText(r: Rendered & LabContext): string {
+  const seen = new Set<string>();
+  const where = (s: string) => s.replaceAll(r.paths.root, '<state>').replaceAll(repoRoot, '<repo>');
+  const file = (f: RenderedFile) => {
+    const meta = `  file ${where(f.path)}${f.mode === undefined ? '' : ` mode ${f.mode.toString(8)}`}${f.owner ? ` owner ${f.owner}` : ''}`;
+    if (seen.has(f.path)) return [`${meta} (as above)`];
+    seen.add(f.path);
+    return [meta, ...where(f.content).split('\n').map((l) => `    | ${l}`)];
+  };
+  const daemon = (d: Daemon) => [
+    `daemon ${d.program}${d.user ? ` user ${d.user}` : ''}${d.manual ? '' : ' at-boot'}${d.mounts ? ` mounts ${d.mounts}` : ''}`,
+    `  argv ${where(JSON.stringify(d.argv))}`,
+    ...d.dirs.map((x) => `  dir ${where(x.path)}${x.owner ? ` owner ${x.owner}` : ''}${x.mode === undefined ? '' : ` mode ${x.mode.toString(8)}`}`),
+    ...d.health.map((h) => `  health ${h.kind === 'tcp' ? `tcp ${h.host}:${h.port}` : `vip ${h.address}`}`),
+    ...(d.stopSignal ? [`  stop ${d.stopSignal}`] : []),
+    ...d.files.flatMap(file),
+  ];
+  return [...r.all.flatMap(daemon), 'loose files', ...r.files.flatMap(file), ''].join('\n');
 }

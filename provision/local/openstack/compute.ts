@@ -6,8 +6,9 @@ import { viaVip } from '../api.ts';
 import { daemon, type Component, type Condition, type Daemon, type ReadyContext, type UpContext } from '../component.ts';
 import { once } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
-import { run, waitUntil } from '../sh.ts';
+import { waitUntil } from '../sh.ts';
 import { adminApi, guestsRun, hasService, layout, openstackContext, type OpenstackContext } from './common.ts';
+import { virsh } from './libvirt.ts';
 import { novaConf, novaDir, novaManage } from './nova.ts';
 
 /** nova-compute's directory (its nova.conf): on a node that also runs the control services, a directory of its own. */
@@ -37,22 +38,27 @@ export function strangers(listing: string, known: ReadonlySet<string>): { uuid: 
 }
 
 /**
- * libvirt keeps domain definitions host-wide (/etc/libvirt/qemu), past `lab down --purge`; Nova numbers its
- * instances anew with a new database, so a leftover instance-0000000N refuses the boot of a new server with its
- * name ("domain already exists"). nova-compute starts with no domain Nova does not know.
+ * libvirt keeps domain definitions past `lab down --purge` (the node's libvirt dir, before it the host's
+ * /etc/libvirt/qemu); Nova numbers its instances anew with a new database, so a leftover instance-0000000N refuses
+ * the boot of a new server with its name ("domain already exists"). nova-compute starts with no domain Nova does
+ * not know, on every compute node's own libvirtd.
  */
 async function removeStrangers(c: UpContext): Promise<string> {
-  const { lab } = c;
+  const { lab, paths } = c;
   const api = await adminApi(c);
   const nova = `${viaVip(lab, 'nova')}${lab.spec.services!.nova!.path ?? '/v2.1'}`;
   const r = await api.call<{ servers: { id: string }[] }>('GET', `${nova}/servers?all_tenants=1&limit=1000`);
-  const virsh = (args: string[]) => run('virsh', ['-c', 'qemu:///system', ...args]);
-  const found = strangers(await virsh(['list', '--all', '--uuid', '--name']), new Set(r.body.servers.map((x) => x.id)));
-  for (const d of found) {
-    await virsh(['destroy', d.uuid]).catch(() => undefined);
-    await virsh(['undefine', d.uuid]);
+  const known = new Set(r.body.servers.map((x) => x.id));
+  const gone: string[] = [];
+  for (const node of layout(lab).compute) {
+    const v = virsh(paths, node);
+    for (const d of strangers(await v(['list', '--all', '--uuid', '--name']), known)) {
+      await v(['destroy', d.uuid]).catch(() => undefined);
+      await v(['undefine', d.uuid]);
+      gone.push(`${d.name} on ${node.name}`);
+    }
   }
-  return found.length ? `undefined ${found.map((d) => d.name).join(', ')}` : 'none';
+  return gone.length ? `undefined ${gone.join(', ')}` : 'none';
 }
 
 /** Wait on the API until nova-compute runs on every compute node, then map the hosts (each nova-manage call costs seconds). */

@@ -1,6 +1,11 @@
-/** libvirtd and virtlogd beside nova-compute on the compute node, and the libvirt secret RBD volumes open with. */
+/**
+ * libvirtd and virtlogd beside nova-compute on every compute node, each node's pair its own, and the libvirt secret
+ * RBD volumes open with.
+ */
+import { createHash } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { quote } from '../../../helpers/node/quote.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import { cephConf, clientKeyring } from '../ceph/common.ts';
 import { daemon, type Component, type Daemon, type LabContext } from '../component.ts';
@@ -11,17 +16,94 @@ import { guestsRun, layout, novaRbd, openstackSecrets, rbdClient, secretsFile } 
 import { novaCephConf } from './nova.ts';
 import { ovsRun } from './ovn.ts';
 
+/** A compute node's libvirt: libvirtd.conf, and what libvirt keeps (domains, secrets, QEMU's state). */
 export const libvirtDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'libvirt');
 
-/** The usage name of the lab's libvirt secret: libvirt allows one secret per usage on the host. */
+/** Its runtime directory (sockets, pid files, QEMU monitors), in the lab's run dir, which a reboot clears. */
+export const libvirtRun = (paths: LabPaths, node: LabNode) => `${paths.run}/${node.name}-libvirt`;
+
+/** How nova-compute and virsh reach the node's own libvirtd: its socket (libvirt's uri.html, `socket` parameter). */
+export const libvirtUri = (paths: LabPaths, node: LabNode) => `qemu+unix:///system?socket=${libvirtRun(paths, node)}/libvirt-sock`;
+
+/** virsh against the node's own libvirtd. */
+export const virsh = (paths: LabPaths, node: LabNode) => (args: readonly string[]) =>
+  run('virsh', ['-c', libvirtUri(paths, node), ...args]);
+
+/**
+ * The paths libvirt (system mode) has compiled in, each bound to the node's own directory: qemu.conf's location
+ * cannot be overridden (libvirtd(8)), and the QEMU and secret drivers keep domains, driver locks and secrets, and
+ * libvirtd finds virtlogd's socket, under them. Two libvirtds on one host would share all of it.
+ */
+export function libvirtMounts(paths: LabPaths, node: LabNode): readonly (readonly [string, string])[] {
+  const dir = libvirtDir(paths, node);
+  return [
+    [libvirtRun(paths, node), '/run/libvirt'],
+    [`${dir}/lib`, '/var/lib/libvirt'],
+    [`${dir}/cache`, '/var/cache/libvirt'],
+    [join(paths.logs, node.name, 'libvirt'), '/var/log/libvirt'],
+    [`${dir}/qemu`, '/etc/libvirt/qemu'],
+    [`${dir}/secrets`, '/etc/libvirt/secrets'],
+  ];
+}
+
+/**
+ * argv run with the node's libvirt paths bound. Each program already has a mount namespace of its own (`ip netns
+ * exec` unshares one and makes / a slave), so the binds reach neither the host nor another node.
+ */
+function withMounts(paths: LabPaths, node: LabNode, argv: readonly string[]): string[] {
+  const binds = libvirtMounts(paths, node).map(([from, to]) => `mkdir -p ${to} && mount --bind ${quote(from)} ${to}`);
+  return ['/bin/sh', '-c', [...binds, 'exec "$@"'].join(' && '), 'libvirt-mounts', ...argv];
+}
+
+/** A host UUID per node: libvirt tells hosts apart by it (a migration to a host with its own UUID is refused). */
+export function hostUuid(lab: Lab, node: LabNode): string {
+  const h = createHash('sha256').update(`${lab.name}/${node.name}/libvirt`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The usage name of the lab's libvirt secret: libvirt allows one secret per usage in a daemon. */
 const rbdSecretUsage = (lab: Lab, client: string) => `stackgate ${lab.name} ${client}`;
 
-/** Where libvirt (system mode) keeps defined secrets: `lab down` removes the lab's, libvirtd being stopped then. */
-export const LIBVIRT_SECRETS_DIR = '/etc/libvirt/secrets';
+/** Where a libvirt run on the host itself (before each node had its own) kept the lab's secret. */
+export const HOST_SECRETS_DIR = '/etc/libvirt/secrets';
+
+/** Nova's ceph.conf and keyring on a compute node, readable by nova, as Kolla's /etc/ceph in nova_compute. */
+async function novaCephFiles(paths: LabPaths, node: LabNode, client: string, conf: string, keyring: string): Promise<void> {
+  const gid = Number((await run('id', ['-g', 'nova'])).trim());
+  const dir = dirname(novaCephConf(paths, node));
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  chownSync(dir, 0, gid);
+  const own = join(dir, `ceph.${client}.keyring`);
+  writeFileSync(own, readFileSync(keyring), { mode: 0o640 });
+  chownSync(own, 0, gid);
+  const text = readFileSync(conf, 'utf8').replace(/^keyring = .*\$cluster\.\$name\.keyring$/m, `keyring = ${dir}/$cluster.$name.keyring`);
+  writeFileSync(novaCephConf(paths, node), text, { mode: 0o644 });
+}
+
+/** Define the secret in one node's libvirtd, replacing one of the same usage under another UUID (older state). */
+async function defineSecret(lab: Lab, paths: LabPaths, node: LabNode, client: string, uuid: string, key: string): Promise<void> {
+  const v = virsh(paths, node);
+  const dir = mkdtempSync(join(paths.root, 'libvirt-secret-'));
+  try {
+    const usage = rbdSecretUsage(lab, client);
+    writeFileSync(join(dir, 'secret.xml'), `<secret ephemeral='no' private='no'><uuid>${uuid}</uuid><usage type='ceph'><name>${usage}</name></usage></secret>\n`);
+    writeFileSync(join(dir, 'key'), key, { mode: 0o600 });
+    for (const line of (await v(['secret-list'])).split('\n')) {
+      const [other, type, ...name] = line.trim().split(/\s+/);
+      if (other && other !== uuid && type === 'ceph' && name.join(' ') === usage) await v(['secret-undefine', other]);
+    }
+    await v(['secret-define', join(dir, 'secret.xml')]);
+    await v(['secret-set-value', '--secret', uuid, '--file', join(dir, 'key')]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /**
  * The libvirt secret QEMU opens RBD volumes with: the Cinder client's key under the UUID cinder.conf and nova.conf
- * name (rbd_secret_uuid). libvirt keeps it (ephemeral='no'); defining it again with the same UUID updates it.
+ * name (rbd_secret_uuid), defined in every compute node's libvirtd. One UUID for all of them, as Kolla's
+ * cinder_rbd_secret_uuid: Cinder names one secret in every volume's connection info, whichever host attaches it.
+ * libvirt keeps it (ephemeral='no'); defining it again with the same UUID updates it.
  */
 export async function rbdSecret(lab: Lab, paths: LabPaths, compute: readonly LabNode[], uuid: string, conf: string, keyring: string): Promise<string> {
   const client = rbdClient(lab);
@@ -29,55 +111,28 @@ export async function rbdSecret(lab: Lab, paths: LabPaths, compute: readonly Lab
   const key = readFileSync(keyring, 'utf8').match(/^\s*key\s*=\s*(\S+)/m)?.[1];
   if (!key) throw new Error(`no key in ${keyring}`);
   const nova = novaRbd(lab);
-  if (nova) {
-    // rbd import/stat run as nova: a ceph.conf whose keyring nova may read, like Kolla's /etc/ceph in nova_compute.
-    const { uid, gid } = { uid: 0, gid: Number((await run('id', ['-g', 'nova'])).trim()) };
-    for (const node of compute) {
-      const dir = dirname(novaCephConf(paths, node));
-      mkdirSync(dir, { recursive: true, mode: 0o750 });
-      chownSync(dir, uid, gid);
-      const own = join(dir, `ceph.${client.client}.keyring`);
-      writeFileSync(own, readFileSync(keyring), { mode: 0o640 });
-      chownSync(own, uid, gid);
-      writeFileSync(novaCephConf(paths, node), readFileSync(conf, 'utf8').replace(/^keyring = .*\$cluster\.\$name\.keyring$/m, `keyring = ${dir}/$cluster.$name.keyring`), { mode: 0o644 });
-    }
+  for (const node of compute) {
+    // rbd import/stat run as nova: a ceph.conf whose keyring nova may read.
+    if (nova) await novaCephFiles(paths, node, client.client, conf, keyring);
+    await defineSecret(lab, paths, node, client.client, uuid, key);
   }
-  const dir = mkdtempSync(join(paths.root, 'libvirt-secret-'));
-  try {
-    const usage = rbdSecretUsage(lab, client.client);
-    writeFileSync(join(dir, 'secret.xml'), `<secret ephemeral='no' private='no'><uuid>${uuid}</uuid><usage type='ceph'><name>${usage}</name></usage></secret>\n`);
-    writeFileSync(join(dir, 'key'), key, { mode: 0o600 });
-    const virsh = (args: string[]) => run('virsh', ['-c', 'qemu:///system', ...args]);
-    // libvirt keeps secrets host-wide: one with this usage under another UUID (a lab of another checkout, or state
-    // that was purged) would refuse ours.
-    for (const line of (await virsh(['secret-list'])).split('\n')) {
-      const [other, type, ...name] = line.trim().split(/\s+/);
-      if (other && other !== uuid && type === 'ceph' && name.join(' ') === usage) await virsh(['secret-undefine', other]);
-    }
-    await virsh(['secret-define', join(dir, 'secret.xml')]);
-    await virsh(['secret-set-value', '--secret', uuid, '--file', join(dir, 'key')]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return `${client.client} key as libvirt secret ${uuid}${nova ? `; Nova's disks in pool ${nova.pool}` : ''}`;
+  const where = compute.map((n) => n.name).join(', ');
+  return `${client.client} key as libvirt secret ${uuid} on ${where}${nova ? `; Nova's disks in pool ${nova.pool}` : ''}`;
 }
 
 function renderLibvirt({ lab, paths }: LabContext): Daemon[] {
-  const compute = layout(lab).compute;
-  // libvirtd keeps its sockets, domains and virtlogd under /var/run/libvirt and /var/lib/libvirt: one per host.
-  if (compute.length > 1) {
-    const names = compute.map((n) => n.name).join(', ');
-    throw new Error(`lab ${lab.name}: the local provider runs libvirt on one compute node per host; the spec has ${names} (set compute.virtType: fake for more)`);
-  }
-  const out: Daemon[] = [];
-  for (const node of compute) {
+  return layout(lab).compute.flatMap((node) => {
     const dir = libvirtDir(paths, node);
+    const runDir = libvirtRun(paths, node);
     const conf = `${dir}/libvirtd.conf`;
-    out.push(
-      daemon(node, 'virtlogd', { argv: ['/usr/sbin/virtlogd'], dirs: [{ path: '/var/run/libvirt' }] }),
+    const dirs = libvirtMounts(paths, node).map(([from]) => ({ path: from }));
+    return [
+      daemon(node, 'virtlogd', { argv: withMounts(paths, node, ['/usr/sbin/virtlogd', '--pid-file', `${runDir}/virtlogd.pid`]), dirs }),
       daemon(node, 'libvirtd', {
         // libvirt plugs the guest's tap into br-int with ovs-vsctl, which finds the node's ovsdb-server by OVS_RUNDIR.
-        argv: ['/usr/bin/env', `OVS_RUNDIR=${ovsRun(paths, node)}`, '/usr/sbin/libvirtd', '--config', conf],
+        argv: withMounts(paths, node, [
+          '/usr/bin/env', `OVS_RUNDIR=${ovsRun(paths, node)}`, '/usr/sbin/libvirtd', '--config', conf, '--pid-file', `${runDir}/libvirtd.pid`,
+        ]),
         files: [
           {
             path: conf,
@@ -90,22 +145,25 @@ function renderLibvirt({ lab, paths }: LabContext): Daemon[] {
               'auth_unix_ro = "none"',
               'auth_unix_rw = "none"',
               'log_outputs = "3:stderr"',
+              `host_uuid = "${hostUuid(lab, node)}"`,
               '',
             ].join('\n'),
           },
         ],
-        dirs: [{ path: dir }, { path: '/var/run/libvirt' }],
+        dirs: [{ path: dir }, ...dirs],
       }),
-    );
-  }
-  return out;
+    ];
+  });
 }
 
-async function removeSecret({ paths }: LabContext): Promise<string> {
+/** `lab down`: the secret's files, libvirtd being stopped (each node's, and one a host-wide libvirt kept). */
+async function removeSecret({ lab, paths }: LabContext): Promise<string> {
   const uuid = existsSync(secretsFile(paths)) ? openstackSecrets(paths).rbdSecretUuid : undefined;
-  const files = uuid ? [`${uuid}.xml`, `${uuid}.base64`].map((f) => join(LIBVIRT_SECRETS_DIR, f)).filter((f) => existsSync(f)) : [];
+  if (!uuid) return 'no libvirt secret';
+  const dirs = [...layout(lab).compute.map((n) => `${libvirtDir(paths, n)}/secrets`), HOST_SECRETS_DIR];
+  const files = dirs.flatMap((d) => [`${uuid}.xml`, `${uuid}.base64`].map((f) => join(d, f))).filter((f) => existsSync(f));
   for (const f of files) rmSync(f, { force: true });
-  return files.length ? `removed libvirt secret ${uuid}` : 'no libvirt secret';
+  return files.length ? `removed libvirt secret ${uuid} (${files.length} files)` : 'no libvirt secret';
 }
 
 export const libvirt: Component = {
@@ -122,5 +180,5 @@ export const libvirt: Component = {
       rbdSecret(lab, paths, layout(lab).compute, openstackSecrets(paths).rbdSecretUuid, cephConf(paths), clientKeyring(paths, client.client)));
   },
   stop: removeSecret,
+  keeps: ({ lab, paths }) => layout(lab).compute.flatMap((n) => ['qemu', 'secrets', 'lib'].map((d) => `${libvirtDir(paths, n)}/${d}`)),
 };
-

@@ -11,6 +11,7 @@ import {
   answersViaVip, authtoken, caForServices, dbUrl, guestsRun, hasService, ksAuth, layout, memcachedServers, novaRbd,
   openstackContext, rbdClient, servicePort, nodeDefaults, uwsgi, type OpenstackContext,
 } from './common.ts';
+import { libvirtUri } from './libvirt.ts';
 import { serviceBootstrap } from './service.ts';
 import { OVSDB_LOCAL_PORT } from './ovn.ts';
 
@@ -42,7 +43,8 @@ export function novaComputeSections(c: OpenstackContext, node: LabNode): IniSect
       // TCG: no host CPU to model; QEMU's default model (qemu64) boots the guest kernel.
       cpu_mode: cpu?.cpuMode ?? (cpu?.virtType === 'qemu' ? 'none' : undefined),
       cpu_models: cpu?.cpuModel,
-      connection_uri: 'qemu:///system',
+      // The node's own libvirtd (every compute node runs one), by its socket.
+      connection_uri: libvirtUri(c.paths, node),
       // RBD volumes (and disks) through librbd, authenticated with the Cinder client's key in a libvirt secret.
       ...(rbdClient(c.lab) ? { rbd_user: rbdClient(c.lab)!.user, rbd_secret_uuid: c.secrets.rbdSecretUuid } : {}),
       // Instance disks in Ceph (Kolla's nova_backend_ceph): Nova reads its own copy of ceph.conf and the key.
