@@ -15,10 +15,11 @@ check('compute.tenant-api-reach', "From inside a tenant VM every public API name
   const endpoints = publicEndpoints(t.cloud.catalog, region);
   expect(endpoints.length, `the catalog of lab ${lab.name} has no public endpoint in region ${region}`).toBeGreaterThan(0);
   const script = reachScript(endpoints, { caFile: GUEST_CA_BUNDLE, seconds: ANSWER_SECONDS });
-  const out = await needs('SSH to the guest (compute.guest-reachable)', t.guestRuns(script, 240_000));
+  // As long as compute.guest-reachable waits for SSH: the guest began booting in the global setup.
+  const out = await needs('SSH to the guest (compute.guest-reachable)', t.guestRuns(script, 180_000));
   await attach('guest output', out);
   const outcome = parseReach(out, endpoints, ANSWER_SECONDS);
   const { server } = await t.server();
   expect(reachFindings(outcome, GUEST_CA_BUNDLE), `guest ${server.name} (resolvers ${outcome.servers.join(' ') || 'none'}) cannot use the public APIs`).toEqual([]);
-  // Bounded by the guest's boot (the shared server's steps), SSH within 240 s, and one answer bound per endpoint.
+  // Bounded by the guest's boot (the shared server's steps), SSH within 180 s, and one answer bound per endpoint.
 }, { timeout: 900_000 });

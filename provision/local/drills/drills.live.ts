@@ -30,7 +30,9 @@ const scratch = join(repoRoot, 'reports/tmp/drills');
  * The bound of one run of layers; each drill's test gets it and a minute more, so a run that hangs ends with its
  * own output (what it waited for) instead of a bare test timeout, and is stopped before the next drill begins.
  */
-const RUN_MS = 420_000;
+// 540 s: with the floating IPs cut, the compute layer waits out every SSH bound of the checks that borrow the guest
+// (compute.tenant-api-reach beside guest-dns and guest-reachable) and ran past 420 s in CI.
+const RUN_MS = 540_000;
 const DRILL_MS = RUN_MS + 60_000;
 
 /** Run some layers against the lab in a child Vitest; its own results only, never the real report. */
