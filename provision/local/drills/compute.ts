@@ -295,6 +295,7 @@ function northSouthCut(lab: Lab): Drill | undefined {
     decisions: ['CMP-04'],
     checks: ['compute.guest-reachable'],
     object: 'does not answer ping',
+    slow: 'the compute layer waits out every SSH bound of the guest: about 400 s',
     async inject(lab) {
       for (const p of externalPorts(lab)) await p.vsctl(['--if-exists', 'del-port', p.bridge, p.nic]);
     },

@@ -22,12 +22,7 @@ const NO_DRILL: Record<string, string> = {
   'storage.iscsi-target': 'the embedded lab lacks lvm here (no device-mapper): not applicable there',
   'storage.retype-migrate': 'needs the LVM backend beside Ceph: not applicable on the embedded lab',
   // Each persistence drill costs a persistence run with a reboot (minutes); these have none yet.
-  'persist.vip-holder': 'no drill yet (a keepalived not started at boot on the VIP holder is the planned one)',
   'persist.ceph-data': 'no drill yet (an OSD store on a path a reboot wipes is the planned one)',
-  'persist.server-back': 'no drill yet (nova-compute without resume_guests_state_on_host_boot is the planned one)',
-  'persist.volume-data': 'no drill yet: the volumes live in Ceph, which has no write-back cache to lose',
-  'persist.image-data': 'no drill yet (a Glance file store on a path a reboot wipes is the planned one)',
-  'persist.token': 'no drill yet (Fernet keys on a path a reboot wipes is the planned one)',
 };
 
 function checkIds(dir: string): string[] {

@@ -26,6 +26,8 @@ export interface Drill {
   readonly layers?: readonly Layer[];
   /** The environment of that run (e.g. the persistence layer's STACKGATE_PERSIST_NODES: reboot only this node). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Why it takes minutes (a reboot and its bounds): run by the nightly workflow, not by a plain `test:self`. */
+  readonly slow?: string;
   inject(lab: Lab): Promise<void>;
   /** After the run with the fault in place: what is still wrong (e.g. a leak the run should have removed). */
   after?(lab: Lab): Promise<string[]>;

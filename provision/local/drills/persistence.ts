@@ -4,10 +4,13 @@
  */
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { persistence } from '../../../helpers/lab/defaults.ts';
+import { layout } from '../openstack/common.ts';
+import { novaComputeDir } from '../openstack/compute.ts';
 import { labPaths } from '../paths.ts';
 import { makeVolatile } from '../reboot.ts';
 import { editDrill, notEnabledAtBoot, supervisorctl, type Drill } from './drill.ts';
 import { promProgram, targetsUp } from './monitoring.ts';
+import { restartNovaCompute } from './storage.ts';
 
 /**
  * The last node's node exporter left out of what starts at boot: the lab runs on until that node reboots, then the
@@ -51,6 +54,7 @@ function historyOnWipedPath(lab: Lab): Drill | undefined {
       object: `after ${node} rebooted (hard): up at`,
       layers: ['persistence'],
       env: { STACKGATE_PERSIST_NODES: node },
+      slow: 'a reboot of the Prometheus node and 35 s of samples: about 290 s',
     },
     () => [{
       file: paths.supervisorConf,
@@ -66,5 +70,57 @@ function historyOnWipedPath(lab: Lab): Drill | undefined {
   );
 }
 
+/**
+ * keepalived on the loadbalancer left out of what starts at boot: the VIPs stay where they are until that node
+ * reboots, then nothing brings them back, and every API behind them goes with them.
+ */
+function keepalivedOffAfterReboot(lab: Lab): Drill | undefined {
+  if (!persistence(lab).required || lab.vips.length === 0) return undefined;
+  const node = lab.nodesWithRole('loadbalancer')[0]?.name;
+  if (!node) return undefined;
+  const name = 'persist-keepalived-not-enabled-at-boot';
+  const program = `${node}-keepalived`;
+  return {
+    name,
+    description: `${program} not enabled at boot, then ${node} hard-rebooted: no VIP comes back`,
+    decisions: ['ARC-04'],
+    checks: ['persist.recovery', 'persist.vip-holder', 'persist.server-back', 'persist.volume-data', 'persist.image-data',
+      'persist.token', 'persist.prometheus-history'],
+    object: `after ${node} rebooted (hard)`,
+    layers: ['persistence'],
+    env: { STACKGATE_PERSIST_NODES: node },
+    slow: 'a reboot of the loadbalancer, then every bound of what stays unreachable',
+    ...notEnabledAtBoot(name, program),
+  };
+}
+
+/**
+ * nova-compute no longer resumes its guests when its host boots: every service comes back, the server stays shut
+ * off. Read at nova-compute's next start, which is the reboot.
+ */
+function guestsNotResumed(lab: Lab): Drill | undefined {
+  if (!persistence(lab).required || lab.lacks('guest-dataplane') || !lab.spec.compute?.guestImage) return undefined;
+  const compute = layout(lab).compute[0];
+  if (!compute) return undefined;
+  return editDrill(
+    {
+      name: 'persist-guests-not-resumed',
+      description: `nova-compute on ${compute.name} with resume_guests_state_on_host_boot = false, then ${compute.name} ` +
+        'hard-rebooted: the server it ran stays shut off',
+      decisions: ['ARC-04'],
+      checks: ['persist.server-back', 'persist.volume-data'],
+      object: `after ${compute.name} rebooted (hard)`,
+      layers: ['persistence'],
+      env: { STACKGATE_PERSIST_NODES: compute.name },
+      slow: 'a reboot of the compute node, then the guest\'s SSH bound (240 s)',
+    },
+    (lab) => [{
+      file: `${novaComputeDir(lab, labPaths(lab.name), compute)}/nova.conf`,
+      edit: (text) => text.replace(/^resume_guests_state_on_host_boot = true$/m, 'resume_guests_state_on_host_boot = false'),
+    }],
+    restartNovaCompute,
+  );
+}
+
 export const persistenceDrillsFor = (lab: Lab): Drill[] =>
-  [serviceOffAfterReboot(lab), historyOnWipedPath(lab)].filter((d) => d !== undefined);
+  [serviceOffAfterReboot(lab), historyOnWipedPath(lab), keepalivedOffAfterReboot(lab), guestsNotResumed(lab)].filter((d) => d !== undefined);

@@ -294,7 +294,7 @@ export function glanceNoAuth(lab: Lab): Drill | undefined {
 }
 
 /** Restart nova-compute on every compute node and wait until each has reported up since. */
-async function restartNovaCompute(lab: Lab): Promise<void> {
+export async function restartNovaCompute(lab: Lab): Promise<void> {
   const since = Date.now();
   const computes = layout(lab).compute;
   await Promise.all(computes.map((n) => supervisorctl(lab, 'restart', `${n.name}-nova-compute`)));
