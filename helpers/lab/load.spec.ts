@@ -135,11 +135,13 @@ describe('the corpus of bad lab specs', () => {
     } catch (e) {
       error = e as LabSpecError;
     }
-    expect(Date.now() - started).toBeLessThan(20_000);
+    // Not a speed measurement (bench:layers is): a guard against a quadratic judge, which would take hours here.
+    // ~10 s alone; 20 s was too tight beside a lab coming up on 2 CPUs.
+    expect(Date.now() - started).toBeLessThan(120_000);
     expect(error!.problems.length).toBe(80_000);
     expect(error!.message.split('\n')).toHaveLength(MAX_SHOWN + 2);
     expect(error!.message).toMatch(/… and 79950 more problems$/);
-  });
+  }, 180_000);
 
   it('puts every problem into one error message with file:line:column and path', () => {
     const file = join(badDir, 'several-errors.yaml');
