@@ -193,18 +193,10 @@ export async function externalTxChecksumOff(lab: Lab, network: readonly LabNode[
  * Neutron Zed reads a chassis' bridge mappings and CMS options (enable-chassis-as-gw) from the southbound Chassis'
  * external_ids; OVN 23.03's ovn-controller writes them to other_config only. Without them Neutron finds no gateway
  * candidate and lists every chassis, so a router's gateway port can land on a compute node without br-ex and no
- * floating IP answers. It reads the datapath type there too: without it a port's binding has none, os-vif plugs every
- * VIF with br-int set to the kernel datapath, and ovs-vswitchd tears br-int down and up again (ovn-controller sets
- * netdev back), dropping every port of the bridge for a moment — a live-migrated guest's tap, plugged in that moment,
- * stayed down for good. Mirror the keys into external_ids (ovn-controller leaves them alone).
+ * floating IP answers. Mirror the keys into external_ids (ovn-controller leaves them alone).
  */
 export async function mirrorChassisOptions(sbRemote: string, ns: string, chassis: readonly { name: string; settings: Readonly<Record<string, string>> }[]): Promise<string> {
-  // ovn-controller's setting → the key Neutron reads on the Chassis.
-  const keys: Record<string, string> = {
-    'ovn-bridge-mappings': 'ovn-bridge-mappings',
-    'ovn-cms-options': 'ovn-cms-options',
-    'ovn-bridge-datapath-type': 'datapath-type',
-  };
+  const keys = ['ovn-bridge-mappings', 'ovn-cms-options'];
   const sb = (args: string[]) => run('ip', ['netns', 'exec', ns, 'ovn-sbctl', `--db=${sbRemote}`, '--timeout=20', ...args]);
   const done: string[] = [];
   for (const c of chassis) {
@@ -213,12 +205,11 @@ export async function mirrorChassisOptions(sbRemote: string, ns: string, chassis
       if (Date.now() > deadline) throw new Error(`chassis ${c.name} did not register in the southbound database within 60 s`);
       await new Promise((r) => setTimeout(r, 500));
     }
-    const given = Object.entries(keys).filter(([k]) => c.settings[k]);
-    const set = given.map(([k, sbKey]) => `external_ids:${sbKey}="${c.settings[k]}"`);
-    const unset = Object.entries(keys).filter(([k]) => !c.settings[k]).map(([, sbKey]) => sbKey);
+    const set = keys.filter((k) => c.settings[k]).map((k) => `external_ids:${k}="${c.settings[k]}"`);
+    const unset = keys.filter((k) => !c.settings[k]);
     if (set.length) await sb(['set', 'chassis', c.name, ...set]);
     for (const k of unset) await sb(['remove', 'chassis', c.name, 'external_ids', k]);
-    if (set.length) done.push(`${c.name}: ${given.map(([, sbKey]) => sbKey).join(', ')}`);
+    if (set.length) done.push(`${c.name}: ${keys.filter((k) => c.settings[k]).join(', ')}`);
   }
   return done.length ? done.join('; ') : 'no chassis options to mirror';
 }
