@@ -67,15 +67,8 @@ const runsGuests = (c: OpenstackContext, node: LabNode) =>
  */
 function renderOsVifOvsdb(c: OpenstackContext, n: LabNode): Daemon {
   const r = ovsRun(c.paths, n);
-  // The root row, as `ovs-vsctl init` would make it: os-vif adds its bridge to it.
-  const root = '\'["Open_vSwitch",{"op":"insert","table":"Open_vSwitch","row":{}}]\'';
-  const serve = [
-    'rm -f "$1"',
-    'ovsdb-tool create "$1" /usr/share/openvswitch/vswitch.ovsschema',
-    `ovsdb-tool transact "$1" ${root} >/dev/null`,
-    `exec /usr/sbin/ovsdb-server "$1" --remote=ptcp:${OVSDB_LOCAL_PORT}:127.0.0.1 --pidfile="$2/os-vif-ovsdb.pid" ` +
-      '--unixctl="$2/os-vif-ovsdb.ctl" --no-chdir',
-  ].join(' && ');
+  const serve = 'rm -f "$1" && ovsdb-tool create "$1" /usr/share/openvswitch/vswitch.ovsschema && ' +
+    `exec /usr/sbin/ovsdb-server "$1" --remote=ptcp:${OVSDB_LOCAL_PORT}:127.0.0.1 --pidfile="$2/os-vif-ovsdb.pid" --unixctl="$2/os-vif-ovsdb.ctl" --no-chdir`;
   return daemon(n, 'os-vif-ovsdb', {
     argv: [...chassisEnv(c, n), '/bin/sh', '-c', serve, 'os-vif-ovsdb', `${r}/os-vif.db`, r],
     dirs: [{ path: r }],
