@@ -50,7 +50,7 @@ export function novaComputeSections(c: OpenstackContext, node: LabNode): IniSect
       // Instance disks in Ceph (Kolla's nova_backend_ceph): Nova reads its own copy of ceph.conf and the key.
       ...(novaRbd(c.lab) ? { images_type: 'rbd', images_rbd_pool: novaRbd(c.lab)!.pool, images_rbd_ceph_conf: novaCephConf(c.paths, node) } : {}),
     },
-    // os-vif (in nova-compute, as nova) over the node's loopback, as in Kolla; to an OVSDB of its own (ovn.ts says why).
+    // os-vif (in nova-compute, as nova) talks to the node's own ovsdb-server over the node's loopback, as in Kolla.
     os_vif_ovs: { ovsdb_connection: `tcp:127.0.0.1:${OVSDB_LOCAL_PORT}` },
   };
 }

@@ -17,7 +17,7 @@ export const ovsRun = (paths: LabPaths, node: LabNode) => `${paths.run}/${node.n
 export const ovsDb = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'openvswitch', 'conf.db');
 export const ovnDb = (paths: LabPaths, node: LabNode, which: 'nb' | 'sb') => paths.node(node.name, 'ovn', `ovn${which}_db.db`);
 
-/** Where os-vif's OVSDB on a compute node listens: its own 127.0.0.1 (the node's namespace has its own loopback). */
+/** Where a compute node's ovsdb-server listens for os-vif: its own 127.0.0.1 (the node's namespace has its own loopback). */
 export const OVSDB_LOCAL_PORT = 6640;
 
 /** The southbound DB as the spec places it (neutron.ovnSouthbound); this provider serves it over plain TCP only. */
@@ -54,25 +54,9 @@ function renderCentral(c: OpenstackContext): Daemon[] {
   ];
 }
 
-const runsGuests = (c: OpenstackContext, node: LabNode) =>
-  guestsRun(c.lab) && c.layout.compute.some((n) => n.name === node.name);
-
-/**
- * os-vif's own OVSDB on a compute node running guests, not the switch's. Neutron Zed's OVN driver gives a VIF of type
- * ovs no datapath_type, so os-vif ensures br-int with the kernel datapath at every plug; on the switch's database
- * ovs-vswitchd then rebuilt br-int (ovn-controller set netdev back at once), closing every port of the bridge for a
- * moment and restoring each tap's flags as they were when it was first opened: a tap libvirt had brought up since
- * (a live-migrated guest's) stayed down. libvirt adds and removes the guests' ports on the switch's database itself,
- * so os-vif's writes (the bridge, a port delete at unplug) land here and change nothing. Made afresh at each start.
- */
-function renderOsVifOvsdb(c: OpenstackContext, n: LabNode): Daemon {
-  const r = ovsRun(c.paths, n);
-  const serve = 'rm -f "$1" && ovsdb-tool create "$1" /usr/share/openvswitch/vswitch.ovsschema && ' +
-    `exec /usr/sbin/ovsdb-server "$1" --remote=ptcp:${OVSDB_LOCAL_PORT}:127.0.0.1 --pidfile="$2/os-vif-ovsdb.pid" --unixctl="$2/os-vif-ovsdb.ctl" --no-chdir`;
-  return daemon(n, 'os-vif-ovsdb', {
-    argv: [...chassisEnv(c, n), '/bin/sh', '-c', serve, 'os-vif-ovsdb', `${r}/os-vif.db`, r],
-    dirs: [{ path: r }],
-  });
+/** Extra ovsdb-server remotes of a chassis: on a compute node running guests, TCP on the node's loopback (the UNIX socket is root's). */
+function guestRemotes(c: OpenstackContext, node: LabNode): string[] {
+  return guestsRun(c.lab) && c.layout.compute.some((n) => n.name === node.name) ? [`--remote=ptcp:${OVSDB_LOCAL_PORT}:127.0.0.1`] : [];
 }
 
 const chassisEnv = (c: OpenstackContext, n: LabNode) => {
@@ -84,7 +68,7 @@ function renderOvsdb(c: OpenstackContext, n: LabNode): Daemon {
   const r = ovsRun(c.paths, n);
   return daemon(n, 'ovsdb-server', {
     argv: [
-      ...chassisEnv(c, n), '/usr/sbin/ovsdb-server', ovsDb(c.paths, n), `--remote=punix:${r}/db.sock`,
+      ...chassisEnv(c, n), '/usr/sbin/ovsdb-server', ovsDb(c.paths, n), `--remote=punix:${r}/db.sock`, ...guestRemotes(c, n),
       `--pidfile=${r}/ovsdb-server.pid`, `--unixctl=${r}/ovsdb-server.ctl`, '--no-chdir',
     ],
     dirs: [{ path: r }, { path: dirname(ovsDb(c.paths, n)) }],
@@ -175,8 +159,7 @@ export const openvswitch: Component = {
   packages: () => ['openvswitch-switch'],
   render: (ctx) => {
     const c = openstackContext(ctx);
-    const osVif = c.layout.chassis.filter((n) => runsGuests(c, n)).map((n) => renderOsVifOvsdb(c, n));
-    return [...c.layout.chassis.map((n) => renderOvsdb(c, n)), ...osVif];
+    return c.layout.chassis.map((n) => renderOvsdb(c, n));
   },
   bootstrap: async ({ lab, paths, step }) => {
     await step('databases', async () => {
