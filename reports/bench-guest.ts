@@ -27,6 +27,8 @@ try {
       const sshS = (performance.now() - t0) / 1000;
       samples.push({ boot: n, activeS, sshS, hypervisor: String(server['OS-EXT-SRV-ATTR:host'] ?? '') });
       process.stdout.write(`boot ${n}/${boots}: ACTIVE ${activeS.toFixed(1)} s, SSH ${sshS.toFixed(1)} s\n`);
+      const steps = (await t.consoleLog(String(server.id), undefined)).split('\n').filter((l) => l.includes('stackgate-guest:'));
+      process.stdout.write(steps.map((l) => `  ${l.trim()}\n`).join(''));
     } finally {
       const left = await ledger.cleanup();
       if (left.length) process.stdout.write(`boot ${n}: left ${left.join(', ')}\n`);

@@ -29,7 +29,7 @@ it('takes an SSH key of every type a client may register (ECDSA is what Tempest 
   const pattern = line?.slice("keytypes='".length, -1) ?? '';
   const dir = mkdtempSync(join(tmpdir(), 'sg-keys-'));
   try {
-    const types = [['rsa', ''], ['ed25519', ''], ['ecdsa', '256'], ['ecdsa', '384'], ['ecdsa', '521']];
+    const types: [string, string][] = [['rsa', ''], ['ed25519', ''], ['ecdsa', '256'], ['ecdsa', '384'], ['ecdsa', '521']];
     for (const [type, bits] of types) {
       const file = join(dir, `${type}${bits}`);
       execFileSync('ssh-keygen', ['-q', '-N', '', '-t', type, ...(bits ? ['-b', bits] : []), '-f', file]);
