@@ -121,6 +121,9 @@ async function prepareTempest(cloud: Cloud): Promise<Prepared> {
   const ext = (await cloud.get<{ networks: { id: string }[] }>('network', `/v2.0/networks?name=${encodeURIComponent(extName)}&router:external=true`)).body.networks[0];
   if (!ext) throw new Error(`no external network ${extName} in the lab`);
   const has = (type: string) => cloud.catalog.some((s) => s.type === type);
+  // What the lab's Neutron lists, as DevStack tells Tempest: 'all' makes test_list_show_extensions expect the agent
+  // schedulers, metering and dvr, which ML2/OVN does not have (a configuration gap, not a defect of the lab).
+  const extensions = (await cloud.get<{ extensions: { alias: string }[] }>('network', '/v2.0/extensions')).body.extensions;
 
   // What the lab lacks, as Tempest sees it: a test of a capability the spec declares missing is excluded with the
   // spec's reason (stackgate skips the same checks with that reason); everything else runs and counts.
@@ -180,7 +183,7 @@ async function prepareTempest(cloud: Cloud): Promise<Prepared> {
       project_network_cidr: lab.spec.neutron?.tenantPool ?? '10.100.0.0/16',
       project_network_mask_bits: 28,
     },
-    'network-feature-enabled': { api_extensions: 'all' },
+    'network-feature-enabled': { api_extensions: extensions.map((e) => e.alias).sort().join(',') },
     validation: {
       run_validation: validation,
       connect_method: 'floating',

@@ -19,12 +19,12 @@ describe('net-tenant-dns-changed (rendered file only; the live lab is not touche
     const wrong = lab.nodes.find((n) => !n.roles.includes('dns'))!.apiAddress!;
     expect(edit(good.content)).toBe(good.content.replace(`dns_servers = ${lab.spec.neutron!.tenantDnsServers!.join(',')}`, `dns_servers = ${wrong}`));
     expect(lab.spec.neutron!.tenantDnsServers).not.toContain(wrong);
-    expect(drill.object).toBe(`give DNS servers ${wrong}`);
+    expect(drill.object).toBe(wrong);
   });
 
-  test('breaks the DHCP options check and, where guests run, the guest check; is in the catalogue', () => {
-    expect(drill.checks).toEqual(['net.tenant-dns', 'compute.guest-dns']);
-    expect(drill.decisions).toEqual(['DNS-05']);
+  test('breaks the DHCP options check and, where guests run, the guest checks; is in the catalogue', () => {
+    expect(drill.checks).toEqual(['net.tenant-dns', 'compute.guest-dns', 'compute.tenant-api-reach']);
+    expect(drill.decisions).toEqual(['DNS-05', 'VIP-02']);
     expect(drillCatalogue(lab).map((d) => d.name)).toContain('net-tenant-dns-changed');
   });
 

@@ -110,9 +110,10 @@ export function tenantDnsChanged(lab: Lab): FileDrill | undefined {
     {
       name: 'net-tenant-dns-changed',
       description: `neutron-server on ${control.name} hands subnets without DNS servers ${wrong} ([ovn] dns_servers), not the spec's tenant DNS`,
-      decisions: ['DNS-05'],
-      checks: ['net.tenant-dns', ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-dns'])],
-      object: `give DNS servers ${wrong}`,
+      // A tenant resolves the cloud's API names through the subnet's DNS: tenant-api-reach (VIP-02) loses them too.
+      decisions: ['DNS-05', ...(lab.lacks('guest-dataplane') ? [] : ['VIP-02'])],
+      checks: ['net.tenant-dns', ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-dns', 'compute.tenant-api-reach'])],
+      object: wrong, // every failing check names the address it saw instead
     },
     (lab) => ({
       file: `${neutronDir(labPaths(lab.name), layout(lab).control)}/ml2_conf.ini`,
