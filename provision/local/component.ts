@@ -44,10 +44,11 @@ export interface Daemon {
   /** Not autostarted by supervisor: the orchestrator starts it once its component's bootstrap is done. */
   readonly manual?: boolean;
   /**
-   * `host`: enter only the node's network namespace and keep the host's mount namespace (`ip netns exec` makes a
-   * private one), so network namespaces the daemon creates (`ip netns add`) are visible to every later command.
+   * `node-netns`: enter only the node's network namespace, in a mount namespace that is the host's but for /run/netns,
+   * which is the node's own (`LabPaths.netns`, node-netns.ts): network namespaces the daemon creates (`ip netns add`)
+   * are visible to every later command of the node and to `lab down` there, and never clash with another node's.
    */
-  readonly mounts?: 'host';
+  readonly mounts?: 'node-netns';
 }
 
 /** A daemon with the defaults every component uses: program <node>-<service>, started by the orchestrator. */

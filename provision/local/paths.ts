@@ -18,6 +18,11 @@ export interface LabPaths {
   readonly run: string;
   /** A node's /tmp: world-writable, emptied by a reboot and made again at boot (a tmpfs mounted at boot). */
   readonly volatile: (node: string) => string;
+  /**
+   * A node's /run/netns for the daemons that make network namespaces (the OVN metadata agent): a shared bind mount of
+   * itself, bound over /run/netns in those daemons' mount namespace, as each machine of a real cloud has its own.
+   */
+  readonly netns: (node: string) => string;
   readonly supervisor: string;
   readonly supervisorConf: string;
   readonly supervisorSock: string;
@@ -51,6 +56,7 @@ export function labPaths(labName: string, base = join(repoRoot, '.stackgate')): 
     logs: join(root, 'logs'),
     run: join(root, 'run'),
     volatile: (node: string) => join(root, 'run', `${node}-tmp`),
+    netns: (node: string) => join(root, 'run', `${node}-netns`),
     supervisor,
     supervisorConf: join(supervisor, 'supervisord.conf'),
     supervisorSock: join(supervisor, 'supervisor.sock'),

@@ -66,7 +66,7 @@ describe('spec values on command lines', () => {
 
   it('every command line supervisor runs gives back its exact words to /bin/sh, running nothing', async () => {
     for (const d of daemons) {
-      const argv = supervisedArgv(lab, d);
+      const argv = supervisedArgv(lab, d, paths);
       expect(await words(argv.map(quote).join(' ')), d.program).toEqual(argv);
     }
     expect(existsSync('/tmp/sg-pwned') || existsSync(pwned)).toBe(false);
@@ -75,7 +75,7 @@ describe('spec values on command lines', () => {
   it('the shell scripts daemons run hold no unquoted spec value or path', () => {
     const planted = [paths.root, lab.spec.title, ...daemons.map((d) => d.node)];
     for (const d of daemons) {
-      const argv = supervisedArgv(lab, d);
+      const argv = supervisedArgv(lab, d, paths);
       argv.forEach((word, i) => {
         if (word !== '-c' || !/(^|\/)(ba)?sh$/.test(argv[i - 1] ?? '')) return;
         const script = argv[i + 1]!;
@@ -89,7 +89,7 @@ describe('spec values on command lines', () => {
     raw.nodes.node1!.hostname = `node1;touch ${pwned};$(touch ${pwned})`;
     const unchecked = new Lab(raw, join(scratch, 'lab.yaml'));
     const d = daemons.find((x) => x.node === 'node1')!;
-    const argv = supervisedArgv(unchecked, d);
+    const argv = supervisedArgv(unchecked, d, paths);
     const script = argv[argv.indexOf('-c') + 1]!.replace(/^hostname /, "printf '%s' ");
     const r = await execa('/bin/sh', ['-c', script.replace(/ && exec .*$/, ''), 'x'], { cwd: scratch });
     expect(r.stdout).toBe(raw.nodes.node1!.hostname);
@@ -107,6 +107,6 @@ describe('spec values on command lines', () => {
   it('supervisord.conf has one section per daemon and every command line whole', () => {
     const conf = renderSupervisor(lab, paths, daemons);
     expect(conf.match(/^\[program:/gm)).toHaveLength(daemons.length);
-    for (const d of daemons) expect(conf).toContain(`command=${supervisedArgv(lab, d).map(quote).join(' ').replace(/%/g, '%%')}\n`);
+    for (const d of daemons) expect(conf).toContain(`command=${supervisedArgv(lab, d, paths).map(quote).join(' ').replace(/%/g, '%%')}\n`);
   });
 });

@@ -9,6 +9,7 @@ import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { Daemon } from './component.ts';
 import { writeIfChanged } from './config.ts';
 import { endProcesses } from './exec.ts';
+import { ensureNodeNetns, removeNodeNetns } from './node-netns.ts';
 import { makeDirs } from './orchestrator.ts';
 import { netnsName, type LabPaths } from './paths.ts';
 import { run, tryRun, type Progress } from './sh.ts';
@@ -26,7 +27,10 @@ export function readEnabled(paths: LabPaths, daemons: readonly Daemon[]): Set<st
 
 const ctl = (paths: LabPaths, args: string[]) => tryRun('supervisorctl', ['-c', paths.supervisorConf, ...args]);
 
-/** Namespaces a node's processes made (the metadata agent's ovnmeta-…): they do not survive the node. */
+/**
+ * Namespaces a node's processes made on the host's list (a metadata agent before each node had its own /run/netns):
+ * they do not survive the node.
+ */
 async function madeBy(lab: Lab, node: LabNode): Promise<string[]> {
   const ids = await run('ip', ['-n', netnsName(lab, node), '-j', 'netns', 'list-id']).catch(() => '[]');
   return (JSON.parse(ids || '[]') as { name?: string }[]).map((i) => i.name).filter((n): n is string => !!n);
@@ -48,6 +52,9 @@ async function powerOff(lab: Lab, paths: LabPaths, nodes: readonly LabNode[], pr
       await tryRun('ip', ['netns', 'delete', ns]);
     }
     await endProcesses(netnsName(lab, node), hard);
+    // The node's own /run/netns (a tmpfs at boot): the namespaces its metadata agent made go with what runs in them
+    // (haproxy runs in them, not in the node's namespace, and outlives its agent).
+    await removeNodeNetns(paths, node.name);
   }
 }
 
@@ -103,6 +110,7 @@ export async function powerCycle(
     await applyTopology(planTopology(lab));
     makeDirs(mine);
     for (const n of nodes) makeVolatile(paths, n.name);
+    for (const n of new Set(mine.filter((d) => d.mounts === 'node-netns').map((d) => d.node))) await ensureNodeNetns(paths, n);
     if (!supervisordPid(paths)) await startOrUpdate(paths, [], new Set(daemons.filter((d) => d.manual).map((d) => d.program)));
     if (boot.length) await ctl(paths, ['start', ...boot]);
     return off.length ? `not enabled, left off: ${off.join(' ')}` : 'all enabled';

@@ -81,7 +81,7 @@ describe('local provider rendering (embedded lab)', () => {
 
   test('supervisor runs each daemon inside its node namespace, dropping root where the daemon does not', () => {
     const prom = r.daemons.find((d) => d.program === 'node1-prometheus')!;
-    const argv = supervisedArgv(embedded, prom);
+    const argv = supervisedArgv(embedded, prom, r.paths);
     expect(argv.slice(0, 4)).toEqual(['/usr/bin/ip', 'netns', 'exec', 'embedded-node1']);
     expect(argv).toContain('--reuid=prometheus');
     expect(r.supervisorConf).toMatch(/\[program:node3-sshd\]\ncommand=\/usr\/bin\/ip netns exec embedded-node3 /);

@@ -85,14 +85,32 @@ export async function restartProgram(paths: LabPaths, program: string): Promise<
   await run('supervisorctl', ['-c', paths.supervisorConf, 'restart', program]);
 }
 
+/**
+ * What a daemon with `mounts: 'node-netns'` runs in its own mount namespace before it execs (`$1`: the node's
+ * /run/netns, `$0`: the program): refuse to start unless that directory is a shared mount (`lab up` makes it), make
+ * the copy of the host's /run/netns private (else the bind over it would reach the host's), bind the node's directory
+ * over it (a peer of the host's directory: what the daemon mounts there, the host sees there), recursively: a daemon
+ * that starts after the node's namespaces were made (a restart) sees them as namespaces, not as empty files.
+ */
+export const NODE_NETNS_SCRIPT = [
+  'findmnt -no PROPAGATION --mountpoint "$1" | grep -q "^shared" || { echo "$1: not a shared mount point (lab up makes it)" >&2; exit 1; };',
+  'mount --make-private /run/netns && mount --rbind "$1" /run/netns && shift && exec "$@"',
+].join(' ');
+
 /** The argv supervisor runs: inside the node's namespace, with the node's hostname, as the daemon's user. */
-export function supervisedArgv(lab: Lab, d: Daemon): string[] {
+export function supervisedArgv(lab: Lab, d: Daemon, paths: LabPaths): string[] {
   const node = lab.node(d.node);
   const drop = d.user ? ['/usr/bin/setpriv', `--reuid=${d.user}`, `--regid=${d.user}`, '--init-groups', '--'] : [];
-  // A daemon that sees the host's mounts (mounts: 'host') sees the host's /etc/hosts too, so it keeps the host's name,
-  // which that file resolves (its config names the node): given the node's name, sudo (its root helper) asked an
-  // unreachable resolver for it and waited 20 s a call, and the first guest after a cold `up` 50 s for its metadata.
-  if (d.mounts === 'host') return ['/usr/bin/nsenter', `--net=/run/netns/${netnsName(lab, node)}`, '--', ...drop, ...d.argv];
+  // A daemon with a node's /run/netns (mounts: 'node-netns') keeps the rest of the host's mounts: it sees the host's
+  // /etc/hosts, so it keeps the host's name, which that file resolves (its config names the node): given the node's
+  // name, sudo (its root helper) asked an unreachable resolver for it and waited 20 s a call, and the first guest
+  // after a cold `up` 50 s for its metadata. `ip netns exec` would make a mount namespace whose mounts never reach
+  // the host: nsenter enters only the node's network namespace, unshare makes a mount namespace that keeps the
+  // host's propagation (the node's directory stays a peer of the host's).
+  if (d.mounts === 'node-netns') {
+    const mountNs = ['/usr/bin/unshare', '--mount', '--propagation', 'unchanged', '--', '/bin/sh', '-c', NODE_NETNS_SCRIPT, d.program, paths.netns(d.node)];
+    return ['/usr/bin/nsenter', `--net=/run/netns/${netnsName(lab, node)}`, '--', ...mountNs, ...drop, ...d.argv];
+  }
   const uts = ['/usr/bin/unshare', '--uts', '--', '/bin/sh', '-c', `hostname ${quote(node.hostname)} && exec "$@"`, d.program];
   return ['/usr/bin/ip', 'netns', 'exec', netnsName(lab, node), ...uts, ...drop, ...d.argv];
 }
@@ -122,7 +140,7 @@ serverurl=unix://${paths.supervisorSock}
   const programs = daemons.map(
     (d) => `
 [program:${d.program}]
-command=${supervisedArgv(lab, d).map(quote).join(' ').replace(/%/g, '%%')}
+command=${supervisedArgv(lab, d, paths).map(quote).join(' ').replace(/%/g, '%%')}
 autostart=${d.manual ? 'false' : 'true'}
 autorestart=true
 startsecs=2

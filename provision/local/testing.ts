@@ -12,6 +12,7 @@ import { secretsFile, type OpenstackSecrets } from './openstack/common.ts';
 import { horizonKeyFile } from './openstack/horizon.ts';
 import { plan, render, type Rendered } from './orchestrator.ts';
 import { labPaths } from './paths.ts';
+import { supervisedArgv } from './supervisor.ts';
 
 export const TEST_SECRETS: Secrets = { vrrpPass: 'VRRP', prometheus: { password: 'PROMPW', bcrypt: '$2y$10$testtesttesttesttesttu' } };
 
@@ -62,6 +63,8 @@ export function renderedText(r: Rendered & LabContext): string {
   const daemon = (d: Daemon) => [
     `daemon ${d.program}${d.user ? ` user ${d.user}` : ''}${d.manual ? '' : ' at-boot'}${d.mounts ? ` mounts ${d.mounts}` : ''}`,
     `  argv ${where(JSON.stringify(d.argv))}`,
+    // Where supervisor's wrapping is not the plain `ip netns exec` of every other daemon, the whole command line.
+    ...(d.mounts ? [`  supervised ${where(JSON.stringify(supervisedArgv(r.lab, d, r.paths)))}`] : []),
     ...d.dirs.map((x) => `  dir ${where(x.path)}${x.owner ? ` owner ${x.owner}` : ''}${x.mode === undefined ? '' : ` mode ${x.mode.toString(8)}`}`),
     ...d.health.map((h) => `  health ${h.kind === 'tcp' ? `tcp ${h.host}:${h.port}` : `vip ${h.address}`}`),
     ...(d.stopSignal ? [`  stop ${d.stopSignal}`] : []),

@@ -1,6 +1,7 @@
 /** The metadata path of guests: Nova's metadata API on the control node, the OVN metadata agent on each compute chassis. */
-import { daemon, type Component, type Daemon, type LabContext } from '../component.ts';
+import { daemon, type Component, type Daemon, type LabContext, type UpContext } from '../component.ts';
 import { head, ini } from '../config.ts';
+import { ensureNodeNetns, removeNodeNetns } from '../node-netns.ts';
 import { netnsName } from '../paths.ts';
 import { run } from '../sh.ts';
 import { endProcesses } from '../exec.ts';
@@ -17,7 +18,8 @@ export const NOVA_METADATA_PORT = 8775;
  * checksum that the sender left to the NIC (CHECKSUM_PARTIAL) as it is: wrong on the wire, so the guest drops the
  * metadata proxy's TCP answers. Every sender into br-int/br-ex must compute its checksums: the guest image does
  * (virtio_net csum=0), the metadata agent's veths get TX checksum offload off as they appear (this loop), the host's
- * veth onto the external network too (externalTxChecksumOff).
+ * veth onto the external network too (externalTxChecksumOff). `ip netns list` lists the node's own /run/netns (the loop
+ * runs with `mounts: 'node-netns'`, as the agent): the namespaces of this node's agent, never another node's.
  */
 const OVNMETA_TX_CSUM = [
   'while :; do',
@@ -75,20 +77,21 @@ function renderMetadata(ctx: LabContext): Daemon[] {
         files: [{ path: `${dir}/neutron_ovn_metadata_agent.ini`, content: conf, mode: 0o600 }],
         dirs: [{ path: dir }, { path: `${dir}/lock` }, { path: `${dir}/external/pids` }],
       }),
-      // The agent's namespaces must be visible to the commands it runs later (not only in a private mount namespace).
-      mounts: 'host',
+      // The agent's namespaces must be visible to the commands it runs later (not only in a private mount namespace),
+      // in a /run/netns of the node's own: two nodes' agents both make ovnmeta-<network> for a network both host a
+      // guest on, and in one shared /run/netns the second one's veth collided in the first one's namespace.
+      mounts: 'node-netns',
     });
-    out.push({ ...daemon(node, 'ovnmeta-tx-csum', { argv: ['/bin/sh', '-c', OVNMETA_TX_CSUM] }), mounts: 'host' });
+    out.push({ ...daemon(node, 'ovnmeta-tx-csum', { argv: ['/bin/sh', '-c', OVNMETA_TX_CSUM] }), mounts: 'node-netns' });
   }
   return out;
 }
 
 /**
- * The metadata agent's namespaces (ovnmeta-<network>) that hang off the lab's nodes: a veth of a node leads into
- * them. They are created on the host's namespace list, so `lab down` removes them before the nodes go (afterwards
- * nothing would tie them to this lab).
+ * Metadata namespaces on the host's own list that hang off the lab's nodes (a veth of a node leads into them): what
+ * an agent made before each node had its own /run/netns. Afterwards nothing would tie them to this lab.
  */
-export async function metadataNamespaces(lab: Lab): Promise<string[]> {
+async function hostNamespaces(lab: Lab): Promise<string[]> {
   const found = new Set<string>();
   for (const node of lab.nodes) {
     const ns = netnsName(lab, node);
@@ -98,14 +101,36 @@ export async function metadataNamespaces(lab: Lab): Promise<string[]> {
   return [...found];
 }
 
-/** The agent's namespaces hang off the lab's nodes: end what runs in them (haproxy) and remove them before the nodes go. */
-async function removeNamespaces({ lab }: LabContext): Promise<string> {
-  const names = await metadataNamespaces(lab);
+async function removeHostNamespaces(lab: Lab): Promise<string[]> {
+  const names = await hostNamespaces(lab);
   for (const name of names) {
     await endProcesses(name, true);
     await run('ip', ['netns', 'delete', name]);
   }
-  return names.length ? `removed ${names.join(', ')}` : 'no metadata namespaces';
+  return names;
+}
+
+/** Each compute node's /run/netns, made before its agent starts; the host's leftovers of an older lab removed first. */
+async function makeNodeNetns({ lab, paths, step }: UpContext): Promise<void> {
+  await step('the host\'s metadata namespaces of an older layout', async () => {
+    const gone = await removeHostNamespaces(lab);
+    return gone.length ? `removed ${gone.join(', ')}` : 'none';
+  });
+  await step('a /run/netns of its own for each compute node', async () => {
+    for (const node of layout(lab).compute) await ensureNodeNetns(paths, node.name);
+    return layout(lab).compute.map((n) => paths.netns(n.name)).join(', ');
+  });
+}
+
+/**
+ * The agent's namespaces (ovnmeta-<network>, each compute node's in its own /run/netns) hang off the lab's nodes: end
+ * what runs in them (haproxy) and remove them, then each node's /run/netns, before the nodes go.
+ */
+async function removeNamespaces({ lab, paths }: LabContext): Promise<string> {
+  const removed: string[] = [];
+  for (const node of lab.nodes) for (const name of await removeNodeNetns(paths, node.name)) removed.push(`${node.name}/${name}`);
+  removed.push(...(await removeHostNamespaces(lab)));
+  return removed.length ? `removed ${removed.join(', ')}` : 'no metadata namespaces';
 }
 
 export const metadata: Component = {
@@ -114,6 +139,7 @@ export const metadata: Component = {
   needed: (lab) => guestsRun(lab) && hasService(lab, 'neutron') && layout(lab).compute.length > 0,
   packages: () => ['neutron-ovn-metadata-agent', 'sudo', 'ethtool'],
   render: renderMetadata,
+  bootstrap: makeNodeNetns,
   stop: removeNamespaces,
 };
 
