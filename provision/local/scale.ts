@@ -13,7 +13,7 @@ import { Lab, type LabNode } from '../../helpers/lab/model.ts';
 import type { LabSpec } from '../../helpers/lab/spec.ts';
 import { providerOfHost } from '../../helpers/openstack/placement.ts';
 import { Api, passwordAuth, viaVip } from './api.ts';
-import { cephCli, cephJson, osdBlock, osdDir } from './ceph/common.ts';
+import { cephCli, cephDue, cephJson, osdBlock, osdDir } from './ceph/common.ts';
 import type { Daemon, LabContext } from './component.ts';
 import type { NodeChange } from './change.ts';
 import { layout, openstackEnabled, openstackSecrets } from './openstack/common.ts';
@@ -147,13 +147,15 @@ export async function drain(
       }),
     );
   }
-  for (const o of change.osdsLeaving) {
+  // Only a Ceph that runs (its storage phase reached) has OSDs to empty and purge.
+  const osdsLeaving = cephDue(before) ? change.osdsLeaving : [];
+  for (const o of osdsLeaving) {
     await p.step(`scale-in: osd.${o.id} on ${o.node} emptied`, () => emptyOsd(before, paths, o.id));
   }
   const leaving = new Set([...change.removed.map((n) => n.name)]);
   const stopped = [
     ...[...leaving].flatMap((n) => nodePrograms(daemons, n)),
-    ...change.osdsLeaving.filter((o) => !leaving.has(o.node)).map((o) => `${o.node}-ceph-osd-${o.id}`),
+    ...osdsLeaving.filter((o) => !leaving.has(o.node)).map((o) => `${o.node}-ceph-osd-${o.id}`),
     ...change.computeLeaving.filter((n) => !leaving.has(n.name)).map((n) => `${n.name}-nova-compute`),
   ];
   if (stopped.length) await p.step(`scale-in: ${stopped.length} programs stopped`, () => stopPrograms(paths, stopped));
@@ -206,11 +208,12 @@ export async function forget(before: Lab, ctx: LabContext, change: NodeChange, p
         }));
     }
   }
-  if (change.osdsLeaving.length) {
+  const osdsLeaving = cephDue(before) && cephDue(lab) ? change.osdsLeaving : [];
+  if (osdsLeaving.length) {
     const ceph = cephCli(lab, paths);
-    const osds = change.osdsLeaving.map((o) => `osd.${o.id}`).join(', ');
+    const osds = osdsLeaving.map((o) => `osd.${o.id}`).join(', ');
     await p.step(`scale-in: ${osds} purged from the cluster`, async () => {
-      for (const o of change.osdsLeaving) {
+      for (const o of osdsLeaving) {
         await ceph(['osd', 'purge', String(o.id), '--yes-i-really-mean-it']);
         // Its store goes too (the node may stay): an OSD made later with this id starts from `ceph osd new` again.
         const node = before.node(o.node);
