@@ -140,9 +140,13 @@ export async function down(lab: Lab, argv: readonly string[], io: Io = defaultIo
  * The running lab gained or lost nodes since the last `up`: Kolla's scale steps (scale.ts) with a state of their own
  * (resumable with --from), then the full plan's record brought to the new spec, and the new spec recorded.
  */
-async function scale(before: Lab, lab: Lab, o: { skipPreflight: boolean; from: string | undefined; io: Io }): Promise<number> {
+async function scale(
+  before: Lab, lab: Lab, o: { skipPreflight: boolean; from: string | undefined; io: Io },
+): Promise<number> {
   const refused = limaScaleRefusals(before, lab);
-  if (refused.length) throw new Error(`lab ${lab.name}: the change of nodes is refused; nothing was changed:\n  ${refused.join('\n  ')}`);
+  if (refused.length) {
+    throw new Error(`lab ${lab.name}: the change of nodes is refused; nothing was changed:\n  ${refused.join('\n  ')}`);
+  }
   const p = limaPaths(lab);
   const steps = buildScalePlan(before, lab, { skipPreflight: o.skipPreflight });
   const stateFile = join(p.lima, 'scale-state.json');

@@ -105,7 +105,9 @@ function scaleCheck(lab: Lab, paths: LabPaths): { before?: Lab; nodes?: NodeChan
   if (!before) return {};
   const nodes = nodeChange(before, lab);
   const refused = nodesChanged(nodes) ? [...scaleRefusals(before, lab), ...osdOrderRefusals(before, lab)] : [];
-  if (refused.length) throw new ScaleRefused(`lab ${lab.name}: the spec's change is refused; nothing was changed:\n  ${refused.join('\n  ')}`);
+  if (refused.length) {
+    throw new ScaleRefused(`lab ${lab.name}: the spec's change is refused; nothing was changed:\n  ${refused.join('\n  ')}`);
+  }
   return { before, nodes };
 }
 
@@ -132,17 +134,21 @@ export function planUp(lab: Lab, options: Options = {}): string {
   }
   const { paths, list } = prepare(lab, options);
   const { before, nodes } = checked;
-  if (!before || !nodes) return `lab ${lab.name} was not brought up here with this version (no ${appliedFile(paths)}): up builds all of it`;
+  if (!before || !nodes) {
+    return `lab ${lab.name} was not brought up here with this version (no ${appliedFile(paths)}): up builds all of it`;
+  }
   const previous = renderedBefore(before, paths, options);
   let now: readonly Daemon[];
   try {
     now = render({ lab, paths }, list).all;
   } catch (e) {
-    return `lab ${lab.name}: this spec does not render against the lab's state yet (${(e as Error).message}): up makes its keys first`;
+    const why = (e as Error).message;
+    return `lab ${lab.name}: this spec does not render against the lab's state yet (${why}): up makes its keys first`;
   }
   if (!previous) return `lab ${lab.name}: the applied spec no longer renders; up compares the files on disk instead`;
   const lines = formatChange(nodes, daemonChange(previous, now));
-  return [`lab ${lab.name}: what up changes in the running lab (applied spec → ${lab.file})`, ...lines.map((l) => `  ${l}`)].join('\n');
+  const title = `lab ${lab.name}: what up changes in the running lab (applied spec → ${lab.file})`;
+  return [title, ...lines.map((l) => `  ${l}`)].join('\n');
 }
 
 /** Wait until every needed component's conditions hold; one admin session for all probes. */

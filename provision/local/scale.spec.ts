@@ -40,10 +40,11 @@ function daemonsOf(before: Lab, after: Lab): { before: readonly Daemon[]; after:
   const base = mkdtempSync(join(tmpdir(), 'sg-scale-'));
   return { before: renderForTest(before, base).all, after: renderForTest(after, base).all };
 }
-const programsOn = (daemons: readonly Daemon[], node: string) => daemons.filter((d) => d.node === node).map((d) => d.program);
+const programsOn = (daemons: readonly Daemon[], node: string) =>
+  daemons.filter((d) => d.node === node).map((d) => d.program);
 
 describe('a compute node for the live scale test, derived from the spec', () => {
-  test('embedded grows node4, the first compute node’s interfaces at the next host number free on all its networks', () => {
+  test('embedded grows node4: node2’s interfaces, at the next host number free on all their networks', () => {
     expect(grown.node).toBe('node4');
     expect(grown.spec.nodes.node4).toEqual({
       roles: ['compute'],
@@ -62,7 +63,8 @@ describe('a compute node for the live scale test, derived from the spec', () => 
   test('another lab grows by its own names and addresses', () => {
     const four = withExtraCompute(loadLab('four-node'));
     expect(four.node).toBe('fn5');
-    expect(four.spec.nodes.fn5!.interfaces.map((i) => i.address ?? '-')).toEqual(['172.29.10.15', '172.29.20.15', '172.29.40.15']);
+    expect(four.spec.nodes.fn5!.interfaces.map((i) => i.address ?? '-'))
+      .toEqual(['172.29.10.15', '172.29.20.15', '172.29.40.15']);
     expect(nextNodeName('ctl', ['ctl'])).toBe('ctl-2');
   });
 
@@ -72,7 +74,8 @@ describe('a compute node for the live scale test, derived from the spec', () => 
     expect([lab.name, lab.nodes.map((n) => n.name)]).toEqual(['embedded', ['node1', 'node2', 'node3', 'node4']]);
     expect(lab.caFile).toBe(embedded.caFile);
     expect([...attachmentProblems(lab), ...cephPlacementProblems(lab)]).toEqual([]);
-    expect(readFileSync(join(lab.dir, 'decisions.yaml'), 'utf8')).toBe(readFileSync(join(embedded.dir, 'decisions.yaml'), 'utf8'));
+    expect(readFileSync(join(lab.dir, 'decisions.yaml'), 'utf8'))
+      .toBe(readFileSync(join(embedded.dir, 'decisions.yaml'), 'utf8'));
   });
 });
 
@@ -81,11 +84,13 @@ describe('scale-out: what starts, what restarts, what is left alone', () => {
     const { before, after } = daemonsOf(embedded, withNode4);
     const c = daemonChange(before, after);
     expect([...c.start].sort()).toEqual(programsOn(after, 'node4').sort());
-    expect(c.start).toEqual(expect.arrayContaining(['node4-nova-compute', 'node4-ovn-controller', 'node4-libvirtd', 'node4-sshd']));
+    expect(c.start)
+      .toEqual(expect.arrayContaining(['node4-nova-compute', 'node4-ovn-controller', 'node4-libvirtd', 'node4-sshd']));
     expect(c.stop).toEqual([]);
     expect(c.restart.map((r) => r.program)).toEqual(['node1-bind', 'node1-prometheus']);
     expect(c.restart.find((r) => r.program === 'node1-bind')?.why).toMatch(/db\.openstack\.local/);
-    expect(c.untouched).toEqual(expect.arrayContaining([...programsOn(before, 'node2'), 'node1-keystone', 'node1-haproxy']));
+    expect(c.untouched)
+      .toEqual(expect.arrayContaining([...programsOn(before, 'node2'), 'node1-keystone', 'node1-haproxy']));
     expect(c.untouched.length + c.restart.length).toBe(before.length);
   });
 
@@ -94,13 +99,15 @@ describe('scale-out: what starts, what restarts, what is left alone', () => {
     const c = daemonChange(before, after);
     expect(c.start).toContain('node4-ceph-osd-2');
     expect(c.restart.map((r) => r.program)).toEqual(['node1-bind', 'node1-prometheus']);
-    expect(c.untouched).toEqual(expect.arrayContaining(['node1-ceph-mon', 'node1-ceph-mgr', 'node2-ceph-osd-0', 'node3-ceph-osd-1']));
+    expect(c.untouched)
+      .toEqual(expect.arrayContaining(['node1-ceph-mon', 'node1-ceph-mgr', 'node2-ceph-osd-0', 'node3-ceph-osd-1']));
   });
 
   test('a change every Ceph daemon reads ([global]) still restarts each of them', () => {
     const { before, after } = daemonsOf(embedded, variant(embedded, (s) => void (s.storage!.ceph!.poolDefaultSize = 3)));
     const ceph = (list: readonly { program: string }[]) => list.map((r) => r.program).filter((p) => p.includes('ceph-'));
-    expect(ceph(daemonChange(before, after).restart).sort()).toEqual(['node1-ceph-mgr', 'node1-ceph-mon', 'node2-ceph-osd-0', 'node3-ceph-osd-1']);
+    expect(ceph(daemonChange(before, after).restart).sort())
+      .toEqual(['node1-ceph-mgr', 'node1-ceph-mon', 'node2-ceph-osd-0', 'node3-ceph-osd-1']);
   });
 
   test("ceph.conf's sections a daemon reads: [global], its type's, its own", () => {
@@ -116,12 +123,14 @@ describe('scale-out: what starts, what restarts, what is left alone', () => {
       node: 'n', service: `osd-${id}`, program: `n-osd-${id}`, argv: ['x'], dirs: [], health: [],
       files: [{ path, content, relevant: (c) => cephSectionsOf(c, 'osd', id) }],
     });
-    const write = (content: string) => writeConfig({ daemons: new Map(), files: [], all: [osd('0', content), osd('1', content)] });
+    const all = (content: string) => [osd('0', content), osd('1', content)];
+    const write = (content: string) => writeConfig({ daemons: new Map(), files: [], all: all(content) });
     expect(write('[global]\na = 1\n[osd.0]\nb = 1\n')).toEqual(['n-osd-0', 'n-osd-1']);
     expect(write('[global]\na = 1\n[osd.0]\nb = 1\n[osd.1]\nc = 1\n')).toEqual(['n-osd-1']);
     expect(write('[global]\na = 2\n[osd.0]\nb = 1\n[osd.1]\nc = 1\n')).toEqual(['n-osd-0', 'n-osd-1']);
     writeFileSync(path, 'edited by hand\n');
-    expect(write('[global]\na = 2\n[osd.0]\nb = 1\n[osd.1]\nc = 1\n'), 'what is on disk is what it compares with').toEqual(['n-osd-0', 'n-osd-1']);
+    expect(write('[global]\na = 2\n[osd.0]\nb = 1\n[osd.1]\nc = 1\n'), 'what is on disk is what it compares with')
+      .toEqual(['n-osd-0', 'n-osd-1']);
   });
 });
 
@@ -133,12 +142,14 @@ describe('scale-in: what a leaving node takes with it, and what is refused', () 
     expect([c.start, c.restart.map((r) => r.program)]).toEqual([[], ['node1-bind', 'node1-prometheus']]);
     const n = nodeChange(withNode4, embedded);
     expect([n.added, n.removed, n.computeLeaving].map((l) => l.map((x) => x.name))).toEqual([[], ['node4'], ['node4']]);
-    expect([n.osdsLeaving, scaleRefusals(withNode4, embedded), osdOrderRefusals(withNode4, embedded)]).toEqual([[], [], []]);
+    expect([n.osdsLeaving, scaleRefusals(withNode4, embedded), osdOrderRefusals(withNode4, embedded)])
+      .toEqual([[], [], []]);
   });
 
   test('its programs stop nova-compute first, then the OVN agents, then the rest', () => {
     const { before } = daemonsOf(withNode4, embedded);
-    expect(nodePrograms(before, 'node4').slice(0, 3)).toEqual(['node4-nova-compute', 'node4-neutron-ovn-metadata-agent', 'node4-ovn-controller']);
+    expect(nodePrograms(before, 'node4').slice(0, 3))
+      .toEqual(['node4-nova-compute', 'node4-neutron-ovn-metadata-agent', 'node4-ovn-controller']);
   });
 
   test('an OSD at the end of the list may leave while the pools still find their replicas', () => {
@@ -156,7 +167,8 @@ describe('scale-in: what a leaving node takes with it, and what is refused', () 
     expect(scaleRefusals(embedded, without('node1'))[0]).toMatch(
       /^node node1 cannot leave the running lab embedded: it has the roles control, network, loadbalancer, database/,
     );
-    expect(scaleRefusals(embedded, without('node3'))[0]).toMatch(/^node node3 cannot leave .*: it has the role storage \(only compute/);
+    expect(scaleRefusals(embedded, without('node3'))[0])
+      .toMatch(/^node node3 cannot leave .*: it has the role storage \(only compute/);
   });
 
   test("an OSD host leaving is refused when a pool's size no longer fits the OSD hosts left, naming both", () => {
@@ -169,8 +181,8 @@ describe('scale-in: what a leaving node takes with it, and what is refused', () 
         'host(s) carry OSDs (node3): placement groups can never be clean',
     ]);
     expect(osdOrderRefusals(embedded, lab)).toEqual([
-      'storage.ceph.osds of lab embedded: an OSD\'s id is its position in the list, so OSDs join and leave only at its end ' +
-        '(osd.0 was on node2, the spec now puts it on node3): keep the earlier entries in their order',
+      'storage.ceph.osds of lab embedded: an OSD\'s id is its position in the list, so OSDs join and leave only at ' +
+        'its end (osd.0 was on node2, the spec now puts it on node3): keep the earlier entries in their order',
     ]);
   });
 });
@@ -189,19 +201,22 @@ describe('lab plan on the embedded lab: what up would change, from the spec up r
     expect(out).toMatch(/^lab embedded: what up changes in the running lab/);
     expect(out).toContain('  nodes joining: node4');
     expect(out).toMatch(/ {2}start 11: node4-sshd node4-node-exporter .*node4-nova-compute/);
-    expect(out).toMatch(/ {2}restart node1-bind \(.*db\.openstack\.local.*\)\n {2}restart node1-prometheus \(.*prometheus\.yml\)/);
+    expect(out)
+      .toMatch(/ {2}restart node1-bind \(.*db\.openstack\.local.*\)\n {2}restart node1-prometheus \(.*prometheus\.yml\)/);
     expect(out).toMatch(/ {2}untouched: \d+ running programs$/);
   });
 
   test('a refused change says so and why, and the unchanged spec changes nothing', () => {
     const base = state();
     const noNode1 = variant(embedded, (s) => void delete s.nodes.node1);
-    expect(planUp(noNode1, { stateBase: base })).toMatch(/^lab embedded: up would refuse the change:\n {2}node node1 cannot leave/);
+    expect(planUp(noNode1, { stateBase: base }))
+      .toMatch(/^lab embedded: up would refuse the change:\n {2}node node1 cannot leave/);
     expect(planUp(embedded, { stateBase: base })).toMatch(/untouched: \d+ running programs$/);
     expect(planUp(embedded, { stateBase: base })).not.toMatch(/start|stop|restart/);
   });
 
   test('a lab never brought up here by this version has nothing to compare with', () => {
-    expect(planUp(embedded, { stateBase: mkdtempSync(join(tmpdir(), 'sg-scale-none-')) })).toMatch(/no .*applied-spec\.json/);
+    expect(planUp(embedded, { stateBase: mkdtempSync(join(tmpdir(), 'sg-scale-none-')) }))
+      .toMatch(/no .*applied-spec\.json/);
   });
 });

@@ -85,7 +85,8 @@ export async function shutdown(paths: LabPaths): Promise<string> {
 export async function stopPrograms(paths: LabPaths, programs: readonly string[]): Promise<string> {
   if (!supervisordPid(paths) || programs.length === 0) return 'none running';
   const { out } = await ctl(paths, ['stop', ...programs]);
-  return out.split('\n').filter((l) => /stopped/.test(l)).length ? `stopped ${programs.join(' ')}` : out.trim().replace(/\s+/g, ' ');
+  const stopped = out.split('\n').some((l) => /stopped/.test(l));
+  return stopped ? `stopped ${programs.join(' ')}` : out.trim().replace(/\s+/g, ' ');
 }
 
 export async function restartProgram(paths: LabPaths, program: string): Promise<void> {
