@@ -18,7 +18,7 @@ import type { Daemon } from './component.ts';
 import { nextNodeName, withExtraCompute, writeSpecCopy } from './extra-node.ts';
 import { planUp } from './index.ts';
 import { markComplete, writeConfig } from './orchestrator.ts';
-import { nodePrograms, recordApplied } from './scale.ts';
+import { cellOfHost, nodePrograms, recordApplied } from './scale.ts';
 import { renderForTest, testContext } from './testing.ts';
 
 const embedded = loadLab('embedded');
@@ -150,6 +150,18 @@ describe('scale-in: what a leaving node takes with it, and what is refused', () 
     const { before } = daemonsOf(withNode4, embedded);
     expect(nodePrograms(before, 'node4').slice(0, 3))
       .toEqual(['node4-nova-compute', 'node4-neutron-ovn-metadata-agent', 'node4-ovn-controller']);
+  });
+
+  test("its host mapping is found in nova-manage's table by host name, not by a prefix of it", () => {
+    const table = [
+      '+-----------+--------------------------------------+----------+',
+      '| Cell Name | Cell UUID                            | Hostname |',
+      '+-----------+--------------------------------------+----------+',
+      '| cell1     | 5b6a7c1e-0000-4000-8000-000000000001 | node2    |',
+      '| cell1     | 5b6a7c1e-0000-4000-8000-000000000001 | node42   |',
+      '+-----------+--------------------------------------+----------+',
+    ].join('\n');
+    expect([cellOfHost(table, 'node42'), cellOfHost(table, 'node4')]).toEqual(['5b6a7c1e-0000-4000-8000-000000000001', undefined]);
   });
 
   test('an OSD at the end of the list may leave while the pools still find their replicas', () => {

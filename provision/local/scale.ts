@@ -226,6 +226,13 @@ export async function forget(before: Lab, ctx: LabContext, change: NodeChange, p
   }
 }
 
+/** The cell a host is mapped to, from `nova-manage cell_v2 list_hosts` (| Cell Name | Cell UUID | Hostname |). */
+export function cellOfHost(listing: string, hostname: string): string | undefined {
+  const cells = (line: string) => line.split('|').map((x) => x.trim());
+  const row = listing.split('\n').find((l) => cells(l)[3] === hostname);
+  return row ? cells(row)[2] : undefined;
+}
+
 async function forgetCompute(a: Admin, ctx: LabContext, node: LabNode): Promise<string[]> {
   const gone: string[] = [];
   for (const s of await services(a, node.hostname)) {
@@ -240,11 +247,8 @@ async function forgetCompute(a: Admin, ctx: LabContext, node: LabNode): Promise<
     await a.api.call('DELETE', `${a.placement}/resource_providers/${rp.uuid}`, undefined, [204, 404]);
     gone.push(`resource provider ${rp.name}`);
   }
-  // nova-manage prints a table: | cell name | cell uuid | hostname |
   const nm = novaManage(ctx);
-  const cells = (line: string) => line.split('|').map((x) => x.trim());
-  const row = (await nm(['cell_v2', 'list_hosts'])).split('\n').find((l) => cells(l)[3] === node.hostname);
-  const cell = row && cells(row)[2];
+  const cell = cellOfHost(await nm(['cell_v2', 'list_hosts']), node.hostname);
   if (cell) {
     await nm(['cell_v2', 'delete_host', '--cell_uuid', cell, '--host', node.hostname]);
     gone.push(`host mapping ${node.hostname}`);
