@@ -10,6 +10,7 @@ import { drillCatalogue, findDrill, formatCatalogue } from './local/drills/index
 
 const USAGE = [
   'usage: npm run lab -- up|down|status|ensure [--lab NAME|PATH] [--purge] [--json]   (default lab: $STACKGATE_LAB or embedded)',
+  '       npm run lab -- plan   (embedded lab: what up would change in the running lab: nodes, daemons; changes nothing)',
   '       npm run lab -- reboot [NODE ...] [--hard]   (a node\'s power cycle; no NODE: the whole lab; waits until it is back)',
   '       npm run lab -- reap   (remove cloud resources earlier runs left: their ledgers, then any sg-<run>- name)',
   '       npm run lab -- drill --list | drill NAME | drill --revert NAME | drill --revert-all',
@@ -87,6 +88,9 @@ async function main(argv: string[]): Promise<number> {
       await local.reboot(lab, nodes, { hard: argv.includes('--hard') });
       return 0;
     }
+    case 'plan':
+      console.log(local.planUp(lab));
+      return 0;
     case 'down':
       await local.down(lab, { purge: argv.includes('--purge') });
       return 0;

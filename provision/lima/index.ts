@@ -3,7 +3,7 @@
  * lab: Kolla-Ansible on Lima VMs on macOS, Ceph by cephadm). Renders from the spec, then drives limactl,
  * kolla-ansible and cephadm; it re-implements none of them.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { execa } from 'execa';
@@ -15,7 +15,9 @@ import { diskDevices } from '../render/lima.ts';
 import { limaPaths } from './paths.ts';
 import { buildPlan, formatPlan, type Phase } from './plan.ts';
 import { rebootPlan } from './reboot.ts';
-import { runPlan } from './run.ts';
+import { readState, runPlan } from './run.ts';
+import { adoptScale, appliedLab, buildScalePlan, formatScalePlan, limaScaleRefusals, recordApplied } from './scale.ts';
+import { nodeChange, nodesChanged } from '../local/change.ts';
 
 export const USAGE = `lima provider:
   npm run lab -- render [--lab NAME]                 render into .stackgate/<lab>/render/ (git-ignored)
@@ -134,6 +136,34 @@ export async function down(lab: Lab, argv: readonly string[], io: Io = defaultIo
   io.log(`lab ${lab.name}: deleted; step state cleared (secrets under ${p.state} kept)`);
 }
 
+/**
+ * The running lab gained or lost nodes since the last `up`: Kolla's scale steps (scale.ts) with a state of their own
+ * (resumable with --from), then the full plan's record brought to the new spec, and the new spec recorded.
+ */
+async function scale(
+  before: Lab, lab: Lab, o: { skipPreflight: boolean; from: string | undefined; io: Io },
+): Promise<number> {
+  const refused = limaScaleRefusals(before, lab);
+  if (refused.length) {
+    throw new Error(`lab ${lab.name}: the change of nodes is refused; nothing was changed:\n  ${refused.join('\n  ')}`);
+  }
+  const p = limaPaths(lab);
+  const steps = buildScalePlan(before, lab, { skipPreflight: o.skipPreflight });
+  const stateFile = join(p.lima, 'scale-state.json');
+  o.io.log(formatScalePlan(before, lab, steps).trimEnd());
+  const { ran } = await runPlan(steps, {
+    phases: [1], ...(o.from ? { from: o.from } : {}), cwd: o.io.cwd, stateFile, logDir: p.logs,
+    pathPrefix: join(p.venv, 'bin'), env: o.io.env, log: o.io.log,
+  });
+  const main = join(o.io.cwd, p.stateFile);
+  const adopted = adoptScale(buildPlan(lab, { skipPreflight: o.skipPreflight }), readState(main), ran, o.io.cwd);
+  writeFileSync(main, `${JSON.stringify(adopted, null, 2)}\n`);
+  rmSync(join(o.io.cwd, stateFile), { force: true });
+  recordApplied(lab, o.io.cwd);
+  o.io.log(`lab ${lab.name}: scaled; the next plain up finds every step done at the new spec`);
+  return 0;
+}
+
 export async function main(lab: Lab, verb: string, argv: readonly string[], io: Io = defaultIo()): Promise<number> {
   const p = limaPaths(lab);
   const skipPreflight = argv.includes('--skip-preflight');
@@ -145,14 +175,24 @@ export async function main(lab: Lab, verb: string, argv: readonly string[], io: 
       for (const f of r.removed) io.log(`  - ${f}`);
       return 0;
     }
-    case 'plan':
+    case 'plan': {
+      const before = appliedLab(lab, io.cwd);
+      if (before && nodesChanged(nodeChange(before, lab))) {
+        const refused = limaScaleRefusals(before, lab);
+        if (refused.length) io.log(`lab ${lab.name}: up would refuse the change of nodes:\n  ${refused.join('\n  ')}\n`);
+        else io.log(formatScalePlan(before, lab, buildScalePlan(before, lab, { skipPreflight })));
+        io.log('The full plan (what a first up runs):');
+      }
       io.log(formatPlan(lab, buildPlan(lab, { skipPreflight })).trimEnd());
       return 0;
+    }
     case 'up': {
       if (skipPreflight) io.log(`--skip-preflight: the preflight layer is NOT run first; lab ${lab.name} is brought up without its design being judged`);
       writeRender(lab, join(io.cwd, p.render));
       const phases = phasesFor(lab, argv);
       const from = flag(argv, '--from');
+      const before = appliedLab(lab, io.cwd);
+      if (before && nodesChanged(nodeChange(before, lab))) return scale(before, lab, { skipPreflight, from, io });
       io.log(`lab ${lab.name}: phase ${phases.join(' + ')}${from ? ` from ${from}` : ''}; logs in ${p.logs}`);
       await runPlan(buildPlan(lab, { skipPreflight }), {
         phases,
@@ -164,6 +204,7 @@ export async function main(lab: Lab, verb: string, argv: readonly string[], io: 
         env: io.env,
         log: io.log,
       });
+      recordApplied(lab, io.cwd);
       return 0;
     }
     case 'status': {

@@ -12,13 +12,13 @@ export class Api {
   }
 
   async call<T = Record<string, unknown>>(
-    method: Method, url: string, body?: unknown, ok = [200, 201, 204],
+    method: Method, url: string, body?: unknown, ok = [200, 201, 204], headers: Record<string, string> = {},
   ): Promise<{ status: number; body: T; headers: Record<string, unknown> }> {
     const token = this.token ? { 'x-auth-token': this.token } : {};
     const r = await request(url, {
       method,
       dispatcher: this.agent,
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...token },
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...token, ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await r.body.text();

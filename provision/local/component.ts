@@ -14,6 +14,11 @@ export interface RenderedFile {
   readonly mode?: number;
   /** Owner (a system user created by the Debian package) when the daemon must read or write it after dropping root. */
   readonly owner?: string;
+  /**
+   * The part of a shared file this daemon reads (ceph.conf's [global], [osd] and [osd.2] for osd.2): a change
+   * elsewhere in the file does not restart it. Without it, any change of the content does.
+   */
+  readonly relevant?: (content: string) => string;
 }
 
 export interface RenderedDir {

@@ -9,7 +9,10 @@ import { stripVTControlCharacters } from 'node:util';
 import { repoRoot } from '../../helpers/lab/load.ts';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { Cloud } from '../../helpers/openstack/cloud.ts';
-import type { Component, LabContext } from './component.ts';
+import {
+  daemonChange, formatChange, nodeChange, nodesChanged, nodesLeaving, osdOrderRefusals, scaleRefusals, type NodeChange,
+} from './change.ts';
+import type { Component, Daemon, LabContext } from './component.ts';
 import { COMPONENTS } from './components.ts';
 import { endProcesses, healthProblems, startDaemons, vipHolders } from './exec.ts';
 import { checkHost, installPackages, missingPackages, PACKAGES } from './host.ts';
@@ -22,7 +25,8 @@ import { powerCycle, readEnabled, writeEnabled } from './reboot.ts';
 import { persistence } from '../../helpers/lab/defaults.ts';
 import { Progress, run, tryRun, type Log } from './sh.ts';
 import { programStatus, renderSupervisor, shutdown, startOrUpdate, supervisordPid } from './supervisor.ts';
-import { applyTopology, destroyTopology, planTopology, topologyState } from './topology.ts';
+import { appliedFile, appliedLab, drain, forget, recordApplied, ScaleRefused } from './scale.ts';
+import { applyTopology, destroyTopology, planTopology, topologyState, type TopologyPlan } from './topology.ts';
 
 export { labPaths, netnsName } from './paths.ts';
 
@@ -45,6 +49,8 @@ function prepare(lab: Lab, options: Options): { paths: LabPaths; list: Component
 
 /** Bring the lab up, or bring a running lab back to its spec. Idempotent. */
 export async function up(lab: Lab, options: Options = {}): Promise<void> {
+  // A lab that was up before: the spec it was brought to, and what joins or leaves now (refused before anything changes).
+  const { before, nodes } = scaleCheck(lab, labPaths(lab.name, options.stateBase));
   const { paths, list } = prepare(lab, options);
   const p = new Progress(options.log);
   p.info(`lab ${lab.name}: up (provider local, state ${paths.root}; ${list.length} components)`);
@@ -66,6 +72,9 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
   const ctx: LabContext = { lab, paths };
   await makeKeys(ctx, list, p);
   const rendered = render(ctx, list);
+  const previous = before && renderedBefore(before, paths, options);
+  if (previous) for (const line of formatChange(nodes!, daemonChange(previous, rendered.all))) p.info(`  ${line}`);
+  if (before && nodes && nodesLeaving(nodes) && supervisordPid(paths)) await drain(before, ctx, nodes, previous ?? [], p);
   const topology = planTopology(lab);
   const shape = `${topology.namespaces.length} namespaces, ${topology.bridges.length} bridges, ${topology.veths.length} veth pairs`;
   await p.step(`topology: ${shape}`, () => applyTopology(topology));
@@ -82,10 +91,64 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
   const atBoot = rendered.all.filter((d) => !d.manual).length;
   await p.step(`supervisor: ${atBoot} services that start at boot`, () => startOrUpdate(paths, [], manual));
   await walk(ctx, list, rendered, new Set(fresh ? [] : changed), p);
+  if (before && nodes && nodesLeaving(nodes)) await forget(before, ctx, nodes, p);
   markComplete(paths);
+  recordApplied(lab, paths);
   writeEnabled(paths, rendered.all);
   await p.step('ready for every check', () => ready(lab, paths, list, options.readyTimeoutMs ?? READY_TIMEOUT_MS));
   p.info(`lab ${lab.name} is up in ${p.elapsed}  (npm run lab -- status)`);
+}
+
+/** The applied spec and the nodes' change against it; a change a running lab cannot take is refused here. */
+function scaleCheck(lab: Lab, paths: LabPaths): { before?: Lab; nodes?: NodeChange } {
+  const before = upComplete(paths) ? appliedLab(lab, paths) : undefined;
+  if (!before) return {};
+  const nodes = nodeChange(before, lab);
+  const refused = nodesChanged(nodes) ? [...scaleRefusals(before, lab), ...osdOrderRefusals(before, lab)] : [];
+  if (refused.length) {
+    throw new ScaleRefused(`lab ${lab.name}: the spec's change is refused; nothing was changed:\n  ${refused.join('\n  ')}`);
+  }
+  return { before, nodes };
+}
+
+/** The daemons of the lab as it was brought up last (its applied spec), or undefined when that no longer renders. */
+function renderedBefore(before: Lab, paths: LabPaths, options: Options): readonly Daemon[] | undefined {
+  try {
+    return render({ lab: before, paths }, plan(before, options.components ?? COMPONENTS)).all;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `lab plan` for the embedded lab: what `up` would change in the running lab (nodes joining and leaving, daemons
+ * started, stopped, restarted and why), or why it would refuse. Reads the state, changes nothing.
+ */
+export function planUp(lab: Lab, options: Options = {}): string {
+  let checked: ReturnType<typeof scaleCheck>;
+  try {
+    checked = scaleCheck(lab, labPaths(lab.name, options.stateBase));
+  } catch (e) {
+    if (!(e instanceof ScaleRefused)) throw e;
+    return e.message.replace("the spec's change is refused; nothing was changed:", 'up would refuse the change:');
+  }
+  const { paths, list } = prepare(lab, options);
+  const { before, nodes } = checked;
+  if (!before || !nodes) {
+    return `lab ${lab.name} was not brought up here with this version (no ${appliedFile(paths)}): up builds all of it`;
+  }
+  const previous = renderedBefore(before, paths, options);
+  let now: readonly Daemon[];
+  try {
+    now = render({ lab, paths }, list).all;
+  } catch (e) {
+    const why = (e as Error).message;
+    return `lab ${lab.name}: this spec does not render against the lab's state yet (${why}): up makes its keys first`;
+  }
+  if (!previous) return `lab ${lab.name}: the applied spec no longer renders; up compares the files on disk instead`;
+  const lines = formatChange(nodes, daemonChange(previous, now));
+  const title = `lab ${lab.name}: what up changes in the running lab (applied spec → ${lab.file})`;
+  return [title, ...lines.map((l) => `  ${l}`)].join('\n');
 }
 
 /** Wait until every needed component's conditions hold; one admin session for all probes. */
@@ -222,7 +285,7 @@ export async function down(lab: Lab, options: Options & { purge?: boolean } = {}
   await p.step('supervisor and its services', () => shutdown(paths));
   await p.step('leftover processes in the nodes', () => reapNamespaces(lab));
   await stopAll({ lab, paths }, list, p);
-  await p.step('topology', () => destroyTopology(planTopology(lab)));
+  await p.step('topology', () => destroyTopology(withLeftNodes(planTopology(lab), appliedLab(lab, paths))));
   await p.step('runtime files', async () => {
     rmSync(paths.run, { recursive: true, force: true });
     rmSync(paths.supervisorSock, { force: true });
@@ -230,6 +293,19 @@ export async function down(lab: Lab, options: Options & { purge?: boolean } = {}
     return options.purge ? `purged ${paths.root}` : 'removed (keys, certificates and data kept; --purge removes them)';
   });
   p.info(`lab ${lab.name} is down in ${p.elapsed}`);
+}
+
+/** The topology plus the namespaces and veths of nodes the applied spec had and this one lacks (a scale-in cut short). */
+function withLeftNodes(topology: TopologyPlan, applied: Lab | undefined): TopologyPlan {
+  if (!applied) return topology;
+  const had = planTopology(applied);
+  const ns = new Set(topology.namespaces.map((n) => n.name));
+  const veths = new Set(topology.veths.map((v) => v.host));
+  return {
+    ...topology,
+    namespaces: [...topology.namespaces, ...had.namespaces.filter((n) => !ns.has(n.name))],
+    veths: [...topology.veths, ...had.veths.filter((v) => !veths.has(v.host))],
+  };
 }
 
 export interface ServiceStatus {

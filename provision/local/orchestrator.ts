@@ -3,9 +3,10 @@
  * start at boot started, then each component (side by side where `after` allows) bootstrapped, started and
  * configured. It knows no service: everything it does comes from the components' hooks.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Lab } from '../../helpers/lab/model.ts';
+import { fileChangeReaches } from './change.ts';
 import type { Component, Condition, Daemon, LabContext, ReadyContext, RenderedFile, UpContext } from './component.ts';
 import { userIds, writeIfChanged } from './config.ts';
 import { startDaemons } from './exec.ts';
@@ -69,23 +70,27 @@ export function makeDirs(daemons: readonly Daemon[]): void {
   }
 }
 
-/** Write every rendered directory and file; return the programs whose files changed. */
+/**
+ * Write every rendered directory and file; return the programs whose files changed as they read them: a file several
+ * daemons read (cinder.conf for api and scheduler) restarts each of them, unless its change lies outside the part a
+ * daemon reads (`relevant`: another OSD's section of ceph.conf). The same rule as daemonChange() (change.ts).
+ */
 export function writeConfig(rendered: Rendered): string[] {
-  const changed: string[] = [];
-  const written = new Set<string>();
+  const before = new Map<string, string | undefined>();
+  for (const f of rendered.all.flatMap((d) => d.files)) {
+    if (!before.has(f.path)) before.set(f.path, existsSync(f.path) ? readFileSync(f.path, 'utf8') : undefined);
+  }
   for (const f of rendered.files) writeIfChanged(f.path, f.content, f.mode);
   makeDirs(rendered.all);
+  const changed: string[] = [];
   for (const d of rendered.all) {
-    let touched = false;
     for (const f of d.files) {
       mkdirSync(dirname(f.path), { recursive: true });
-      // A file several daemons read (cinder.conf for api and scheduler) changes once and restarts each of them.
-      if (writeIfChanged(f.path, f.content, f.mode)) written.add(f.path);
-      if (written.has(f.path)) touched = true;
+      writeIfChanged(f.path, f.content, f.mode);
       if (f.mode !== undefined) chmodSync(f.path, f.mode);
       own(f.path, f.owner);
     }
-    if (touched) changed.push(d.program);
+    if (d.files.some((f) => fileChangeReaches(f, before.get(f.path)))) changed.push(d.program);
   }
   return changed;
 }

@@ -81,6 +81,14 @@ export async function shutdown(paths: LabPaths): Promise<string> {
   return `supervisord ${pid} killed after 30 s`;
 }
 
+/** Stop these programs (each waits for its stop signal's grace, as supervisor does); the ones already stopped stay so. */
+export async function stopPrograms(paths: LabPaths, programs: readonly string[]): Promise<string> {
+  if (!supervisordPid(paths) || programs.length === 0) return 'none running';
+  const { out } = await ctl(paths, ['stop', ...programs]);
+  const stopped = out.split('\n').some((l) => /stopped/.test(l));
+  return stopped ? `stopped ${programs.join(' ')}` : out.trim().replace(/\s+/g, ' ');
+}
+
 export async function restartProgram(paths: LabPaths, program: string): Promise<void> {
   await run('supervisorctl', ['-c', paths.supervisorConf, 'restart', program]);
 }

@@ -9,7 +9,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, join } from 'node:path';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import type { CephSpec } from '../../../helpers/lab/spec.ts';
-import type { Component, Daemon } from '../component.ts';
+import type { Component, Daemon, RenderedFile } from '../component.ts';
 import { ini, userIds } from '../config.ts';
 import { inNode } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
@@ -185,9 +185,31 @@ export function renderCephConf(lab: Lab, paths: LabPaths, fsid: string): string 
 export const cephDaemon = (node: LabNode, service: string, argv: string[], d: Partial<Daemon> = {}): Daemon =>
   ({ node: node.name, service, program: `${node.name}-${service}`, manual: true, argv, files: [], dirs: [], health: [], ...d });
 
-/** The arguments every Ceph daemon starts with, and the one ceph.conf they all read (a change restarts them all). */
-export function cephArgs(lab: Lab, paths: LabPaths, id: string): { argv: string[]; conf: { path: string; content: string; mode: number } } {
-  const conf = { path: cephConf(paths), content: renderCephConf(lab, paths, readFsid(paths)), mode: 0o644 };
+/**
+ * The sections of an INI text a Ceph daemon reads ([global], its type's and its own, e.g. [osd] and [osd.2]), in
+ * order: what restarts it when ceph.conf changes. A new OSD's section leaves every other daemon alone.
+ */
+export function cephSectionsOf(content: string, type: 'mon' | 'mgr' | 'osd', id: string): string {
+  const wanted = new Set(['global', type, `${type}.${id}`]);
+  let keep = false;
+  return content
+    .split('\n')
+    .filter((line) => {
+      const section = /^\[([^\]]+)\]\s*$/.exec(line);
+      if (section) keep = wanted.has(section[1]!);
+      return keep && line.trim() !== '';
+    })
+    .join('\n');
+}
+
+/** The arguments every Ceph daemon starts with, and the one ceph.conf they all read (each restarts for its sections). */
+export function cephArgs(
+  lab: Lab, paths: LabPaths, type: 'mon' | 'mgr' | 'osd', id: string,
+): { argv: string[]; conf: RenderedFile & { mode: number } } {
+  const conf = {
+    path: cephConf(paths), content: renderCephConf(lab, paths, readFsid(paths)), mode: 0o644,
+    relevant: (content: string) => cephSectionsOf(content, type, id),
+  };
   return { argv: ['-f', '--cluster', 'ceph', '--id', id, '--setuser', 'ceph', '--setgroup', 'ceph', '-c', conf.path], conf };
 }
 

@@ -60,7 +60,7 @@ export const cephMgr: Component = {
   ...cephBase,
   render: ({ lab, paths }: LabContext) =>
     cephLayout(lab).mgrs.map((n) => {
-      const { argv, conf } = cephArgs(lab, paths, n.hostname);
+      const { argv, conf } = cephArgs(lab, paths, 'mgr', n.hostname);
       return cephDaemon(n, 'ceph-mgr', ['/usr/bin/ceph-mgr', ...argv], {
         files: [conf],
         dirs: [cephRunDir(paths), { path: dirname(mgrDir(paths, n)), owner: 'ceph' }, { path: mgrDir(paths, n), owner: 'ceph' }],

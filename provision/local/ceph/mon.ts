@@ -57,7 +57,7 @@ export const cephMon: Component = {
   keys: async ({ paths }) => `fsid ${ensureFsid(paths)}`,
   render: ({ lab, paths }: LabContext) =>
     cephLayout(lab).mons.map((n) => {
-      const { argv, conf } = cephArgs(lab, paths, n.hostname);
+      const { argv, conf } = cephArgs(lab, paths, 'mon', n.hostname);
       return cephDaemon(n, 'ceph-mon', ['/usr/bin/ceph-mon', ...argv], {
         files: [conf],
         dirs: [cephRunDir(paths), { path: dirname(monDir(paths, n)), owner: 'ceph' }],

@@ -59,7 +59,7 @@ export const cephOsd: Component = {
   ...cephBase,
   render: ({ lab, paths }: LabContext) =>
     cephLayout(lab).osds.map((o) => {
-      const { argv, conf } = cephArgs(lab, paths, String(o.id));
+      const { argv, conf } = cephArgs(lab, paths, 'osd', String(o.id));
       return cephDaemon(o.node, `ceph-osd-${o.id}`, ['/usr/bin/ceph-osd', ...argv], {
         files: [conf],
         dirs: [cephRunDir(paths), { path: dirname(osdDir(paths, o.node, o.id)), owner: 'ceph' }],

@@ -3,7 +3,7 @@ import { persistence } from '../../../helpers/lab/defaults.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
-import { daemon, type Component, type Daemon, type RenderedFile, type UpContext } from '../component.ts';
+import { daemon, type Component, type Daemon, type LabContext, type RenderedFile, type UpContext } from '../component.ts';
 import { head, ini, type IniSections } from '../config.ts';
 import { inNode, once } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
@@ -120,7 +120,7 @@ function renderNova(c: OpenstackContext): Daemon[] {
 }
 
 /** nova-manage on the control node, as nova. */
-export function novaManage(c: UpContext) {
+export function novaManage(c: LabContext) {
   const control = openstackContext(c).layout.control;
   const f = novaControlConf(openstackContext(c)).path;
   return (args: string[]) => inNode(c.lab, control, 'nova', ['nova-manage', '--config-file', f, ...args]);
