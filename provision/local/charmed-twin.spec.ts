@@ -32,7 +32,8 @@ describe('charmed-twin: a VIP pair per API service', () => {
     ]);
     const text = renderKeepalived(lab, r.paths, lab.node('twin0'), TEST_SECRETS);
     expect(text.match(/^vrrp_instance /gm)).toHaveLength(7);
-    expect(text).toContain('vrrp_instance charmed-twin_keystone_vip_81 {\n  state BACKUP\n  nopreempt\n  interface br-ens4\n  virtual_router_id 81\n');
+    // Advertised from ens3, which has an address; br-ens4 carries only VIPs.
+    expect(text).toContain('vrrp_instance charmed-twin_keystone_vip_81 {\n  state BACKUP\n  nopreempt\n  interface ens3\n  virtual_router_id 81\n');
     expect(text).toContain('  virtual_ipaddress {\n    10.112.4.224/22 dev br-ens4\n    10.112.8.224/22 dev ens3\n  }');
     // Every VIP in exactly one instance.
     for (const v of lab.vips) expect(text.split(`${v.address}/`).length - 1, v.name).toBe(1);

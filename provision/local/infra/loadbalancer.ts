@@ -211,10 +211,14 @@ export function renderKeepalived(lab: Lab, paths: LabPaths, node: LabNode, secre
   const lbs = loadbalancerNodes(lab);
   need(lab.vips[0], 'no VIPs');
   const priority = 100 - lbs.findIndex((n) => n.name === node.name);
+  // VRRP advertises from an address of the instance's interface: a NIC that carries only VIPs (use: vip) has none
+  // until keepalived adds one, and keepalived holds such an instance in FAULT. The first VIP on an addressed NIC leads.
+  const addressed = (v: Vip) => node.nics.some((n) => n.name === vipNic(node, v) && n.use === 'address' && n.address);
+  const advertNic = (g: VrrpGroup) => vipNic(node, g.vips.find(addressed) ?? g.vips[0]!);
   const instance = (g: VrrpGroup) => `vrrp_instance ${lab.name}_${g.owner ? `${g.owner}_` : ''}vip_${g.vrid} {
   state BACKUP
   nopreempt
-  interface ${vipNic(node, g.vips[0]!)}
+  interface ${advertNic(g)}
   virtual_router_id ${g.vrid}
   priority ${priority}
   advert_int 1
