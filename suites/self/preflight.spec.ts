@@ -99,7 +99,7 @@ const faults: Fault[] = [
     check: 'pre.service-vip-pairs',
     plant: (s, r) => {
       s.services!.keystone!.vip = 'external';
-      r.decisions.find((d) => d.id === 'VIP-01')!.checks.push('pre.service-vip-pairs');
+      r.decisions = r.decisions.map((d) => (d.id === 'VIP-01' ? { ...d, checks: [...d.checks, 'pre.service-vip-pairs'] } : d));
     },
     seen: `service keystone has its own public VIP external (${externalVip}, network external) but no internal VIP of its own`,
   },
