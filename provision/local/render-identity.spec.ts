@@ -9,7 +9,9 @@ import { loadLab } from '../../helpers/lab/load.ts';
 import { renderedText, renderForTest } from './testing.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const labs = { embedded: 'embedded', 'embedded-infra': 'embedded-infra', other: join(here, 'testdata/other/lab.yaml') };
+const labs = {
+  embedded: 'embedded', 'embedded-infra': 'embedded-infra', 'four-node': 'four-node', 'all-in-one': 'all-in-one', other: join(here, 'testdata/other/lab.yaml'),
+};
 
 describe('what the local provider renders for the bundled labs', () => {
   test.each(Object.entries(labs))('%s', async (name, spec) => {
