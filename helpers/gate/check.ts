@@ -121,7 +121,8 @@ const PENDING = 'VITEST_PENDING';
 export const SSH_WITNESS = 'net.node-interfaces';
 let reachability: Promise<Reachability> | undefined;
 
-function isSkip(error: unknown): boolean {
+/** Whether an error is Vitest's skip (a declared skip or a blocked step of a check), not a failure. */
+export function isSkip(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === PENDING;
 }
 

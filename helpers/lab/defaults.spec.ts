@@ -36,6 +36,8 @@ it('the defaults the checks use are the ones the lab schema documents', () => {
     projectName: 'credentials.project.name',
     projectDomain: 'credentials.project.domain',
     recoverySeconds: 'persistence.recoverySeconds',
+    migrationTimeoutSeconds: 'compute.migrationTimeoutSeconds',
+    migrationSshSeconds: 'compute.migrationSshSeconds',
   };
   for (const [key, path] of Object.entries(where)) expect(schemaDefault(path), `${key} (${path})`).toBe(DEFAULTS[key as keyof typeof DEFAULTS]);
 });

@@ -24,6 +24,8 @@ export const DEFAULTS = {
   projectName: 'admin',
   projectDomain: 'Default',
   recoverySeconds: 300,
+  migrationTimeoutSeconds: 300,
+  migrationSshSeconds: 120,
 } as const;
 
 export const novaPool = (lab: Lab) => lab.ceph?.novaPool ?? DEFAULTS.novaPool;
@@ -34,6 +36,11 @@ export const mgrPrometheusPort = (lab: Lab) => lab.ceph?.mgrPrometheusPort ?? DE
 /** The user node checks log in as over SSH (and run Ceph's tools as, through sudo when not root). */
 export const sshUser = (lab: Lab) => lab.spec.credentials?.sshUser ?? DEFAULTS.sshUser;
 export const sshPort = (lab: Lab) => lab.spec.credentials?.sshPort ?? DEFAULTS.sshPort;
+/** compute.live-migration's bounds: the move itself, then SSH on the floating IP again (seconds). */
+export const migrationBounds = (lab: Lab) => ({
+  moveSeconds: lab.spec.compute?.migrationTimeoutSeconds ?? DEFAULTS.migrationTimeoutSeconds,
+  sshSeconds: lab.spec.compute?.migrationSshSeconds ?? DEFAULTS.migrationSshSeconds,
+});
 /** The guest image's SSH login: the user and port the tenant's security group opens. */
 export const guestSsh = (lab: Lab) => ({
   user: lab.spec.compute?.guestImage?.sshUser ?? DEFAULTS.sshUser,

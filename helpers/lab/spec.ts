@@ -18,7 +18,8 @@ export type Capability =
   | 'juju'
   | 'maas'
   | 'vault'
-  | 'magnum';
+  | 'magnum'
+  | 'live-migration';
 
 export type NodeRole =
   | 'control'
@@ -244,6 +245,9 @@ export interface LabSpec {
     cpuMode?: string;
     cpuModel?: string;
     buildTimeoutSeconds?: number;
+    /** compute.live-migration: the bound of the move, and of SSH answering again after it. */
+    migrationTimeoutSeconds?: number;
+    migrationSshSeconds?: number;
     /** A bootable image the lab provides for guests (compute.guest-reachable boots it and logs in over SSH). */
     guestImage?: { name: string; sshUser?: string; sshPort?: number };
   };

@@ -9,6 +9,11 @@
  * a state file beside the run's ledger. A check's tenant reads a step from there and fails or is blocked by its
  * error exactly as if it had made the step itself. The steps that take the guest away (disassociating its floating
  * IP, deleting it) wait until the checks of other layers that borrow it are done.
+ *
+ * Where the spec has several compute nodes, the run boots one guest on each, targeted by host and side by side (a port,
+ * a floating IP and a server of its own per node: steps `<step>@<node>`), so that every compute node's boot, data path
+ * and storage are proven; the first node's guest keeps the plain step names. A lab with one compute node boots one
+ * guest, placed by the scheduler, as before.
  */
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -20,7 +25,27 @@ import type { Cloud } from './cloud.ts';
 
 /** The steps of the tenant scenario that are made once per run, in the main process. */
 export const SHARED_STEPS = ['external', 'network', 'router', 'secgroup', 'port', 'fip', 'flavor', 'keypair', 'boot-image', 'server', 'associate'] as const;
-export type SharedStep = (typeof SHARED_STEPS)[number];
+/** The steps made once per guest: `<step>@<node>` for every guest but the first, where the run boots one per compute node. */
+export const GUEST_STEPS = ['port', 'fip', 'server', 'associate'] as const;
+export type GuestStep = (typeof GUEST_STEPS)[number];
+export type SharedStep = (typeof SHARED_STEPS)[number] | `${GuestStep}@${string}`;
+
+/** Whether a step of the tenant scenario is one the main process makes (a step of the guest of another node too). */
+export function isSharedStep(step: string): step is SharedStep {
+  const [base, node, ...rest] = step.split('@');
+  if (node !== undefined) return node !== '' && rest.length === 0 && (GUEST_STEPS as readonly string[]).includes(base!);
+  return (SHARED_STEPS as readonly string[]).includes(step);
+}
+
+/**
+ * The compute nodes (spec names) the run boots a guest on, each targeted by host: every compute node where the spec
+ * has two or more, the first one's guest under the plain step names. None where it has one or none: one guest,
+ * placed by the scheduler, as a lab with one compute node always had.
+ */
+export function targetedNodes(lab: Lab): string[] {
+  const compute = lab.nodesWithRole('compute');
+  return compute.length >= 2 ? compute.map((n) => n.name) : [];
+}
 
 /** The ledger scope of the shared resources: their names are sg-<run>-shared-<what>. */
 export const GUEST_SCOPE = 'shared';
@@ -76,7 +101,7 @@ export function readState(file: string): GuestState | undefined {
 }
 
 /** Whether a test file's checks use the guest (its server or the steps around it). */
-export const usesGuest = (source: string) => /\.(server|associate)\(\)/.test(source);
+export const usesGuest = (source: string) => /\.(server|associate)\(/.test(source);
 
 /**
  * The borrowers a run will execute: declared by one of its files (found in their source) and, when the run filters
@@ -106,7 +131,7 @@ export async function buildSharedGuest(lab: Lab, cloud: Cloud, run: { run: strin
       writeState(stateFile, state);
     });
   // The server first: everything else it needs is started by it, and the rest overlaps its boot.
-  const steps: Record<SharedStep, () => Promise<unknown>> = {
+  const steps: Partial<Record<SharedStep, () => Promise<unknown>>> = {
     server: () => tenant.server(),
     'boot-image': () => tenant.bootImage(),
     flavor: () => tenant.flavor(),
@@ -119,7 +144,14 @@ export async function buildSharedGuest(lab: Lab, cloud: Cloud, run: { run: strin
     fip: () => tenant.floatingIp(),
     associate: () => tenant.associate(),
   };
-  const all = Promise.all(Object.entries(steps).map(([step, make]) => settle(step as SharedStep, make())));
+  // One guest more on every other compute node of the spec, each on a port and a floating IP of its own, side by side.
+  for (const node of targetedNodes(lab).slice(1)) {
+    steps[`server@${node}`] = () => tenant.server(node);
+    steps[`port@${node}`] = () => tenant.port(node);
+    steps[`fip@${node}`] = () => tenant.floatingIp(node);
+    steps[`associate@${node}`] = () => tenant.associate(node);
+  }
+  const all = Promise.all(Object.entries(steps).map(([step, make]) => settle(step as SharedStep, make!())));
   return async () => {
     await all;
     return tenant.ledger.cleanup();

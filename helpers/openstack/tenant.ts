@@ -12,7 +12,7 @@ import type { Lab } from '../lab/model.ts';
 import { ApiError, type Cloud } from './cloud.ts';
 import { consoleHostKeys, sshRuns, type ConsoleHostKeys } from './guest.ts';
 import { KINDS } from './resources.ts';
-import { GUEST_SCOPE, SHARED_STEPS, type SharedGuest, type SharedStep } from './shared-guest.ts';
+import { GUEST_SCOPE, isSharedStep, targetedNodes, type GuestStep, type SharedGuest } from './shared-guest.ts';
 import { caUserData } from './tenant-api.ts';
 import { waitFor, type Transition } from './wait.ts';
 
@@ -130,8 +130,6 @@ export interface TenantOptions {
   readonly shared?: SharedGuest;
 }
 
-const isShared = (step: string): step is SharedStep => (SHARED_STEPS as readonly string[]).includes(step);
-
 export class Tenant {
   private readonly memo = new Map<string, Promise<unknown>>();
   readonly sshKey: { publicKey: string; privateKeyPem: string };
@@ -151,8 +149,61 @@ export class Tenant {
 
   private once<T>(step: string, make: () => Promise<T>): Promise<T> {
     let p = this.memo.get(step) as Promise<T> | undefined;
-    if (!p) this.memo.set(step, (p = this.shared && isShared(step) ? this.shared.step<T>(step) : make()));
+    if (!p) this.memo.set(step, (p = this.shared && isSharedStep(step) ? this.shared.step<T>(step) : make()));
     return p;
+  }
+
+  /**
+   * The nodes the run's guests are on, by spec name: every compute node where the spec has several (each guest targeted
+   * by host), else one guest the scheduler places (`undefined`). The first is the guest of the plain steps.
+   */
+  guestNodes(): readonly (string | undefined)[] {
+    const nodes = targetedNodes(this.lab);
+    return nodes.length ? nodes : [undefined];
+  }
+
+  /**
+   * The node of a guest after the first, whose step keys (`<step>@<node>`) and resource names (`vm-<node>`) carry it;
+   * undefined for the first (or only) guest. A node the run boots no guest on is an error of the caller.
+   */
+  private other(node: string | undefined): string | undefined {
+    if (node === undefined) return undefined;
+    const nodes = targetedNodes(this.lab);
+    const on = nodes.join(', ') || 'one, placed by the scheduler';
+    if (!nodes.includes(node)) throw new Error(`lab ${this.lab.name}: the run boots no guest of its own on ${node} (guests on: ${on})`);
+    return node === nodes[0] ? undefined : node;
+  }
+
+  private at(step: GuestStep | 'host-keys', node: string | undefined): string {
+    const other = this.other(node);
+    return other ? `${step}@${other}` : step;
+  }
+
+  private guestWhat(what: string, node: string | undefined): string {
+    const other = this.other(node);
+    return other ? `${what}-${other}` : what;
+  }
+
+  /** The name of the server of the guest on `node` (sg-<run>-…-vm, -vm-<node> for the guests after the first). */
+  guestName(node: string | undefined): string {
+    return this.nameOf(this.guestWhat('vm', node));
+  }
+
+  /** A guest's name for messages: its server's name, and the node it was asked for on where the run targets nodes. */
+  guestLabel(node: string | undefined): string {
+    return `${this.guestName(node)}${node ? ` on ${node}` : ''}`;
+  }
+
+  /** The ID of the guest's server, looked up by its exact name (Nova's name filter is a regular expression). */
+  async findServerId(node: string | undefined): Promise<string | undefined> {
+    const name = encodeURIComponent(`^${this.guestName(node)}$`);
+    const r = await this.cloud.get<{ servers: { id: string }[] }>('compute', `/servers?name=${name}`);
+    return r.body.servers[0]?.id;
+  }
+
+  /** Read the guest's host keys from its console again (a guest that booted again made new ones). */
+  forgetHostKeys(node: string | undefined): void {
+    this.memo.delete(this.at('host-keys', node));
   }
 
   /** The name a step's resource has (sg-<run>-[<scope>-]<what>), whether made here or shared. */
@@ -282,15 +333,15 @@ export class Tenant {
     });
   }
 
-  /** A port on the tenant network with the security group: the server's NIC. */
-  port(): Promise<Port> {
-    return this.once('port', async () => {
+  /** A port on the tenant network with the security group: the server's NIC (of the guest on `node`). */
+  port(node?: string): Promise<Port> {
+    return this.once(this.at('port', node), async () => {
       const c = this.cloud;
       const { network } = await this.network();
       const group = await this.securityGroup();
       return this.ledger.create(
         'port',
-        'port',
+        this.guestWhat('port', node),
         async (name) => (await c.post<{ port: Port }>('network', '/v2.0/ports', { port: { name, network_id: network.id, security_groups: [group.id] } })).body.port,
         (p) => KINDS.port!.remove(c, p.id),
       );
@@ -298,14 +349,14 @@ export class Tenant {
   }
 
   /** A floating IP from the external network (its description carries the sg- name: FIPs have no name). */
-  floatingIp(): Promise<FloatingIp> {
-    return this.once('fip', async () => {
+  floatingIp(node?: string): Promise<FloatingIp> {
+    return this.once(this.at('fip', node), async () => {
       const c = this.cloud;
       const external = await this.externalNetwork();
       await this.router(); // a FIP is only associable behind a router with a gateway on its network
       return this.ledger.create(
         'floatingip',
-        'fip',
+        this.guestWhat('fip', node),
         async (name) => (await c.post<{ floatingip: FloatingIp }>('network', '/v2.0/floatingips', { floatingip: { floating_network_id: external.id, description: name } })).body.floatingip,
         (f) => KINDS.floatingip!.remove(c, f.id),
       );
@@ -339,27 +390,39 @@ export class Tenant {
     });
   }
 
-  /** Boot from the test image on the tenant port; wait ACTIVE within the spec's build timeout. */
-  server(): Promise<Booted> {
-    return this.once('server', async () => {
+  /**
+   * Boot from the test image on the tenant port; wait ACTIVE within the spec's build timeout. Where the run has a guest
+   * per compute node, the server of `node` (the first compute node's by default) is asked for on that node's host
+   * (Nova 2.74 `host`, admin only): the scheduler still checks that it fits there.
+   */
+  server(node?: string): Promise<Booted> {
+    return this.once(this.at('server', node), async () => {
       const c = this.cloud;
-      const [image, flavor, keypair, port] = await Promise.all([this.bootImage(), this.flavor(), this.keypair(), this.port()]);
+      const [image, flavor, keypair, port] = await Promise.all([
+        this.bootImage(), this.flavor(), this.keypair(), this.port(node),
+      ]);
+      const target = this.targetHost(node);
       // The lab CA goes to the guest as a cloud ships it to its tenants: in the user data, from the metadata service.
       const ca = this.cloud.credentials.cacert;
       const userData = ca ? caUserData(readFileSync(ca, 'utf8')) : undefined;
       const extra = userData ? { user_data: Buffer.from(userData).toString('base64') } : {};
       const t0 = Date.now();
+      const placed = target ? { host: target } : {};
+      const version = target ? { headers: { 'x-openstack-nova-api-version': '2.74' } } : undefined;
       const created = await this.ledger.create(
         'server',
-        'vm',
-        async (name) =>
-          (await c.post<{ server: { id: string } }>('compute', '/servers', { server: { name, imageRef: image.id, flavorRef: flavor.id, key_name: keypair.name, networks: [{ port: port.id }], ...extra } }))
-            .body.server,
+        this.guestWhat('vm', node),
+        async (name) => {
+          const server = {
+            name, imageRef: image.id, flavorRef: flavor.id, key_name: keypair.name, networks: [{ port: port.id }], ...extra, ...placed,
+          };
+          return (await c.post<{ server: { id: string } }>('compute', '/servers', { server }, version)).body.server;
+        },
         (s) => KINDS.server!.remove(c, s.id),
       );
       const timeoutMs = (this.lab.spec.compute?.buildTimeoutSeconds ?? 900) * 1000;
       const { value, transitions } = await waitFor(() => this.getServer(created.id), {
-        what: `server ${this.nameOf('vm')}`,
+        what: `server ${this.guestLabel(node)}`,
         timeoutMs,
         intervalMs: 1000,
         state: serverState,
@@ -367,6 +430,13 @@ export class Tenant {
       });
       return { server: value, transitions, seconds: (Date.now() - t0) / 1000 };
     });
+  }
+
+  /** The Nova host a guest is asked for on: the node's host name where the run targets nodes, else none. */
+  targetHost(node: string | undefined): string | undefined {
+    const nodes = targetedNodes(this.lab);
+    if (nodes.length === 0) return undefined;
+    return this.lab.node(node ?? nodes[0]!).hostname;
   }
 
   async getServer(id: string): Promise<Server> {
@@ -409,19 +479,19 @@ export class Tenant {
     return (await this.cloud.get<{ floatingip: FloatingIp }>('network', `/v2.0/floatingips/${id}`)).body.floatingip;
   }
 
-  /** Associate the floating IP with the server's port. */
-  associate(): Promise<FloatingIp> {
-    return this.once('associate', async () => {
-      const [fip, port] = await Promise.all([this.floatingIp(), this.port()]);
-      await this.server();
+  /** Associate the floating IP with the server's port (of the guest on `node`). */
+  associate(node?: string): Promise<FloatingIp> {
+    return this.once(this.at('associate', node), async () => {
+      const [fip, port] = await Promise.all([this.floatingIp(node), this.port(node)]);
+      await this.server(node);
       return (await this.cloud.put<{ floatingip: FloatingIp }>('network', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: port.id } })).body.floatingip;
     });
   }
 
   /** The guest's SSH host keys from its console: it prints them before it starts its SSH server. */
-  hostKeys(): Promise<ConsoleHostKeys> {
-    return this.once('host-keys', async () => {
-      const { server } = await this.server();
+  hostKeys(node?: string): Promise<ConsoleHostKeys> {
+    return this.once(this.at('host-keys', node), async () => {
+      const { server } = await this.server(node);
       const { value } = await waitFor(async () => consoleHostKeys(await this.consoleLog(server.id, undefined)), {
         what: `the SSH host key on the console of ${server.name}`,
         timeoutMs: 120_000,
@@ -433,9 +503,12 @@ export class Tenant {
     });
   }
 
-  /** Run a command on the guest over SSH at its floating IP, the host key verified against its console log. */
-  async guestRuns(command: string, withinMs = 180_000): Promise<string> {
-    const [fip, keys] = await Promise.all([this.associate(), this.hostKeys()]);
+  /**
+   * Run a command on the guest (on `node`) over SSH at its floating IP, the host key verified against the one its
+   * console showed at its first boot (read once: a guest that moved must still present it).
+   */
+  async guestRuns(command: string, withinMs = 180_000, node?: string): Promise<string> {
+    const [fip, keys] = await Promise.all([this.associate(node), this.hostKeys(node)]);
     const { user, port } = guestSsh(this.lab);
     return sshRuns(fip.floating_ip_address, this.sshKey.privateKeyPem, command, { user, port, hostKeys: keys, withinMs });
   }
@@ -465,9 +538,9 @@ export class Tenant {
   }
 
   /** What an operator needs when a server step fails: fault, state history, actions, console, port binding. */
-  async diagnosis(serverId?: string): Promise<string> {
+  async diagnosis(serverId?: string, node?: string): Promise<string> {
     const parts: string[] = [];
-    const port = (this.memo.get('port') as Promise<Port> | undefined)?.catch(() => undefined);
+    const port = (this.memo.get(this.at('port', node)) as Promise<Port> | undefined)?.catch(() => undefined);
     if (serverId) {
       try {
         const s = await this.getServer(serverId);

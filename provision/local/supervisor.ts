@@ -89,8 +89,12 @@ export async function restartProgram(paths: LabPaths, program: string): Promise<
 export function supervisedArgv(lab: Lab, d: Daemon): string[] {
   const node = lab.node(d.node);
   const drop = d.user ? ['/usr/bin/setpriv', `--reuid=${d.user}`, `--regid=${d.user}`, '--init-groups', '--'] : [];
-  const enter = d.mounts === 'host' ? ['/usr/bin/nsenter', `--net=/run/netns/${netnsName(lab, node)}`, '--'] : ['/usr/bin/ip', 'netns', 'exec', netnsName(lab, node)];
-  return [...enter, '/usr/bin/unshare', '--uts', '--', '/bin/sh', '-c', `hostname ${quote(node.hostname)} && exec "$@"`, d.program, ...drop, ...d.argv];
+  // A daemon that sees the host's mounts (mounts: 'host') sees the host's /etc/hosts too, so it keeps the host's name,
+  // which that file resolves (its config names the node): given the node's name, sudo (its root helper) asked an
+  // unreachable resolver for it and waited 20 s a call, and the first guest after a cold `up` 50 s for its metadata.
+  if (d.mounts === 'host') return ['/usr/bin/nsenter', `--net=/run/netns/${netnsName(lab, node)}`, '--', ...drop, ...d.argv];
+  const uts = ['/usr/bin/unshare', '--uts', '--', '/bin/sh', '-c', `hostname ${quote(node.hostname)} && exec "$@"`, d.program];
+  return ['/usr/bin/ip', 'netns', 'exec', netnsName(lab, node), ...uts, ...drop, ...d.argv];
 }
 
 export function renderSupervisor(lab: Lab, paths: LabPaths, daemons: readonly Daemon[]): string {

@@ -52,7 +52,9 @@ export function renderForTest(lab: Lab, base?: string, openstack?: OpenstackSecr
  */
 export function renderedText(r: Rendered & LabContext): string {
   const seen = new Set<string>();
-  const where = (s: string) => s.replaceAll(r.paths.root, '<state>').replaceAll(repoRoot, '<repo>');
+  // The host's own name (infra/hosts.ts) differs from machine to machine.
+  const where = (s: string) =>
+    s.replaceAll(r.paths.root, '<state>').replaceAll(repoRoot, '<repo>').replace(/^127\.0\.1\.1 .*$/gm, '127.0.1.1 <host>');
   const file = (f: RenderedFile) => {
     const meta = `  file ${where(f.path)}${f.mode === undefined ? '' : ` mode ${f.mode.toString(8)}`}${f.owner ? ` owner ${f.owner}` : ''}`;
     if (seen.has(f.path)) return [`${meta} (as above)`];

@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
-import { guestSsh } from '../../helpers/lab/defaults.ts';
+import { guestSsh, migrationBounds } from '../../helpers/lab/defaults.ts';
 import { cidrWithin, inRange, parseCidr } from '../../helpers/net/ip.ts';
 import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
+import { eastWestFindings, eastWestScript, parseEastWest } from '../../helpers/openstack/east-west.ts';
+import { DONE_STATUS, migrationsOf, migrationText, moveServer, type MoveKind } from '../../helpers/openstack/migration.ts';
+import type { Lab } from '../../helpers/lab/model.ts';
 import { hypervisorOf, pathTo, pingOnceConfigured, reachable } from '../../helpers/openstack/guest.ts';
 import { northbound, northboundFindings, northboundTenant, type NeutronTenant } from '../../helpers/node/ovn.ts';
 import { dnsServersFindings, resolvConfNameservers } from '../../helpers/openstack/tenant-dns.ts';
@@ -64,28 +68,57 @@ check('compute.floating-ip-range', "A floating IP comes from the spec's floating
   expect(taken.filter((x) => x.endsWith(` ${fip.floating_ip_address}`)), `floating IP ${fip.floating_ip_address} is an address the lab already uses`).toEqual([]);
 });
 
-check('compute.server-boot', 'A server boots from the test image on a compute node of the spec, with its hypervisor type, a console log and a floating IP', async ({ lab, tenant, needs, attach }) => {
+/** " on <node>" where the run boots a guest per compute node; nothing for the one guest of a lab with one. */
+const on = (node: string | undefined) => (node ? ` on ${node}` : '');
+/** " (<node>)" after an attachment's name, likewise. */
+const of = (node: string | undefined) => (node ? ` (${node})` : '');
+
+check('compute.server-boot', 'A server boots from the test image on each compute node of the spec, with its hypervisor type, a console log and a floating IP', async ({ lab, tenant, needs, attach }) => {
   const t = await tenant();
   await needs('the test image (compute.glance-image)', t.image());
   await needs('the tenant port (compute.neutron-tenant)', t.port());
-  const booted = await t.server().catch(async (error: Error) => {
-    await attach('diagnosis', await t.diagnosis((await t.cloud.get<{ servers: { id: string }[] }>('compute', `/servers?name=${t.nameOf('vm')}`)).body.servers[0]?.id));
-    error.message += `; nova-compute services: ${await t.computeServices()}`;
-    throw error;
-  });
-  const s = booted.server;
-  await attach('state transitions', `${s.name} ACTIVE after ${booted.seconds.toFixed(1)} s: ${transitionsText(booted.transitions)}`);
+  // One guest per compute node where the spec has several, each asked for on its node and begun side by side; one
+  // guest, placed by the scheduler, where it has one.
+  const nodes = t.guestNodes();
+  const outcomes = await Promise.all(nodes.map((node) =>
+    t.server(node).then((booted) => ({ node, booted }), (error: Error) => ({ node, error }))));
+  const failed = outcomes.flatMap((o) => ('error' in o ? [o] : []));
+  if (failed.length > 0) {
+    for (const f of failed) {
+      const id = await t.findServerId(f.node).catch(() => undefined);
+      await attach(`diagnosis${of(f.node)}`, await t.diagnosis(id, f.node));
+    }
+    const services = `; nova-compute services: ${await t.computeServices()}`;
+    // Each wait names its server and, where the run targets nodes, the node ("server sg-…-vm-fn3 on fn3 went to ERROR").
+    if (failed.length === 1) throw Object.assign(failed[0]!.error, { message: `${failed[0]!.error.message}${services}` });
+    throw new Error(`${failed.map((f) => f.error.message).join('; ')}${services}`);
+  }
   const computeHosts = lab.nodesWithRole('compute').map((n) => n.hostname);
-  expect(computeHosts, `server ${s.name} landed on ${s['OS-EXT-SRV-ATTR:host']}, not on a node with the compute role`).toContain(s['OS-EXT-SRV-ATTR:host']);
-  const hypervisor = await hypervisorOf(t.cloud, s['OS-EXT-SRV-ATTR:hypervisor_hostname'] ?? '');
   const want = lab.spec.compute?.hypervisorType ?? 'QEMU';
-  expect(hypervisor?.hypervisor_type.toLowerCase(), `server ${s.name} runs on hypervisor ${hypervisor?.hypervisor_hostname ?? '?'} of type ${hypervisor?.hypervisor_type ?? '?'}`).toBe(want.toLowerCase());
-  await attach('console log', await t.consoleLog(s.id));
-  await needs('the floating IP (compute.floating-ip-range)', t.floatingIp());
-  const fip = await t.associate();
-  const port = await t.port();
-  expect(fip.port_id, `floating IP ${fip.floating_ip_address} is associated with ${fip.port_id ?? 'nothing'}, not with port ${port.name}`).toBe(port.id);
-  // Bounded by the spec's build timeout (the run's guest began to boot before this check started).
+  const findings: string[] = [];
+  for (const o of outcomes.flatMap((x) => ('booted' in x ? [x] : []))) {
+    const s = o.booted.server;
+    const host = s['OS-EXT-SRV-ATTR:host'] ?? '?';
+    await attach(`state transitions${of(o.node)}`, `${s.name} ACTIVE after ${o.booted.seconds.toFixed(1)} s: ${transitionsText(o.booted.transitions)}`);
+    const target = t.targetHost(o.node);
+    if (target && host !== target) findings.push(`server ${s.name} was asked for on ${o.node} (host ${target}) and landed on ${host}`);
+    if (!target && !computeHosts.includes(host)) {
+      findings.push(`server ${s.name} landed on ${host}, not on a node with the compute role (${computeHosts.join(', ')})`);
+    }
+    const hypervisor = await hypervisorOf(t.cloud, s['OS-EXT-SRV-ATTR:hypervisor_hostname'] ?? '');
+    if (hypervisor?.hypervisor_type.toLowerCase() !== want.toLowerCase()) {
+      const seen = `${hypervisor?.hypervisor_hostname ?? '?'} of type ${hypervisor?.hypervisor_type ?? '?'}`;
+      findings.push(`server ${s.name} runs on hypervisor ${seen}, not ${want}`);
+    }
+    await attach(`console log${of(o.node)}`, await t.consoleLog(s.id));
+    await needs(`the floating IP${o.node ? ` of the guest on ${o.node}` : ''} (compute.floating-ip-range)`, t.floatingIp(o.node));
+    const [fip, port] = await Promise.all([t.associate(o.node), t.port(o.node)]);
+    if (fip.port_id !== port.id) {
+      findings.push(`floating IP ${fip.floating_ip_address} is associated with ${fip.port_id ?? 'nothing'}, not with port ${port.name} of server ${s.name}`);
+    }
+  }
+  expect(findings, `servers on ${nodes.map((n) => n ?? 'the compute node').join(', ')}`).toEqual([]);
+  // Bounded by the spec's build timeout (the run's guests began to boot before this check started).
 }, { timeout: 360_000 });
 
 // Before compute.guest-reachable, which takes the floating IP away at its end: this one waits for the guest's SSH.
@@ -94,50 +127,169 @@ check('compute.guest-dns', "The guest's resolv.conf, from its subnet's DHCP, lis
   if (!want) notApplicable(`lab ${lab.name}: the spec gives no neutron.tenantDnsServers`);
   requires('guest-dataplane');
   const t = await tenant();
-  await needs('the server with its floating IP (compute.server-boot)', t.associate());
-  const [{ server }, { subnet }] = await Promise.all([t.server(), t.network()]);
-  // Read, never used: where the design's resolvers are public, a query would leave this machine.
-  const resolv = await needs(`SSH to guest ${server.name} (compute.guest-reachable)`, t.guestRuns('cat /etc/resolv.conf 2>/dev/null || true', 300_000));
-  await attach('/etc/resolv.conf', resolv);
-  const what = `guest ${server.name} on subnet ${subnet.name} (${subnet.cidr}, no DNS servers of its own): its /etc/resolv.conf`;
-  expect(dnsServersFindings(what, want!, resolvConfNameservers(resolv)), 'tenant DNS servers').toEqual([]);
+  // Every guest: OVN answers DHCP on the chassis of the guest's port, so each compute node hands out the options.
+  const findings = await Promise.all(t.guestNodes().map(async (node) => {
+    await needs(`the server${on(node)} with its floating IP (compute.server-boot)`, t.associate(node));
+    const [{ server }, { subnet }] = await Promise.all([t.server(node), t.network()]);
+    // Read, never used: where the design's resolvers are public, a query would leave this machine.
+    const read = t.guestRuns('cat /etc/resolv.conf 2>/dev/null || true', 300_000, node);
+    const resolv = await needs(`SSH to guest ${t.guestLabel(node)} (compute.guest-reachable)`, read);
+    await attach(`/etc/resolv.conf${of(node)}`, resolv);
+    const what = `guest ${server.name}${on(node)} on subnet ${subnet.name} (${subnet.cidr}, no DNS servers of its own): its /etc/resolv.conf`;
+    return dnsServersFindings(what, want!, resolvConfNameservers(resolv));
+  }));
+  expect(findings.flat(), 'tenant DNS servers').toEqual([]);
   // Bounded by the server (its build timeout), the host key on the console (120 s) and SSH (300 s).
 }, { timeout: 760_000 });
 
-check('compute.guest-reachable', 'The guest answers ping and SSH with its injected key on the floating IP, and not once the IP is gone', async ({ lab, requires, tenant, needs, attach }) => {
+/** Where a check needs two compute nodes: not applicable, from the spec, on a lab with fewer. */
+function twoComputeNodes(lab: Lab, notApplicable: (reason: string) => never, why: string): void {
+  const compute = lab.nodesWithRole('compute');
+  if (compute.length >= 2) return;
+  const has = compute.length === 1 ? `one compute node (${compute[0]!.name})` : 'no compute node';
+  notApplicable(`lab ${lab.name}: the spec has ${has}: ${why}`);
+}
+
+// Before compute.guest-reachable, which takes the first guest's floating IP away at its end.
+check('compute.east-west', 'Guests on different compute nodes reach each other on the tenant network: ping and their SSH port, through the tunnel between the chassis', async ({ lab, requires, tenant, needs, attach, notApplicable }) => {
+  twoComputeNodes(lab, notApplicable, 'east-west traffic between compute nodes needs two');
   requires('guest-dataplane');
   const t = await tenant();
-  const fip = await needs('the server with its floating IP (compute.server-boot)', t.associate());
-  const { server } = await t.server();
-  const port = await t.port();
-  const where = `guest ${server.name} at ${fip.floating_ip_address}`;
-  const t0 = Date.now();
-  const consoleLog = () => t.consoleLog(server.id, undefined);
-  // A slow boot may take minutes under emulation; a guest that shows its address and stays silent has a data path fault.
-  const ping = await pingOnceConfigured({ address: fip.floating_ip_address, fixedIp: port.fixed_ips[0]?.ip_address ?? '', console: consoleLog, maxMs: 300_000, afterConfiguredMs: 60_000 });
-  if (!ping.reached) {
-    await attach('console log', await consoleLog());
-    expect.fail(`${where} does not answer ping within ${ping.bound} (${await pathTo(fip.floating_ip_address)})`);
-  }
-  const pinged = (Date.now() - t0) / 1000;
-  // The guest prints its SSH host key on the console before it starts its SSH server: SSH verifies the key against it.
-  const withConsole = async (error: Error): Promise<never> => {
-    await attach('console log', await consoleLog());
-    throw error;
-  };
-  const keys = await t.hostKeys().catch(withConsole);
+  const { port: sshPort } = guestSsh(lab);
+  const guests = await Promise.all(t.guestNodes().map(async (node) => {
+    await needs(`the server${on(node)} with its floating IP (compute.server-boot)`, t.associate(node));
+    const [{ server }, port] = await Promise.all([t.server(node), t.port(node)]);
+    const address = port.fixed_ips[0]?.ip_address ?? '';
+    return { node, label: t.guestLabel(node), host: server['OS-EXT-SRV-ATTR:host'] ?? '?', address };
+  }));
+  // Two guests on one host exchange packets without a tunnel: that proves nothing here.
+  const hosts = new Map<string, string[]>();
+  for (const g of guests) hosts.set(g.host, [...(hosts.get(g.host) ?? []), g.label]);
+  const together = [...hosts].filter(([, labels]) => labels.length > 1);
+  expect(together.map(([host, labels]) => `guests ${labels.join(' and ')} both run on host ${host}`), 'each guest on a compute node of its own').toEqual([]);
+  // From each guest to every other one, the sources side by side; a first packet may wait for ARP and the flows.
+  const findings = await Promise.all(guests.map(async (from) => {
+    const out: string[] = [];
+    for (const to of guests.filter((g) => g !== from)) {
+      const probe = async () => {
+        const run = t.guestRuns(eastWestScript(to.address, sshPort), 180_000, from.node);
+        const text = await needs(`SSH to guest ${from.label} (compute.guest-reachable)`, run);
+        return { text, findings: eastWestFindings(from.label, to.label, to.address, sshPort, parseEastWest(text)) };
+      };
+      let seen = await probe();
+      for (const until = Date.now() + 30_000; seen.findings.length > 0 && Date.now() < until; seen = await probe()) await sleep(2000);
+      await attach(`east-west ${from.node} → ${to.node}`, seen.text);
+      out.push(...seen.findings);
+    }
+    return out;
+  }));
+  expect(findings.flat(), 'east-west between guests on different compute nodes').toEqual([]);
+  // Bounded by the guests' boot (their build timeout), SSH (180 s) and 30 s of probes per direction.
+}, { timeout: 900_000 });
+
+check('compute.guest-reachable', 'Each guest answers ping and SSH with its injected key on its floating IP, and not once the IP is gone', async ({ lab, requires, tenant, needs, attach }) => {
+  requires('guest-dataplane');
+  const t = await tenant();
   const { user } = guestSsh(lab);
-  const uptime = await t.guestRuns('cat /proc/uptime', 180_000).catch(withConsole);
-  expect(uptime, `${where}: SSH as ${user} with the key from the metadata service, host key ${keys.fingerprints.join(', ')}`).toMatch(/^\d+/);
-  await attach('reachability', `ping after ${pinged.toFixed(1)} s (address on the console after ${ping.configuredAfterS?.toFixed(1) ?? '—'} s), SSH (host key ${keys.fingerprints.join(', ')} from the console) after ${((Date.now() - t0) / 1000).toFixed(1)} s from the floating IP's association; guest uptime ${uptime}`);
-  // Other layers' checks use the guest over this address (storage.volume-attach): only once they are done is it taken away.
+  const problems = await Promise.all(t.guestNodes().map(async (node) => {
+    const fip = await needs(`the server${on(node)} with its floating IP (compute.server-boot)`, t.associate(node));
+    const { server } = await t.server(node);
+    const port = await t.port(node);
+    const where = `guest ${server.name}${on(node)} at ${fip.floating_ip_address}`;
+    const t0 = Date.now();
+    const consoleLog = () => t.consoleLog(server.id, undefined);
+    const withConsole = async (why: string) => {
+      await attach(`console log${of(node)}`, await consoleLog());
+      return why;
+    };
+    // A slow boot may take minutes under emulation; a guest that shows its address and stays silent has a data path fault.
+    const fixedIp = port.fixed_ips[0]?.ip_address ?? '';
+    const ping = await pingOnceConfigured({ address: fip.floating_ip_address, fixedIp, console: consoleLog, maxMs: 300_000, afterConfiguredMs: 60_000 });
+    if (!ping.reached) return withConsole(`${where} does not answer ping within ${ping.bound} (${await pathTo(fip.floating_ip_address)})`);
+    const pinged = (Date.now() - t0) / 1000;
+    // The guest prints its SSH host key on the console before it starts its SSH server: SSH verifies the key against it.
+    const keys = await t.hostKeys(node).catch((error: Error) => error);
+    if (keys instanceof Error) return withConsole(`${where}: ${keys.message}`);
+    const uptime = await t.guestRuns('cat /proc/uptime', 180_000, node).catch((error: Error) => error);
+    const login = `SSH as ${user} with the key from the metadata service, host key ${keys.fingerprints.join(', ')}`;
+    if (uptime instanceof Error) return withConsole(`${where}: ${login}: ${uptime.message}`);
+    if (!/^\d+/.test(uptime)) return `${where}: ${login}: /proc/uptime read "${uptime.slice(0, 80)}"`;
+    const configured = ping.configuredAfterS?.toFixed(1) ?? '—';
+    const ssh = `SSH (host key ${keys.fingerprints.join(', ')} from the console) after ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+    await attach(`reachability${of(node)}`, `ping after ${pinged.toFixed(1)} s (address on the console after ${configured} s), ${ssh} from the floating IP's association; guest uptime ${uptime}`);
+    return undefined;
+  }));
+  expect(problems.filter((p) => p !== undefined), 'every guest reachable on its floating IP').toEqual([]);
+  // Other layers' checks use the guest over this address (storage.volume-attach): only once they are done is it taken
+  // away. The first guest's address only: the other nodes' guests keep theirs for compute.live-migration.
   const holding = await t.whenOthersDone();
   if (holding.length) await attach('guest still borrowed', `taken away while ${holding.join(', ')} had not finished`);
+  const fip = await t.associate();
+  const where = `guest ${t.guestLabel(t.guestNodes()[0])} at ${fip.floating_ip_address}`;
   await t.cloud.put('network', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: null } });
   expect(await reachable(fip.floating_ip_address, 10_000), `${where} still answers ping after the floating IP was disassociated`).toBe(false);
-  // Bounded by its waits: ping 300 s (60 s once the guest shows its address), host key on the console 120 s, SSH 180 s,
-  // the other layers' checks on the guest (their own time-outs), ping gone 10 s.
+  // Bounded by its waits: ping 300 s (60 s once the guest shows its address), host key on the console 120 s, SSH 180 s
+  // (the guests side by side), the other layers' checks on the guest (their own time-outs), ping gone 10 s.
 }, { timeout: 1_400_000 });
+
+// After compute.guest-reachable: the other layers' checks are done with the guests, and the last node's guest still
+// has its floating IP. It moves that guest to the first compute node.
+check('compute.live-migration', 'A running guest live-migrates to another compute node (cold migration where the spec says live is impossible), keeps its addresses and answers SSH with the same host key', async ({ lab, requires, tenant, needs, attach, notApplicable }) => {
+  twoComputeNodes(lab, notApplicable, 'a server can only move between two');
+  requires('guest-dataplane');
+  const cold = lab.lacks('live-migration');
+  const kind: MoveKind = cold ? 'cold' : 'live';
+  const named = cold ? `cold migration (lab ${lab.name} lacks live-migration: ${cold})` : 'live migration';
+  const t = await tenant();
+  const nodes = t.guestNodes() as string[];
+  const from = nodes.at(-1)!;
+  const to = lab.node(nodes[0]!);
+  const label = t.guestLabel(from);
+  const fip = await needs(`the server on ${from} with its floating IP (compute.server-boot)`, t.associate(from));
+  const [{ server }, port] = await Promise.all([t.server(from), t.port(from)]);
+  const fixed = port.fixed_ips[0]?.ip_address ?? '';
+  const keys = await needs(`the host key of guest ${label} on its console (compute.guest-reachable)`, t.hostKeys(from));
+  const bootIdOf = (withinMs: number) => t.guestRuns('cat /proc/sys/kernel/random/boot_id', withinMs, from);
+  const bootId = await needs(`SSH to guest ${label} (compute.guest-reachable)`, bootIdOf(180_000));
+  await t.whenOthersDone();
+  const bounds = migrationBounds(lab);
+  const move = { to: to.hostname, kind, timeoutMs: bounds.moveSeconds * 1000, what: `${named} of server ${label} to ${to.name}`, getServer: (id: string) => t.getServer(id) };
+  const moved = await moveServer(t.cloud, server, move).catch(async (error: Error) => {
+    await attach('instance actions', JSON.stringify(await t.serverActions(server.id), null, 1), 'application/json');
+    const records = await migrationsOf(t.cloud, server.id).catch((e: Error) => e.message);
+    await attach('migrations', JSON.stringify(records, null, 1), 'application/json');
+    throw error;
+  });
+  await attach(named, `${server.name}: ${from} → ${to.name} in ${moved.seconds.toFixed(1)} s, ${migrationText(moved.migration)}: ${transitionsText(moved.transitions)}`);
+  const findings: string[] = [];
+  const what = `server ${server.name} after its ${named} from ${from} to ${to.name}`;
+  const done = DONE_STATUS[kind];
+  if (moved.migration?.status !== done) findings.push(`${what}: ${migrationText(moved.migration)}, not ${done}`);
+  const addresses = Object.values(moved.server.addresses ?? {}).flat().map((a) => a.addr);
+  if (!addresses.includes(fixed)) findings.push(`${what}: its addresses are ${addresses.join(', ') || 'none'}, no longer ${fixed}`);
+  const [nowFip, nowPort] = await Promise.all([t.getFloatingIp(fip.id), t.getPort(port.id)]);
+  if (nowFip.port_id !== port.id || nowFip.fixed_ip_address !== fixed) {
+    const points = `port ${nowFip.port_id ?? 'none'} ${nowFip.fixed_ip_address ?? ''}`;
+    findings.push(`${what}: floating IP ${fip.floating_ip_address} points at ${points}, not ${port.name} ${fixed}`);
+  }
+  const bound = nowPort?.['binding:host_id'] || 'no host';
+  if (bound !== to.hostname) findings.push(`${what}: port ${port.name} is bound to ${bound}, not ${to.hostname}`);
+  // A cold migration boots the guest again, and this guest makes a new host key at every boot: read it anew.
+  if (cold) t.forgetHostKeys(from);
+  const t0 = Date.now();
+  const after = await bootIdOf(bounds.sshSeconds * 1000).then((out) => out, (error: Error) => error);
+  if (after instanceof Error) {
+    const key = cold ? '' : ` with host key ${keys.fingerprints.join(', ')}`;
+    findings.push(`${what}: no SSH on ${fip.floating_ip_address} within ${bounds.sshSeconds} s${key}: ${after.message}`);
+  } else {
+    await attach('after the move', `SSH on ${fip.floating_ip_address} after ${((Date.now() - t0) / 1000).toFixed(1)} s; boot id ${bootId} before, ${after} after`);
+    // A live migration keeps the guest running: the same kernel boot, not a reboot on the other node.
+    if (!cold && after !== bootId) findings.push(`${what}: the guest booted again (boot id ${bootId} before, ${after} after)`);
+  }
+  expect(findings, `${named} of guest ${label}`).toEqual([]);
+  // Bounded by SSH before (180 s), the other layers' checks on the guests (their own time-outs), the move and SSH after
+  // (compute.migrationTimeoutSeconds, compute.migrationSshSeconds).
+}, { timeout: 1_800_000 });
 
 check('compute.server-delete', 'Deleting the server removes it, releases its port and its floating IP', async ({ tenant, needs, attach }) => {
   const t = await tenant();

@@ -43,7 +43,11 @@ const lab = loadLab('embedded');
 // The drill compute-service-not-enabled-at-boot joins the catalogue once the embedded spec asks for persistence.
 if (lab.spec.persistence === false) NO_DRILL['compute.restart-policy'] = 'the embedded spec says persistence: false (not applicable there)';
 const live = checkIds(join(repoRoot, 'suites')).filter((id) => !id.startsWith('pre.'));
-const drilled = new Set(drillCatalogue(lab).flatMap((d) => d.checks));
+// The checks between compute nodes have their drills on the lab with two compute nodes that run guests (the embedded
+// lab has one): STACKGATE_LAB=four-node runs them.
+const MULTI_COMPUTE = ['compute.east-west', 'compute.live-migration'];
+const fourNode = drillCatalogue(loadLab('four-node')).filter((d) => d.checks.some((c) => MULTI_COMPUTE.includes(c)));
+const drilled = new Set([...drillCatalogue(lab), ...fourNode].flatMap((d) => d.checks));
 
 it('finds the acceptance checks of every live layer', () => {
   expect(live.length).toBeGreaterThan(40);

@@ -14,7 +14,7 @@ import { programStatus } from '../supervisor.ts';
 export interface Drill {
   readonly name: string;
   readonly description: string;
-  /** Decision IDs (of the embedded lab) the fault violates. */
+  /** Decision IDs the fault violates: the embedded lab's, or the record's of the lab a drill is made for (four-node). */
   readonly decisions: readonly string[];
   /** Check IDs that must fail while the fault is in place. */
   readonly checks: readonly string[];

@@ -6,16 +6,17 @@ import { networkDrills } from './network.ts';
 import { ovnDrillsFor } from './ovn.ts';
 import type { Drill } from './drill.ts';
 import { monitoringDrills } from './monitoring.ts';
+import { multiComputeDrillsFor } from './multi-compute.ts';
 import { persistenceDrillsFor } from './persistence.ts';
 import { storageDrillsFor } from './storage.ts';
 import { tlsDrillsFor } from './tls.ts';
 
 export type { Drill } from './drill.ts';
 
-/** Every fault drill of the embedded lab, by layer. */
+/** Every fault drill of the lab (the embedded one unless named), by layer. */
 export function drillCatalogue(lab: Lab): Drill[] {
   const all = [...networkDrills, ...ovnDrillsFor(lab), ...tlsDrillsFor(lab), ...dnsDrills, ...cloudDrillsFor(lab), ...computeDrillsFor(lab), ...storageDrillsFor(lab), ...monitoringDrills,
-    ...persistenceDrillsFor(lab)];
+    ...persistenceDrillsFor(lab), ...multiComputeDrillsFor(lab)];
   const seen = new Set<string>();
   for (const d of all) {
     if (seen.has(d.name)) throw new Error(`two drills are named ${d.name}`);

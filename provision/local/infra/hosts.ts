@@ -1,4 +1,5 @@
 /** Name resolution inside the nodes: resolv.conf (the lab's BIND) and /etc/hosts (every node), as Kolla writes them. */
+import { hostname } from 'node:os';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import type { Component, LabContext, RenderedFile } from '../component.ts';
 import { netnsName } from '../paths.ts';
@@ -12,9 +13,15 @@ export function renderResolvConf(lab: Lab): string | undefined {
   return `# stackgate ${lab.name}: the lab's own DNS\n${servers.map((s) => `nameserver ${s}`).join('\n')}\nsearch ${dns.domain}\n`;
 }
 
-export function renderHosts(lab: Lab): string {
+/**
+ * `uts`: the name `hostname` prints inside a node. The nodes share the host's UTS namespace, so without a line for it
+ * sudo (the agents' root helper, privsep) asks the lab's BIND for it and waits out the timeout (20 s a call: the
+ * first guest after a cold `up` waited 50 s for its metadata), where a real node finds its own name in /etc/hosts.
+ */
+export function renderHosts(lab: Lab, uts = hostname()): string {
   const domain = lab.spec.dns?.domain;
-  const lines = ['127.0.0.1 localhost', `# stackgate ${lab.name}: the lab's nodes`];
+  const own = lab.nodes.some((n) => n.hostname === uts) ? [] : [`127.0.1.1 ${uts}`];
+  const lines = ['127.0.0.1 localhost', ...own, `# stackgate ${lab.name}: the lab's nodes`];
   for (const n of lab.nodes) {
     const addr = n.apiAddress ?? n.managementAddress;
     if (addr) lines.push(`${addr} ${domain ? `${n.hostname}.${domain} ` : ''}${n.hostname}`);

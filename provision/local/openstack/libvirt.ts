@@ -46,13 +46,60 @@ export function libvirtMounts(paths: LabPaths, node: LabNode): readonly (readonl
   ];
 }
 
+/** libvirtd's TCP port (libvirtd.conf tcp_port, its default): Nova's qemu+tcp://<address>/system reaches it. */
+export const LIBVIRT_TCP_PORT = 16509;
+
+/** Where the target's QEMU takes the migration stream in (qemu.conf migration_port_min/max, their defaults). */
+export const QEMU_MIGRATION_PORTS = '49152:49215';
+
+/** The iptables chain in a compute node's namespace that lets only the other compute nodes reach libvirtd's TCP port. */
+export const MIGRATION_CHAIN = 'sg-libvirt-migration';
+
+/**
+ * Where a compute node takes live migrations in, when the spec has two or more compute nodes with guests (none with
+ * one: nothing to migrate to, and no listener): libvirtd listening on the node's API (management) address, where Nova
+ * sends the other node's libvirtd (live_migration_inbound_addr, scheme tcp: qemu+tcp://<address>/system) and QEMU's
+ * migration stream (tcp://<address>); the other compute nodes' addresses are the only ones let in.
+ */
+export interface MigrationListener {
+  readonly address: string;
+  readonly port: number;
+  /** The other compute nodes' API addresses, the only ones let in. */
+  readonly peers: readonly string[];
+}
+
+export function migrationListener(lab: Lab, node: LabNode): MigrationListener | undefined {
+  const compute = layout(lab).compute;
+  if (!guestsRun(lab) || compute.length < 2 || !compute.some((n) => n.name === node.name)) return undefined;
+  const peers = compute.filter((n) => n.name !== node.name).map((n) => n.apiAddress!);
+  return { address: node.apiAddress!, port: LIBVIRT_TCP_PORT, peers };
+}
+
+/**
+ * The shell commands that make the node's migration chain anew (flushed, then one RETURN per other compute node and a
+ * DROP for the rest) and hook it into INPUT once for libvirtd's port and QEMU's incoming migration ports on the
+ * listener's address (Nova's migrate URI is tcp://<address>). Run in the node's namespace
+ * before libvirtd starts: a restart of libvirtd makes the same chain again.
+ */
+export function migrationFirewall(l: MigrationListener): string[] {
+  const ipt = 'iptables -w';
+  const hooks = [String(l.port), QEMU_MIGRATION_PORTS].map((ports) => `INPUT -p tcp -d ${l.address} --dport ${ports} -j ${MIGRATION_CHAIN}`);
+  return [
+    `{ ${ipt} -N ${MIGRATION_CHAIN} 2>/dev/null || true; }`,
+    `${ipt} -F ${MIGRATION_CHAIN}`,
+    ...l.peers.map((p) => `${ipt} -A ${MIGRATION_CHAIN} -s ${p} -j RETURN`),
+    `${ipt} -A ${MIGRATION_CHAIN} -j DROP`,
+    ...hooks.map((hook) => `{ ${ipt} -C ${hook} 2>/dev/null || ${ipt} -I ${hook}; }`),
+  ];
+}
+
 /**
  * argv run with the node's libvirt paths bound. Each program already has a mount namespace of its own (`ip netns
  * exec` unshares one and makes / a slave), so the binds reach neither the host nor another node.
  */
-function withMounts(paths: LabPaths, node: LabNode, argv: readonly string[]): string[] {
+function withMounts(paths: LabPaths, node: LabNode, argv: readonly string[], before: readonly string[] = []): string[] {
   const binds = libvirtMounts(paths, node).map(([from, to]) => `mkdir -p ${to} && mount --bind ${quote(from)} ${to}`);
-  return ['/bin/sh', '-c', [...binds, 'exec "$@"'].join(' && '), 'libvirt-mounts', ...argv];
+  return ['/bin/sh', '-c', [...binds, ...before, 'exec "$@"'].join(' && '), 'libvirt-mounts', ...argv];
 }
 
 /** A host UUID per node: libvirt tells hosts apart by it (a migration to a host with its own UUID is refused). */
@@ -126,13 +173,16 @@ function renderLibvirt({ lab, paths }: LabContext): Daemon[] {
     const runDir = libvirtRun(paths, node);
     const conf = `${dir}/libvirtd.conf`;
     const dirs = libvirtMounts(paths, node).map(([from]) => ({ path: from }));
+    const listener = migrationListener(lab, node);
     return [
       daemon(node, 'virtlogd', { argv: withMounts(paths, node, ['/usr/sbin/virtlogd', '--pid-file', `${runDir}/virtlogd.pid`]), dirs }),
       daemon(node, 'libvirtd', {
         // libvirt plugs the guest's tap into br-int with ovs-vsctl, which finds the node's ovsdb-server by OVS_RUNDIR.
         argv: withMounts(paths, node, [
           '/usr/bin/env', `OVS_RUNDIR=${ovsRun(paths, node)}`, '/usr/sbin/libvirtd', '--config', conf, '--pid-file', `${runDir}/libvirtd.pid`,
-        ]),
+          // listen_tcp is honoured only with --listen (libvirtd(8)), when libvirtd is not socket-activated.
+          ...(listener ? ['--listen'] : []),
+        ], listener ? migrationFirewall(listener) : []),
         files: [
           {
             path: conf,
@@ -146,11 +196,25 @@ function renderLibvirt({ lab, paths }: LabContext): Daemon[] {
               'auth_unix_rw = "none"',
               'log_outputs = "3:stderr"',
               `host_uuid = "${hostUuid(lab, node)}"`,
+              ...(listener
+                ? [
+                    // Live migration: the other compute nodes' libvirtd connect here (Nova's
+                    // qemu+tcp://<address>/system), without auth, on this node's management address inside its
+                    // namespace, never on the host's interfaces; the chain MIGRATION_CHAIN (made before libvirtd
+                    // starts) lets only them in.
+                    'listen_tls = 0',
+                    'listen_tcp = 1',
+                    `listen_addr = "${listener.address}"`,
+                    `tcp_port = "${listener.port}"`,
+                    'auth_tcp = "none"',
+                  ]
+                : []),
               '',
             ].join('\n'),
           },
         ],
         dirs: [{ path: dir }, ...dirs],
+        // No TCP health probe on the listener: the probes run from the host, which the migration chain keeps out.
       }),
     ];
   });
@@ -170,7 +234,11 @@ export const libvirt: Component = {
   name: 'libvirt',
   after: ['ceph-pools', 'openvswitch'],
   needed: (lab) => guestsRun(lab) && layout(lab).compute.length > 0,
-  packages: () => ['libvirt-daemon-system', 'nova-compute-qemu', 'qemu-utils', 'qemu-block-extra', 'sudo'],
+  packages: (lab) => [
+    'libvirt-daemon-system', 'nova-compute-qemu', 'qemu-utils', 'qemu-block-extra', 'sudo',
+    // The migration chain in each compute node's namespace, where the spec has two or more.
+    ...(layout(lab).compute.some((n) => migrationListener(lab, n)) ? ['iptables'] : []),
+  ],
   render: renderLibvirt,
   configure: async (c) => {
     const client = rbdClient(c.lab);

@@ -11,7 +11,7 @@ import {
   answersViaVip, authtoken, caForServices, dbUrl, guestsRun, hasService, ksAuth, layout, memcachedServers, novaRbd,
   openstackContext, rbdClient, servicePort, nodeDefaults, uwsgi, type OpenstackContext,
 } from './common.ts';
-import { libvirtUri } from './libvirt.ts';
+import { libvirtUri, migrationListener } from './libvirt.ts';
 import { serviceBootstrap } from './service.ts';
 import { OVSDB_LOCAL_PORT } from './ovn.ts';
 
@@ -45,6 +45,10 @@ export function novaComputeSections(c: OpenstackContext, node: LabNode): IniSect
       cpu_models: cpu?.cpuModel,
       // The node's own libvirtd (every compute node runs one), by its socket.
       connection_uri: libvirtUri(c.paths, node),
+      // Live migration to this node goes to its management address (libvirtd listens there: libvirt.ts), not to its
+      // host name, which every namespace on this host shares with the host; scheme tcp, Nova's default.
+      live_migration_inbound_addr: migrationListener(c.lab, node)?.address,
+      live_migration_scheme: migrationListener(c.lab, node) ? 'tcp' : undefined,
       // RBD volumes (and disks) through librbd, authenticated with the Cinder client's key in a libvirt secret.
       ...(rbdClient(c.lab) ? { rbd_user: rbdClient(c.lab)!.user, rbd_secret_uuid: c.secrets.rbdSecretUuid } : {}),
       // Instance disks in Ceph (Kolla's nova_backend_ceph): Nova reads its own copy of ceph.conf and the key.
