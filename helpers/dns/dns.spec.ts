@@ -49,6 +49,25 @@ describe('catalog names', () => {
   });
 });
 
+describe("charmed-twin's names: one per VIP of every service's pair", () => {
+  const twin = loadLab('charmed-twin');
+
+  it('resolves each catalog name to the VIP of its own service and interface', () => {
+    const names = catalogNames(twin, expectedEndpoints(twin));
+    expect(names).toHaveLength(12);
+    expect(names.filter((n) => n.host.startsWith('cinder')).map((n) => `${n.interface} ${n.host} → ${n.vip?.name} ${n.vip?.address}`)).toEqual([
+      'public cinder.twin.dc0.vr0.cloud.neumatrix.local → cinder-public 10.112.4.230',
+      'internal cinder-internal.twin.dc0.vr0.cloud.neumatrix.local → cinder-internal 10.112.8.230',
+    ]);
+  });
+
+  it("serves an A and a PTR record for every VIP, Horizon's included", () => {
+    const vips = twin.dnsRecords.filter((r) => r.what.startsWith('VIP ')).map((r) => r.what.slice(4));
+    expect(vips.sort()).toEqual(twin.vips.map((v) => v.name).sort());
+    expect(twin.ptrRecords.find((p) => p.what === 'VIP dashboard-internal')).toMatchObject({ ptr: '229.8.112.10.in-addr.arpa', zone: '112.10.in-addr.arpa' });
+  });
+});
+
 describe('authority findings', () => {
   const good = (s: DnsServer, zone = 'lab.test'): ZoneAuthority => ({
     server: s,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { catalogProblems, nodeScrapeListeners, portClashes, vipListeners } from './listeners.ts';
+import { catalogProblems, nodeScrapeListeners, ownVipPairs, portClashes, vipListeners, vipPairProblems } from './listeners.ts';
 import { loadLab } from './load.ts';
 import { labVariant } from './variant.ts';
 
@@ -36,5 +36,39 @@ describe('listeners', () => {
     expect(portClashes(nodeScrapeListeners(primary))).toEqual([]);
     const clash = variant((s) => void s.monitoring!.jobs.push({ job: 'other', port: 9104, roles: ['control'] }));
     expect(portClashes(nodeScrapeListeners(clash))).toEqual([{ on: 'node1', port: 9104, claimants: ['job mysqld', 'job other'] }]);
+  });
+
+  describe('per-service VIP pairs (Charmed D-020)', () => {
+    const twin = (change: Parameters<typeof variant>[0]) => variant(change, 'charmed-twin');
+
+    it("finds every service's and Horizon's own pair in the twin, and none in a lab of endpoint VIPs", () => {
+      expect(ownVipPairs(loadLab('charmed-twin')).map((p) => `${p.owner} ${p.public} ${p.internal}`)).toEqual([
+        'service keystone keystone-public keystone-internal',
+        'service glance glance-public glance-internal',
+        'service nova nova-public nova-internal',
+        'service placement placement-public placement-internal',
+        'service neutron neutron-public neutron-internal',
+        'service cinder cinder-public cinder-internal',
+        'dashboard dashboard-public dashboard-internal',
+      ]);
+      expect(vipPairProblems(loadLab('charmed-twin'))).toEqual([]);
+      expect(vipPairProblems(loadLab('charmed-caracal'))).toEqual([]);
+      expect(ownVipPairs(primary)).toEqual([]);
+    });
+
+    it('names half a pair, a pair on one network and a VIP two services claim, with what the spec says', () => {
+      const half = twin((s) => void delete s.services!.glance!.internalVip);
+      expect(vipPairProblems(half)).toEqual([
+        'service glance has its own public VIP glance-public (10.112.4.225, network tw-provider) but no internal VIP of its own; expected a pair, one VIP per interface',
+      ]);
+      const oneSpace = twin((s) => void (s.vips!['nova-internal'] = { address: '10.112.4.240', network: 'tw-provider' }));
+      expect(vipPairProblems(oneSpace)).toEqual([
+        "service nova's public VIP nova-public (10.112.4.227, network tw-provider) and internal VIP nova-internal (10.112.4.240, network tw-provider) share network tw-provider; expected two spaces",
+      ]);
+      const shared = twin((s) => void (s.services!.cinder!.internalVip = 'glance-internal'));
+      expect(vipPairProblems(shared)).toEqual([
+        'VIP glance-internal (10.112.8.225, network tw-metal) is the own VIP of service glance and service cinder; expected each pair its own',
+      ]);
+    });
   });
 });

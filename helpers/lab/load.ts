@@ -258,6 +258,8 @@ function semanticProblems(spec: LabSpec): { path: string; message: string }[] {
     needVip(`/services/${name}/vip`, svc.vip);
     needVip(`/services/${name}/internalVip`, svc.internalVip);
   }
+  needVip('/dashboard/vip', spec.dashboard?.vip);
+  needVip('/dashboard/internalVip', spec.dashboard?.internalVip);
   for (const [i, server] of (spec.dns?.servers ?? []).entries()) needNode(`/dns/servers/${i}/node`, server.node);
   const client = spec.deployer?.client;
   needNode('/deployer/client/node', client?.node);

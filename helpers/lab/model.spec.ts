@@ -268,3 +268,28 @@ tls: { internal: true, external: true }`);
     expect(charmed.node('openstack2').managementAddress).toBe('10.12.16.42');
   });
 });
+
+describe('the VIPs a lab publishes on', () => {
+  it('the embedded lab: the endpoint VIPs, TLS on both, Horizon on both, public first', () => {
+    const lab = loadLab('embedded');
+    expect(lab.vipInterfaces('external')).toEqual(['public']);
+    expect(lab.vipInterfaces('internal')).toEqual(['internal']);
+    expect([lab.vipTls('external'), lab.vipTls('internal')]).toEqual([true, true]);
+    expect(lab.dashboardVips.map((v) => v.name)).toEqual(['external', 'internal']);
+    expect(lab.dashboardPublicVip?.name).toBe('external');
+  });
+
+  it("charmed-twin: each service's own pair, public on the provider space and internal on metal; Horizon's own pair", () => {
+    const lab = loadLab('charmed-twin');
+    const keystone = lab.expectedCatalog.filter((c) => c.service === 'keystone').map((c) => `${c.interface} ${c.vip} ${c.host}`);
+    expect(keystone).toEqual([
+      'public keystone-public keystone.twin.dc0.vr0.cloud.neumatrix.local',
+      'internal keystone-internal keystone-internal.twin.dc0.vr0.cloud.neumatrix.local',
+    ]);
+    for (const c of lab.expectedCatalog) expect(lab.vip(c.vip).network).toBe(c.interface === 'public' ? 'tw-provider' : 'tw-metal');
+    expect(lab.vips.filter((v) => lab.vipInterfaces(v.name).length !== 1)).toEqual([]);
+    expect(lab.vips.filter((v) => !lab.vipTls(v.name))).toEqual([]);
+    expect(lab.dashboardVips.map((v) => v.name)).toEqual(['dashboard-public', 'dashboard-internal']);
+    expect(lab.vipInterfaces('dashboard-internal')).toEqual(['internal']);
+  });
+});

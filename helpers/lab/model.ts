@@ -213,6 +213,39 @@ export class Lab {
     return vip;
   }
 
+  /**
+   * The VIPs Horizon is served on: its own pair (dashboard.vip, dashboard.internalVip) where the spec gives it one, as
+   * a charm with hacluster has, else the endpoint VIPs. Public first.
+   */
+  get dashboardVips(): Vip[] {
+    const d = this.spec.dashboard;
+    const own = [d?.vip, d?.internalVip].filter((v): v is string => v !== undefined);
+    const names = own.length > 0 ? own : Object.values(this.spec.endpoints ?? {});
+    return [...new Set(names)].map((v) => this.vip(v));
+  }
+
+  /** The VIP Horizon's login is reached on: its own public VIP, else the public endpoint VIP. */
+  get dashboardPublicVip(): Vip | undefined {
+    const name = this.spec.dashboard?.vip ?? this.spec.endpoints?.public;
+    return name ? this.vip(name) : undefined;
+  }
+
+  /** The interfaces a VIP publishes: as an endpoint VIP, as a service's own VIP (its catalog entries), as Horizon's. */
+  vipInterfaces(name: string): Interface[] {
+    const out = new Set<Interface>();
+    for (const [iface, vip] of Object.entries(this.spec.endpoints ?? {})) if (vip === name) out.add(iface as Interface);
+    for (const c of this.expectedCatalog) if (c.vip === name) out.add(c.interface);
+    const d = this.spec.dashboard;
+    if (d?.enabled && d.vip === name) out.add('public');
+    if (d?.enabled && d.internalVip === name) out.add('internal');
+    return [...out];
+  }
+
+  /** Whether a VIP terminates TLS: it publishes a public interface under tls.external, or another under tls.internal. */
+  vipTls(name: string): boolean {
+    return this.vipInterfaces(name).some((i) => (i === 'public' ? this.tls.external : this.tls.internal));
+  }
+
   /** Why the lab cannot do something, as its spec declares; undefined when it can. */
   lacks(capability: Capability): string | undefined {
     return this.spec.capabilities?.lacks?.[capability];

@@ -15,6 +15,10 @@ export type Capability =
   | 'openstack-exporter'
   | 'vrrp'
   | 'ssh'
+  | 'juju'
+  | 'maas'
+  | 'vault'
+  | 'magnum'
   | 'live-migration';
 
 export type NodeRole =
@@ -98,7 +102,9 @@ export interface ServiceSpec {
   port: number;
   path?: string;
   interfaces?: Interface[];
+  /** The service's own public VIP (a charm's hacluster VIP on the provider space), instead of endpoints.public. */
   vip?: string;
+  /** The service's own internal VIP (Charmed D-020: on the metal space), instead of endpoints.internal. */
   internalVip?: string;
 }
 
@@ -247,7 +253,8 @@ export interface LabSpec {
   };
   storage?: StorageSpec;
   monitoring?: MonitoringSpec;
-  dashboard?: { enabled: boolean; port?: number; redirectHttp?: boolean };
+  /** Horizon: on the endpoint VIPs, or on a VIP pair of its own (vip, internalVip) as a charm with hacluster. */
+  dashboard?: { enabled: boolean; port?: number; redirectHttp?: boolean; vip?: string; internalVip?: string };
   credentials?: {
     cloud?: string;
     cloudsFile?: string;

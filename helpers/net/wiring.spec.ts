@@ -122,6 +122,39 @@ describe('VIPs managed by VRRP', () => {
   });
 });
 
+describe("charmed-twin: each service's VIP pair, held on its two spaces and managed by the pair's own VRRP instance", () => {
+  const twin = loadLab('charmed-twin');
+  const lb = twin.node('twin0');
+  const links = (skip: string[] = []) => wired(lb).map((l) => {
+    const vips = twin.vips.filter((v) => !skip.includes(v.name) && (v.network === 'tw-provider' ? l.name === 'br-ens4' : v.network === 'tw-metal' && l.name === 'ens3'));
+    return { ...l, addresses: [...l.addresses, ...vips.map((v) => ({ family: 'inet' as const, address: v.address, prefix: 22, scope: 'global' }))] };
+  });
+  const seen = (skip?: string[]) => twin.nodes.map((n) => ({ node: n, links: n === lb ? links(skip) : wired(n) }));
+  const instances = (state: (owner: string) => string): Keepalived => ({
+    pid: 5,
+    instances: ['keystone', 'glance', 'nova', 'placement', 'neutron', 'cinder', 'dashboard'].map((o, i) => ({
+      name: `charmed-twin_${o}_vip_${81 + i}`, state: state(o), vrid: 81 + i,
+      addresses: [`${twin.vip(`${o}-public`).address}`, `${twin.vip(`${o}-internal`).address}`],
+    })),
+  });
+  const vrrp = (k: Keepalived) => twin.nodes.map((n) => ({ node: n, keepaliveds: n === lb ? [k] : [] }));
+
+  it('accepts every public VIP on br-ens4 and every internal one on ens3 of twin0, each pair under a MASTER instance', () => {
+    const held = vipHolders(twin, seen());
+    expect(vipFindings(twin, held)).toEqual([]);
+    expect(vrrpFindings(twin, held, vrrp(instances(() => 'MASTER')))).toEqual([]);
+  });
+
+  it("names the VIP of a pair no node holds, and the pair whose instance is not MASTER on the holder", () => {
+    const held = vipHolders(twin, seen(['glance-internal']));
+    expect(vipFindings(twin, held)).toEqual(['VIP glance-internal 10.112.8.225 is held by no node (outage); expected exactly one holder, a loadbalancer (twin0)']);
+    expect(vrrpFindings(twin, vipHolders(twin, seen()), vrrp(instances((o) => (o === 'cinder' ? 'FAULT' : 'MASTER'))))).toEqual([
+      'VIP cinder-public 10.112.4.230 is held by twin0, whose VRRP instance charmed-twin_cinder_vip_86 (keepalived pid 5) is FAULT; expected MASTER',
+      'VIP cinder-internal 10.112.8.230 is held by twin0, whose VRRP instance charmed-twin_cinder_vip_86 (keepalived pid 5) is FAULT; expected MASTER',
+    ]);
+  });
+});
+
 describe('routes and the tunnel mesh', () => {
   const mgmt = primary.network('management');
 

@@ -19,7 +19,7 @@ export interface HorizonLogin {
  * at dashboard.port (the schema's default 443).
  */
 export function horizonBase(lab: Lab): string {
-  const vip = lab.vip(lab.spec.endpoints?.public ?? 'external');
+  const vip = lab.dashboardPublicVip ?? lab.vip('external');
   const scheme = lab.tls.external ? 'https' : 'http';
   const port = lab.spec.dashboard?.port ?? 443;
   const usual = port === (scheme === 'https' ? 443 : 80);

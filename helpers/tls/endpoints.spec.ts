@@ -61,4 +61,13 @@ describe('tlsEndpoints', () => {
     const lab = variant('embedded', (s) => void delete s.vips!.internal!.fqdn);
     expect(tlsEndpoints(lab).find((e) => e.vip === 'internal')).toMatchObject({ host: '192.168.105.250', address: '192.168.105.250' });
   });
+
+  it("charmed-twin: every VIP of every service's pair and Horizon's is a TLS endpoint of its own, under its own name", () => {
+    const twin = loadLab('charmed-twin');
+    const endpoints = tlsEndpoints(twin);
+    expect(endpoints.map((e) => e.vip).sort()).toEqual(twin.vips.map((v) => v.name).sort());
+    expect(endpoints.filter((e) => !e.tls)).toEqual([]);
+    expect(endpoints.find((e) => e.vip === 'nova-internal')).toMatchObject({ id: 'nova-internal.twin.dc0.vr0.cloud.neumatrix.local:8774', address: '10.112.8.227', serves: ['nova internal'] });
+    expect(endpointLabel(endpoints.find((e) => e.vip === 'dashboard-public')!)).toBe('dashboard.twin.dc0.vr0.cloud.neumatrix.local:443 (horizon)');
+  });
 });

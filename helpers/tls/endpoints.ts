@@ -20,10 +20,7 @@ export interface TlsEndpoint {
 
 /** Whether the spec terminates TLS on a VIP: by the interface it publishes (public → tls.external, internal/admin → tls.internal). */
 export function vipTerminatesTls(lab: Lab, vip: string): boolean {
-  const ep = lab.spec.endpoints ?? {};
-  if (ep.public === vip && lab.tls.external) return true;
-  if ((ep.internal === vip || ep.admin === vip) && lab.tls.internal) return true;
-  return lab.expectedCatalog.some((c) => c.vip === vip && c.scheme === 'https');
+  return lab.vipTls(vip);
 }
 
 /** Every distinct host:port of the expected catalog, plus Horizon, Prometheus and Grafana where the spec has them. */
@@ -47,7 +44,8 @@ export function tlsEndpoints(lab: Lab): TlsEndpoint[] {
   for (const c of lab.expectedCatalog) add(c.vip, c.port, c.scheme === 'https', `${c.service} ${c.interface}`);
   const dashboard = lab.spec.dashboard;
   if (dashboard?.enabled) {
-    for (const vip of new Set(Object.values(lab.spec.endpoints ?? {}))) add(vip, dashboard.port ?? 443, vipTerminatesTls(lab, vip), 'horizon');
+    const port = dashboard.port ?? 443;
+    for (const vip of lab.dashboardVips) add(vip.name, port, vipTerminatesTls(lab, vip.name), 'horizon');
   }
   const mon = lab.spec.monitoring;
   if (mon?.prometheus.vip) add(mon.prometheus.vip, mon.prometheus.port, mon.prometheus.tls ?? vipTerminatesTls(lab, mon.prometheus.vip), 'prometheus');

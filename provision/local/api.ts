@@ -37,9 +37,10 @@ export class Api {
   }
 }
 
-/** URLs `lab up` itself uses: the internal VIP by address (its certificate carries the address too). */
+/** URLs `lab up` itself uses: the service's internal VIP by address (its certificate carries the address too). */
 export function viaVip(lab: Lab, service: string): string {
-  const vip = lab.vip(lab.spec.endpoints?.internal ?? lab.vips[0]!.name);
+  const internal = lab.expectedCatalog.find((c) => c.service === service && c.interface === 'internal')?.vip;
+  const vip = lab.vip(internal ?? lab.spec.endpoints?.internal ?? lab.vips[0]!.name);
   return `${lab.tls.internal ? 'https' : 'http'}://${vip.address}:${lab.spec.services![service]!.port}`;
 }
 

@@ -38,7 +38,7 @@ function sharedByDesign(lab: Lab, r: ReturnType<typeof renderForTest>): Set<stri
 
 const bundled = {
   embedded: 'embedded', 'embedded-infra': 'embedded-infra', other: join(here, 'testdata/other/lab.yaml'),
-  'four-node': 'four-node', 'all-in-one': 'all-in-one',
+  'four-node': 'four-node', 'all-in-one': 'all-in-one', 'charmed-twin': 'charmed-twin',
 };
 
 describe('no two daemons of a bundled local lab share a port, socket, pid file or directory', () => {

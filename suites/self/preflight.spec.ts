@@ -94,6 +94,15 @@ const faults: Fault[] = [
   { check: 'pre.release-consistent', plant: (s) => void (s.deployer.version = '20'), seen: 'OpenStack 2025.2 is deployed by Kolla-Ansible 21.x, the spec names Kolla-Ansible 20' },
   { check: 'pre.cinder-backup-phase', plant: (s) => void (s.storage!.cinder!.backup!.phase = 1), seen: 'cinder-backup (ceph driver) runs from phase 1' },
   { check: 'pre.mtu', plant: (s) => void (nic(s, 'node2', 'lima1').mtu = 9000), seen: 'node node2 lima1 has MTU 9000, network tunnel has MTU 1500' },
+  // keystone names a public VIP of its own and no internal one: half a pair (the record asks for pairs, as D-020 does).
+  {
+    check: 'pre.service-vip-pairs',
+    plant: (s, r) => {
+      s.services!.keystone!.vip = 'external';
+      r.decisions = r.decisions.map((d) => (d.id === 'VIP-01' ? { ...d, checks: [...d.checks, 'pre.service-vip-pairs'] } : d));
+    },
+    seen: `service keystone has its own public VIP external (${externalVip}, network external) but no internal VIP of its own`,
+  },
   { check: 'pre.monitoring-targets', plant: (s) => void s.monitoring!.jobs.push({ job: 'extra', port: 9100, roles: ['compute'] }), seen: 'port 9100 on node node2 is claimed by job node and job extra' },
 ];
 

@@ -82,8 +82,8 @@ function dashboardRoutes(lab: Lab): { frontends: Frontend[]; backends: Backend[]
   const dash = lab.spec.dashboard;
   if (!dash?.enabled) return { frontends: [], backends: [] };
   const controls = lab.nodesWithRole('control').filter((n) => n.apiAddress);
-  const vips = [...new Set(Object.values(lab.spec.endpoints ?? {}))].map((v) => lab.vip(v));
-  const publicVip = lab.vip(lab.spec.endpoints?.public ?? vips[0]!.name);
+  const vips = lab.dashboardVips;
+  const publicVip = lab.dashboardPublicVip ?? need(vips[0], 'Horizon is enabled, but the spec puts it on no VIP');
   const backend: Backend = {
     name: 'horizon_back',
     servers: controls.map((n) => ({ name: n.name, address: n.apiAddress!, port: HORIZON_PORT })),
@@ -153,25 +153,73 @@ export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode, secrets?
   return lines.join('\n');
 }
 
-export function renderKeepalived(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets): string {
-  const lbs = loadbalancerNodes(lab);
-  const vips = lab.vips;
-  const first = need(vips[0], 'no VIPs');
-  const vrid = vips.find((v) => lab.spec.vips?.[v.name]?.vrid)?.name;
-  const routerId = vrid ? lab.spec.vips![vrid]!.vrid! : 51;
-  const priority = 100 - lbs.findIndex((n) => n.name === node.name);
-  return `# Rendered by stackgate (local provider) for ${lab.name}/${node.name}; do not edit.
-global_defs {
-  router_id ${lab.name}-${node.name}
-  script_user root
-  enable_script_security
+/** One keepalived VRRP instance: the VIPs it holds, which move between the loadbalancers together. */
+export interface VrrpGroup {
+  /** The service (or `dashboard`) whose own VIP pair this is; undefined for the instance of every other VIP. */
+  readonly owner: string | undefined;
+  readonly vrid: number;
+  readonly vips: readonly Vip[];
 }
 
-vrrp_instance ${lab.name}_vip_${routerId} {
+/**
+ * The VRRP instances: one per service (and Horizon) with a VIP pair of its own, holding that pair, as hacluster
+ * groups a charm's VIPs (grp_<service>_vips); one more for every other VIP (the endpoint VIPs, Prometheus'), first.
+ * A VIP that is an endpoint VIP or that several owners name stays in the shared one. Each instance's router ID is a
+ * `vrid` one of its VIPs states, else the next free one from the first stated (51 when none is).
+ */
+export function vrrpGroups(lab: Lab): VrrpGroup[] {
+  const d = lab.spec.dashboard?.enabled ? lab.spec.dashboard : undefined;
+  type Owner = [string, (string | undefined)[]];
+  const owners: Owner[] = [
+    ...Object.entries(lab.spec.services ?? {}).map(([name, s]): Owner => [name, [s.vip, s.internalVip]]),
+    ['dashboard', [d?.vip, d?.internalVip]],
+  ];
+  const endpointVips = new Set(Object.values(lab.spec.endpoints ?? {}));
+  const claims = new Map<string, Set<string>>();
+  for (const [owner, vips] of owners) {
+    for (const v of vips) if (v) claims.set(v, (claims.get(v) ?? new Set()).add(owner));
+  }
+  const ownerOf = (v: Vip) => {
+    const who = claims.get(v.name);
+    return who?.size === 1 && !endpointVips.has(v.name) ? [...who][0] : undefined;
+  };
+  const ordered = [undefined, ...owners.map(([owner]) => owner)].map((owner) => ({
+    owner,
+    vips: lab.vips.filter((v) => ownerOf(v) === owner),
+  }));
+  const stated = (vips: readonly Vip[]) => vips.map((v) => lab.spec.vips?.[v.name]?.vrid).find((x) => x !== undefined);
+  const groups = ordered.filter((g) => g.vips.length > 0);
+  const taken = new Set(groups.map((g) => stated(g.vips)).filter((x) => x !== undefined));
+  let next = groups.map((g) => stated(g.vips)).find((x) => x !== undefined) ?? 51;
+  const used = new Set<number>();
+  return groups.map((g) => {
+    let vrid = stated(g.vips);
+    if (vrid !== undefined && used.has(vrid)) throw new Error(`lab ${lab.name}: two VRRP instances would share router ID ${vrid}`);
+    if (vrid === undefined) {
+      while (taken.has(next)) next++;
+      vrid = next;
+      taken.add(vrid);
+    }
+    const what = g.owner ?? 'the shared VIPs';
+    if (vrid > 255) throw new Error(`lab ${lab.name}: the VRRP instance of ${what} would get router ID ${vrid} (at most 255)`);
+    used.add(vrid);
+    return { owner: g.owner, vrid, vips: g.vips };
+  });
+}
+
+export function renderKeepalived(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets): string {
+  const lbs = loadbalancerNodes(lab);
+  need(lab.vips[0], 'no VIPs');
+  const priority = 100 - lbs.findIndex((n) => n.name === node.name);
+  // VRRP advertises from an address of the instance's interface: a NIC that carries only VIPs (use: vip) has none
+  // until keepalived adds one, and keepalived holds such an instance in FAULT. The first VIP on an addressed NIC leads.
+  const addressed = (v: Vip) => node.nics.some((n) => n.name === vipNic(node, v) && n.use === 'address' && n.address);
+  const advertNic = (g: VrrpGroup) => vipNic(node, g.vips.find(addressed) ?? g.vips[0]!);
+  const instance = (g: VrrpGroup) => `vrrp_instance ${lab.name}_${g.owner ? `${g.owner}_` : ''}vip_${g.vrid} {
   state BACKUP
   nopreempt
-  interface ${vipNic(node, first)}
-  virtual_router_id ${routerId}
+  interface ${advertNic(g)}
+  virtual_router_id ${g.vrid}
   priority ${priority}
   advert_int 1
   authentication {
@@ -179,10 +227,18 @@ vrrp_instance ${lab.name}_vip_${routerId} {
     auth_pass ${secrets.vrrpPass}
   }
   virtual_ipaddress {
-${vips.map((v) => `    ${v.address}/${lab.network(v.network).cidr.prefix} dev ${vipNic(node, v)}`).join('\n')}
+${g.vips.map((v) => `    ${v.address}/${lab.network(v.network).cidr.prefix} dev ${vipNic(node, v)}`).join('\n')}
   }
 }
 `;
+  return `# Rendered by stackgate (local provider) for ${lab.name}/${node.name}; do not edit.
+global_defs {
+  router_id ${lab.name}-${node.name}
+  script_user root
+  enable_script_security
+}
+
+${vrrpGroups(lab).map(instance).join('\n')}`;
 }
 
 function renderLoadbalancer(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets): Daemon[] {

@@ -28,10 +28,12 @@ export function prometheusAuth(lab: Lab, secrets: Secrets): { user: string; pass
 }
 
 
-/** Which VIPs terminate TLS: the public endpoint VIP when tls.external, the internal one when tls.internal. */
+/**
+ * Which VIPs terminate TLS: a VIP publishing a public interface when tls.external, an internal one when tls.internal
+ * (the endpoint VIPs, and each VIP of a service's or Horizon's own pair).
+ */
 export function vipTls(lab: Lab, vip: Vip): boolean {
-  const ep = lab.spec.endpoints ?? {};
-  return (ep.public === vip.name && lab.tls.external) || ((ep.internal === vip.name || ep.admin === vip.name) && lab.tls.internal);
+  return lab.vipTls(vip.name);
 }
 
 /** The certificate file of a VIP, named as `kolla-ansible certificates` names them. */

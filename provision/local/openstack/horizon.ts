@@ -36,9 +36,9 @@ export const horizonSettings = (paths: LabPaths, node: LabNode) =>
 /** Django's SECRET_KEY (Kolla: horizon_secret_key), kept root-only beside the cloud's other secrets. */
 export const horizonKeyFile = (paths: LabPaths) => join(paths.root, 'openstack', 'horizon-secret-key');
 
-/** The hosts Horizon is reached by: every endpoint VIP, and the node's address for probes that bypass HAProxy. */
+/** The hosts Horizon is reached by: every VIP it is served on, and the node's address for probes that bypass HAProxy. */
 function allowedHosts(lab: Lab, node: LabNode): string[] {
-  const vips = [...new Set(Object.values(lab.spec.endpoints ?? {}))].map((v) => lab.vip(v));
+  const vips = lab.dashboardVips;
   return [...new Set([...vips.flatMap((v) => [v.host, v.address]), node.apiAddress!])];
 }
 

@@ -52,8 +52,7 @@ function renderKeystone(c: OpenstackContext) {
 
 const endpointUrl = (lab: Lab, iface: 'public' | 'internal') => {
   const c = lab.expectedCatalog.find((x) => x.service === 'keystone' && x.interface === iface)!;
-  const vip = lab.vip(iface === 'public' ? lab.spec.endpoints!.public! : lab.spec.endpoints!.internal!);
-  return `${c.scheme}://${vip.host}:${lab.spec.services!.keystone!.port}`;
+  return `${c.scheme}://${c.host}:${c.port}`;
 };
 
 async function bootstrapKeystone(c: UpContext): Promise<string> {
