@@ -19,24 +19,6 @@ export const NOVA_METADATA_PORT = 8775;
  * (virtio_net csum=0), the metadata agent's veths get TX checksum offload off as they appear (this loop), the host's
  * veth onto the external network too (externalTxChecksumOff).
  */
-/**
- * Guests' taps brought up again when they are down. Neutron Zed's OVN driver gives an ovs VIF no datapath_type, so
- * os-vif ensures br-int with the kernel datapath at every plug; with no OVS kernel module here ovs-vswitchd rebuilds
- * br-int (ovn-controller sets netdev back at once) and restores each port's flags as it first saw them: a guest's tap
- * that libvirt brought up in between went down for good (ovs-vswitchd: "error sending … Network is down"; the guest
- * never answered SSH). A stand-in for the kernel datapath this machine lacks, not a fix of anything a real lab has.
- */
-const TAP_GUARD = [
-  'while :; do',
-  'for dev in $(ip -o link show 2>/dev/null | sed -n "s/^[0-9]*: \\(tap[^:@]*\\)[:@].*/\\1/p"); do',
-  'if [ -z "$(ip -o link show dev "$dev" up 2>/dev/null)" ]; then',
-  'ip link set dev "$dev" up 2>/dev/null && echo "tap up again: $dev";',
-  'fi;',
-  'done;',
-  'sleep 1;',
-  'done',
-].join(' ');
-
 const OVNMETA_TX_CSUM = [
   'while :; do',
   'for ns in $(ip netns list | sed -n "s/^\\(ovnmeta-[^ ]*\\).*/\\1/p"); do',
@@ -97,7 +79,6 @@ function renderMetadata(ctx: LabContext): Daemon[] {
       mounts: 'host',
     });
     out.push({ ...daemon(node, 'ovnmeta-tx-csum', { argv: ['/bin/sh', '-c', OVNMETA_TX_CSUM] }), mounts: 'host' });
-    out.push(daemon(node, 'tap-guard', { argv: ['/bin/sh', '-c', TAP_GUARD] }));
   }
   return out;
 }
