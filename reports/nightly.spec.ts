@@ -92,10 +92,13 @@ describe('the nightly workflow does what the issue asks', () => {
     for (const i of [summary, report, save]) expect(job.steps[i]!.if).toBe('always()');
   });
 
-  it('uploads the HTML report, the decisions matrix, JUnit and the persistence results, also when the gate failed', () => {
+  it('uploads the HTML report, the decisions matrix, JUnit, the persistence results and the slow drills\' table, also when the gate failed', () => {
     const uploads = job.steps.filter(uses('actions/upload-artifact'));
     const paths = uploads.flatMap((s) => String(s.with?.path).split('\n').map((p) => p.trim()).filter(Boolean));
-    expect(paths.sort()).toEqual(['reports/allure-report', 'reports/decisions.json', 'reports/decisions.md', 'reports/junit.xml', 'reports/persistence']);
+    expect(paths.sort()).toEqual([
+      'reports/allure-report', 'reports/decisions.json', 'reports/decisions.md', 'reports/drills-slow.md', 'reports/junit.xml',
+      'reports/persistence',
+    ]);
     for (const u of uploads) expect(u.if).toBe('always()');
     // Where the acceptance and `npm run report` write them.
     expect(readFileSync(join(repoRoot, 'reports/render.ts'), 'utf8')).toContain("join(reports, 'allure-report')");
@@ -111,18 +114,24 @@ describe('the nightly workflow does what the issue asks', () => {
     }
   });
 
-  it('fails the job exactly when the gate fails: the last step exits with the acceptance and persistence exit codes', async () => {
+  it('fails the job exactly when the gate fails: the last step exits with the acceptance, persistence and slow drills\' exit codes', async () => {
     const gate = job.steps.at(-1)!;
     expect(gate.if).toBe('always()');
     const acceptance = job.steps.find((s) => s.id === 'acceptance')!;
     expect(acceptance.run).toContain('npm test');
     expect(acceptance['continue-on-error']).toBeUndefined();
     const out = (code?: string) => (code === undefined ? {} : { 'exit-code': code });
-    const ev = (a?: string, p?: string): Evaluation => ({ context: { steps: { acceptance: { outputs: out(a) }, persistence: { outputs: out(p) } } }, jobStatus: 'success' });
-    const cases = [['0', '0', 0], ['1', '0', 1], ['0', '1', 1], [undefined, '0', 1], ['0', undefined, 1]] as const;
-    for (const [a, p, want] of cases) {
-      const r = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', interpolate(gate.run!, ev(a, p))], { reject: false });
-      expect(r.exitCode, `gate step with acceptance exit code ${a}, persistence ${p}`).toBe(want);
+    const ev = (a?: string, p?: string, d?: string): Evaluation => ({
+      context: { steps: { acceptance: { outputs: out(a) }, persistence: { outputs: out(p) }, slowdrills: { outputs: out(d) } } },
+      jobStatus: 'success',
+    });
+    const cases = [
+      ['0', '0', '0', 0], ['1', '0', '0', 1], ['0', '1', '0', 1], ['0', '0', '1', 1],
+      [undefined, '0', '0', 1], ['0', undefined, '0', 1], ['0', '0', undefined, 1],
+    ] as const;
+    for (const [a, p, d, want] of cases) {
+      const r = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', interpolate(gate.run!, ev(a, p, d))], { reject: false });
+      expect(r.exitCode, `gate step with acceptance exit code ${a}, persistence ${p}, slow drills ${d}`).toBe(want);
     }
     // The acceptance step itself never fails the job early: it records the code for the steps after it.
     const r = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', acceptance.run!.replace('npm test', 'false')], { reject: false, env: { GITHUB_OUTPUT: '/dev/null' } });

@@ -22,6 +22,7 @@ function serviceOffAfterReboot(lab: Lab): Drill | undefined {
   const node = lab.nodes.at(-1)!.name;
   const program = `${node}-node-exporter`;
   const name = 'persist-service-not-enabled-at-boot';
+  const boot = notEnabledAtBoot(name, program);
   return {
     name,
     description: `${program} not enabled at boot, then ${node} hard-rebooted: the service stays down`,
@@ -30,7 +31,12 @@ function serviceOffAfterReboot(lab: Lab): Drill | undefined {
     object: program,
     layers: ['persistence'],
     env: { STACKGATE_PERSIST_NODES: node },
-    ...notEnabledAtBoot(name, program),
+    ...boot,
+    // Started again is not yet scraped again: the next run (the drills' last, healthy one) reads Prometheus.
+    revert: async (lab) => {
+      await boot.revert(lab);
+      await targetsUp(lab);
+    },
   };
 }
 

@@ -15,6 +15,24 @@ import { novaConf, novaDir, novaManage } from './nova.ts';
 export const novaComputeDir = (lab: Lab, paths: LabPaths, node: LabNode) =>
   (node.name === layout(lab).control.name ? `${novaDir(paths, node)}-compute` : novaDir(paths, node));
 
+/**
+ * Guests' taps brought up again when they are down. Neutron Zed's OVN driver gives an ovs VIF no datapath_type, so
+ * os-vif ensures br-int with the kernel datapath at every plug; with no OVS kernel module here ovs-vswitchd rebuilds
+ * br-int (ovn-controller sets netdev back at once) and restores each port's flags as it first saw them: a guest's tap
+ * that libvirt brought up in between went down for good (ovs-vswitchd: "error sending … Network is down"; the guest
+ * never answered SSH). A stand-in for the kernel datapath this machine lacks, not a fix of anything a real lab has.
+ */
+const TAP_GUARD = [
+  'while :; do',
+  'for dev in $(ip -o link show 2>/dev/null | sed -n "s/^[0-9]*: \\(tap[^:@]*\\)[:@].*/\\1/p"); do',
+  'if [ -z "$(ip -o link show dev "$dev" up 2>/dev/null)" ]; then',
+  'ip link set dev "$dev" up 2>/dev/null && echo "tap up again: $dev";',
+  'fi;',
+  'done;',
+  'sleep 1;',
+  'done',
+].join(' ');
+
 function renderCompute(c: OpenstackContext, cn: LabNode): Daemon {
   const cdir = novaDir(c.paths, cn);
   const own = novaComputeDir(c.lab, c.paths, cn);
@@ -109,7 +127,8 @@ export const novaCompute: Component = {
   packages: (lab) => ['nova-compute', ...(guestsRun(lab) ? ['nova-compute-qemu'] : [])],
   render: (ctx) => {
     const c = openstackContext(ctx);
-    return c.layout.compute.map((n) => renderCompute(c, n));
+    const guard = (n: LabNode) => (guestsRun(c.lab) ? [daemon(n, 'tap-guard', { argv: ['/bin/sh', '-c', TAP_GUARD] })] : []);
+    return c.layout.compute.flatMap((n) => [renderCompute(c, n), ...guard(n)]);
   },
   bootstrap: async (c) => {
     if (guestsRun(c.lab)) await c.step('libvirt domains Nova does not know', () => removeStrangers(c));
