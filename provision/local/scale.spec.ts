@@ -80,17 +80,18 @@ describe('a compute node for the live scale test, derived from the spec', () => 
 });
 
 describe('scale-out: what starts, what restarts, what is left alone', () => {
-  test('a compute node joining starts its own daemons; only BIND and Prometheus, which list the nodes, restart', () => {
+  test('a compute node joining starts its own daemons; only what lists the nodes restarts (BIND, Prometheus, peers)', () => {
     const { before, after } = daemonsOf(embedded, withNode4);
     const c = daemonChange(before, after);
     expect([...c.start].sort()).toEqual(programsOn(after, 'node4').sort());
     expect(c.start)
       .toEqual(expect.arrayContaining(['node4-nova-compute', 'node4-ovn-controller', 'node4-libvirtd', 'node4-sshd']));
     expect(c.stop).toEqual([]);
-    expect(c.restart.map((r) => r.program)).toEqual(['node1-bind', 'node1-prometheus']);
+    expect(c.restart.map((r) => r.program)).toEqual(['node1-bind', 'node1-prometheus', 'node2-migration-peers']);
     expect(c.restart.find((r) => r.program === 'node1-bind')?.why).toMatch(/db\.openstack\.local/);
-    expect(c.untouched)
-      .toEqual(expect.arrayContaining([...programsOn(before, 'node2'), 'node1-keystone', 'node1-haproxy']));
+    const guestsKeep = programsOn(before, 'node2').filter((p) => p !== 'node2-migration-peers');
+    expect(guestsKeep).toEqual(expect.arrayContaining(['node2-libvirtd', 'node2-nova-compute']));
+    expect(c.untouched).toEqual(expect.arrayContaining([...guestsKeep, 'node1-keystone', 'node1-haproxy']));
     expect(c.untouched.length + c.restart.length).toBe(before.length);
   });
 
@@ -98,7 +99,7 @@ describe('scale-out: what starts, what restarts, what is left alone', () => {
     const { before, after } = daemonsOf(embedded, withOsd4);
     const c = daemonChange(before, after);
     expect(c.start).toContain('node4-ceph-osd-2');
-    expect(c.restart.map((r) => r.program)).toEqual(['node1-bind', 'node1-prometheus']);
+    expect(c.restart.map((r) => r.program)).toEqual(['node1-bind', 'node1-prometheus', 'node2-migration-peers']);
     expect(c.untouched)
       .toEqual(expect.arrayContaining(['node1-ceph-mon', 'node1-ceph-mgr', 'node2-ceph-osd-0', 'node3-ceph-osd-1']));
   });
@@ -135,11 +136,12 @@ describe('scale-out: what starts, what restarts, what is left alone', () => {
 });
 
 describe('scale-in: what a leaving node takes with it, and what is refused', () => {
-  test('the compute node leaving stops its own daemons; BIND and Prometheus restart; nothing else is touched', () => {
+  test('the compute node leaving stops its own daemons; BIND, Prometheus and the peers restart; nothing else', () => {
     const { before, after } = daemonsOf(withNode4, embedded);
     const c = daemonChange(before, after);
     expect([...c.stop].sort()).toEqual(programsOn(before, 'node4').sort());
-    expect([c.start, c.restart.map((r) => r.program)]).toEqual([[], ['node1-bind', 'node1-prometheus']]);
+    expect([c.start, c.restart.map((r) => r.program)])
+      .toEqual([[], ['node1-bind', 'node1-prometheus', 'node2-migration-peers']]);
     const n = nodeChange(withNode4, embedded);
     expect([n.added, n.removed, n.computeLeaving].map((l) => l.map((x) => x.name))).toEqual([[], ['node4'], ['node4']]);
     expect([n.osdsLeaving, scaleRefusals(withNode4, embedded), osdOrderRefusals(withNode4, embedded)])
@@ -208,13 +210,14 @@ describe('lab plan on the embedded lab: what up would change, from the spec up r
     return base;
   };
 
-  test('a node joining: its daemons start, the two that list the nodes restart, the rest is counted untouched', () => {
+  test('a node joining: its daemons start, the three that list the nodes restart, the rest is counted untouched', () => {
     const out = planUp(withNode4, { stateBase: state() });
     expect(out).toMatch(/^lab embedded: what up changes in the running lab/);
     expect(out).toContain('  nodes joining: node4');
-    expect(out).toMatch(/ {2}start 11: node4-sshd node4-node-exporter .*node4-nova-compute/);
+    expect(out).toMatch(/ {2}start 13: node4-sshd node4-node-exporter .*node4-nova-compute/);
     expect(out)
       .toMatch(/ {2}restart node1-bind \(.*db\.openstack\.local.*\)\n {2}restart node1-prometheus \(.*prometheus\.yml\)/);
+    expect(out).toMatch(/ {2}restart node2-migration-peers \(its command\)/);
     expect(out).toMatch(/ {2}untouched: \d+ running programs$/);
   });
 

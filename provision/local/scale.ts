@@ -2,8 +2,8 @@
  * Scaling a running embedded lab. `lab up` records the spec it brought the lab to (applied-spec.json); the next `up`
  * compares the spec with it (change.ts). A node that joins needs nothing here: its namespace, wiring and daemons
  * come from the usual walk, which starts only what is new and restarts only what reads a changed file. A node that
- * leaves is drained first, as Kolla's "removing existing compute nodes" does: refused while servers run on it (this
- * provider migrates none: its compute nodes have no migration path between their libvirtds), nova-compute disabled,
+ * leaves is drained first, as Kolla's "removing existing compute nodes" does: refused while servers run on it (the
+ * operator migrates or deletes them, as Kolla's guide has them do before the removal), nova-compute disabled,
  * its OSDs taken out and emptied, its programs stopped, its namespace and wiring removed; once the control plane
  * runs, its compute service, resource provider, host mapping, OVN chassis, Neutron agents and OSDs are forgotten.
  */
@@ -91,8 +91,8 @@ function refuseGuests(node: LabNode, servers: readonly string[]): void {
   if (servers.length === 0) return;
   throw new ScaleRefused(
     `compute node ${node.name} cannot leave: ${servers.length} server(s) still on host ${node.hostname}: ` +
-      `${servers.join(', ')}. The local provider migrates none (its compute nodes have no migration path between ` +
-      `their libvirtds): migrate them (openstack server migrate) or delete them, then run lab up again`,
+      `${servers.join(', ')}. Move them to another compute node (openstack server migrate --live-migration ` +
+      `--host <host>) or delete them, then run lab up again`,
   );
 }
 

@@ -56,10 +56,11 @@ export const QEMU_MIGRATION_PORTS = '49152:49215';
 export const MIGRATION_CHAIN = 'sg-libvirt-migration';
 
 /**
- * Where a compute node takes live migrations in, when the spec has two or more compute nodes with guests (none with
- * one: nothing to migrate to, and no listener): libvirtd listening on the node's API (management) address, where Nova
- * sends the other node's libvirtd (live_migration_inbound_addr, scheme tcp: qemu+tcp://<address>/system) and QEMU's
- * migration stream (tcp://<address>); the other compute nodes' addresses are the only ones let in.
+ * Where a compute node takes live migrations in, on every compute node with guests: libvirtd listening on the node's
+ * API (management) address, where Nova sends the other node's libvirtd (live_migration_inbound_addr, scheme tcp:
+ * qemu+tcp://<address>/system) and QEMU's migration stream (tcp://<address>); the other compute nodes' addresses are
+ * the only ones let in (none while there is one compute node). The listener is there whatever the count, so that a
+ * compute node joining or leaving changes only the peers' program, never a running libvirtd or nova-compute.
  */
 export interface MigrationListener {
   readonly address: string;
@@ -70,27 +71,41 @@ export interface MigrationListener {
 
 export function migrationListener(lab: Lab, node: LabNode): MigrationListener | undefined {
   const compute = layout(lab).compute;
-  if (!guestsRun(lab) || compute.length < 2 || !compute.some((n) => n.name === node.name)) return undefined;
+  if (!guestsRun(lab) || !compute.some((n) => n.name === node.name)) return undefined;
   const peers = compute.filter((n) => n.name !== node.name).map((n) => n.apiAddress!);
   return { address: node.apiAddress!, port: LIBVIRT_TCP_PORT, peers };
 }
 
 /**
- * The shell commands that make the node's migration chain anew (flushed, then one RETURN per other compute node and a
- * DROP for the rest) and hook it into INPUT once for libvirtd's port and QEMU's incoming migration ports on the
- * listener's address (Nova's migrate URI is tcp://<address>). Run in the node's namespace
- * before libvirtd starts: a restart of libvirtd makes the same chain again.
+ * Run before libvirtd starts, in the node's namespace: the migration chain made when missing (dropping everything
+ * until the peers' program fills it) and hooked into INPUT once for libvirtd's port and QEMU's incoming migration
+ * ports on the listener's address. An existing chain is left as it is: a restart of libvirtd keeps the peers.
  */
-export function migrationFirewall(l: MigrationListener): string[] {
+export function migrationHooks(l: MigrationListener): string[] {
   const ipt = 'iptables -w';
-  const hooks = [String(l.port), QEMU_MIGRATION_PORTS].map((ports) => `INPUT -p tcp -d ${l.address} --dport ${ports} -j ${MIGRATION_CHAIN}`);
+  const hooks = [String(l.port), QEMU_MIGRATION_PORTS].map(
+    (ports) => `INPUT -p tcp -d ${l.address} --dport ${ports} -j ${MIGRATION_CHAIN}`,
+  );
   return [
-    `{ ${ipt} -N ${MIGRATION_CHAIN} 2>/dev/null || true; }`,
-    `${ipt} -F ${MIGRATION_CHAIN}`,
-    ...l.peers.map((p) => `${ipt} -A ${MIGRATION_CHAIN} -s ${p} -j RETURN`),
-    `${ipt} -A ${MIGRATION_CHAIN} -j DROP`,
+    `{ ! ${ipt} -N ${MIGRATION_CHAIN} 2>/dev/null || ${ipt} -A ${MIGRATION_CHAIN} -j DROP; }`,
     ...hooks.map((hook) => `{ ${ipt} -C ${hook} 2>/dev/null || ${ipt} -I ${hook}; }`),
   ];
+}
+
+/**
+ * The peers' program: the chain replaced in one iptables-restore commit (a RETURN per other compute node, a DROP for
+ * the rest; declaring the chain flushes it, and --noflush leaves every other chain), then it stays, as a oneshot unit
+ * with RemainAfterExit would, so that supervisor counts it running and a change of peers restarts only it.
+ */
+export function migrationPeers(l: MigrationListener): string[] {
+  const rules = [
+    '*filter',
+    `:${MIGRATION_CHAIN} - [0:0]`,
+    ...l.peers.map((p) => `-A ${MIGRATION_CHAIN} -s ${p} -j RETURN`),
+    `-A ${MIGRATION_CHAIN} -j DROP`,
+    'COMMIT',
+  ];
+  return ['/bin/sh', '-c', `printf '%s\\n' ${rules.map(quote).join(' ')} | iptables-restore -w --noflush && exec sleep infinity`];
 }
 
 /**
@@ -182,7 +197,7 @@ function renderLibvirt({ lab, paths }: LabContext): Daemon[] {
           '/usr/bin/env', `OVS_RUNDIR=${ovsRun(paths, node)}`, '/usr/sbin/libvirtd', '--config', conf, '--pid-file', `${runDir}/libvirtd.pid`,
           // listen_tcp is honoured only with --listen (libvirtd(8)), when libvirtd is not socket-activated.
           ...(listener ? ['--listen'] : []),
-        ], listener ? migrationFirewall(listener) : []),
+        ], listener ? migrationHooks(listener) : []),
         files: [
           {
             path: conf,
@@ -216,6 +231,7 @@ function renderLibvirt({ lab, paths }: LabContext): Daemon[] {
         dirs: [{ path: dir }, ...dirs],
         // No TCP health probe on the listener: the probes run from the host, which the migration chain keeps out.
       }),
+      ...(listener ? [daemon(node, 'migration-peers', { argv: migrationPeers(listener) })] : []),
     ];
   });
 }
@@ -234,10 +250,10 @@ export const libvirt: Component = {
   name: 'libvirt',
   after: ['ceph-pools', 'openvswitch'],
   needed: (lab) => guestsRun(lab) && layout(lab).compute.length > 0,
-  packages: (lab) => [
+  packages: () => [
     'libvirt-daemon-system', 'nova-compute-qemu', 'qemu-utils', 'qemu-block-extra', 'sudo',
-    // The migration chain in each compute node's namespace, where the spec has two or more.
-    ...(layout(lab).compute.some((n) => migrationListener(lab, n)) ? ['iptables'] : []),
+    // The migration chain in each compute node's namespace.
+    'iptables',
   ],
   render: renderLibvirt,
   configure: async (c) => {
