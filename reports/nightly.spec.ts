@@ -114,24 +114,31 @@ describe('the nightly workflow does what the issue asks', () => {
     }
   });
 
-  it('fails the job exactly when the gate fails: the last step exits with the acceptance, persistence and slow drills\' exit codes', async () => {
+  it('fails the job exactly when the gate fails: the last step exits with the acceptance, persistence, slow drills\' and scale exit codes', async () => {
     const gate = job.steps.at(-1)!;
     expect(gate.if).toBe('always()');
     const acceptance = job.steps.find((s) => s.id === 'acceptance')!;
     expect(acceptance.run).toContain('npm test');
     expect(acceptance['continue-on-error']).toBeUndefined();
     const out = (code?: string) => (code === undefined ? {} : { 'exit-code': code });
-    const ev = (a?: string, p?: string, d?: string): Evaluation => ({
-      context: { steps: { acceptance: { outputs: out(a) }, persistence: { outputs: out(p) }, slowdrills: { outputs: out(d) } } },
+    const ev = (a?: string, p?: string, d?: string, sc?: string): Evaluation => ({
+      context: {
+        steps: {
+          acceptance: { outputs: out(a) }, persistence: { outputs: out(p) }, slowdrills: { outputs: out(d) },
+          scale: { outputs: out(sc) },
+        },
+      },
       jobStatus: 'success',
     });
     const cases = [
-      ['0', '0', '0', 0], ['1', '0', '0', 1], ['0', '1', '0', 1], ['0', '0', '1', 1],
-      [undefined, '0', '0', 1], ['0', undefined, '0', 1], ['0', '0', undefined, 1],
+      ['0', '0', '0', '0', 0], ['1', '0', '0', '0', 1], ['0', '1', '0', '0', 1], ['0', '0', '1', '0', 1],
+      ['0', '0', '0', '1', 1], [undefined, '0', '0', '0', 1], ['0', undefined, '0', '0', 1], ['0', '0', undefined, '0', 1],
+      ['0', '0', '0', undefined, 1],
     ] as const;
-    for (const [a, p, d, want] of cases) {
-      const r = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', interpolate(gate.run!, ev(a, p, d))], { reject: false });
-      expect(r.exitCode, `gate step with acceptance exit code ${a}, persistence ${p}, slow drills ${d}`).toBe(want);
+    for (const [a, p, d, sc, want] of cases) {
+      const run = interpolate(gate.run!, ev(a, p, d, sc));
+      const r = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', run], { reject: false });
+      expect(r.exitCode, `gate step with acceptance ${a}, persistence ${p}, slow drills ${d}, scale ${sc}`).toBe(want);
     }
     // The acceptance step itself never fails the job early: it records the code for the steps after it.
     const r = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', acceptance.run!.replace('npm test', 'false')], { reject: false, env: { GITHUB_OUTPUT: '/dev/null' } });
