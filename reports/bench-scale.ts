@@ -31,7 +31,8 @@ async function up(file: string): Promise<Up> {
     cwd: repoRoot, reject: false, all: true, env: { FORCE_COLOR: '0' },
   });
   const out = String(r.all ?? '');
-  const changes = out.split('\n').filter((l) => /^\s{2}(start|restart|stop|nodes joining|nodes leaving)\b/.test(l));
+  const changes = out.split('\n').filter((l) => /^\s{2}(start|restart|stop|nodes joining|nodes leaving)\b/.test(l))
+    .map((l) => l.replaceAll(`${repoRoot}/`, ''));
   return { wallS: (performance.now() - t0) / 1000, exit: r.exitCode ?? -1, changes, steps: stepTimes(out) };
 }
 
