@@ -12,6 +12,7 @@
 // the external network is the spec's. Tempest runs inside the control node's namespace, whose resolver is the
 // lab's BIND (the catalog's names resolve only there). Every measured run holds /tmp/stackgate-fault.lock so no
 // fault drill is injected mid-run.
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
@@ -232,7 +233,10 @@ async function prepareTempest(cloud: Cloud): Promise<Prepared> {
 
   if (!existsSync(join(workspace, '.stestr.conf'))) {
     mkdirSync(paths.root, { recursive: true });
-    await execa('tempest', ['init', workspace], { env: { PATH }, extendEnv: false, cwd: paths.root });
+    // Tempest keeps one registry of workspace names per user (~/.tempest/workspace.yaml): a name of its own per
+    // checkout, or a second checkout's init is refused ("A workspace already exists with name: tempest").
+    const name = `stackgate-${lab.name}-${createHash('sha256').update(workspace).digest('hex').slice(0, 8)}`;
+    await execa('tempest', ['init', '--name', name, workspace], { env: { PATH }, extendEnv: false, cwd: paths.root });
   }
   mkdirSync(join(workspace, 'etc'), { recursive: true });
   const file = join(workspace, 'etc', 'tempest.conf');
