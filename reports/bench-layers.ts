@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { LAYERS } from '../helpers/gate/layers.ts';
 import { loadLab, repoRoot } from '../helpers/lab/load.ts';
-import { machine, writeBench } from './bench-out.ts';
+import { machine, median, writeBench } from './bench-out.ts';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,12 +22,6 @@ interface Sample {
   failed: number;
   skipped: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 // The layer as Vitest runs it, and as an operator types it: npx adds npm's own start-up (about half a second here).
 async function timed(file: string, args: string[]): Promise<number> {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { stepTimes } from './bench-out.ts';
+import { median, stepTimes } from './bench-out.ts';
 
 describe('where lab up spent its time, read from its progress lines', () => {
   test('each finished step with its seconds, notes and heartbeats ignored', () => {
@@ -15,5 +15,13 @@ describe('where lab up spent its time, read from its progress lines', () => {
       '  ✓ lab secrets  [0.0s]',
     ].join('\n');
     expect(stepTimes(out)).toEqual({ 'packages (60 the spec needs)': 131.2, 'Ceph: MON running': 2.8, 'lab secrets': 0 });
+  });
+});
+
+describe('the median of a benchmark\'s runs', () => {
+  test('the middle run of an odd count, the mean of the two middle ones of an even count, in any order', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([94.3, 89.6])).toBeCloseTo(91.95);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
   });
 });

@@ -6,6 +6,13 @@ import { repoRoot } from '../helpers/lab/load.ts';
 
 export const machine = () => `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 
+/** The middle value; with an even count, the mean of the two middle ones. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** reports/bench/<name>.md and .json, and the table on stdout. */
 export function writeBench(name: string, md: string, data: unknown): void {
   mkdirSync(join(repoRoot, 'reports/bench'), { recursive: true });

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { loadLab, repoRoot } from '../helpers/lab/load.ts';
 import { withExtraCompute, writeSpecCopy } from '../provision/local/extra-node.ts';
 import { status } from '../provision/local/index.ts';
-import { machine, stepTimes, writeBench } from './bench-out.ts';
+import { machine, median, stepTimes, writeBench } from './bench-out.ts';
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const runs = Number(arg('--runs') ?? 3);
@@ -46,7 +46,7 @@ for (let n = 1; n <= runs; n++) {
   if (joined.exit !== 0 || left.exit !== 0) break;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]?.toFixed(1) ?? '—';
+const med = (xs: number[]) => (xs.length ? median(xs).toFixed(1) : '—');
 const first = samples[0];
 const slow = Object.entries(first?.join.steps ?? {}).filter(([, s]) => s >= 2).sort((a, b) => b[1] - a[1]);
 const md = [
@@ -60,7 +60,7 @@ const md = [
   ...samples.map((s) =>
     `| ${s.run} | ${s.join.wallS.toFixed(1)} | ${s.join.exit} | ${s.leave.wallS.toFixed(1)} | ${s.leave.exit} |`),
   '',
-  `Median: join ${median(samples.map((s) => s.join.wallS))} s, leave ${median(samples.map((s) => s.leave.wallS))} s.`,
+  `Median: join ${med(samples.map((s) => s.join.wallS))} s, leave ${med(samples.map((s) => s.leave.wallS))} s.`,
   '',
   '## What the first join changed',
   '',

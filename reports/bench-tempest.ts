@@ -23,6 +23,7 @@ import { loadCredentials } from '../helpers/openstack/credentials.ts';
 import type { CheckResult, Verdict } from '../helpers/gate/verdict.ts';
 import { labPaths, netnsName } from '../provision/local/index.ts';
 import { layout } from '../provision/local/openstack/common.ts';
+import { median } from './bench-out.ts';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -447,12 +448,6 @@ async function stackgateRun(i: number, cloud: Cloud): Promise<Sample> {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Report
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function machine() {
   const cpu = cpus();
