@@ -109,7 +109,7 @@ async function layers(file: string, scratchDir: string) {
   };
 }
 
-/** What is left of a node in the lab: its compute service, resource provider, chassis, namespace, veths, state. */
+/** What is left of a node: its compute service, resource provider, chassis, namespace, veths, state, /run/netns. */
 async function traces(l: Lab, nodeLab: Lab, node: string, cloud: Cloud): Promise<string[]> {
   const n = nodeLab.node(node);
   type Rp = { uuid: string; name: string };
@@ -124,6 +124,7 @@ async function traces(l: Lab, nodeLab: Lab, node: string, cloud: Cloud): Promise
     ...((await listNetns()).includes(netnsName(l, n)) ? [`namespace ${netnsName(l, n)}`] : []),
     ...n.nics.map((nic) => hostVethName(l, n, nic)).filter((v) => links.includes(` ${v}@`)).map((v) => `veth ${v}`),
     ...(existsSync(labPaths(l.name).node(n.name)) ? [`state ${labPaths(l.name).node(n.name)}`] : []),
+    ...(existsSync(labPaths(l.name).netns(n.name)) ? [`its /run/netns ${labPaths(l.name).netns(n.name)}`] : []),
   ];
 }
 

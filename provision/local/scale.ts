@@ -19,6 +19,7 @@ import type { NodeChange } from './change.ts';
 import { layout, openstackEnabled, openstackSecrets } from './openstack/common.ts';
 import { novaManage } from './openstack/nova.ts';
 import { ovnSbRemote } from './openstack/ovn.ts';
+import { removeNodeNetns } from './node-netns.ts';
 import { netnsName, type LabPaths } from './paths.ts';
 import { run, waitUntil, type Progress } from './sh.ts';
 import { stopPrograms } from './supervisor.ts';
@@ -164,8 +165,12 @@ export async function drain(
   }
 }
 
-/** A leaving node's namespace (and anything still in it), its veths, /etc/netns files, state dir and host key. */
+/**
+ * A leaving node's namespace (and anything still in it), its own /run/netns (the metadata agent's namespaces, and its
+ * shared mount, which `lab down` looks for only on the spec's nodes), its veths, /etc/netns files, state dir and host key.
+ */
 export async function removeNode(before: Lab, paths: LabPaths, node: LabNode): Promise<string> {
+  const netns = await removeNodeNetns(paths, node.name);
   const whole = planTopology(before);
   const mine = {
     ...whole,
@@ -176,7 +181,7 @@ export async function removeNode(before: Lab, paths: LabPaths, node: LabNode): P
   const removed = await destroyTopology(mine);
   const state = [paths.node(node.name), paths.hostKey(node.name), `${paths.hostKey(node.name)}.pub`];
   for (const f of state) rmSync(f, { recursive: true, force: true });
-  return removed;
+  return netns.length ? `${removed}; its /run/netns with ${netns.join(', ')}` : removed;
 }
 
 // ---------------------------------------------------------------- forgetting, once the control plane runs
