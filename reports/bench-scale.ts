@@ -1,21 +1,30 @@
-// `npm run bench:scale [-- --runs N]`: a compute node joining and leaving the running lab, timed. Each run: the
-// lab's spec grown by one compute node (extra-node.ts, from the lab's own addressing), `lab up` with it (the join),
-// then `lab up` with the lab's own spec (the leave: drained, forgotten, removed). The table keeps both wall times,
-// what each `up` started, restarted and stopped, and where the join spent its time. The lab must be up.
+// `npm run bench:scale [-- --runs N] [--part join|growth]`: how the lab and the gate scale, into
+// reports/bench/scale.{md,json}. Two parts (both by default; a part not re-run keeps its last results):
+// - growth: per layer, wall time against the number of nodes (reports/bench-growth.ts); the lab it starts from is
+//   brought back at the end;
+// - join: a compute node joining and leaving the running lab, timed. Each run: the lab's spec grown by one compute
+//   node (extra-node.ts, from the lab's own addressing), `lab up` with it (the join), then `lab up` with the lab's own
+//   spec (the leave: drained, forgotten, removed). It keeps both wall times, what each `up` started, restarted and
+//   stopped, and where the join spent its time.
+// The lab must be up.
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { loadLab, repoRoot } from '../helpers/lab/load.ts';
 import { withExtraCompute, writeSpecCopy } from '../provision/local/extra-node.ts';
 import { status } from '../provision/local/index.ts';
 import { machine, median, stepTimes, writeBench } from './bench-out.ts';
+import { configs, type Growth, growthMarkdown, measure, singleNode } from './bench-growth.ts';
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const runs = Number(arg('--runs') ?? 3);
+const part = arg('--part');
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs wants a whole number ≥ 1, got ${arg('--runs')}`);
+if (part && part !== 'join' && part !== 'growth') throw new Error(`--part wants join or growth, got ${part}`);
 const lab = loadLab();
 if (lab.provider !== 'local') throw new Error(`bench:scale scales the embedded lab: lab ${lab.name} is not local`);
 if (!(await status(lab)).up) throw new Error(`bench:scale needs lab ${lab.name} up: run npm run lab -- up first`);
-const grown = withExtraCompute(lab);
-const grownFile = writeSpecCopy(lab, grown.spec, join(repoRoot, 'reports/tmp/bench-scale'));
+const scratch = join(repoRoot, 'reports/tmp/bench-scale');
 
 interface Up {
   wallS: number;
@@ -24,6 +33,8 @@ interface Up {
   changes: string[];
   steps: Record<string, number>;
 }
+interface Join { lab: string; node: string; runs: number; samples: { run: number; join: Up; leave: Up }[] }
+interface Saved { machine: string; date: string; growth?: Growth & { runs: number }; join?: Join }
 
 async function up(file: string): Promise<Up> {
   const t0 = performance.now();
@@ -36,45 +47,80 @@ async function up(file: string): Promise<Up> {
   return { wallS: (performance.now() - t0) / 1000, exit: r.exitCode ?? -1, changes, steps: stepTimes(out) };
 }
 
-const samples: { run: number; join: Up; leave: Up }[] = [];
-for (let n = 1; n <= runs; n++) {
-  const joined = await up(grownFile);
-  const left = await up(lab.file);
-  samples.push({ run: n, join: joined, leave: left });
-  process.stdout.write(`run ${n}/${runs}: join ${joined.wallS.toFixed(1)} s (exit ${joined.exit}), ` +
-    `leave ${left.wallS.toFixed(1)} s (exit ${left.exit})\n`);
-  if (joined.exit !== 0 || left.exit !== 0) break;
+async function measureJoin(): Promise<Join> {
+  const grown = withExtraCompute(lab);
+  const grownFile = writeSpecCopy(lab, grown.spec, join(scratch, 'join'));
+  const samples: Join['samples'] = [];
+  for (let n = 1; n <= runs; n++) {
+    const joined = await up(grownFile);
+    const left = await up(lab.file);
+    samples.push({ run: n, join: joined, leave: left });
+    process.stdout.write(`run ${n}/${runs}: join ${joined.wallS.toFixed(1)} s (exit ${joined.exit}), ` +
+      `leave ${left.wallS.toFixed(1)} s (exit ${left.exit})\n`);
+    if (joined.exit !== 0 || left.exit !== 0) break;
+  }
+  return { lab: lab.name, node: grown.node, runs, samples };
 }
 
-const med = (xs: number[]) => (xs.length ? median(xs).toFixed(1) : '—');
-const first = samples[0];
-const slow = Object.entries(first?.join.steps ?? {}).filter(([, s]) => s >= 2).sort((a, b) => b[1] - a[1]);
+function joinMarkdown(j: Join): string[] {
+  const med = (xs: number[]) => (xs.length ? median(xs).toFixed(1) : '—');
+  const first = j.samples[0];
+  const slow = Object.entries(first?.join.steps ?? {}).filter(([, s]) => s >= 2).sort((a, b) => b[1] - a[1]);
+  return [
+    `## Compute node ${j.node} joining and leaving the running lab \`${j.lab}\``,
+    '',
+    `Each run: \`lab up --lab <spec + ${j.node}>\` (join), then \`lab up --lab ${j.lab}\` (leave).`,
+    '',
+    '| run | join (s) | exit | leave (s) | exit |',
+    '|---|---|---|---|---|',
+    ...j.samples.map((s) =>
+      `| ${s.run} | ${s.join.wallS.toFixed(1)} | ${s.join.exit} | ${s.leave.wallS.toFixed(1)} | ${s.leave.exit} |`),
+    '',
+    `Median: join ${med(j.samples.map((s) => s.join.wallS))} s, leave ${med(j.samples.map((s) => s.leave.wallS))} s.`,
+    '',
+    '### What the first join changed',
+    '',
+    ...(first?.join.changes ?? []).map((l) => `    ${l.trim()}`),
+    '',
+    '### What the first leave changed',
+    '',
+    ...(first?.leave.changes ?? []).map((l) => `    ${l.trim()}`),
+    '',
+    '### Where the first join spent its time (steps of 2 s or more)',
+    '',
+    '| step | s |',
+    '|---|---|',
+    ...slow.map(([name, s]) => `| ${name} | ${s.toFixed(1)} |`),
+    '',
+  ];
+}
+
+const jsonFile = join(repoRoot, 'reports/bench/scale.json');
+const before = existsSync(jsonFile) ? (JSON.parse(readFileSync(jsonFile, 'utf8')) as Partial<Saved>) : {};
+// scale.json before the growth part held the join part at its top level.
+const saved: Saved = {
+  machine: machine(), date: new Date().toISOString().slice(0, 10),
+  growth: before.growth,
+  join: before.join ?? ('samples' in before ? (before as unknown as Join) : undefined),
+};
+
+if (part !== 'growth') saved.join = await measureJoin();
+if (part !== 'join') {
+  const cs = configs(lab, scratch, singleNode());
+  const growth = await measure(cs, runs, (s) => process.stdout.write(`${s}\n`));
+  saved.growth = { ...growth, runs };
+  const last = cs.at(-1)!;
+  process.stdout.write(`bringing lab ${lab.name} back as it was\n`);
+  await execa('npx', ['tsx', 'provision/cli.ts', 'down', '--purge', '--lab', last.file], { cwd: repoRoot });
+  await up(lab.file);
+}
+
 const md = [
-  `# Scaling the running lab — lab \`${lab.name}\`, compute node ${grown.node} joining and leaving`,
+  `# Scaling — lab \`${lab.name}\``,
   '',
-  `Each run: \`lab up --lab <spec + ${grown.node}>\` (join), then \`lab up --lab ${lab.name}\` (leave). ` +
-    `Machine: ${machine()}. Date: ${new Date().toISOString().slice(0, 10)}.`,
+  `Machine: ${saved.machine}. Date: ${saved.date}. Generated by \`npm run bench:scale\` (reports/bench-scale.ts).`,
   '',
-  '| run | join (s) | exit | leave (s) | exit |',
-  '|---|---|---|---|---|',
-  ...samples.map((s) =>
-    `| ${s.run} | ${s.join.wallS.toFixed(1)} | ${s.join.exit} | ${s.leave.wallS.toFixed(1)} | ${s.leave.exit} |`),
-  '',
-  `Median: join ${med(samples.map((s) => s.join.wallS))} s, leave ${med(samples.map((s) => s.leave.wallS))} s.`,
-  '',
-  '## What the first join changed',
-  '',
-  ...(first?.join.changes ?? []).map((l) => `    ${l.trim()}`),
-  '',
-  '## What the first leave changed',
-  '',
-  ...(first?.leave.changes ?? []).map((l) => `    ${l.trim()}`),
-  '',
-  '## Where the first join spent its time (steps of 2 s or more)',
-  '',
-  '| step | s |',
-  '|---|---|',
-  ...slow.map(([name, s]) => `| ${name} | ${s.toFixed(1)} |`),
-  '',
+  ...(saved.growth ? growthMarkdown(saved.growth) : []),
+  ...(saved.join ? joinMarkdown(saved.join) : []),
 ].join('\n');
-writeBench('scale', md, { lab: lab.name, node: grown.node, runs, machine: machine(), samples });
+writeBench('scale', md, saved);

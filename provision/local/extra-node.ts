@@ -78,3 +78,15 @@ export function writeSpecCopy(lab: Lab, spec: LabSpec, dir: string): string {
   }
   return file;
 }
+
+/**
+ * The spec with Nova's fake driver on every compute node (no guests): what a compute-light node costs, for the scale
+ * benchmark. The guest data plane is then declared missing, as the embedded spec's own comment says to.
+ */
+export function withFakeCompute(spec: LabSpec): LabSpec {
+  const light = structuredClone(spec);
+  light.compute = { ...light.compute, hypervisorType: 'fake', virtType: 'fake' };
+  const lacks = { ...light.capabilities?.lacks, 'guest-dataplane': 'Nova\'s fake driver: no guests (scale benchmark)' };
+  light.capabilities = { ...light.capabilities, lacks };
+  return light;
+}
