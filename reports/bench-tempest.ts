@@ -1,9 +1,13 @@
-// `npm run bench [-- --runs N] [--only tempest|stackgate] [--prepare]`: Tempest's smoke set (Debian's `tempest`)
+// `npm run bench [-- --runs N] [--only tempest|stackgate] [--prepare] [--drills a,b]`: Tempest's smoke set (Debian's
+// `tempest`)
 // and stackgate's full acceptance (`npm test`) against the running embedded lab, alternately, N runs each (default
 // 3): wall time, tests run/passed/failed/skipped, decisions of the lab covered, cloud resources left behind.
 // Medians, min/max and the stackgate/Tempest ratio into reports/bench/tempest-vs-stackgate.{md,json}.
 // A benchmark, not a test. Needs root (apt, `ip netns exec`). `--prepare` configures Tempest, lists its smoke set
-// and stops; `--only` measures one side (the report is written only when both sides ran).
+// and stops; `--only` measures one side (the report is written only when both sides ran). `--drills` then injects
+// each named drill of the lab in turn (provision/local/drills), runs both once against the drilled lab, reverts it and
+// waits for the lab to be ready again: the agreement table (healthy: both green; drilled: both red). Under a drill
+// stackgate runs as `npm test` without its `lab ensure` step, which would only wait for the drilled service.
 //
 // Tempest is configured from the lab spec and the running cloud at run time: the admin credentials come from the
 // lab's clouds.yaml (written only into the git-ignored workspace .stackgate/<lab>/tempest/, mode 0600), TLS is
@@ -21,7 +25,8 @@ import { loadLab, repoRoot } from '../helpers/lab/load.ts';
 import { ApiError, Cloud } from '../helpers/openstack/cloud.ts';
 import { loadCredentials } from '../helpers/openstack/credentials.ts';
 import type { CheckResult, Verdict } from '../helpers/gate/verdict.ts';
-import { labPaths, netnsName } from '../provision/local/index.ts';
+import { findDrill } from '../provision/local/drills/index.ts';
+import { ensure, labPaths, netnsName } from '../provision/local/index.ts';
 import { layout } from '../provision/local/openstack/common.ts';
 import { median } from './bench-out.ts';
 
@@ -32,6 +37,7 @@ const arg = (name: string) => {
 const runs = Number(arg('runs') ?? 3);
 const only = arg('only');
 const prepareOnly = process.argv.includes('--prepare');
+const drillNames = arg('drills')?.split(',').filter(Boolean) ?? [];
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs wants a whole number ≥ 1, got ${arg('runs')}`);
 if (only && only !== 'tempest' && only !== 'stackgate') throw new Error(`--only wants tempest or stackgate, got ${only}`);
 
@@ -318,7 +324,9 @@ function leftovers(before: Snapshot, after: Snapshot): Leftovers {
 
 interface Sample {
   readonly tool: 'tempest' | 'stackgate';
-  readonly run: number;
+  readonly run: number | string;
+  /** The drill in place during the run (the agreement runs); none for the measured healthy runs. */
+  readonly drill?: string;
   readonly wallS: number;
   readonly exitCode: number;
   readonly tests: number;
@@ -359,7 +367,7 @@ const TEMPEST_PROVES: { decision: string; tests: RegExp[]; why: string }[] = [
   { decision: 'CMP-04', tests: [/tempest\.scenario\.test_network_basic_ops\./], why: 'a server booted and was reached over SSH on a floating IP' },
 ];
 
-async function tempestRun(i: number, p: Prepared, cloud: Cloud): Promise<Sample> {
+async function tempestRun(i: number | string, p: Prepared, cloud: Cloud): Promise<Sample> {
   const before = await snapshot(cloud);
   const logFile = join(scratchRoot, `tempest-${i}.log`);
   const { wallS, exitCode } = await locked(['ip', 'netns', 'exec', ns, 'tempest', ...tempestArgs(p)], { cwd: workspace, env: { PATH, HOME: process.env.HOME ?? '/root' }, extendEnv: false, logFile });
@@ -398,12 +406,12 @@ async function tempestRun(i: number, p: Prepared, cloud: Cloud): Promise<Sample>
 let decisionsTotal = 0;
 const decisionCount = () => decisionsTotal;
 
-async function stackgateRun(i: number, cloud: Cloud): Promise<Sample> {
+async function stackgateRun(i: number | string, cloud: Cloud, ensureFirst = true): Promise<Sample> {
   const scratch = join(scratchRoot, `stackgate-${i}`);
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
   const before = await snapshot(cloud);
-  const { wallS, exitCode } = await locked(['npm', 'test'], {
+  const { wallS, exitCode } = await locked(ensureFirst ? ['npm', 'test'] : ['npx', 'tsx', 'helpers/gate/test-run.ts'], {
     cwd: repoRoot,
     env: { STACKGATE_LAB: lab.file, STACKGATE_REPORTS: scratch, STACKGATE_ALLURE_RESULTS: join(scratch, 'allure-results'), FORCE_COLOR: '0', STACKGATE_RUN: '', STACKGATE_RUN_PID: '' },
     extendEnv: true,
@@ -471,10 +479,41 @@ function summarise(samples: Sample[]) {
   };
 }
 
+/** Healthy: both green; under each drill: both red, and which of the checks the drill names stackgate failed. */
+function agreement(samples: readonly Sample[], drills: readonly { name: string; checks: readonly string[] }[]): string[] {
+  const red = (s: Sample | undefined) => (s === undefined ? '—' : s.failed > 0 || s.exitCode !== 0 ? 'red' : 'green');
+  const healthy = (tool: Sample['tool']) => {
+    const xs = samples.filter((s) => s.tool === tool && !s.drill);
+    return xs.length ? (xs.every((s) => red(s) === 'green') ? 'green' : 'red') : '—';
+  };
+  const rows = drills.map((d) => {
+    const t = samples.find((s) => s.tool === 'tempest' && s.drill === d.name);
+    const g = samples.find((s) => s.tool === 'stackgate' && s.drill === d.name);
+    const caught = d.checks.filter((c) => g?.failures.some((f) => f.startsWith(`${c}:`)));
+    const agree = red(t) === 'red' && red(g) === 'red' ? 'yes' : 'NO';
+    return `| ${d.name} | red | ${red(t)} (${t?.failed ?? '—'} failed) | ${red(g)} (${g?.failed ?? '—'} failed; ` +
+      `named checks failed: ${caught.join(', ') || 'none'} of ${d.checks.join(', ')}) | ${agree} |`;
+  });
+  const [th, gh] = [healthy('tempest'), healthy('stackgate')];
+  return [
+    '## Agreement',
+    '',
+    'Healthy: every measured run above. Drilled: one run of each against the lab with the drill in place (the same',
+    'drills the self-tests inject), then reverted and the lab ready again before the next.',
+    '',
+    '| lab | expected | Tempest smoke | stackgate | agree |',
+    '|---|---|---|---|---|',
+    `| healthy | green | ${th} | ${gh} | ${th === 'green' && gh === 'green' ? 'yes' : 'NO'} |`,
+    ...rows,
+    '',
+  ];
+}
+
 const fmt = (x: { median: number; min: number; max: number }, digits = 0) => `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`;
 
 async function main() {
   mkdirSync(scratchRoot, { recursive: true });
+  const drills = drillNames.map((n) => findDrill(lab, n)); // an unknown name stops here, before anything runs
   const cloud = await Cloud.connect(lab);
   const samples: Sample[] = [];
   let prepared: Prepared | undefined;
@@ -499,14 +538,32 @@ async function main() {
         for (const f of s.failures.slice(0, 10)) log(`    failed: ${f}`);
       }
     }
+    for (const drill of drills) {
+      log(`drill ${drill.name}: ${drill.description}`);
+      await drill.inject(lab);
+      try {
+        for (const tool of ['tempest', 'stackgate'] as const) {
+          if (only && only !== tool) continue;
+          const s = tool === 'tempest'
+            ? await tempestRun(`drill-${drill.name}`, prepared!, cloud)
+            : await stackgateRun(`drill-${drill.name}`, cloud, false);
+          samples.push({ ...s, drill: drill.name });
+          writeFileSync(join(scratchRoot, 'samples.json'), `${JSON.stringify(samples, null, 2)}\n`);
+          log(`${tool} under ${drill.name}: ${s.wallS.toFixed(1)} s, exit ${s.exitCode}, ${s.passed} passed, ${s.failed} failed`);
+        }
+      } finally {
+        await drill.revert(lab);
+        await ensure(lab, { log: (l) => log(`  ${l}`) });
+      }
+    }
   } finally {
     if (only !== 'stackgate' && !prepareOnly) await removeFlavors(cloud).catch((e: unknown) => log(`could not remove the benchmark flavors: ${(e as Error).message}`));
     await cloud.close();
   }
   if (only) return;
 
-  const t = samples.filter((s) => s.tool === 'tempest');
-  const g = samples.filter((s) => s.tool === 'stackgate');
+  const t = samples.filter((s) => s.tool === 'tempest' && !s.drill);
+  const g = samples.filter((s) => s.tool === 'stackgate' && !s.drill);
   for (const s of t) (s as { decisionsTotal: number }).decisionsTotal = decisionsTotal;
   const T = summarise(t);
   const G = summarise(g);
@@ -539,8 +596,9 @@ async function main() {
     `| cloud resources left behind | ${fmt(T.leftovers)} | ${fmt(G.leftovers)} |`,
     `| exit codes | ${t.map((s) => s.exitCode).join(', ')} | ${g.map((s) => s.exitCode).join(', ')} |`,
     '',
-    `**Ratio stackgate / Tempest (median wall time): ${ratio.toFixed(2)}** (goal: ≤ 0.33).`,
+    `**Ratio stackgate / Tempest (median wall time): ${ratio.toFixed(2)}** (goal: ≤ 0.05).`,
     '',
+    ...agreement(samples, drills),
     '## Runs',
     '',
     '| tool | run | wall (s) | exit | tests | passed | failed | skipped | decisions | left behind |',
