@@ -27,13 +27,14 @@ export interface Run {
   readonly layers: Record<string, number>;
   readonly full: number;
   readonly exit: number;
-  readonly passed: number;
-  readonly failed: number;
-  readonly skipped: number;
+  /** From decisions.json; absent where the run was taken from the benchmark's log (see the entry's note). */
+  readonly passed?: number;
+  readonly failed?: number;
+  readonly skipped?: number;
 }
 
 export interface Growth {
-  readonly configs: { config: Config; upS: number; upExit: number; runs: Run[] }[];
+  readonly configs: { config: Config; upS: number; upExit: number; runs: Run[]; note?: string }[];
 }
 
 /** The configurations of the issue: the lab as it is and with one more real compute node; 3, 4 and 6 compute-light
@@ -74,8 +75,13 @@ async function timed(cmd: string, args: string[], env: Record<string, string>) {
 
 const lab = (c: Config) => ['provision/cli.ts', '--lab', c.file];
 
-/** Bring each configuration up in turn and time every acceptance layer on its own and `npm test`, `runs` times. */
-export async function measure(cs: readonly Config[], runs: number, log: (s: string) => void): Promise<Growth> {
+/**
+ * Bring each configuration up in turn and time every acceptance layer on its own and `npm test`, `runs` times; `done`
+ * gets each configuration's results as soon as it has them (an interrupted benchmark keeps what it measured). The lab
+ * must be up as the first configuration's lab (same name and compute driver).
+ */
+export async function measure(cs: readonly Config[], runs: number, log: (s: string) => void,
+  done: (entry: Growth['configs'][number]) => void = () => {}): Promise<Growth> {
   const result: Growth['configs'] = [];
   let current: Config | undefined = cs[0];
   for (const c of cs) {
@@ -88,7 +94,10 @@ export async function measure(cs: readonly Config[], runs: number, log: (s: stri
     log(`${c.id}: up ${u.s.toFixed(1)} s, exit ${u.exit}`);
     const entry = { config: c, upS: u.s, upExit: u.exit, runs: [] as Run[] };
     result.push(entry);
-    if (u.exit !== 0) continue;
+    if (u.exit !== 0) {
+      done(entry);
+      continue;
+    }
     for (let i = 0; i < runs; i++) {
       const layers: Record<string, number> = {};
       for (const layer of ACCEPTANCE) {
@@ -106,6 +115,7 @@ export async function measure(cs: readonly Config[], runs: number, log: (s: stri
       log(`${c.id} run ${i + 1}/${runs}: npm test ${full.s.toFixed(1)} s (exit ${full.exit}); ` +
         Object.entries(layers).map(([l, s]) => `${l} ${s.toFixed(1)}`).join(', '));
     }
+    done(entry);
   }
   return { configs: result };
 }
@@ -130,7 +140,7 @@ export function growthMarkdown(g: Growth): string[] {
       layers: Object.fromEntries(ACCEPTANCE.map((l) => [l, med((r) => r.layers[l] ?? NaN)])),
       full: med((r) => r.full),
       exits: runs.map((r) => r.exit).join(', ') || '—',
-      checks: last ? `${last.passed} / ${last.failed} / ${last.skipped}` : '—',
+      checks: last?.passed !== undefined ? `${last.passed} / ${last.failed} / ${last.skipped}` : '—',
     };
   });
   // The quick layers' growth per node, over the configurations of the lab's own shape with the fake driver (same
@@ -157,6 +167,8 @@ export function growthMarkdown(g: Growth): string[] {
     ...rows.map((r) => `| ${r.config.id} | ${r.config.lab} | ${r.config.nodes} | ${r.config.computeNodes} | ` +
       `${f1(r.upS)}${r.upExit ? ` (exit ${r.upExit})` : ''} | ${ACCEPTANCE.map((l) => f1(r.layers[l])).join(' | ')} | ` +
       `${f1(r.full)} | ${r.exits} | ${r.checks} |`),
+    '',
+    ...g.configs.flatMap((e) => (e.note ? [`- ${e.config.id}: ${e.note}`] : [])),
     '',
     `Growth per added node (least squares over ${family.map((r) => r.config.id).join(', ') || '—'}, s/node): ` +
       `${perNode.join(', ')}.`,

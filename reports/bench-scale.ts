@@ -1,13 +1,13 @@
-// `npm run bench:scale [-- --runs N] [--part join|growth]`: how the lab and the gate scale, into
+// `npm run bench:scale [-- --runs N] [--part join|growth] [--configs a,b]`: how the lab and the gate scale, into
 // reports/bench/scale.{md,json}. Two parts (both by default; a part not re-run keeps its last results):
 // - growth: per layer, wall time against the number of nodes (reports/bench-growth.ts); the lab it starts from is
-//   brought back at the end;
+//   brought back at the end; `--configs` measures only those (e.g. fake-3,fake-4), keeping the others' last results;
 // - join: a compute node joining and leaving the running lab, timed. Each run: the lab's spec grown by one compute
 //   node (extra-node.ts, from the lab's own addressing), `lab up` with it (the join), then `lab up` with the lab's own
 //   spec (the leave: drained, forgotten, removed). It keeps both wall times, what each `up` started, restarted and
 //   stopped, and where the join spent its time.
 // The lab must be up.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { loadLab, repoRoot } from '../helpers/lab/load.ts';
@@ -19,6 +19,7 @@ import { configs, type Growth, growthMarkdown, measure, singleNode } from './ben
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const runs = Number(arg('--runs') ?? 3);
 const part = arg('--part');
+const only = arg('--configs')?.split(',').filter(Boolean);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs wants a whole number ≥ 1, got ${arg('--runs')}`);
 if (part && part !== 'join' && part !== 'growth') throw new Error(`--part wants join or growth, got ${part}`);
 const lab = loadLab();
@@ -34,7 +35,7 @@ interface Up {
   steps: Record<string, number>;
 }
 interface Join { lab: string; node: string; runs: number; samples: { run: number; join: Up; leave: Up }[] }
-interface Saved { machine: string; date: string; growth?: Growth & { runs: number }; join?: Join }
+interface Saved { machine: string; date: string; growth?: Growth; join?: Join }
 
 async function up(file: string): Promise<Up> {
   const t0 = performance.now();
@@ -106,9 +107,17 @@ const saved: Saved = {
 
 if (part !== 'growth') saved.join = await measureJoin();
 if (part !== 'join') {
-  const cs = configs(lab, scratch, singleNode());
-  const growth = await measure(cs, runs, (s) => process.stdout.write(`${s}\n`));
-  saved.growth = { ...growth, runs };
+  const all = configs(lab, scratch, singleNode());
+  const unknown = (only ?? []).filter((id) => !all.some((c) => c.id === id));
+  if (unknown.length) throw new Error(`--configs: no configuration ${unknown.join(', ')} (there are ${all.map((c) => c.id).join(', ')})`);
+  const cs = only ? all.filter((c) => only.includes(c.id)) : all;
+  // Each configuration's results replace its earlier ones as soon as they are in; the order stays the list's.
+  const kept = new Map((saved.growth?.configs ?? []).map((e) => [e.config.id, e]));
+  await measure(cs, runs, (s) => process.stdout.write(`${s}\n`), (entry) => {
+    kept.set(entry.config.id, entry);
+    saved.growth = { configs: all.flatMap((c) => (kept.has(c.id) ? [kept.get(c.id)!] : [])) };
+    writeFileSync(jsonFile, `${JSON.stringify(saved, null, 2)}\n`);
+  });
   const last = cs.at(-1)!;
   process.stdout.write(`bringing lab ${lab.name} back as it was\n`);
   await execa('npx', ['tsx', 'provision/cli.ts', 'down', '--purge', '--lab', last.file], { cwd: repoRoot });

@@ -85,7 +85,9 @@ export function writeSpecCopy(lab: Lab, spec: LabSpec, dir: string): string {
  */
 export function withFakeCompute(spec: LabSpec): LabSpec {
   const light = structuredClone(spec);
-  light.compute = { ...light.compute, hypervisorType: 'fake', virtType: 'fake' };
+  // No guest image either: the run uploads its own test image where the spec names none.
+  const { guestImage: _none, ...compute } = light.compute ?? {};
+  light.compute = { ...compute, hypervisorType: 'fake', virtType: 'fake' };
   const lacks = { ...light.capabilities?.lacks, 'guest-dataplane': 'Nova\'s fake driver: no guests (scale benchmark)' };
   light.capabilities = { ...light.capabilities, lacks };
   return light;
