@@ -24,7 +24,10 @@ if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs wants a whole n
 if (part && part !== 'join' && part !== 'growth') throw new Error(`--part wants join or growth, got ${part}`);
 const lab = loadLab();
 if (lab.provider !== 'local') throw new Error(`bench:scale scales the embedded lab: lab ${lab.name} is not local`);
-if (!(await status(lab)).up) throw new Error(`bench:scale needs lab ${lab.name} up: run npm run lab -- up first`);
+/** The lab up as `spec` says (the growth part may start from one of its own configurations). */
+async function needUp(spec: typeof lab) {
+  if (!(await status(spec)).up) throw new Error(`bench:scale needs lab ${spec.name} up as ${spec.file} says: npm run lab -- up --lab ${spec.file}`);
+}
 const scratch = join(repoRoot, 'reports/tmp/bench-scale');
 
 interface Up {
@@ -105,12 +108,16 @@ const saved: Saved = {
   join: before.join ?? ('samples' in before ? (before as unknown as Join) : undefined),
 };
 
-if (part !== 'growth') saved.join = await measureJoin();
+if (part !== 'growth') {
+  await needUp(lab);
+  saved.join = await measureJoin();
+}
 if (part !== 'join') {
   const all = configs(lab, scratch, singleNode());
   const unknown = (only ?? []).filter((id) => !all.some((c) => c.id === id));
   if (unknown.length) throw new Error(`--configs: no configuration ${unknown.join(', ')} (there are ${all.map((c) => c.id).join(', ')})`);
   const cs = only ? all.filter((c) => only.includes(c.id)) : all;
+  await needUp(loadLab(cs[0]!.file));
   // Each configuration's results replace its earlier ones as soon as they are in; the order stays the list's.
   const kept = new Map((saved.growth?.configs ?? []).map((e) => [e.config.id, e]));
   await measure(cs, runs, (s) => process.stdout.write(`${s}\n`), (entry) => {
