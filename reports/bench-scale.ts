@@ -1,4 +1,4 @@
-// `npm run bench:scale [-- --runs N] [--part join|growth] [--configs a,b]`: how the lab and the gate scale, into
+// `npm run bench:scale [-- --runs N] [--part join|growth|none] [--configs a,b]`: how the lab and the gate scale, into
 // reports/bench/scale.{md,json}. Two parts (both by default; a part not re-run keeps its last results):
 // - growth: per layer, wall time against the number of nodes (reports/bench-growth.ts); the lab it starts from is
 //   brought back at the end; `--configs` measures only those (e.g. fake-3,fake-4), keeping the others' last results;
@@ -21,7 +21,8 @@ const runs = Number(arg('--runs') ?? 3);
 const part = arg('--part');
 const only = arg('--configs')?.split(',').filter(Boolean);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs wants a whole number ≥ 1, got ${arg('--runs')}`);
-if (part && part !== 'join' && part !== 'growth') throw new Error(`--part wants join or growth, got ${part}`);
+// --part none measures nothing: the table written again from scale.json (after a note was added to it, say).
+if (part && !['join', 'growth', 'none'].includes(part)) throw new Error(`--part wants join, growth or none, got ${part}`);
 const lab = loadLab();
 if (lab.provider !== 'local') throw new Error(`bench:scale scales the embedded lab: lab ${lab.name} is not local`);
 /** The lab up as `spec` says (the growth part may start from one of its own configurations). */
@@ -108,11 +109,11 @@ const saved: Saved = {
   join: before.join ?? ('samples' in before ? (before as unknown as Join) : undefined),
 };
 
-if (part !== 'growth') {
+if (part === undefined || part === 'join') {
   await needUp(lab);
   saved.join = await measureJoin();
 }
-if (part !== 'join') {
+if (part === undefined || part === 'growth') {
   const all = configs(lab, scratch, singleNode());
   const unknown = (only ?? []).filter((id) => !all.some((c) => c.id === id));
   if (unknown.length) throw new Error(`--configs: no configuration ${unknown.join(', ')} (there are ${all.map((c) => c.id).join(', ')})`);
