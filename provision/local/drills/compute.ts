@@ -16,14 +16,14 @@ import { providerOfHost } from '../../../helpers/openstack/placement.ts';
 import { KINDS } from '../../../helpers/openstack/resources.ts';
 import { waitFor } from '../../../helpers/openstack/wait.ts';
 import { guestsRun, layout } from '../openstack/common.ts';
-import { novaCompute } from '../openstack/compute.ts';
+import { novaCompute, novaComputeDir } from '../openstack/compute.ts';
 import { horizon, horizonLoginPage, horizonSettings } from '../openstack/horizon.ts';
 import { cloudsFile } from '../openstack/keystone.ts';
 import { externalBridge, ovsRun } from '../openstack/ovn.ts';
 import { labPaths, netnsName } from '../paths.ts';
 import { run, tryRun, waitUntil } from '../sh.ts';
 import { editDrill, notEnabledAtBoot, novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
-import { glanceNoAuth } from './storage.ts';
+import { glanceNoAuth, restartNovaCompute } from './storage.ts';
 
 
 function firstWith(lab: Lab, role: 'compute' | 'control'): LabNode {
@@ -400,9 +400,49 @@ function apiFirewalledFromTenants(lab: Lab): Drill | undefined {
   };
 }
 
+/** A line added to [DEFAULT] of nova.conf on every compute node, nova-compute restarted. */
+const novaDefaultDrill = (meta: Omit<Drill, 'inject' | 'revert'>, line: string) => editDrill(
+  meta,
+  (lab) => layout(lab).compute.map((node) => ({
+    file: `${novaComputeDir(lab, labPaths(lab.name), node)}/nova.conf`,
+    edit: (text: string) => text.replace(/^\[DEFAULT\]\n/m, `[DEFAULT]\n${line}\n`),
+  })),
+  restartNovaCompute,
+);
+
+const configDrive = (lab: Lab) => guestsRun(lab) && lab.spec.compute?.configDrive !== false;
+
+/**
+ * nova-compute cannot build a config drive, as on a compute node without genisoimage (what Tempest's
+ * test_server_basic_ops found in this lab): Nova's mkisofs_cmd names a program that does not exist. A server asked
+ * for with a config drive goes to ERROR.
+ */
+const NO_GENISOIMAGE = '/usr/lib/stackgate-drill/no-genisoimage';
+const configDriveUnbuildable = (lab: Lab): Drill | undefined => (!configDrive(lab) ? undefined : novaDefaultDrill({
+  name: 'compute-config-drive-unbuildable',
+  description: `nova-compute's mkisofs_cmd is ${NO_GENISOIMAGE} (no genisoimage) on every compute node`,
+  decisions: ['CMP-04', 'CMP-07'],
+  checks: ['compute.server-boot'],
+  blocked: ['compute.config-drive'],
+  object: 'went to ERROR',
+}, `mkisofs_cmd = ${NO_GENISOIMAGE}`));
+
+/**
+ * The config drive built as VFAT, which the guest (like any image without a FAT driver) cannot read: the server
+ * boots and answers, the config-2 volume is there, its metadata is not.
+ */
+const configDriveUnreadable = (lab: Lab): Drill | undefined => (!configDrive(lab) ? undefined : novaDefaultDrill({
+  name: 'compute-config-drive-unreadable',
+  description: 'nova-compute writes config drives as VFAT (config_drive_format = vfat), which the guest cannot mount',
+  decisions: ['CMP-07'],
+  checks: ['compute.config-drive'],
+  object: 'does not mount',
+}, 'config_drive_format = vfat'));
+
 export const computeDrillsFor = (lab: Lab): Drill[] =>
   [
     novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentialsFor(lab), tokenOtherProject,
     leakedResource, northSouthCut(lab), glanceNoAuth(lab), horizonKeystoneUnreachable(lab),
-    serviceNotEnabledAtBoot(lab), apiFirewalledFromTenants(lab),
+    serviceNotEnabledAtBoot(lab), apiFirewalledFromTenants(lab), configDriveUnbuildable(lab),
+    configDriveUnreadable(lab),
   ].filter((d) => d !== undefined);
