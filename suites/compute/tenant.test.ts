@@ -165,7 +165,7 @@ check('compute.config-drive', "Each guest finds its config drive, as Tempest rea
 /** Tempest's way (remote_client.mount_config_drive): the device labelled config-2, mounted, its metadata read. */
 const CONFIG_DRIVE_READ = [
   'dev=$(blkid -L config-2 -o device) || { echo "no config-2 volume; blkid lists:"; blkid; exit 0; }',
-  'mkdir -p /mnt/config-2 && mount -o ro "$dev" /mnt/config-2 || { echo "config-2 on $dev does not mount"; exit 0; }',
+  'mkdir -p /mnt/config-2 && mount -o ro "$dev" /mnt/config-2 || { echo "the config-2 volume $dev does not mount"; exit 0; }',
   'echo "config-2 on $dev"; cat /mnt/config-2/openstack/latest/meta_data.json; echo; umount /mnt/config-2',
 ].join('\n');
 
