@@ -8,6 +8,7 @@ import { layout } from '../openstack/common.ts';
 import { glanceDir } from '../openstack/glance.ts';
 import { keystoneDir } from '../openstack/keystone.ts';
 import { waitUntil } from '../sh.ts';
+import { programStatus } from '../supervisor.ts';
 import { novaComputeDir } from '../openstack/compute.ts';
 import { labPaths } from '../paths.ts';
 import { makeVolatile } from '../reboot.ts';
@@ -199,7 +200,10 @@ function fernetKeysRotatedAtBoot(lab: Lab): Drill | undefined {
         `$1${rotate} && ${rotate} && `),
     }],
     async (lab) => {
+      // update stops a changed program and adds it back as configured: not started (the lab starts its programs).
       await supervisorctl(lab, 'update');
+      const state = (await programStatus(paths)).find((p) => p.program === program)?.state;
+      if (state !== 'RUNNING' && state !== 'STARTING') await supervisorctl(lab, 'start', program);
       await keystoneAnswers(lab);
     },
   );
