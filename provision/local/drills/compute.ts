@@ -5,7 +5,7 @@
  * state folder, so a revert after a crash needs no memory of the inject.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ledgerDir, Ledger } from '../../../helpers/gate/ledger.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
@@ -428,21 +428,45 @@ const configDriveUnbuildable = (lab: Lab): Drill | undefined => (!configDrive(la
 }, `mkisofs_cmd = ${NO_GENISOIMAGE}`));
 
 /**
- * The config drive built as VFAT, which the guest (like any image without a FAT driver) cannot read: the server
- * boots and answers, the config-2 volume is there, its metadata is not.
+ * The config drive built without its volume label (a genisoimage stand-in that drops `-V config-2`, as a broken
+ * mkisofs replacement would): the server boots and answers, and the guest finds no config-2 volume.
  */
-const configDriveUnreadable = (lab: Lab): Drill | undefined => (!configDrive(lab) ? undefined : novaDefaultDrill({
-  name: 'compute-config-drive-unreadable',
-  description: 'nova-compute writes config drives as VFAT (config_drive_format = vfat), which the guest cannot mount',
-  decisions: ['CMP-07'],
-  checks: ['compute.config-drive'],
-  object: 'does not mount',
-}, 'config_drive_format = vfat'));
+const UNLABELLED = `#!/bin/sh
+# stackgate drill compute-config-drive-unlabelled: genisoimage without the volume label Nova asks for
+skip=0
+for a do
+  shift
+  if [ "$skip" = 1 ]; then skip=0; continue; fi
+  if [ "$a" = -V ]; then skip=1; continue; fi
+  set -- "$@" "$a"
+done
+exec /usr/bin/genisoimage "$@"
+`;
+function configDriveUnlabelled(lab: Lab): Drill | undefined {
+  if (!configDrive(lab)) return undefined;
+  const script = join(labPaths(lab.name).root, 'drills', 'genisoimage-unlabelled');
+  const meta = {
+    name: 'compute-config-drive-unlabelled',
+    description: `nova-compute's mkisofs_cmd is ${script}, which builds the config drive without its config-2 label`,
+    decisions: ['CMP-07'],
+    checks: ['compute.config-drive'],
+    object: 'no config-2 volume',
+  };
+  const drill = novaDefaultDrill(meta, `mkisofs_cmd = ${script}`);
+  return {
+    ...drill,
+    async inject(lab) {
+      mkdirSync(dirname(script), { recursive: true });
+      writeFileSync(script, UNLABELLED, { mode: 0o755 });
+      await drill.inject(lab);
+    },
+  };
+}
 
 export const computeDrillsFor = (lab: Lab): Drill[] =>
   [
     novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentialsFor(lab), tokenOtherProject,
     leakedResource, northSouthCut(lab), glanceNoAuth(lab), horizonKeystoneUnreachable(lab),
     serviceNotEnabledAtBoot(lab), apiFirewalledFromTenants(lab), configDriveUnbuildable(lab),
-    configDriveUnreadable(lab),
+    configDriveUnlabelled(lab),
   ].filter((d) => d !== undefined);
