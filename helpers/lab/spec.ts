@@ -242,6 +242,8 @@ export interface LabSpec {
   compute?: {
     hypervisorType?: string;
     virtType?: 'kvm' | 'qemu' | 'fake';
+    /** The run's guests ask for a config drive (default true, as Tempest does). */
+    configDrive?: boolean;
     cpuMode?: string;
     cpuModel?: string;
     buildTimeoutSeconds?: number;

@@ -151,7 +151,7 @@ export class Cloud {
     readonly lab: Lab,
     readonly credentials: Credentials,
     private readonly agent: Agent,
-    readonly token: string,
+    private current: string,
     readonly projectId: string,
     /** The token's project; undefined for an unscoped token. */
     readonly project: TokenProject | undefined,
@@ -160,6 +160,22 @@ export class Cloud {
     readonly expiresAt: string,
     private readonly signal: AbortSignal | undefined,
   ) {}
+
+  /** The session's token (renew replaces it). */
+  get token(): string {
+    return this.current;
+  }
+
+  /**
+   * A new token for the same credentials, as a client does when its token is refused: after a reboot, the checks
+   * that judge data must not fail on a token the reboot invalidated (persist.token judges that, with the old token).
+   */
+  async renew(): Promise<void> {
+    const fresh = await Cloud.connect(this.lab, this.credentials, { signal: this.signal });
+    this.current = fresh.current;
+    this.trail.push(...fresh.trail);
+    await fresh.close();
+  }
 
   /** Authenticate with the user's credentials: a project-scoped token and its catalog. */
   static async connect(lab: Lab, credentials: Credentials = loadCredentials(lab), options: CloudOptions = {}): Promise<Cloud> {

@@ -413,8 +413,11 @@ export class Tenant {
         'server',
         this.guestWhat('vm', node),
         async (name) => {
+          // A config drive as Tempest asks for one: what a cloud that cannot build it (no genisoimage) fails on.
+          const drive = this.lab.spec.compute?.configDrive === false ? {} : { config_drive: true };
           const server = {
-            name, imageRef: image.id, flavorRef: flavor.id, key_name: keypair.name, networks: [{ port: port.id }], ...extra, ...placed,
+            name, imageRef: image.id, flavorRef: flavor.id, key_name: keypair.name, networks: [{ port: port.id }],
+            ...extra, ...placed, ...drive,
           };
           return (await c.post<{ server: { id: string } }>('compute', '/servers', { server }, version)).body.server;
         },

@@ -9,6 +9,7 @@ import { eastWestFindings, eastWestScript, parseEastWest } from '../../helpers/o
 import { DONE_STATUS, migrationsOf, migrationText, moveServer, type MoveKind } from '../../helpers/openstack/migration.ts';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { hypervisorOf, pathTo, pingOnceConfigured, reachable } from '../../helpers/openstack/guest.ts';
+import { computeFailure } from '../../helpers/openstack/instance-actions.ts';
 import { northbound, northboundFindings, northboundTenant, type NeutronTenant } from '../../helpers/node/ovn.ts';
 import { dnsServersFindings, resolvConfNameservers } from '../../helpers/openstack/tenant-dns.ts';
 
@@ -87,6 +88,8 @@ check('compute.server-boot', 'A server boots from the test image on each compute
     for (const f of failed) {
       const id = await t.findServerId(f.node).catch(() => undefined);
       await attach(`diagnosis${of(f.node)}`, await t.diagnosis(id, f.node));
+      const cause = id ? computeFailure(await t.serverActions(id)) : undefined;
+      if (cause) f.error.message = `${f.error.message} (${cause})`;
     }
     const services = `; nova-compute services: ${await t.computeServices()}`;
     // Each wait names its server and, where the run targets nodes, the node ("server sg-…-vm-fn3 on fn3 went to ERROR").
@@ -141,6 +144,43 @@ check('compute.guest-dns', "The guest's resolv.conf, from its subnet's DHCP, lis
   expect(findings.flat(), 'tenant DNS servers').toEqual([]);
   // Bounded by the server (its build timeout), the host key on the console (120 s) and SSH (300 s).
 }, { timeout: 760_000 });
+
+check('compute.config-drive', "Each guest finds its config drive, as Tempest reads it: the config-2 volume with the server's own metadata", async ({ lab, requires, tenant, needs, attach, notApplicable }) => {
+  if (lab.spec.compute?.configDrive === false) notApplicable(`lab ${lab.name}: the spec says the cloud builds no config drive`);
+  requires('guest-dataplane');
+  const t = await tenant();
+  const findings = await Promise.all(t.guestNodes().map(async (node) => {
+    await needs(`the server${on(node)} with its floating IP (compute.server-boot)`, t.associate(node));
+    const { server } = await t.server(node);
+    const what = `guest ${server.name}${on(node)}`;
+    const read = t.guestRuns(CONFIG_DRIVE_READ, 300_000, node);
+    const out = await needs(`SSH to guest ${t.guestLabel(node)} (compute.guest-reachable)`, read);
+    await attach(`config drive${of(node)}`, out);
+    return configDriveFindings(what, server.id, out);
+  }));
+  expect(findings.flat(), 'config drives').toEqual([]);
+  // Bounded by the server (its build timeout), the host key on the console (120 s) and SSH (300 s).
+}, { timeout: 760_000 });
+
+/** Tempest's way (remote_client.mount_config_drive): the device labelled config-2, mounted, its metadata read. */
+const CONFIG_DRIVE_READ = [
+  'dev=$(blkid -L config-2 -o device) || { echo "no config-2 volume; blkid lists:"; blkid; exit 0; }',
+  'mkdir -p /mnt/config-2 && mount -o ro "$dev" /mnt/config-2 || { echo "the config-2 volume $dev does not mount"; exit 0; }',
+  'echo "config-2 on $dev"; cat /mnt/config-2/openstack/latest/meta_data.json; echo; umount /mnt/config-2',
+].join('\n');
+
+function configDriveFindings(what: string, serverId: string, out: string): string[] {
+  const first = out.split('\n')[0] ?? '';
+  if (!first.startsWith('config-2 on ')) return [`${what}: ${out.trim().replaceAll('\n', '; ') || 'no answer'}`];
+  const json = out.slice(out.indexOf('\n') + 1).trim();
+  let uuid: unknown;
+  try {
+    uuid = (JSON.parse(json) as { uuid?: unknown }).uuid;
+  } catch {
+    return [`${what}: ${first.slice('config-2 on '.length)} holds no readable openstack/latest/meta_data.json (${json.slice(0, 200) || 'empty'})`];
+  }
+  return uuid === serverId ? [] : [`${what}: the config drive's meta_data.json names instance ${String(uuid)}, not ${serverId}`];
+}
 
 /** Where a check needs two compute nodes: not applicable, from the spec, on a lab with fewer. */
 function twoComputeNodes(lab: Lab, notApplicable: (reason: string) => never, why: string): void {

@@ -111,7 +111,10 @@ async function observe(ctx: CheckContext, before: Before, reboot: Reboot): Promi
   const c = await cloud();
   const t = await tenant();
   const mon = lab.ceph?.mons[0];
-  const after: After = { reboot, vips: await seen(vipProblems(lab, node)), token: await seen(tokenValid(c, before.token)) };
+  // The old token judged first, then a new one for the rest, as a client gets one when its token is refused.
+  const token = await seen(tokenValid(c, before.token));
+  await c.renew().catch(() => undefined); // Keystone not back: the checks below say what they could not reach
+  const after: After = { reboot, vips: await seen(vipProblems(lab, node)), token };
   const jobs: Promise<unknown>[] = [];
   if (mon) jobs.push(seen(cephProblems(lab, node(mon), 180_000)).then((s) => (after.ceph = s)));
   const o = before.object;

@@ -64,6 +64,7 @@ check('storage.volume-attach', 'A volume of the Ceph type attaches to a running 
 check('storage.nova-disk-rbd', "Each server's root disk is an RBD image in Nova's pool where the spec makes Nova a Ceph consumer", async ({ lab, tenant, node, due, needs, notApplicable }) => {
   due(lab.ceph?.phase ?? 2, 'Nova on Ceph');
   if (!lab.spec.storage?.ceph?.consumers?.includes('nova')) notApplicable(`lab ${lab.name}: storage.ceph.consumers does not name nova: its disks stay on the compute nodes`);
+  if (lab.spec.compute?.virtType === 'fake') notApplicable(`lab ${lab.name}: compute.virtType fake: Nova's fake driver writes no disks`);
   const t = await tenant();
   const servers = [];
   for (const n of t.guestNodes()) {

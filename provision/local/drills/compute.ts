@@ -5,7 +5,7 @@
  * state folder, so a revert after a crash needs no memory of the inject.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ledgerDir, Ledger } from '../../../helpers/gate/ledger.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
@@ -16,14 +16,14 @@ import { providerOfHost } from '../../../helpers/openstack/placement.ts';
 import { KINDS } from '../../../helpers/openstack/resources.ts';
 import { waitFor } from '../../../helpers/openstack/wait.ts';
 import { guestsRun, layout } from '../openstack/common.ts';
-import { novaCompute } from '../openstack/compute.ts';
+import { novaCompute, novaComputeDir } from '../openstack/compute.ts';
 import { horizon, horizonLoginPage, horizonSettings } from '../openstack/horizon.ts';
 import { cloudsFile } from '../openstack/keystone.ts';
 import { externalBridge, ovsRun } from '../openstack/ovn.ts';
 import { labPaths, netnsName } from '../paths.ts';
 import { run, tryRun, waitUntil } from '../sh.ts';
 import { editDrill, notEnabledAtBoot, novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
-import { glanceNoAuth } from './storage.ts';
+import { glanceNoAuth, restartNovaCompute } from './storage.ts';
 
 
 function firstWith(lab: Lab, role: 'compute' | 'control'): LabNode {
@@ -400,9 +400,73 @@ function apiFirewalledFromTenants(lab: Lab): Drill | undefined {
   };
 }
 
+/** A line added to [DEFAULT] of nova.conf on every compute node, nova-compute restarted. */
+const novaDefaultDrill = (meta: Omit<Drill, 'inject' | 'revert'>, line: string) => editDrill(
+  meta,
+  (lab) => layout(lab).compute.map((node) => ({
+    file: `${novaComputeDir(lab, labPaths(lab.name), node)}/nova.conf`,
+    edit: (text: string) => text.replace(/^\[DEFAULT\]\n/m, `[DEFAULT]\n${line}\n`),
+  })),
+  restartNovaCompute,
+);
+
+const configDrive = (lab: Lab) => guestsRun(lab) && lab.spec.compute?.configDrive !== false;
+
+/**
+ * nova-compute cannot build a config drive, as on a compute node without genisoimage (what Tempest's
+ * test_server_basic_ops found in this lab): Nova's mkisofs_cmd names a program that does not exist. A server asked
+ * for with a config drive goes to ERROR.
+ */
+const NO_GENISOIMAGE = '/usr/lib/stackgate-drill/no-genisoimage';
+const configDriveUnbuildable = (lab: Lab): Drill | undefined => (!configDrive(lab) ? undefined : novaDefaultDrill({
+  name: 'compute-config-drive-unbuildable',
+  description: `nova-compute's mkisofs_cmd is ${NO_GENISOIMAGE} (no genisoimage) on every compute node`,
+  decisions: ['CMP-04', 'CMP-07'],
+  checks: ['compute.server-boot'],
+  blocked: ['compute.config-drive'],
+  object: 'went to ERROR',
+}, `mkisofs_cmd = ${NO_GENISOIMAGE}`));
+
+/**
+ * The config drive built without its volume label (a genisoimage stand-in that drops `-V config-2`, as a broken
+ * mkisofs replacement would): the server boots and answers, and the guest finds no config-2 volume.
+ */
+const UNLABELLED = `#!/bin/sh
+# stackgate drill compute-config-drive-unlabelled: genisoimage without the volume label Nova asks for
+skip=0
+for a do
+  shift
+  if [ "$skip" = 1 ]; then skip=0; continue; fi
+  if [ "$a" = -V ]; then skip=1; continue; fi
+  set -- "$@" "$a"
+done
+exec /usr/bin/genisoimage "$@"
+`;
+function configDriveUnlabelled(lab: Lab): Drill | undefined {
+  if (!configDrive(lab)) return undefined;
+  const script = join(labPaths(lab.name).root, 'drills', 'genisoimage-unlabelled');
+  const meta = {
+    name: 'compute-config-drive-unlabelled',
+    description: `nova-compute's mkisofs_cmd is ${script}, which builds the config drive without its config-2 label`,
+    decisions: ['CMP-07'],
+    checks: ['compute.config-drive'],
+    object: 'no config-2 volume',
+  };
+  const drill = novaDefaultDrill(meta, `mkisofs_cmd = ${script}`);
+  return {
+    ...drill,
+    async inject(lab) {
+      mkdirSync(dirname(script), { recursive: true });
+      writeFileSync(script, UNLABELLED, { mode: 0o755 });
+      await drill.inject(lab);
+    },
+  };
+}
+
 export const computeDrillsFor = (lab: Lab): Drill[] =>
   [
     novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentialsFor(lab), tokenOtherProject,
     leakedResource, northSouthCut(lab), glanceNoAuth(lab), horizonKeystoneUnreachable(lab),
-    serviceNotEnabledAtBoot(lab), apiFirewalledFromTenants(lab),
+    serviceNotEnabledAtBoot(lab), apiFirewalledFromTenants(lab), configDriveUnbuildable(lab),
+    configDriveUnlabelled(lab),
   ].filter((d) => d !== undefined);

@@ -5,10 +5,14 @@
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { persistence } from '../../../helpers/lab/defaults.ts';
 import { layout } from '../openstack/common.ts';
+import { glanceDir } from '../openstack/glance.ts';
+import { keystoneDir } from '../openstack/keystone.ts';
+import { waitUntil } from '../sh.ts';
+import { programStatus } from '../supervisor.ts';
 import { novaComputeDir } from '../openstack/compute.ts';
 import { labPaths } from '../paths.ts';
 import { makeVolatile } from '../reboot.ts';
-import { editDrill, notEnabledAtBoot, supervisorctl, type Drill } from './drill.ts';
+import { editDrill, notEnabledAtBoot, supervisorctl, withCloud, type Drill } from './drill.ts';
 import { promProgram, targetsUp } from './monitoring.ts';
 import { restartNovaCompute } from './storage.ts';
 
@@ -128,5 +132,85 @@ function guestsNotResumed(lab: Lab): Drill | undefined {
   );
 }
 
+/** Keystone answers a password authentication again (the drills restart it). */
+const keystoneAnswers = (lab: Lab) => waitUntil('Keystone issuing tokens again', 120_000, () =>
+  withCloud(lab, async () => true as const).catch((e: Error) => e.message));
+
+/**
+ * Glance keeps new images on file under the control node's /tmp, which a reboot clears: uploads and downloads work
+ * until the node reboots, then the image is listed and its data is gone.
+ */
+function imagesOnWipedPath(lab: Lab): Drill | undefined {
+  if (!persistence(lab).required || !lab.spec.services?.glance) return undefined;
+  const control = layout(lab).control;
+  const paths = labPaths(lab.name);
+  const wiped = `${paths.volatile(control.name)}/glance-images`;
+  return editDrill(
+    {
+      name: 'persist-images-on-wiped-path',
+      description: `Glance stores new images on file in ${wiped}, which a reboot clears; then ${control.name} is hard-rebooted`,
+      decisions: ['ARC-04'],
+      checks: ['persist.image-data'],
+      object: `after ${control.name} rebooted (hard)`,
+      layers: ['persistence'],
+      env: { STACKGATE_PERSIST_NODES: control.name },
+      slow: 'a reboot of the control node: about 150 s',
+    },
+    () => [{
+      file: `${glanceDir(paths, control)}/glance-api.conf`,
+      edit: (text) => text
+        .replace(/^default_backend = \S+$/m, 'default_backend = fs')
+        .replace(/^(\[fs\]\nfilesystem_store_datadir = )\S+$/m, `$1${wiped}`),
+    }],
+    async (lab) => {
+      makeVolatile(paths, control.name);
+      await supervisorctl(lab, 'restart', `${control.name}-glance-api`);
+      await waitUntil('Glance answering again', 120_000, () =>
+        withCloud(lab, async (c) => (await c.get('image', '/v2/images?limit=1'), true as const)).catch((e: Error) => e.message));
+    },
+  );
+}
+
+/**
+ * Keystone's start rotates its Fernet keys twice (max_active_keys 3), as a boot hook that "refreshes" keys would: the
+ * key a token was issued with is gone after the node's next boot, so every token issued before is refused.
+ */
+function fernetKeysRotatedAtBoot(lab: Lab): Drill | undefined {
+  if (!persistence(lab).required) return undefined;
+  const control = layout(lab).control;
+  const paths = labPaths(lab.name);
+  const program = `${control.name}-keystone`;
+  const conf = `${keystoneDir(paths, control)}/keystone.conf`;
+  const rotate = `keystone-manage --config-file ${conf} fernet_rotate --keystone-user keystone --keystone-group keystone`;
+  return editDrill(
+    {
+      name: 'persist-fernet-keys-rotated-at-boot',
+      description: `${program} rotates its Fernet keys twice each time it starts; then ${control.name} is hard-rebooted`,
+      decisions: ['ARC-04'],
+      checks: ['persist.token'],
+      object: 'for a token it issued before the reboots',
+      layers: ['persistence'],
+      env: { STACKGATE_PERSIST_NODES: control.name },
+      slow: 'a reboot of the control node: about 150 s',
+    },
+    () => [{
+      file: paths.supervisorConf,
+      edit: (text) => text.replace(
+        new RegExp(`(\\[program:${program}\\]\\ncommand=[^\\n]*?/bin/sh -c 'hostname \\S+ && )`),
+        `$1${rotate} && ${rotate} && `),
+    }],
+    async (lab) => {
+      // update stops a changed program and adds it back as configured: not started (the lab starts its programs).
+      await supervisorctl(lab, 'update');
+      const state = (await programStatus(paths)).find((p) => p.program === program)?.state;
+      if (state !== 'RUNNING' && state !== 'STARTING') await supervisorctl(lab, 'start', program);
+      await keystoneAnswers(lab);
+    },
+  );
+}
+
 export const persistenceDrillsFor = (lab: Lab): Drill[] =>
-  [serviceOffAfterReboot(lab), historyOnWipedPath(lab), keepalivedOffAfterReboot(lab), guestsNotResumed(lab)].filter((d) => d !== undefined);
+  [
+    serviceOffAfterReboot(lab), historyOnWipedPath(lab), keepalivedOffAfterReboot(lab), guestsNotResumed(lab),
+    imagesOnWipedPath(lab), fernetKeysRotatedAtBoot(lab),
+  ].filter((d) => d !== undefined);

@@ -124,7 +124,9 @@ export const novaCompute: Component = {
   name: 'nova-compute',
   after: ['nova', 'libvirt', 'ovn-controller', 'neutron'],
   needed: (lab) => hasService(lab, 'nova') && layout(lab).compute.length > 0,
-  packages: (lab) => ['nova-compute', ...(guestsRun(lab) ? ['nova-compute-qemu'] : [])],
+  // genisoimage builds config drives (Nova's mkisofs_cmd): no Debian package of Nova depends on it, Kolla's
+  // nova-compute image carries it.
+  packages: (lab) => ['nova-compute', ...(guestsRun(lab) ? ['nova-compute-qemu', 'genisoimage'] : [])],
   render: (ctx) => {
     const c = openstackContext(ctx);
     const guard = (n: LabNode) => (guestsRun(c.lab) ? [daemon(n, 'tap-guard', { argv: ['/bin/sh', '-c', TAP_GUARD] })] : []);

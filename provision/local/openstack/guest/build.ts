@@ -17,14 +17,24 @@ import { GUEST_CA_BUNDLE } from '../../../../helpers/openstack/tenant-api.ts';
 import { run } from '../../sh.ts';
 
 /** Debian packages the recipe takes its parts from (the kernel package itself is downloaded, not installed). */
-export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'openssl', 'syslinux', 'syslinux-common', 'mtools', 'dosfstools', 'cpio', 'kmod'] as const;
+export const GUEST_PACKAGES = [
+  'busybox-static', 'dropbear-bin', 'openssl', 'curl', 'util-linux', 'syslinux', 'syslinux-common', 'mtools', 'dosfstools',
+  'cpio', 'kmod',
+] as const;
 
 /**
- * This host's dynamic binaries the guest runs, copied with the shared libraries ldd names: the SSH server, and the
+ * This host's dynamic binaries the guest runs, copied with the shared libraries ldd names: the SSH server, the
  * TLS client that verifies the cloud's endpoints (busybox's ssl_client verifies nothing; Debian 12 packages no
- * smaller verifying client than the openssl CLI).
+ * smaller verifying client than the openssl CLI), and what a cloud image offers that Tempest's scenarios call in the
+ * guest: curl (the metadata service, GET and POST) and util-linux's blkid (`blkid -L config-2 -o device`).
  */
-export const GUEST_BINARIES = ['/usr/sbin/dropbear', '/usr/bin/dropbearkey', '/usr/bin/openssl'] as const;
+export const GUEST_BINARIES = ['/usr/sbin/dropbear', '/usr/bin/dropbearkey', '/usr/bin/openssl', '/usr/bin/curl', '/usr/sbin/blkid'] as const;
+
+/**
+ * The guest's user is root; a cloud image gives its default user passwordless sudo, and Tempest prefixes its guest
+ * commands with sudo: here sudo runs the command as it is.
+ */
+const SUDO = '#!/bin/sh\n# The guest\'s only user is root: sudo runs the command as it is (a cloud image\'s passwordless sudo).\nexec "$@"\n';
 
 
 /** The Glance image the lab provides for guests (the spec's compute.guestImage names it). */
@@ -32,8 +42,16 @@ export const GUEST_IMAGE_NAME = 'stackgate-guest';
 
 const recipeDir = dirname(fileURLToPath(import.meta.url));
 
-/** Kernel modules the guest loads (with their dependencies, resolved by modinfo): virtio NIC, disks and RNG. */
-const MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_rng'];
+/**
+ * Kernel modules the guest loads (with their dependencies, resolved by modinfo): virtio NIC, disks and RNG, and the
+ * config drive: an ISO 9660 CD-ROM on the IDE (i440fx) or SATA (q35) controller.
+ */
+const MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_rng', 'ata_piix', 'ahci', 'sr_mod', 'isofs'];
+/** The kernel package's directories the modules above come from. */
+const MODULE_DIRS = [
+  'drivers/virtio', 'drivers/net', 'net/core', 'drivers/block', 'drivers/scsi', 'drivers/char/hw_random', 'drivers/ata',
+  'drivers/cdrom', 'fs/isofs',
+];
 
 export interface GuestImage {
   /** The raw disk image Glance gets. */
@@ -119,7 +137,7 @@ async function hostFiles(): Promise<string[]> {
 
 /** The recipe's inputs, hashed: the image is rebuilt when any of them changes (a host file by its content). */
 function recipeHash(kernelPkg: string, files: readonly string[]): string {
-  const h = createHash('sha256').update(kernelPkg).update(MODULES.join(','));
+  const h = createHash('sha256').update(kernelPkg).update(MODULES.join(',')).update(SUDO);
   for (const f of ['init', 'udhcpc.script']) h.update(readFileSync(join(recipeDir, f)));
   h.update(readFileSync(fileURLToPath(import.meta.url)));
   for (const f of files) h.update(f).update(createHash('sha256').update(readFileSync(f)).digest());
@@ -146,13 +164,14 @@ export async function buildGuestImage(stateRoot: string, log: (line: string) => 
   const kx = join(work, 'kernel');
   mkdirSync(kx, { recursive: true });
   // Only the kernel and the driver trees the guest loads from (not the whole 400 MB of modules).
-  await run('sh', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/drivers/virtio/*' './lib/modules/*/kernel/drivers/net/*' './lib/modules/*/kernel/net/core/*' './lib/modules/*/kernel/drivers/block/*' './lib/modules/*/kernel/drivers/scsi/*' './lib/modules/*/kernel/drivers/char/hw_random/*'`, 'x', deb, kx], { timeout: 300_000 });
+  const members = ['./boot/vmlinuz-*', ...MODULE_DIRS.map((d) => `./lib/modules/*/kernel/${d}/*`)];
+  await run('sh', ['-c', 'deb=$1 kx=$2; shift 2; dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kx" --wildcards "$@"', 'x', deb, kx, ...members], { timeout: 300_000 });
   const release = readdirSync(join(kx, 'lib/modules'))[0]!;
   copyFileSync(join(kx, 'boot', `vmlinuz-${release}`), out.kernel);
 
   // initramfs
   const root = join(work, 'initramfs');
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', dirname(GUEST_CA_BUNDLE).slice(1), 'etc', 'proc', 'sys', 'dev', 'run', 'tmp', 'root', 'lib/modules', 'var/log']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', dirname(GUEST_CA_BUNDLE).slice(1), 'etc', 'proc', 'sys', 'dev', 'run', 'tmp', 'root', 'mnt', 'lib/modules', 'var/log']) mkdirSync(join(root, d), { recursive: true });
   put(root, '/bin/busybox', 'bin/busybox', 0o755);
   const applets = (await run('/bin/busybox', ['--list-full'])).split('\n').filter(Boolean);
   for (const a of applets) {
@@ -172,6 +191,7 @@ export async function buildGuestImage(stateRoot: string, log: (line: string) => 
   const params: Record<string, string> = { virtio_net: 'csum=0 gso=0' };
   writeFileSync(join(root, 'etc/modules'), `${mods.map((m) => `${m.name}${params[m.name] ? ` ${params[m.name]}` : ''}`).join('\n')}\n`);
   put(root, join(recipeDir, 'init'), 'init', 0o755);
+  writeFileSync(join(root, 'usr/bin/sudo'), SUDO, { mode: 0o755 });
   put(root, join(recipeDir, 'udhcpc.script'), 'etc/udhcpc.script', 0o755);
   writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\n');
