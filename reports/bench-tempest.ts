@@ -243,6 +243,8 @@ async function prepareTempest(cloud: Cloud): Promise<Prepared> {
     // Tempest keeps one registry of workspace names per user (~/.tempest/workspace.yaml): a name of its own per
     // checkout, or a second checkout's init is refused ("A workspace already exists with name: tempest").
     const name = `stackgate-${lab.name}-${createHash('sha256').update(workspace).digest('hex').slice(0, 8)}`;
+    // The name may be registered still for a workspace `lab down --purge` removed with the lab's state: forget it.
+    await execa('tempest', ['workspace', 'remove', '--name', name], { env: { PATH }, extendEnv: false, reject: false });
     await execa('tempest', ['init', '--name', name, workspace], { env: { PATH }, extendEnv: false, cwd: paths.root });
   }
   mkdirSync(join(workspace, 'etc'), { recursive: true });
