@@ -33,6 +33,8 @@ export const cinderPool = (b: CinderBackendSpec) => b.pool ?? DEFAULTS.cinderPoo
 export const volumeGroup = (b: CinderBackendSpec) => b.volumeGroup ?? DEFAULTS.volumeGroup;
 export const iscsiPort = (b: CinderBackendSpec) => b.iscsiPort ?? DEFAULTS.iscsiPort;
 export const mgrPrometheusPort = (lab: Lab) => lab.ceph?.mgrPrometheusPort ?? DEFAULTS.mgrPrometheusPort;
+/** The run's guests ask for a config drive unless the spec says the cloud builds none (compute.configDrive). */
+export const configDrive = (lab: Lab) => lab.spec.compute?.configDrive !== false;
 /** The user node checks log in as over SSH (and run Ceph's tools as, through sudo when not root). */
 export const sshUser = (lab: Lab) => lab.spec.credentials?.sshUser ?? DEFAULTS.sshUser;
 export const sshPort = (lab: Lab) => lab.spec.credentials?.sshPort ?? DEFAULTS.sshPort;

@@ -7,7 +7,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ledger } from '../gate/ledger.ts';
-import { guestSsh, scratchSubnet } from '../lab/defaults.ts';
+import { configDrive, guestSsh, scratchSubnet } from '../lab/defaults.ts';
 import type { Lab } from '../lab/model.ts';
 import { ApiError, type Cloud } from './cloud.ts';
 import { consoleHostKeys, sshRuns, type ConsoleHostKeys } from './guest.ts';
@@ -414,7 +414,7 @@ export class Tenant {
         this.guestWhat('vm', node),
         async (name) => {
           // A config drive as Tempest asks for one: what a cloud that cannot build it (no genisoimage) fails on.
-          const drive = this.lab.spec.compute?.configDrive === false ? {} : { config_drive: true };
+          const drive = configDrive(this.lab) ? { config_drive: true } : {};
           const server = {
             name, imageRef: image.id, flavorRef: flavor.id, key_name: keypair.name, networks: [{ port: port.id }],
             ...extra, ...placed, ...drive,

@@ -2,14 +2,13 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
-import { guestSsh, migrationBounds } from '../../helpers/lab/defaults.ts';
+import { configDrive, guestSsh, migrationBounds } from '../../helpers/lab/defaults.ts';
 import { cidrWithin, inRange, parseCidr } from '../../helpers/net/ip.ts';
 import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
 import { eastWestFindings, eastWestScript, parseEastWest } from '../../helpers/openstack/east-west.ts';
 import { DONE_STATUS, migrationsOf, migrationText, moveServer, type MoveKind } from '../../helpers/openstack/migration.ts';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { hypervisorOf, pathTo, pingOnceConfigured, reachable } from '../../helpers/openstack/guest.ts';
-import { computeFailure } from '../../helpers/openstack/instance-actions.ts';
 import { northbound, northboundFindings, northboundTenant, type NeutronTenant } from '../../helpers/node/ovn.ts';
 import { dnsServersFindings, resolvConfNameservers } from '../../helpers/openstack/tenant-dns.ts';
 
@@ -88,8 +87,6 @@ check('compute.server-boot', 'A server boots from the test image on each compute
     for (const f of failed) {
       const id = await t.findServerId(f.node).catch(() => undefined);
       await attach(`diagnosis${of(f.node)}`, await t.diagnosis(id, f.node));
-      const cause = id ? computeFailure(await t.serverActions(id)) : undefined;
-      if (cause) f.error.message = `${f.error.message} (${cause})`;
     }
     const services = `; nova-compute services: ${await t.computeServices()}`;
     // Each wait names its server and, where the run targets nodes, the node ("server sg-…-vm-fn3 on fn3 went to ERROR").
@@ -146,7 +143,7 @@ check('compute.guest-dns', "The guest's resolv.conf, from its subnet's DHCP, lis
 }, { timeout: 760_000 });
 
 check('compute.config-drive', "Each guest finds its config drive, as Tempest reads it: the config-2 volume with the server's own metadata", async ({ lab, requires, tenant, needs, attach, notApplicable }) => {
-  if (lab.spec.compute?.configDrive === false) notApplicable(`lab ${lab.name}: the spec says the cloud builds no config drive`);
+  if (!configDrive(lab)) notApplicable(`lab ${lab.name}: the spec says the cloud builds no config drive`);
   requires('guest-dataplane');
   const t = await tenant();
   const findings = await Promise.all(t.guestNodes().map(async (node) => {

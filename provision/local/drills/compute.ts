@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ledgerDir, Ledger } from '../../../helpers/gate/ledger.ts';
+import { configDrive } from '../../../helpers/lab/defaults.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import { ApiError } from '../../../helpers/openstack/cloud.ts';
 import { loadCredentials } from '../../../helpers/openstack/credentials.ts';
@@ -410,7 +411,7 @@ const novaDefaultDrill = (meta: Omit<Drill, 'inject' | 'revert'>, line: string) 
   restartNovaCompute,
 );
 
-const configDrive = (lab: Lab) => guestsRun(lab) && lab.spec.compute?.configDrive !== false;
+const drivesBuilt = (lab: Lab) => guestsRun(lab) && configDrive(lab);
 
 /**
  * nova-compute cannot build a config drive, as on a compute node without genisoimage (what Tempest's
@@ -418,7 +419,7 @@ const configDrive = (lab: Lab) => guestsRun(lab) && lab.spec.compute?.configDriv
  * for with a config drive goes to ERROR.
  */
 const NO_GENISOIMAGE = '/usr/lib/stackgate-drill/no-genisoimage';
-const configDriveUnbuildable = (lab: Lab): Drill | undefined => (!configDrive(lab) ? undefined : novaDefaultDrill({
+const configDriveUnbuildable = (lab: Lab): Drill | undefined => (!drivesBuilt(lab) ? undefined : novaDefaultDrill({
   name: 'compute-config-drive-unbuildable',
   description: `nova-compute's mkisofs_cmd is ${NO_GENISOIMAGE} (no genisoimage) on every compute node`,
   decisions: ['CMP-04', 'CMP-07'],
@@ -443,7 +444,7 @@ done
 exec /usr/bin/genisoimage "$@"
 `;
 function configDriveUnlabelled(lab: Lab): Drill | undefined {
-  if (!configDrive(lab)) return undefined;
+  if (!drivesBuilt(lab)) return undefined;
   const script = join(labPaths(lab.name).root, 'drills', 'genisoimage-unlabelled');
   const meta = {
     name: 'compute-config-drive-unlabelled',

@@ -137,7 +137,7 @@ async function hostFiles(): Promise<string[]> {
 
 /** The recipe's inputs, hashed: the image is rebuilt when any of them changes (a host file by its content). */
 function recipeHash(kernelPkg: string, files: readonly string[]): string {
-  const h = createHash('sha256').update(kernelPkg).update(MODULES.join(',')).update(SUDO);
+  const h = createHash('sha256').update(kernelPkg).update(MODULES.join(','));
   for (const f of ['init', 'udhcpc.script']) h.update(readFileSync(join(recipeDir, f)));
   h.update(readFileSync(fileURLToPath(import.meta.url)));
   for (const f of files) h.update(f).update(createHash('sha256').update(readFileSync(f)).digest());
