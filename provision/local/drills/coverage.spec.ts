@@ -21,8 +21,6 @@ const NO_DRILL: Record<string, string> = {
   'storage.lvm-volume-group': 'the embedded lab lacks lvm here (no device-mapper): not applicable there',
   'storage.iscsi-target': 'the embedded lab lacks lvm here (no device-mapper): not applicable there',
   'storage.retype-migrate': 'needs the LVM backend beside Ceph: not applicable on the embedded lab',
-  // Each persistence drill costs a persistence run with a reboot (minutes); these have none yet.
-  'persist.ceph-data': 'no drill yet (an OSD store on a path a reboot wipes is the planned one)',
 };
 
 function checkIds(dir: string): string[] {

@@ -14,7 +14,7 @@ import { labPaths } from '../paths.ts';
 import { makeVolatile } from '../reboot.ts';
 import { editDrill, notEnabledAtBoot, supervisorctl, withCloud, type Drill } from './drill.ts';
 import { promProgram, targetsUp } from './monitoring.ts';
-import { restartNovaCompute } from './storage.ts';
+import { healthy, lastOsd, restartNovaCompute } from './storage.ts';
 
 /**
  * The last node's node exporter left out of what starts at boot: the lab runs on until that node reboots, then the
@@ -209,8 +209,34 @@ function fernetKeysRotatedAtBoot(lab: Lab): Drill | undefined {
   );
 }
 
+/**
+ * The last OSD left out of what starts at boot: Ceph stays HEALTH_OK until that OSD's node reboots, then it is down
+ * and its placement groups stay degraded (the other replica still serves them: nothing above Ceph notices).
+ */
+function osdOffAfterReboot(lab: Lab): Drill | undefined {
+  if (!persistence(lab).required || !lab.ceph) return undefined;
+  const osd = lastOsd(lab);
+  const name = 'persist-osd-not-enabled-at-boot';
+  const boot = notEnabledAtBoot(name, osd.program);
+  return {
+    name,
+    description: `${osd.program} not enabled at boot, then ${osd.node} hard-rebooted: osd.${osd.id} stays down`,
+    decisions: ['ARC-04'],
+    checks: ['persist.recovery', 'persist.ceph-data'],
+    object: `after ${osd.node} rebooted (hard)`,
+    layers: ['persistence'],
+    env: { STACKGATE_PERSIST_NODES: osd.node },
+    slow: 'a reboot of an OSD node, then the layer\'s wait for Ceph to settle',
+    ...boot,
+    revert: async (lab) => {
+      await boot.revert(lab);
+      await healthy(lab);
+    },
+  };
+}
+
 export const persistenceDrillsFor = (lab: Lab): Drill[] =>
   [
     serviceOffAfterReboot(lab), historyOnWipedPath(lab), keepalivedOffAfterReboot(lab), guestsNotResumed(lab),
-    imagesOnWipedPath(lab), fernetKeysRotatedAtBoot(lab),
+    imagesOnWipedPath(lab), fernetKeysRotatedAtBoot(lab), osdOffAfterReboot(lab),
   ].filter((d) => d !== undefined);

@@ -30,7 +30,7 @@ const until = (what: string, timeoutMs: number, probe: () => Promise<string | tr
  * Ceph is settled: every PG active+clean with as many replicas as its pool's size, then HEALTH_OK (right after a
  * change the health can still read OK before peering starts), and Cinder's scheduler sees capacity again.
  */
-async function healthy(lab: Lab): Promise<void> {
+export async function healthy(lab: Lab): Promise<void> {
   await until('every PG active+clean at its pool size', 180_000, async () => {
     const sizes = new Map((await json<{ pool_id: number; size: number }[]>(lab, ['osd', 'pool', 'ls', 'detail'])).map((p) => [p.pool_id, p.size]));
     const pgs = (await json<{ pg_stats: { pgid: string; state: string; acting: number[] }[] }>(lab, ['pg', 'ls'])).pg_stats;
@@ -75,7 +75,7 @@ async function cinderSees(lab: Lab, what: string, want: (totalGiB: number) => bo
 }
 
 /** The last OSD of the spec (osd.N on its node) and its supervisor program. */
-function lastOsd(lab: Lab) {
+export function lastOsd(lab: Lab) {
   const o = cephLayout(lab).osds.at(-1);
   if (!o) throw new Error(`lab ${lab.name}: storage.ceph.osds is empty`);
   return { id: o.id, node: o.node.name, program: `${o.node.name}-ceph-osd-${o.id}` };
