@@ -93,7 +93,7 @@ function renderOctavia(c: OpenstackContext): Daemon[] {
   const node = c.layout.control;
   const dir = octaviaDir(c.paths, node);
   const file = { path: `${dir}/octavia.conf`, content: octaviaConf(c), owner: 'octavia', mode: 0o640 };
-  const dirs = [{ path: dir, owner: 'octavia' }, { path: `${dir}/lock`, owner: 'octavia' }, { path: DRIVER_AGENT_RUN, owner: 'octavia' }];
+  const dirs = [{ path: `${dir}/lock`, owner: 'octavia' }, { path: DRIVER_AGENT_RUN, owner: 'octavia' }];
   const api = uwsgi(c, node, {
     service: 'octavia-api', user: 'octavia', wsgiFile: '/usr/bin/octavia-wsgi', port: servicePort(c.lab, OCTAVIA), dir,
     pyargv: `--config-file ${dir}/octavia.conf`,
@@ -106,7 +106,7 @@ function renderOctavia(c: OpenstackContext): Daemon[] {
       argv: ['/usr/bin/octavia-driver-agent', '--config-file', `${dir}/octavia.conf`],
       user: 'octavia',
       files: [file],
-      dirs,
+      dirs: [{ path: dir, owner: 'octavia' }, ...dirs],
     }),
   ];
 }
