@@ -38,7 +38,7 @@ async function octaviaStatus(lab: Lab): Promise<number | string> {
 const untilOctavia = (lab: Lab, want: (s: number | string) => boolean, what: string) =>
   waitFor(() => octaviaStatus(lab), { what: `Octavia's API (${what})`, timeoutMs: 120_000, intervalMs: 2000, state: String, done: want });
 
-function apiStopped(lab: Lab): Drill {
+function apiStopped(): Drill {
   return {
     name: 'lb-octavia-api-stopped',
     description: 'octavia-api stopped on the control node: HAProxy has no load-balancer backend',
@@ -69,7 +69,7 @@ async function unstick(lab: Lab): Promise<void> {
   });
 }
 
-function driverAgentStopped(lab: Lab): Drill {
+function driverAgentStopped(): Drill {
   return {
     name: 'lb-driver-agent-stopped',
     description: "octavia-driver-agent stopped: the OVN provider's status reports reach no listener",
@@ -201,5 +201,5 @@ const monitorDeleted: Drill = watched(
 /** The load-balancer drills of a lab whose cloud runs Octavia; none otherwise. */
 export function loadbalancerDrillsFor(lab: Lab): Drill[] {
   if (!hasService(lab, OCTAVIA)) return [];
-  return [apiStopped(lab), driverAgentStopped(lab), providerNotEnabled(lab), memberPortClosed(lab), memberPortClosedWhileDown(lab), monitorDeleted];
+  return [apiStopped(), driverAgentStopped(), providerNotEnabled(lab), memberPortClosed(lab), memberPortClosedWhileDown(lab), monitorDeleted];
 }
