@@ -15,7 +15,7 @@ const selfOnly = projects.length > 0 && projects.every((p) => p === 'self' || p 
 // Several layers, or a layer whose files wait minutes on the cloud (compute, storage), run their files side by side;
 // one quick layer keeps Vitest's default, where extra workers only cost start-up on a small machine.
 const acceptance = projects.filter((p) => p !== 'self' && p !== 'drills');
-const sideBySide = acceptance.length > 1 || acceptance.some((p) => p === 'compute' || p === 'storage');
+const sideBySide = acceptance.length > 1 || acceptance.some((p) => p === 'compute' || p === 'storage' || p === 'loadbalancer');
 const ACCEPTANCE_WORKERS = sideBySide ? 6 : undefined;
 
 const asked = (layer: string) => projects.includes(layer) || process.argv.some((a) => a.includes(`suites/${layer}`));

@@ -13,7 +13,7 @@ import type { Lab } from '../lab/model.ts';
 import { usesGuest, type SharedGuestHandle } from '../openstack/shared-guest.ts';
 
 /** The layers whose checks create cloud resources: before them, remove what earlier runs left. */
-const CREATING = new Set(['compute', 'storage', 'persistence']);
+const CREATING = new Set(['compute', 'storage', 'loadbalancer', 'persistence']);
 
 /**
  * Runs once per acceptance project before any check: a malformed spec or decision record stops the run here

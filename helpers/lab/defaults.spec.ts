@@ -38,6 +38,16 @@ it('the defaults the checks use are the ones the lab schema documents', () => {
     recoverySeconds: 'persistence.recoverySeconds',
     migrationTimeoutSeconds: 'compute.migrationTimeoutSeconds',
     migrationSshSeconds: 'compute.migrationSshSeconds',
+    lbPort: 'loadbalancer.port',
+    lbMembers: 'loadbalancer.members',
+    lbRequests: 'loadbalancer.requests',
+    lbDelaySeconds: 'loadbalancer.healthMonitor.delaySeconds',
+    lbTimeoutSeconds: 'loadbalancer.healthMonitor.timeoutSeconds',
+    lbMaxRetriesDown: 'loadbalancer.healthMonitor.maxRetriesDown',
+    lbMaxRetries: 'loadbalancer.healthMonitor.maxRetries',
+    lbProvisioningSeconds: 'loadbalancer.provisioningSeconds',
+    amphoraImageTag: 'loadbalancer.amphora.imageTag',
+    amphoraFlavor: 'loadbalancer.amphora.flavor',
   };
   for (const [key, path] of Object.entries(where)) expect(schemaDefault(path), `${key} (${path})`).toBe(DEFAULTS[key as keyof typeof DEFAULTS]);
 });

@@ -3,7 +3,7 @@
  * (fixtures/schema/lab.schema.json) documents for them; defaults.spec.ts holds the two to the same values.
  */
 import type { Lab } from './model.ts';
-import type { CinderBackendSpec } from './spec.ts';
+import type { CinderBackendSpec, LoadBalancerSpec } from './spec.ts';
 
 export const DEFAULTS = {
   /** Kolla's ceph_nova_pool_name. */
@@ -26,6 +26,16 @@ export const DEFAULTS = {
   recoverySeconds: 300,
   migrationTimeoutSeconds: 300,
   migrationSshSeconds: 120,
+  lbPort: 80,
+  lbMembers: 2,
+  lbRequests: 40,
+  lbDelaySeconds: 3,
+  lbTimeoutSeconds: 2,
+  lbMaxRetriesDown: 2,
+  lbMaxRetries: 2,
+  lbProvisioningSeconds: 300,
+  amphoraImageTag: 'amphora',
+  amphoraFlavor: 'amphora',
 } as const;
 
 export const novaPool = (lab: Lab) => lab.ceph?.novaPool ?? DEFAULTS.novaPool;
@@ -84,4 +94,59 @@ export function persistence(lab: Lab): { required: boolean; recoverySeconds: num
   const p = lab.spec.persistence;
   const o = typeof p === 'object' ? p : { required: p ?? false };
   return { required: o.required ?? true, recoverySeconds: o.recoverySeconds ?? DEFAULTS.recoverySeconds };
+}
+
+/** Slack over the health monitor's own detection time: the provider reports a probe's verdict to Octavia's API. */
+export const LB_STATUS_SLACK_SECONDS = 30;
+
+/** What the loadbalancer layer builds and how it judges it (spec.loadbalancer), every default filled in. */
+export interface LoadBalancerPlan {
+  readonly provider: LoadBalancerSpec['provider'];
+  readonly algorithm: NonNullable<LoadBalancerSpec['algorithm']>;
+  readonly protocol: NonNullable<LoadBalancerSpec['protocol']>;
+  readonly port: number;
+  readonly members: number;
+  readonly requests: number;
+  readonly healthMonitor: { delay: number; timeout: number; maxRetriesDown: number; maxRetries: number; type: 'HTTP' | 'TCP' };
+  /** How long a member may take to leave the pool after its server stopped, or to come back after it started. */
+  readonly failoverSeconds: number;
+  readonly provisioningSeconds: number;
+}
+
+/**
+ * The spec's load balancer with its defaults: the ovn provider (Zed) takes only SOURCE_IP_PORT and TCP (UDP, SCTP),
+ * so those are its defaults; amphora's are Octavia's own, ROUND_ROBIN over HTTP.
+ */
+export function loadBalancer(lab: Lab): LoadBalancerPlan | undefined {
+  const s = lab.spec.loadbalancer;
+  if (!s) return undefined;
+  const ovn = s.provider === 'ovn';
+  const hm = s.healthMonitor ?? {};
+  const delay = hm.delaySeconds ?? DEFAULTS.lbDelaySeconds;
+  const timeout = hm.timeoutSeconds ?? DEFAULTS.lbTimeoutSeconds;
+  const maxRetriesDown = hm.maxRetriesDown ?? DEFAULTS.lbMaxRetriesDown;
+  const protocol = s.protocol ?? (ovn ? 'TCP' : 'HTTP');
+  return {
+    provider: s.provider,
+    algorithm: s.algorithm ?? (ovn ? 'SOURCE_IP_PORT' : 'ROUND_ROBIN'),
+    protocol,
+    port: s.port ?? DEFAULTS.lbPort,
+    members: s.members ?? DEFAULTS.lbMembers,
+    requests: s.requests ?? DEFAULTS.lbRequests,
+    healthMonitor: { delay, timeout, maxRetriesDown, maxRetries: hm.maxRetries ?? DEFAULTS.lbMaxRetries, type: protocol },
+    failoverSeconds: s.failoverSeconds ?? delay * maxRetriesDown + timeout + LB_STATUS_SLACK_SECONDS,
+    provisioningSeconds: s.provisioningSeconds ?? DEFAULTS.lbProvisioningSeconds,
+  };
+}
+
+/** What the ovn provider driver of Zed refuses (ovn_octavia_provider 3.0.0, common/constants.py): its spec is wrong. */
+export function ovnProviderProblems(s: LoadBalancerSpec): { path: string; message: string }[] {
+  if (s.provider !== 'ovn') return [];
+  const out: { path: string; message: string }[] = [];
+  if (s.algorithm && s.algorithm !== 'SOURCE_IP_PORT') {
+    out.push({ path: '/loadbalancer/algorithm', message: `the ovn provider takes only SOURCE_IP_PORT, not ${s.algorithm}` });
+  }
+  if (s.protocol === 'HTTP') out.push({ path: '/loadbalancer/protocol', message: 'the ovn provider takes TCP, UDP or SCTP, not HTTP' });
+  if (s.amphora) out.push({ path: '/loadbalancer/amphora', message: 'the ovn provider runs no amphora' });
+  return out;
 }

@@ -5,6 +5,7 @@ import type { ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, visit, type Alias, type Document, type Node as YamlNode } from 'yaml';
 import { secretKind } from '../gate/redact.ts';
 import { contains, isCidr, isIPv4, networkAddress, parseCidr } from '../net/ip.ts';
+import { DEFAULTS, ovnProviderProblems } from './defaults.ts';
 import { Lab } from './model.ts';
 import { schemaValidator } from './validator.ts';
 import type { LabSpec } from './spec.ts';
@@ -284,6 +285,17 @@ function semanticProblems(spec: LabSpec): { path: string; message: string }[] {
     needVip('/monitoring/prometheus/vip', mon.prometheus?.vip);
     needVip('/monitoring/grafana/vip', mon.grafana?.vip);
     for (const [i, job] of (mon.jobs ?? []).entries()) needVip(`/monitoring/jobs/${i}/vip`, job.vip);
+  }
+  const lb = spec.loadbalancer;
+  if (lb) {
+    if (!Object.values(spec.services ?? {}).some((s) => s.type === 'load-balancer')) {
+      out.push({ path: '/loadbalancer', message: 'a load balancer needs a service of type load-balancer (Octavia) in services' });
+    }
+    const hm = lb.healthMonitor;
+    if (hm?.timeoutSeconds !== undefined && hm.timeoutSeconds > (hm.delaySeconds ?? DEFAULTS.lbDelaySeconds)) {
+      out.push({ path: '/loadbalancer/healthMonitor/timeoutSeconds', message: 'Octavia refuses a probe timeout longer than the delay between probes' });
+    }
+    out.push(...ovnProviderProblems(lb));
   }
   return out;
 }

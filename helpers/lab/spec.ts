@@ -108,6 +108,20 @@ export interface ServiceSpec {
   internalVip?: string;
 }
 
+/** Octavia as the loadbalancer layer builds and judges it (spec.loadbalancer). */
+export interface LoadBalancerSpec {
+  provider: 'ovn' | 'amphora';
+  algorithm?: 'ROUND_ROBIN' | 'SOURCE_IP_PORT' | 'LEAST_CONNECTIONS';
+  protocol?: 'HTTP' | 'TCP';
+  port?: number;
+  members?: number;
+  requests?: number;
+  healthMonitor?: { delaySeconds?: number; timeoutSeconds?: number; maxRetriesDown?: number; maxRetries?: number };
+  failoverSeconds?: number;
+  provisioningSeconds?: number;
+  amphora?: { managementCidr?: string; imageTag?: string; flavor?: string };
+}
+
 export interface CinderBackendSpec {
   name: string;
   driver: 'lvm' | 'ceph' | 'nfs';
@@ -257,6 +271,7 @@ export interface LabSpec {
   monitoring?: MonitoringSpec;
   /** Horizon: on the endpoint VIPs, or on a VIP pair of its own (vip, internalVip) as a charm with hacluster. */
   dashboard?: { enabled: boolean; port?: number; redirectHttp?: boolean; vip?: string; internalVip?: string };
+  loadbalancer?: LoadBalancerSpec;
   credentials?: {
     cloud?: string;
     cloudsFile?: string;

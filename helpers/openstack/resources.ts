@@ -35,6 +35,27 @@ const sg = (items: { id: string; name?: string | null; description?: string | nu
   items.filter((x) => (x[field] ?? '').startsWith('sg-')).map((x) => ({ id: x.id, name: x[field] ?? '' }));
 
 export const KINDS: Record<string, Kind> = {
+  loadbalancer: {
+    list: async (c) => sg((await c.get<{ loadbalancers: Found[] }>('load-balancer', '/v2/lbaas/loadbalancers')).body.loadbalancers),
+    remove: async (c, id) => {
+      const path = `/v2/lbaas/loadbalancers/${id}`;
+      type Lb = { loadbalancer: { provisioning_status: string } };
+      // Octavia refuses (409) while the load balancer is PENDING_*: wait that out, then delete it with all it holds.
+      await waitFor(() => c.get<Lb>('load-balancer', path, { ok: [200, 404] }), {
+        what: `load balancer ${id} settled`,
+        timeoutMs: 300_000,
+        state: (r) => (r.status === 404 ? 'gone' : r.body.loadbalancer.provisioning_status),
+        done: (r) => r.status === 404 || !r.body.loadbalancer.provisioning_status.startsWith('PENDING_'),
+      });
+      await c.delete('load-balancer', `${path}?cascade=true`, { ok: gone });
+      await waitFor(() => c.get<Lb>('load-balancer', path, { ok: [200, 404] }), {
+        what: `load balancer ${id} deleted`,
+        timeoutMs: 300_000,
+        state: (r) => (r.status === 404 ? 'gone' : r.body.loadbalancer.provisioning_status),
+        done: (r) => r.status === 404 || r.body.loadbalancer.provisioning_status === 'DELETED' || (r.body.loadbalancer.provisioning_status === 'ERROR' ? 'went to ERROR while being deleted' : false),
+      });
+    },
+  },
   server: {
     list: async (c) => sg((await c.get<{ servers: Found[] }>('compute', '/servers?name=%5Esg-')).body.servers),
     remove: async (c, id) => {
@@ -122,7 +143,7 @@ export const KINDS: Record<string, Kind> = {
 };
 
 /** Removal order: what depends on another thing goes first. */
-export const ORDER = ['server', 'floatingip', 'volume-snapshot', 'volume', 'port', 'router', 'network', 'security-group', 'keypair', 'flavor', 'image', 'volume-type'] as const;
+export const ORDER = ['loadbalancer', 'server', 'floatingip', 'volume-snapshot', 'volume', 'port', 'router', 'network', 'security-group', 'keypair', 'flavor', 'image', 'volume-type'] as const;
 
 export interface ReapResult {
   readonly removed: string[];
@@ -130,7 +151,7 @@ export interface ReapResult {
 }
 
 function inCatalog(cloud: Cloud, kind: string): boolean {
-  const type = { server: 'compute', keypair: 'compute', flavor: 'compute', image: 'image', volume: 'volumev3', 'volume-snapshot': 'volumev3', 'volume-type': 'volumev3' }[kind] ?? 'network';
+  const type = { loadbalancer: 'load-balancer', server: 'compute', keypair: 'compute', flavor: 'compute', image: 'image', volume: 'volumev3', 'volume-snapshot': 'volumev3', 'volume-type': 'volumev3' }[kind] ?? 'network';
   return cloud.catalog.some((s) => s.type === type);
 }
 

@@ -26,6 +26,7 @@ import { memcached } from './openstack/memcached.ts';
 import { metadata } from './openstack/metadata.ts';
 import { neutron } from './openstack/neutron.ts';
 import { nova } from './openstack/nova.ts';
+import { octavia } from './openstack/octavia.ts';
 import { openvswitch, ovnCentral, ovnController } from './openstack/ovn.ts';
 import { placement } from './openstack/placement.ts';
 import { rabbitmq } from './openstack/rabbitmq.ts';
@@ -37,5 +38,5 @@ export const COMPONENTS: readonly Component[] = [
   cephMon, cephMgr, cephOsd, cephPools,
   // OpenStack
   openstack, mariadb, mysqldExporter, rabbitmq, memcached, ovnCentral, openvswitch, ovnController, keystone, glance,
-  placement, nova, neutron, cinder, libvirt, novaCompute, metadata, guestImage, horizon,
+  placement, nova, neutron, cinder, libvirt, novaCompute, metadata, guestImage, horizon, octavia,
 ];

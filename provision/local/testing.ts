@@ -18,8 +18,8 @@ export const TEST_SECRETS: Secrets = { vrrpPass: 'VRRP', prometheus: { password:
 
 export const TEST_OPENSTACK_SECRETS: OpenstackSecrets = {
   adminPassword: 'ADMINPW', rabbitPassword: 'RABBITPW', metadataSecret: 'META', rbdSecretUuid: '00000000-0000-4000-8000-000000000001',
-  db: { keystone: 'k', glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c', exporter: 'e' },
-  service: { glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c' },
+  db: { keystone: 'k', glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c', octavia: 'o', exporter: 'e' },
+  service: { glance: 'g', placement: 'p', nova: 'n', neutron: 'q', cinder: 'c', octavia: 'o' },
 };
 
 export const TEST_FSID = '11111111-2222-4333-8444-555555555555';

@@ -37,7 +37,7 @@ function sharedByDesign(lab: Lab, r: ReturnType<typeof renderForTest>): Set<stri
 }
 
 const bundled = {
-  embedded: 'embedded', 'embedded-infra': 'embedded-infra', other: join(here, 'testdata/other/lab.yaml'),
+  embedded: 'embedded', 'embedded-infra': 'embedded-infra', 'embedded-lb': 'embedded-lb', other: join(here, 'testdata/other/lab.yaml'),
   'four-node': 'four-node', 'all-in-one': 'all-in-one', 'charmed-twin': 'charmed-twin',
 };
 

@@ -140,3 +140,32 @@ describe('Kolla-Ansible rendering (primary lab)', () => {
     expect(renderKollaConfig(new Lab(pinned, lab.file)).find((f) => f.path === 'config/cinder/node3/cinder.conf')?.content).toMatch(/\[lvm-1\]\ntarget_ip_address = 10\.0\.3\.103/);
   });
 });
+
+describe('Kolla-Ansible rendering of Octavia (kolla-aio, seed 002)', () => {
+  const aio = loadLab('kolla-aio');
+  const g = renderGlobals(aio);
+
+  test('enable_octavia with the amphora provider, Kolla making lb-mgmt-net and finding the image by its tag', () => {
+    expect(g).toMatchObject({
+      enable_octavia: 'yes', octavia_provider_drivers: 'amphora:Amphora provider', octavia_auto_configure: 'yes',
+      octavia_network_type: 'tenant', octavia_amp_image_tag: 'amphora',
+    });
+    expect(g).not.toHaveProperty('octavia_amp_network_cidr');
+  });
+
+  test('every Octavia key is a Kolla-Ansible 2025.2 variable, every value one it admits', () => {
+    const octavia = Object.fromEntries(Object.entries(g).filter(([k]) => k.includes('octavia')));
+    const vars = new Set(known.variables);
+    expect(Object.keys(octavia).filter((k) => !vars.has(k))).toEqual([]);
+    expect(outsideClosedSets('globals.yml', octavia)).toEqual([]);
+  });
+
+  test('the ovn provider: its driver and agent, no amphora machinery; no Octavia at all without a load-balancer service', () => {
+    const spec = structuredClone(aio.spec);
+    spec.loadbalancer = { provider: 'ovn' };
+    const ovn = renderGlobals(new Lab(spec, aio.file));
+    expect(ovn).toMatchObject({ enable_octavia: 'yes', octavia_provider_drivers: 'ovn:OVN provider', octavia_provider_agents: 'ovn' });
+    expect(ovn).not.toHaveProperty('octavia_auto_configure');
+    expect(Object.keys(renderGlobals(lab)).filter((k) => k.includes('octavia'))).toEqual([]);
+  });
+});

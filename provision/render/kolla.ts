@@ -10,7 +10,7 @@ import type { Lab, LabNode } from '../../helpers/lab/model.ts';
 import type { NodeRole } from '../../helpers/lab/spec.ts';
 import type { LimaPaths } from '../lima/paths.ts';
 import { vipNic } from '../local/infra/loadbalancer.ts';
-import { novaPool } from '../../helpers/lab/defaults.ts';
+import { DEFAULTS, novaPool } from '../../helpers/lab/defaults.ts';
 import { addressNic, apiNetwork, header, need, sshUser, yaml, type RenderedFile } from './common.ts';
 
 type Globals = Record<string, string | number | string[]>;
@@ -126,6 +126,7 @@ export function renderGlobals(lab: Lab): Globals {
   }
   const backup = lab.spec.storage?.cinder?.backup;
   if (backup) g.enable_cinder_backup = yes((backup.phase ?? 1) <= 1);
+  Object.assign(g, octaviaGlobals(lab));
   // Monitoring: Prometheus and Grafana are off by default; each scrape job the spec expects from the start.
   const mon = lab.spec.monitoring;
   if (mon) {
@@ -135,6 +136,32 @@ export function renderGlobals(lab: Lab): Globals {
       const sw = JOB_SWITCH[job.job];
       if (sw && (job.phase ?? 1) <= 1) g[sw] = 'yes';
     }
+  }
+  return g;
+}
+
+/**
+ * Octavia (a load-balancer service in the spec), from kolla-ansible's group_vars/all/octavia.yml and the octavia role's
+ * defaults: enable_octavia; the provider drivers the spec's provider needs (Kolla lists ovn beside amphora when Neutron
+ * runs OVN); for amphora (seed 002) Kolla's automatic configuration, which makes the lb-mgmt network, its subnet
+ * (octavia_amp_network_cidr), the amphora flavor and security groups, and the Glance tag the amphora image carries
+ * (octavia_amp_image_tag). The image itself is built and uploaded outside Kolla (seed 002: get-amphora-img.sh), and
+ * the amphora channel needs `kolla-ansible octavia-certificates` before deploy.
+ */
+export function octaviaGlobals(lab: Lab): Globals {
+  if (!Object.values(lab.spec.services ?? {}).some((s) => s.type === 'load-balancer')) return {};
+  const g: Globals = { enable_octavia: 'yes' };
+  const lb = lab.spec.loadbalancer;
+  if (lb?.provider === 'ovn') {
+    g.octavia_provider_drivers = 'ovn:OVN provider';
+    g.octavia_provider_agents = 'ovn';
+  } else if (lb?.provider === 'amphora') {
+    g.octavia_provider_drivers = 'amphora:Amphora provider';
+    g.octavia_auto_configure = 'yes';
+    // No network of the design is Octavia's: Kolla makes lb-mgmt-net a tenant network with o-hm0 on the controllers.
+    g.octavia_network_type = 'tenant';
+    if (lb.amphora?.managementCidr) g.octavia_amp_network_cidr = lb.amphora.managementCidr;
+    g.octavia_amp_image_tag = lb.amphora?.imageTag ?? DEFAULTS.amphoraImageTag;
   }
   return g;
 }

@@ -36,7 +36,7 @@ export const OPENSTACK_PRESEEDS: readonly string[] = [
   'neutron-common neutron/configure_nova boolean false',
 ];
 
-export const SERVICE_USERS = ['glance', 'placement', 'nova', 'neutron', 'cinder'] as const;
+export const SERVICE_USERS = ['glance', 'placement', 'nova', 'neutron', 'cinder', 'octavia'] as const;
 
 export interface OpenstackSecrets {
   readonly adminPassword: string;
@@ -59,7 +59,7 @@ export function ensureOpenstackSecrets(paths: LabPaths): OpenstackSecrets {
   const s: OpenstackSecrets = {
     adminPassword: old.adminPassword ?? pw(),
     rabbitPassword: old.rabbitPassword ?? pw(),
-    db: Object.fromEntries(['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder', 'exporter'].map((k) => [k, old.db?.[k] ?? pw()])),
+    db: Object.fromEntries(['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder', 'octavia', 'exporter'].map((k) => [k, old.db?.[k] ?? pw()])),
     service: Object.fromEntries(SERVICE_USERS.map((k) => [k, old.service?.[k] ?? pw()])),
     metadataSecret: old.metadataSecret ?? pw(),
     rbdSecretUuid: old.rbdSecretUuid ?? randomUUID(),
@@ -212,6 +212,8 @@ export interface UwsgiApp {
   readonly dir: string;
   readonly env?: Record<string, string>;
   readonly pyargv?: string;
+  /** Python threads the app starts itself run (uwsgi's enable-threads): without it they never get the GIL. */
+  readonly appThreads?: boolean;
 }
 
 /** An API under uwsgi on the node's API address, HAProxy in front. */
@@ -231,6 +233,7 @@ export function uwsgi(c: OpenstackContext, node: LabNode, app: UwsgiApp): Daemon
     'lazy-apps = true',
     'buffer-size = 65535',
     'thunder-lock = true',
+    ...(app.appThreads ? ['enable-threads = true'] : []),
     ...Object.entries(app.env ?? {}).map(([k, v]) => `env = ${k}=${v}`),
     ...(app.pyargv ? [`pyargv = ${app.pyargv}`] : []),
     '',

@@ -123,6 +123,36 @@ export async function register(c: UpContext, name: string): Promise<string> {
   return made.length ? `created ${made.join(', ')}` : 'present';
 }
 
+/**
+ * Roles a service's policy names, made when missing; each grant (a user's role in a project, both by name in the
+ * default domain) given when missing.
+ */
+export async function ensureRoles(
+  c: UpContext, roles: readonly string[], grants: readonly { user: string; project: string; role: string }[],
+): Promise<string> {
+  const api = await adminApi(c);
+  const ks = viaVip(c.lab, 'keystone');
+  const made: string[] = [];
+  const ids = new Map<string, string>();
+  for (const r of roles) ids.set(r, (await ensureObject(api, c.lab, 'roles', `name=${r}`, { name: r }, made)).id);
+  for (const g of grants) {
+    const find = async (kind: string, name: string) => {
+      const list = (await api.call<Record<string, Obj[]>>('GET', `${ks}/v3/${kind}?name=${encodeURIComponent(name)}&domain_id=default`)).body[kind] ?? [];
+      if (!list[0]) throw new Error(`Keystone has no ${kind.slice(0, -1)} ${name} in domain default to grant ${g.role} to`);
+      return list[0].id;
+    };
+    const [user, project] = [await find('users', g.user), await find('projects', g.project)];
+    const role = ids.get(g.role) ?? (await ensureObject(api, c.lab, 'roles', `name=${g.role}`, { name: g.role }, made)).id;
+    const q = `user.id=${user}&scope.project.id=${project}&role.id=${role}`;
+    const given = (await api.call<{ role_assignments: unknown[] }>('GET', `${ks}/v3/role_assignments?${q}`)).body.role_assignments;
+    if (given.length === 0) {
+      await api.call('PUT', `${ks}/v3/projects/${project}/users/${user}/roles/${role}`);
+      made.push(`${g.role} for ${g.user} in ${g.project}`);
+    }
+  }
+  return made.length ? `created ${made.join(', ')}` : 'present';
+}
+
 async function serviceUser(c: UpContext, api: Api, name: string, made: string[]): Promise<void> {
   const { lab, paths } = c;
   const ks = viaVip(lab, 'keystone');

@@ -42,3 +42,28 @@ it('takes an SSH key of every type a client may register (ECDSA is what Tempest 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it("takes root's key from a config drive's meta_data.json first (as cloud-init's ConfigDrive), in busybox's own tools", () => {
+  const init = recipe('init');
+  expect(init.indexOf('blkid -L config-2')).toBeLessThan(init.indexOf('meta-data/public-keys/0/openssh-key'));
+  const lines = init.split('\n');
+  const from = lines.findIndex((l) => l.includes("tr ',{}'"));
+  const to = lines.findIndex((l, i) => i >= from && l.includes('>/tmp/key'));
+  const keytypes = lines.find((l) => l.startsWith('keytypes='))!;
+  const dir = mkdtempSync(join(tmpdir(), 'sg-cfg-'));
+  try {
+    const ed = join(dir, 'ed');
+    execFileSync('ssh-keygen', ['-q', '-N', '', '-t', 'ed25519', '-C', 'stackgate', '-f', ed]);
+    const key = readFileSync(`${ed}.pub`, 'utf8').trim();
+    // Nova's meta_data.json: the key in public_keys and again in keys[].data, with the newline the key pair carries.
+    const meta = { uuid: 'u', meta: { note: 'a, b' }, public_keys: { k: `${key}\n` }, keys: [{ name: 'k', type: 'ssh', data: `${key}\n` }] };
+    writeFileSync(join(dir, 'meta_data.json'), JSON.stringify(meta));
+    const pipeline = lines.slice(from, to + 1).join('\n')
+      .replace('"$cfg/openstack/latest/meta_data.json"', `"${dir}/meta_data.json"`)
+      .replace(/ >\/tmp\/key && key=.*$/, '');
+    const out = execFileSync('/bin/busybox', ['sh', '-c', `${keytypes}\n${pipeline}`], { encoding: 'utf8' });
+    expect(out).toBe(`${key}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -5,7 +5,7 @@
  * like any cloud image (no kernel_id/ramdisk_id pair), with the libvirt driver under TCG or anything else.
  *
  * The guest brings its NIC up by DHCP (honouring classless static routes: the metadata route), takes root's SSH key
- * from the metadata service, prints its SSH host key to the serial console between cloud-init's markers (so a
+ * from its config drive when it has one, else from the metadata service, prints its SSH host key to the serial console between cloud-init's markers (so a
  * client verifies the host key from the console log) and starts dropbear. The built image lives in the lab's state
  * directory (git-ignored); only this recipe is in the repository.
  */
