@@ -210,7 +210,8 @@ export class LbTenant {
     const script = [
       `mkdir -p ${dir}`,
       `echo ${this.memberName(i)} >${dir}/index.html`,
-      'killall httpd 2>/dev/null',
+      // killall fails when none runs (the first start): that must not end the chain.
+      '{ killall httpd 2>/dev/null; true; }',
       `httpd -p ${this.plan.port} -h ${dir}`,
       `wget -q -O - http://127.0.0.1:${this.plan.port}/`,
     ].join(' && ');
