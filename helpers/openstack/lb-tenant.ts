@@ -193,8 +193,8 @@ export class LbTenant {
     return value;
   }
 
-  async consoleLog(serverId: string): Promise<string> {
-    return (await this.cloud.post<{ output: string }>('compute', `/servers/${serverId}/action`, { 'os-getConsoleOutput': {} })).body.output;
+  consoleLog(serverId: string): Promise<string> {
+    return this.base.consoleLog(serverId, undefined);
   }
 
   /** A command on member i over SSH at its floating IP, the host key checked against its console. */
