@@ -115,6 +115,26 @@ function providerNotEnabled(lab: Lab): Drill {
   );
 }
 
+/** The lab's fixes of the OVN provider left out (octavia_ovn_fixes.py emptied): the provider as Debian 12 ships it. */
+function providerUnfixed(lab: Lab): Drill {
+  const module = join(octaviaDir(labPaths(lab.name), layout(lab).control), 'octavia_ovn_fixes.py');
+  return editDrill(
+    {
+      name: 'lb-provider-stable-fixes-absent',
+      description: "the OVN provider without its stable/zed fixes (Debian 12's 3.0.0: LP #1999813, LP #1997418)",
+      decisions: ['LB-01', 'LB-04'],
+      checks: ['lb.provisioning', 'lb.member-failover'],
+      object: 'load balancer',
+    },
+    () => [{ file: module, edit: () => '# drill lb-provider-stable-fixes-absent: the provider as Debian 12 ships it\n' }],
+    async (l) => {
+      await supervisorctl(l, 'restart', program(l, 'octavia-api'));
+      await supervisorctl(l, 'restart', program(l, 'octavia-driver-agent'));
+      await untilOctavia(l, (s) => s === 200, 'answering after its restart');
+    },
+  );
+}
+
 const watcherScript = join(dirname(fileURLToPath(import.meta.url)), 'lb-watch.ts');
 const pidFile = (lab: Lab, name: string) => join(labPaths(lab.name).root, 'drills', `${name}.pid`);
 
@@ -201,5 +221,5 @@ const monitorDeleted: Drill = watched(
 /** The load-balancer drills of a lab whose cloud runs Octavia; none otherwise. */
 export function loadbalancerDrillsFor(lab: Lab): Drill[] {
   if (!hasService(lab, OCTAVIA)) return [];
-  return [apiStopped(), driverAgentStopped(), providerNotEnabled(lab), memberPortClosed(lab), memberPortClosedWhileDown(lab), monitorDeleted];
+  return [apiStopped(), driverAgentStopped(), providerNotEnabled(lab), providerUnfixed(lab), memberPortClosed(lab), memberPortClosedWhileDown(lab), monitorDeleted];
 }

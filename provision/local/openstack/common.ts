@@ -214,6 +214,9 @@ export interface UwsgiApp {
   readonly pyargv?: string;
   /** Python threads the app starts itself run (uwsgi's enable-threads): without it they never get the GIL. */
   readonly appThreads?: boolean;
+  /** Modules imported before the app (from `pythonpath`), e.g. fixes the lab applies to a package. */
+  readonly imports?: readonly string[];
+  readonly pythonpath?: string;
 }
 
 /** An API under uwsgi on the node's API address, HAProxy in front. */
@@ -236,6 +239,8 @@ export function uwsgi(c: OpenstackContext, node: LabNode, app: UwsgiApp): Daemon
     ...(app.appThreads ? ['enable-threads = true'] : []),
     ...Object.entries(app.env ?? {}).map(([k, v]) => `env = ${k}=${v}`),
     ...(app.pyargv ? [`pyargv = ${app.pyargv}`] : []),
+    ...(app.pythonpath ? [`pythonpath = ${app.pythonpath}`] : []),
+    ...(app.imports ?? []).map((m) => `import = ${m}`),
     '',
   ].join('\n');
   const ini = `${app.dir}/${app.service}-uwsgi.ini`;

@@ -85,6 +85,26 @@ export function octaviaConf(c: OpenstackContext): string {
   );
 }
 
+/**
+ * Two stable/zed fixes of the OVN provider that Debian 12's 3.0.0 lacks (LP #1999813: listeners left PENDING_UPDATE
+ * after a health monitor is made; LP #1997418: no health check on the VIP's floating IP), as an operator on Zed would
+ * run them: see the module. Both Octavia processes import it before the provider loads.
+ */
+const OVN_FIXES = 'octavia_ovn_fixes';
+const OVN_FIXES_SOURCE = readFileSync(new URL(`./${OVN_FIXES}.py`, import.meta.url), 'utf8');
+
+/** octavia-driver-agent's console script, with the fixes imported first (its provider agents are forked from it). */
+function driverAgent(dir: string): string {
+  return [
+    'import sys',
+    `sys.path.insert(0, ${JSON.stringify(dir)})`,
+    `import ${OVN_FIXES}  # noqa: F401`,
+    'from octavia.cmd.driver_agent import main',
+    'sys.exit(main())',
+    '',
+  ].join('\n');
+}
+
 function renderOctavia(c: OpenstackContext): Daemon[] {
   const provider = c.lab.spec.loadbalancer?.provider;
   if (provider && provider !== 'ovn') {
@@ -94,18 +114,22 @@ function renderOctavia(c: OpenstackContext): Daemon[] {
   const dir = octaviaDir(c.paths, node);
   const file = { path: `${dir}/octavia.conf`, content: octaviaConf(c), owner: 'octavia', mode: 0o640 };
   const dirs = [{ path: `${dir}/lock`, owner: 'octavia' }, { path: DRIVER_AGENT_RUN, owner: 'octavia' }];
+  const fixes = { path: `${dir}/${OVN_FIXES}.py`, content: OVN_FIXES_SOURCE, owner: 'octavia', mode: 0o644 };
+  const agent = { path: `${dir}/octavia-driver-agent.py`, content: driverAgent(dir), owner: 'octavia', mode: 0o644 };
   const api = uwsgi(c, node, {
     service: 'octavia-api', user: 'octavia', wsgiFile: '/usr/bin/octavia-wsgi', port: servicePort(c.lab, OCTAVIA), dir,
     pyargv: `--config-file ${dir}/octavia.conf`,
     // The OVN provider driver hands every request to a thread of its own (helper.py: helper_thread).
     appThreads: true,
+    pythonpath: dir,
+    imports: [OVN_FIXES],
   });
   return [
-    { ...api, files: [...api.files, file], dirs: [...api.dirs, ...dirs] },
+    { ...api, files: [...api.files, file, fixes], dirs: [...api.dirs, ...dirs] },
     daemon(node, 'octavia-driver-agent', {
-      argv: ['/usr/bin/octavia-driver-agent', '--config-file', `${dir}/octavia.conf`],
+      argv: ['/usr/bin/python3', agent.path, '--config-file', `${dir}/octavia.conf`],
       user: 'octavia',
-      files: [file],
+      files: [file, fixes, agent],
       dirs: [{ path: dir, owner: 'octavia' }, ...dirs],
     }),
   ];
