@@ -2,7 +2,7 @@
 // after the self-tests): on the healthy lab the layers pass; with each drill injected exactly its listed checks
 // fail, each naming one of its decisions and its object; after revert the lab passes again. The detection table
 // goes to reports/drills.md. Skipped (with the reason) where the lab is not up or this is not root.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../../../helpers/gate/child-run.ts';
@@ -22,12 +22,14 @@ const lab = loadLab(process.env.STACKGATE_LAB ?? 'embedded');
 const root = process.getuid?.() === 0;
 const up = root && lab.provider === 'local' ? (await status(lab)).up : false;
 // Unset: every drill but the slow ones (reboots, long bounds), which the nightly workflow runs with
-// STACKGATE_DRILLS=slow; `all` runs the whole catalogue; name,name narrows the run while developing a drill.
+// STACKGATE_DRILLS=slow; `all` runs the whole catalogue; name,name narrows the run (a trailing * takes every drill whose
+// name begins so: `lb-*` is Octavia's, which the nightly runs on the embedded-lb lab).
 const chosen = process.env.STACKGATE_DRILLS?.split(',').filter(Boolean) ?? [];
 const tier = chosen.length === 1 && (chosen[0] === 'all' || chosen[0] === 'slow') ? chosen[0] : undefined;
 const only = chosen.length && !tier ? chosen : undefined;
 const catalogue = drillCatalogue(lab);
-const wanted = (d: Drill) => (only ? only.includes(d.name) : tier === 'all' || (tier === 'slow') === Boolean(d.slow));
+const named = (d: Drill, n: string) => (n.endsWith('*') ? d.name.startsWith(n.slice(0, -1)) : d.name === n);
+const wanted = (d: Drill) => (only ? only.some((n) => named(d, n)) : tier === 'all' || (tier === 'slow') === Boolean(d.slow));
 const drills = catalogue.filter(wanted);
 const left = only ? [] : catalogue.filter((d) => !wanted(d));
 const scratch = join(repoRoot, 'reports/tmp/drills');
@@ -73,7 +75,11 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
   afterAll(async () => {
     for (const d of drills) await d.revert(lab);
     // A tier replaces its table in reports/; a chosen few (STACKGATE_DRILLS=name,…) go to tmp.
-    const file = join(repoRoot, only ? 'reports/tmp/drills-some.md' : tier === 'slow' ? 'reports/drills-slow.md' : 'reports/drills.md');
+    // Another bundled lab's drills (`lb-*` on embedded-lb) are that lab's table: reports/drills-<lab>.md.
+    const own = lab.name !== 'embedded' && only?.some((n) => n.endsWith('*'));
+    const file = join(repoRoot, own ? `reports/drills-${lab.name}.md`
+      : only ? 'reports/tmp/drills-some.md' : tier === 'slow' ? 'reports/drills-slow.md' : 'reports/drills.md');
+    const others = readdirSync(join(repoRoot, 'reports')).filter((f) => /^drills-.+\.md$/.test(f) && join(repoRoot, 'reports', f) !== file);
     mkdirSync(dirname(file), { recursive: true });
     const caught = rows.filter((r) => r.includes('| caught |')).length;
     writeFileSync(
@@ -90,6 +96,7 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
         '',
         `${caught} of ${drills.length} drills caught; ${Math.round((performance.now() - t0) / 1000)} s in all, with the healthy runs before and after.`,
         '',
+        ...(others.length ? [`Other tables: ${others.map((f) => `reports/${f}`).join(', ')}.`, ''] : []),
       ].join('\n'),
     );
   }, 300_000);

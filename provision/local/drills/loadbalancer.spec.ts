@@ -25,7 +25,7 @@ it('the provider drill leaves ovn out of the enabled drivers of the octavia.conf
 });
 
 it("both Octavia processes load the lab's fixes of the OVN provider before the provider", () => {
-  const daemons = octavia.render(testContext(loadLab('embedded-lb')));
+  const daemons = octavia.render!(testContext(loadLab('embedded-lb')));
   const ini = daemons.find((d) => d.service === 'octavia-api')!.files.find((f) => f.path.endsWith('-uwsgi.ini'))!;
   expect(ini.content).toMatch(/^import = octavia_ovn_fixes$/m);
   const agent = daemons.find((d) => d.service === 'octavia-driver-agent')!;
