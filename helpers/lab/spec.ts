@@ -203,6 +203,9 @@ export interface PostgresqlSpec {
   synchronous?: string[];
   vip?: string;
   port?: number;
+  /** ha.pg-write-visible writes through the VIP as this role, its password under passwordKey in the secrets file. */
+  user?: string;
+  passwordKey?: string;
   maxReplayLagSeconds?: number;
 }
 

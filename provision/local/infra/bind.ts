@@ -40,9 +40,39 @@ function tenantListen(lab: Lab, node: LabNode): string[] {
   return lab.vips.filter((v) => wanted.includes(v.address) && here(v.network)).map((v) => v.address);
 }
 
+/** The node's role in dns.servers (a DNS node the list does not name is a primary, as before secondaries existed). */
+export function dnsRole(lab: Lab, node: LabNode): 'primary' | 'secondary' {
+  return lab.spec.dns?.servers.find((s) => s.node === node.name)?.role ?? 'primary';
+}
+
+function dnsAddress(node: LabNode): string {
+  return need(node.apiAddress ?? nodeAddresses(node)[0], `DNS node ${node.name} has no address`);
+}
+
+/**
+ * A zone statement. Without secondaries: a primary as before. With them, the primary notifies and transfers to
+ * exactly the secondaries, and takes dynamic updates from its own loopback only (dns.secondary-propagation adds a
+ * record there with nsupdate: no key to keep, no one else can); each secondary transfers from the primary.
+ */
+function zoneStatement(lab: Lab, dir: string, node: LabNode, zone: { zone: string; file: string }): string {
+  const nodes = (role: 'primary' | 'secondary') => dnsNodes(lab).filter((n) => dnsRole(lab, n) === role);
+  const secondaries = nodes('secondary').map(dnsAddress);
+  if (secondaries.length === 0) return `zone "${zone.zone}" { type primary; file "${dir}/zones/${zone.file}"; };`;
+  const list = (xs: string[]) => `{ ${xs.map((x) => `${x}; `).join('')}}`;
+  if (dnsRole(lab, node) === 'secondary') {
+    const primaries = nodes('primary').map(dnsAddress);
+    return `zone "${zone.zone}" { type secondary; primaries ${list(primaries)}; file "${dir}/cache/${zone.file}.sec"; };`;
+  }
+  return `zone "${zone.zone}" { type primary; file "${dir}/zones/${zone.file}"; notify explicit; ` +
+    `also-notify ${list(secondaries)}; allow-transfer ${list(secondaries)}; allow-update { 127.0.0.1; }; };`;
+}
+
 function renderBind(lab: Lab, paths: LabPaths, node: LabNode): Daemon[] {
   const dir = paths.node(node.name, 'bind');
-  const zones = renderZones(lab, node);
+  const secondary = dnsRole(lab, node) === 'secondary';
+  // A secondary's zones come by transfer: it gets no zone file of its own to serve instead.
+  const zones = secondary ? [] : renderZones(lab, node);
+  const names = renderZones(lab, node);
   const recursion = (lab.spec.dns?.recursion ?? []).map((n) => lab.network(n).cidr.text);
   const statsPort = 8053;
   const conf = `// Rendered by stackgate (local provider) for ${lab.name}/${node.name}; do not edit.
@@ -65,7 +95,7 @@ options {
 controls { };
 statistics-channels { inet 127.0.0.1 port ${statsPort} allow { 127.0.0.1; }; };
 logging { channel stderr_log { stderr; severity info; print-time yes; }; category default { stderr_log; }; category lame-servers { null; }; };
-${zones.map((z) => `zone "${z.zone}" { type primary; file "${dir}/zones/${z.file}"; };`).join('\n')}
+${names.map((z) => zoneStatement(lab, dir, node, z)).join('\n')}
 `;
   const addr = need(node.apiAddress ?? nodeAddresses(node)[0], `DNS node ${node.name} has no address`);
   const daemons: Daemon[] = [
