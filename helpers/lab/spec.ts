@@ -217,6 +217,8 @@ export interface LoggingSpec {
   failover?: boolean;
   /** Where a collector writes one file per sender (`<sender address>.log`); `{node}` is the collector's name. */
   directory?: string;
+  /** Nodes that share one /dev/log: each rsyslog takes local messages on 127.0.0.1:<localPort>/udp. */
+  localPort?: number;
   deliverySeconds?: number;
 }
 

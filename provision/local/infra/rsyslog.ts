@@ -4,7 +4,7 @@
  * forwards to the collectors in the spec's order, the next one only while the one before is suspended (rsyslog's
  * action failover), through a disk-assisted queue so that nothing is lost while a collector is switched.
  * The nodes share the host's /dev/log (a namespace has no file system of its own), so each rsyslog takes local
- * messages on its node's loopback, 127.0.0.1:514/udp, which `logger -n 127.0.0.1` writes to.
+ * messages on its node's loopback, 127.0.0.1:<logging.localPort, 514>/udp, which `logger -n 127.0.0.1` writes to.
  */
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import type { LoggingSpec } from '../../../helpers/lab/spec.ts';
@@ -12,7 +12,6 @@ import { daemon, type Component, type Daemon } from '../component.ts';
 import type { LabPaths } from '../paths.ts';
 import { need } from './roles.ts';
 
-export const LOCAL_INPUT = { address: '127.0.0.1', port: 514 } as const;
 
 const spec = (lab: Lab): LoggingSpec => need(lab.spec.logging, `lab ${lab.name}: no logging in spec`);
 const address = (node: LabNode) => need(node.apiAddress, `logging node ${node.name} has no API address`);
@@ -44,7 +43,7 @@ export function renderRsyslog(lab: Lab, paths: LabPaths, node: LabNode): string 
     `# Rendered by stackgate (local provider) for ${lab.name}/${node.name}; do not edit.`,
     `global(workDirectory=${s(`${dir}/spool`)} maxMessageSize="64k")`,
     'module(load="imudp")',
-    `input(type="imudp" address=${s(LOCAL_INPUT.address)} port=${s(LOCAL_INPUT.port)} ruleset="local")`,
+    `input(type="imudp" address="127.0.0.1" port=${s(log.localPort ?? 514)} ruleset="local")`,
   ];
   if (collectors.includes(node.name)) {
     const out = collectorDir(lab, paths, node);
