@@ -46,20 +46,21 @@ export function pgPassword(lab: Lab, pg: Pg): string {
 export function psqlCommand(host: string, pg: Pg, sql: string): string {
   const argv = ['psql', '-X', '-At', '-F', '|', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(pg.port), '-U', pg.user,
     '-d', 'postgres', '-c', sql];
-  // A commit waits for the synchronous standbys; with one gone it would wait forever. The timeout ends the wait
-  // (the row is then committed on the primary only, and PostgreSQL warns so: sql() reports it).
-  const timeoutMs = Math.max(10, pg.maxLagSeconds * 2) * 1000;
-  return `IFS= read -r PGPASSWORD && export PGPASSWORD && PGOPTIONS='-c statement_timeout=${timeoutMs}' ${shellLine(argv)}`;
+  // A commit waits for the synchronous standbys; with one gone it would wait forever, and statement_timeout does
+  // not end that wait. SIGINT makes psql cancel it (the row is then committed on the primary only, and PostgreSQL
+  // warns so: sql() reports it); KILL 5 s later if psql itself hangs.
+  const seconds = Math.max(10, pg.maxLagSeconds * 2);
+  return `IFS= read -r PGPASSWORD && export PGPASSWORD && timeout -s INT -k 5 ${seconds} ${shellLine(argv)}`;
 }
 
 /** Rows of one statement, or an error that names where it ran and what psql said. */
 export async function sql(shell: NodeShell, host: string, pg: Pg, password: string, statement: string): Promise<string[][]> {
   const r = await shell.run(psqlCommand(host, pg, statement), `${password}\n`);
-  if (r.code !== 0) throw new Error(`psql to ${host}:${pg.port} from ${r.node} failed: ${(r.stderr || r.stdout).trim()}`);
   if (/canceling wait for synchronous replication/.test(r.stderr)) {
     throw new Error(`a commit through ${host}:${pg.port} was not confirmed by the synchronous standbys ` +
-      `${pg.synchronous.join(', ')} (postgresql.synchronous): ${r.stderr.trim().split('\n')[0]}`);
+      `${pg.synchronous.join(', ')} (postgresql.synchronous) within the bound: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
   }
+  if (r.code !== 0) throw new Error(`psql to ${host}:${pg.port} from ${r.node} failed: ${(r.stderr || r.stdout).trim()}`);
   return r.stdout.split('\n').filter((l) => l.length > 0).map((l) => l.split('|'));
 }
 

@@ -4,7 +4,8 @@
  * first, for the collector), and revert starts it again and waits until it serves. A lab without the feature has none.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ask } from '../../../helpers/dns/wire.ts';
+import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
+import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { inNode } from '../exec.ts';
@@ -60,16 +61,17 @@ function pgStandbyStopped(lab: Lab): Drill[] {
 function bindSecondaryStopped(lab: Lab): Drill[] {
   const secondary = lab.spec.dns?.servers.filter((s) => s.role === 'secondary').at(-1)?.node;
   if (!secondary) return [];
-  const address = lab.node(secondary).managementAddress ?? '';
   return [{
     name: 'ha-dns-secondary-stopped',
     description: `BIND on secondary ${secondary} is stopped: it serves no zone and takes no change from the primary`,
     decisions: ['HA-02', 'HA-03'],
     checks: ['dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.secondary-serials', 'dns.secondary-propagation'],
     object: secondary,
+    // Serving is not enough: what the primary took while it was down (dns.secondary-propagation's record, added and
+    // removed) raised the primary's serial, and the copy it restarts with is older until its refresh transfers it.
     ...stopped(() => `${secondary}-bind`, async (l) => {
-      await ask(address, l.spec.dns!.domain, 'SOA', { recursionDesired: false, timeoutMs: 500 });
-      return true;
+      const serials = await Promise.all(dnsServers(l).flatMap((s) => labZones(l).map((z) => zoneSerial(s, z))));
+      return serialMismatches(serials).length === 0;
     }),
   }];
 }
