@@ -3,7 +3,7 @@
  * stopped, the first log collector stopped. Each stops one supervised program of the node the spec names last (or
  * first, for the collector), and revert starts it again and waits until it serves. A lab without the feature has none.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
 import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
@@ -27,7 +27,9 @@ async function until(what: string, timeoutMs: number, probe: () => Promise<boole
 }
 
 /** Stop a program (checked stopped); revert starts it when it is not running and waits for `serving`. */
-function stopped(program: (lab: Lab) => string, serving: (lab: Lab) => Promise<boolean>): Pick<Drill, 'inject' | 'revert'> {
+function stopped(
+  program: (lab: Lab) => string, serving: (lab: Lab) => Promise<boolean>, beforeStart: (lab: Lab) => void = () => undefined,
+): Pick<Drill, 'inject' | 'revert'> {
   return {
     async inject(lab) {
       await supervisorctl(lab, 'stop', program(lab));
@@ -35,7 +37,10 @@ function stopped(program: (lab: Lab) => string, serving: (lab: Lab) => Promise<b
       if (now !== 'STOPPED') throw new Error(`${program(lab)} is ${now ?? 'unknown'} after stop`);
     },
     async revert(lab) {
-      if ((await state(lab, program(lab))) !== 'RUNNING') await supervisorctl(lab, 'start', program(lab));
+      if ((await state(lab, program(lab))) !== 'RUNNING') {
+        beforeStart(lab);
+        await supervisorctl(lab, 'start', program(lab));
+      }
       await until(`${program(lab)} serving again`, 60_000, () => serving(lab));
     },
   };
@@ -68,10 +73,14 @@ function bindSecondaryStopped(lab: Lab): Drill[] {
     checks: ['dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.secondary-serials', 'dns.secondary-propagation'],
     object: secondary,
     // Serving is not enough: what the primary took while it was down (dns.secondary-propagation's record, added and
-    // removed) raised the primary's serial, and the copy it restarts with is older until its refresh transfers it.
+    // removed) raised the primary's serial, and a secondary restarted on its old copy stays behind until its SOA
+    // refresh (up to an hour: seen live, 100 s and counting) or the next NOTIFY. Started without a copy, it transfers.
     ...stopped(() => `${secondary}-bind`, async (l) => {
       const serials = await Promise.all(dnsServers(l).flatMap((s) => labZones(l).map((z) => zoneSerial(s, z))));
       return serialMismatches(serials).length === 0;
+    }, (l) => {
+      const cache = `${labPaths(l.name).node(secondary, 'bind')}/cache`;
+      for (const f of readdirSync(cache)) if (f.endsWith('.sec')) rmSync(`${cache}/${f}`);
     }),
   }];
 }
