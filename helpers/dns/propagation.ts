@@ -19,7 +19,8 @@ export function nsupdateScript(change: 'add' | 'delete', name: string, value: st
 /** Run nsupdate on the primary node; an error names the node and what nsupdate said. */
 export async function nsupdate(shell: NodeShell, change: 'add' | 'delete', name: string, value: string): Promise<void> {
   const r = await shell.run(shellLine(['nsupdate']), nsupdateScript(change, name, value));
-  if (r.code !== 0) throw new Error(`nsupdate ${change} ${name} TXT on ${r.node} failed: ${(r.stderr || r.stdout).trim()}`);
+  const said = (r.stderr || r.stdout).trim();
+  if (r.code !== 0) throw new Error(`nsupdate ${change} ${name} TXT on ${r.node} failed: ${said}`);
 }
 
 async function txtAt(server: DnsServer, name: string): Promise<string[]> {
@@ -52,7 +53,8 @@ export async function propagationFindings(
   const late = [...took].filter(([, ms]) => ms === undefined).map(([s]) => s);
   return Promise.all(late.map(async (s) => {
     const now = await txtAt(s, name);
-    return `secondary ${serverName(s)}: TXT ${name} "${value}" added on the primary not served within ${boundSeconds} s ` +
+    return `secondary ${serverName(s)}: TXT ${name} "${value}" added on the primary ` +
+      `not served within ${boundSeconds} s ` +
       `(answers ${now.length ? now.map((v) => `"${v}"`).join(', ') : 'nothing'})`;
   }));
 }

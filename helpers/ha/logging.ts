@@ -41,7 +41,8 @@ export function logCommand(log: Logging, tag: string, count: number): string {
 
 /** The message numbers of `tag` found in the collector's file of the sender. */
 export async function numbersAt(shell: NodeShell, file: string, tag: string): Promise<number[]> {
-  const r = await shell.run(`grep -ho ${shellLine([`${tag} message [0-9]* of`])} ${shellLine([file])} 2>/dev/null || true`);
+  const pattern = shellLine([`${tag} message [0-9]* of`]);
+  const r = await shell.run(`grep -ho ${pattern} ${shellLine([file])} 2>/dev/null || true`);
   const numbers = r.stdout.split('\n').map((l) => Number(/ message (\d+) of/.exec(l)?.[1])).filter((n) => n > 0);
   return [...new Set(numbers)].sort((a, b) => a - b);
 }

@@ -44,8 +44,8 @@ export function pgPassword(lab: Lab, pg: Pg): string {
 
 /** The command that runs one SQL statement at host:port, the password read from stdin into the environment. */
 export function psqlCommand(host: string, pg: Pg, sql: string): string {
-  const argv = ['psql', '-X', '-At', '-F', '|', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(pg.port), '-U', pg.user,
-    '-d', 'postgres', '-c', sql];
+  const argv = ['psql', '-X', '-At', '-F', '|', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(pg.port),
+    '-U', pg.user, '-d', 'postgres', '-c', sql];
   // A commit waits for the synchronous standbys; with one gone it would wait forever, and statement_timeout does
   // not end that wait. SIGINT makes psql cancel it (the row is then committed on the primary only, and PostgreSQL
   // warns so: sql() reports it); KILL 5 s later if psql itself hangs.
@@ -54,13 +54,17 @@ export function psqlCommand(host: string, pg: Pg, sql: string): string {
 }
 
 /** Rows of one statement, or an error that names where it ran and what psql said. */
-export async function sql(shell: NodeShell, host: string, pg: Pg, password: string, statement: string): Promise<string[][]> {
+export async function sql(
+  shell: NodeShell, host: string, pg: Pg, password: string, statement: string,
+): Promise<string[][]> {
   const r = await shell.run(psqlCommand(host, pg, statement), `${password}\n`);
   if (/canceling wait for synchronous replication/.test(r.stderr)) {
     throw new Error(`a commit through ${host}:${pg.port} was not confirmed by the synchronous standbys ` +
-      `${pg.synchronous.join(', ')} (postgresql.synchronous) within the bound: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
+      `${pg.synchronous.join(', ')} (postgresql.synchronous) within the bound: ` +
+      r.stderr.trim().split('\n').slice(-2).join(' '));
   }
-  if (r.code !== 0) throw new Error(`psql to ${host}:${pg.port} from ${r.node} failed: ${(r.stderr || r.stdout).trim()}`);
+  const said = (r.stderr || r.stdout).trim();
+  if (r.code !== 0) throw new Error(`psql to ${host}:${pg.port} from ${r.node} failed: ${said}`);
   return r.stdout.split('\n').filter((l) => l.length > 0).map((l) => l.split('|'));
 }
 
@@ -71,14 +75,15 @@ export interface ReplicationRow {
   readonly replayLagSeconds: number;
 }
 
-export const REPLICATION_SQL = "SELECT application_name, state, sync_state, COALESCE(EXTRACT(EPOCH FROM replay_lag), 0) " +
-  'FROM pg_stat_replication ORDER BY application_name';
+export const REPLICATION_SQL = 'SELECT application_name, state, sync_state, ' +
+  'COALESCE(EXTRACT(EPOCH FROM replay_lag), 0) FROM pg_stat_replication ORDER BY application_name';
 
 export function parseReplication(rows: readonly string[][]): ReplicationRow[] {
-  return rows.map(([name = '', state = '', syncState = '', lag = '0']) => ({ name, state, syncState, replayLagSeconds: Number(lag) }));
+  return rows.map(([name = '', state = '', syncState = '', lag = '0']) =>
+    ({ name, state, syncState, replayLagSeconds: Number(lag) }));
 }
 
-/** What the primary's view of its standbys lacks: each spec standby streaming, the synchronous ones `sync`, lag bound. */
+/** What the primary's view of its standbys lacks: each standby streaming, the synchronous ones `sync`, lag bound. */
 export function replicationFindings(pg: Pg, rows: readonly ReplicationRow[]): string[] {
   const out: string[] = [];
   const seen = rows.map((r) => `${r.name} ${r.state}/${r.syncState}`).join(', ') || 'no standby connected';
@@ -103,18 +108,22 @@ export function replicationFindings(pg: Pg, rows: readonly ReplicationRow[]): st
 /** Exactly one node out of recovery, and it is the spec's primary. */
 export function recoveryFindings(pg: Pg, inRecovery: ReadonlyMap<string, string>): string[] {
   const primaries = [...inRecovery].filter(([, v]) => v === 'f').map(([n]) => n);
-  const said = [...inRecovery].map(([n, v]) => `${n} ${v === 'f' ? 'primary' : v === 't' ? 'in recovery' : v}`).join(', ');
+  const word = (v: string) => (v === 'f' ? 'primary' : v === 't' ? 'in recovery' : v);
+  const said = [...inRecovery].map(([n, v]) => `${n} ${word(v)}`).join(', ');
   if (primaries.length === 1 && primaries[0] === pg.primary.name) return [];
   return [`nodes not in recovery: ${primaries.join(', ') || 'none'}; expected exactly ${pg.primary.name} (${said})`];
 }
 
 /** Each node's pg_is_in_recovery(): t, f, or what went wrong reaching it. */
-export async function recoveryStates(lab: Lab, pg: Pg, password: string, shell: (n: string) => NodeShell): Promise<Map<string, string>> {
+export async function recoveryStates(
+  lab: Lab, pg: Pg, password: string, shell: (n: string) => NodeShell,
+): Promise<Map<string, string>> {
   const nodes = [pg.primary, ...pg.standbys];
   const states = await Promise.all(nodes.map(async (n) => {
     const host = n.apiAddress ?? n.managementAddress ?? n.name;
     try {
-      return (await sql(shell(pg.primary.name), host, pg, password, 'SELECT pg_is_in_recovery()'))[0]?.[0] ?? 'no answer';
+      const rows = await sql(shell(pg.primary.name), host, pg, password, 'SELECT pg_is_in_recovery()');
+      return rows[0]?.[0] ?? 'no answer';
     } catch (error) {
       return `unreachable (${(error as Error).message})`;
     }

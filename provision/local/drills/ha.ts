@@ -28,7 +28,9 @@ async function until(what: string, timeoutMs: number, probe: () => Promise<boole
 
 /** Stop a program (checked stopped); revert starts it when it is not running and waits for `serving`. */
 function stopped(
-  program: (lab: Lab) => string, serving: (lab: Lab) => Promise<boolean>, beforeStart: (lab: Lab) => void = () => undefined,
+  program: (lab: Lab) => string,
+  serving: (lab: Lab) => Promise<boolean>,
+  beforeStart: (lab: Lab) => void = () => undefined,
 ): Pick<Drill, 'inject' | 'revert'> {
   return {
     async inject(lab) {
@@ -52,12 +54,14 @@ function pgStandbyStopped(lab: Lab): Drill[] {
   if (!pg || !standby) return [];
   return [{
     name: 'ha-pg-standby-stopped',
-    description: `PostgreSQL on standby ${standby} is stopped: the primary sees one standby fewer, and a commit waits for it`,
+    description: `PostgreSQL on standby ${standby} is stopped: the primary sees one standby fewer, ` +
+      'and a commit waits for it',
     decisions: ['HA-04'],
     checks: ['ha.pg-replication', 'ha.pg-write-visible'],
     object: standby,
     ...stopped(() => `${standby}-postgresql`, async (l) => {
-      const rows = await psql(l, labPaths(l.name), pgPrimary(l), 'SELECT application_name, state FROM pg_stat_replication;\n');
+      const query = 'SELECT application_name, state FROM pg_stat_replication;\n';
+      const rows = await psql(l, labPaths(l.name), pgPrimary(l), query);
       return rows.split('\n').includes(`${standby}|streaming`);
     }),
   }];
@@ -70,7 +74,10 @@ function bindSecondaryStopped(lab: Lab): Drill[] {
     name: 'ha-dns-secondary-stopped',
     description: `BIND on secondary ${secondary} is stopped: it serves no zone and takes no change from the primary`,
     decisions: ['HA-02', 'HA-03'],
-    checks: ['dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.secondary-serials', 'dns.secondary-propagation'],
+    checks: [
+      'dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.secondary-serials',
+      'dns.secondary-propagation',
+    ],
     object: secondary,
     // Serving is not enough: what the primary took while it was down (dns.secondary-propagation's record, added and
     // removed) raised the primary's serial, and a secondary restarted on its old copy stays behind until its SOA
@@ -96,7 +103,8 @@ function logCollectorStopped(lab: Lab): Drill[] {
   const sender = log.sender;
   return [{
     name: 'ha-log-collector-stopped',
-    description: `rsyslog on the first log collector ${first.name} is stopped: ${sender.name}'s messages no longer reach it` +
+    description: `rsyslog on the first log collector ${first.name} is stopped: ` +
+      `${sender.name}'s messages no longer reach it` +
       (next && log.spec.failover !== false ? ` (they go to ${next.name})` : ''),
     decisions: ['HA-05'],
     checks: ['ha.log-delivery'],
@@ -120,7 +128,8 @@ function logCollectorStopped(lab: Lab): Drill[] {
         missing = missingNumbers(seen, count);
       } while (missing.length > 0 && Date.now() - t0 < log.boundMs);
       return missing.length === 0 ? [] : [
-        `failover: messages ${ranges(missing)} of ${count} from ${sender.name} not at the next collector ${next.name} ` +
+        `failover: messages ${ranges(missing)} of ${count} from ${sender.name} ` +
+        `not at the next collector ${next.name} ` +
         `(${file}) within ${log.boundMs / 1000} s while ${first.name} was stopped`,
       ];
     },

@@ -146,7 +146,8 @@ function roles(c: UpContext): Promise<string> {
     `ALTER ROLE "${user}" WITH LOGIN PASSWORD ${lit(s.password)};`,
     '',
   ].join('\n');
-  return once(c.paths, `postgresql-roles-${pgPrimary(c.lab).name}`, sql, () => psql(c.lab, c.paths, pgPrimary(c.lab), sql));
+  const primary = pgPrimary(c.lab);
+  return once(c.paths, `postgresql-roles-${primary.name}`, sql, () => psql(c.lab, c.paths, primary, sql));
 }
 
 /** A standby is the primary's base backup (streamed WAL included) with standby.signal; made once, then it streams. */
@@ -188,7 +189,8 @@ export const postgresqlStandby: Component = {
         .catch((e: Error) => e.message);
       const streaming = new Set(rows.split('\n').filter((r) => r.endsWith('|streaming')).map((r) => r.split('|')[0]));
       const missing = pgStandbys(lab).filter((n) => !streaming.has(n.name)).map((n) => n.name);
-      return missing.length === 0 || `not streaming: ${missing.join(', ')} (pg_stat_replication: ${rows.trim() || 'empty'})`;
+      const seen = rows.trim() || 'empty';
+      return missing.length === 0 || `not streaming: ${missing.join(', ')} (pg_stat_replication: ${seen})`;
     },
   }],
   keeps: ({ lab, paths }) => pgStandbys(lab).map((n) => pgDir(paths, n)),

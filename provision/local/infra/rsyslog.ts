@@ -50,10 +50,12 @@ export function renderRsyslog(lab: Lab, paths: LabPaths, node: LabNode): string 
     lines.push(
       `template(name="perSender" type="string" string=${s(`${out}/%FROMHOST-IP%.log`)})`,
       'ruleset(name="remote") {',
-      '  action(type="omfile" dynaFile="perSender" template="RSYSLOG_FileFormat" dirCreateMode="0750" fileCreateMode="0640")',
+      '  action(type="omfile" dynaFile="perSender" template="RSYSLOG_FileFormat"',
+      '         dirCreateMode="0750" fileCreateMode="0640")',
       '}',
       protocol === 'tcp' ? 'module(load="imtcp")' : '',
-      `input(type=${s(protocol === 'tcp' ? 'imtcp' : 'imudp')} address=${s(address(node))} port=${s(port)} ruleset="remote")`,
+      `input(type=${s(protocol === 'tcp' ? 'imtcp' : 'imudp')} address=${s(address(node))} port=${s(port)}` +
+        ' ruleset="remote")',
     );
   }
   const targets = forwardTargets(lab, node);
@@ -70,7 +72,8 @@ export function renderRsyslog(lab: Lab, paths: LabPaths, node: LabNode): string 
     targets.forEach((t, i) => {
       const last = i === targets.length - 1;
       lines.push(
-        `  action(type="omfwd" name=${s(`to-${t.name}`)} target=${s(address(t))} port=${s(port)} protocol=${s(protocol)}`,
+        `  action(type="omfwd" name=${s(`to-${t.name}`)} target=${s(address(t))} port=${s(port)}` +
+          ` protocol=${s(protocol)}`,
         // Only the last retries forever (messages wait in the queue); the others give up fast and hand over.
         `         action.resumeRetryCount=${s(last ? -1 : 0)} action.resumeInterval="2"` +
           `${i > 0 ? ' action.execOnlyWhenPreviousIsSuspended="on"' : ''})`,
@@ -90,7 +93,9 @@ function renderNode(lab: Lab, paths: LabPaths, node: LabNode): Daemon {
     files: [{ path: `${dir}/rsyslog.conf`, content: renderRsyslog(lab, paths, node) }],
     dirs: [
       { path: dir }, { path: `${dir}/spool`, mode: 0o700 },
-      ...(collector || forwardTargets(lab, node).length === 0 ? [{ path: collectorDir(lab, paths, node), mode: 0o750 }] : []),
+      ...(collector || forwardTargets(lab, node).length === 0
+        ? [{ path: collectorDir(lab, paths, node), mode: 0o750 }]
+        : []),
     ],
     health: collector && (spec(lab).protocol ?? 'tcp') === 'tcp' ? [{ kind: 'tcp', host: address(node), port }] : [],
   });
