@@ -1,6 +1,6 @@
 /**
- * Fault drills of a lab with redundant infrastructure (ha-infra): a PostgreSQL standby stopped, a BIND secondary
- * stopped, the first log collector stopped. Each stops one supervised program of the node the spec names last (or
+ * Fault drills of a lab with redundant infrastructure (ha-infra): a PostgreSQL standby or the primary stopped, a BIND
+ * secondary stopped, the first log collector stopped. Each stops one supervised program of the node the spec names last (or
  * first, for the collector), and revert starts it again and waits until it serves. A lab without the feature has none.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -63,6 +63,24 @@ function pgStandbyStopped(lab: Lab): Drill[] {
       const query = 'SELECT application_name, state FROM pg_stat_replication;\n';
       const rows = await psql(l, labPaths(l.name), pgPrimary(l), query);
       return rows.split('\n').includes(`${standby}|streaming`);
+    }),
+  }];
+}
+
+/** A controller's loss, as far as the database goes: nothing promotes a standby (seed 004 names no failover tool). */
+function pgPrimaryStopped(lab: Lab): Drill[] {
+  const pg = lab.spec.postgresql;
+  if (!pg || pg.standbys.length === 0) return [];
+  return [{
+    name: 'ha-pg-primary-stopped',
+    description: `PostgreSQL on the primary ${pg.primary} is stopped: no node takes writes, the VIP leads nowhere`,
+    decisions: ['HA-04'],
+    checks: ['ha.pg-replication', 'ha.pg-write-visible'],
+    object: pg.primary,
+    ...stopped(() => `${pg.primary}-postgresql`, async (l) => {
+      const query = 'SELECT application_name, state FROM pg_stat_replication;\n';
+      const rows = (await psql(l, labPaths(l.name), pgPrimary(l), query)).split('\n');
+      return pg.standbys.every((s) => rows.includes(`${s}|streaming`));
     }),
   }];
 }
@@ -137,5 +155,5 @@ function logCollectorStopped(lab: Lab): Drill[] {
 }
 
 export function haDrillsFor(lab: Lab): Drill[] {
-  return [...pgStandbyStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab)];
+  return [...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab)];
 }
