@@ -1,6 +1,8 @@
 /** BIND: the lab's zones (forward and reverse, from the spec's records) on every DNS node, and its exporter. */
 import { createHash } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
+import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
+import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import type { Component, Daemon, LabContext, UpContext } from '../component.ts';
 import { startDaemons } from '../exec.ts';
@@ -172,6 +174,15 @@ export const bind: Component = {
   packages: () => ['bind9', 'bind9-dnsutils', 'prometheus-bind-exporter'],
   render: ({ lab, paths }: LabContext) => dnsNodes(lab).flatMap((n) => renderBind(lab, paths, n)),
   keeps: ({ lab, paths }: LabContext) => dnsNodes(lab).map((n) => paths.node(n.name, 'bind')),
+  // dns.secondary-serials takes transferred zones for granted: a secondary that has not transferred yet is not ready.
+  ready: ({ lab }) => (lab.spec.dns?.servers.some((s) => s.role === 'secondary') ? [{
+    what: 'every DNS secondary serves the primary\'s serial of every lab zone',
+    probe: async () => {
+      const serials = await Promise.all(dnsServers(lab).flatMap((s) => labZones(lab).map((z) => zoneSerial(s, z))));
+      const wrong = serialMismatches(serials);
+      return wrong.length === 0 || wrong.join('; ');
+    },
+  }] : []),
   bootstrap: async (c) => {
     if (primaryRewritten(c).length === 0) return;
     for (const n of dnsNodes(c.lab)) {
