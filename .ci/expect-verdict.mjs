@@ -16,7 +16,7 @@ const list = (name) => {
 };
 const missing = new Set(list('known-gaps'));
 const ran = new Set(v.results.map((r) => r.checkId));
-const layerOf = (id) => ({ pre: 'preflight', net: 'network', tls: 'tls', dns: 'dns', compute: 'compute', storage: 'storage', mon: 'monitoring', lb: 'loadbalancer', persist: 'persistence' })[id.split('.')[0]];
+const layerOf = (id) => ({ pre: 'preflight', net: 'network', tls: 'tls', dns: 'dns', compute: 'compute', storage: 'storage', mon: 'monitoring', ha: 'ha', lb: 'loadbalancer', persist: 'persistence' })[id.split('.')[0]];
 const wantFailed = list('expected-failures').filter((c) => ran.has(c));
 // A decision in scope stays uncovered when each of its checks in the layers run is a known gap.
 const wantGaps = v.matrix

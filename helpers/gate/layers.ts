@@ -1,5 +1,5 @@
 /** The layers of checks, in the order a lab is judged. A check ID's prefix names its layer. */
-export const LAYERS = ['preflight', 'network', 'tls', 'dns', 'compute', 'storage', 'monitoring', 'loadbalancer', 'persistence'] as const;
+export const LAYERS = ['preflight', 'network', 'tls', 'dns', 'compute', 'storage', 'monitoring', 'ha', 'loadbalancer', 'persistence'] as const;
 export type Layer = (typeof LAYERS)[number];
 
 /**
@@ -18,6 +18,7 @@ const PREFIX: Record<string, Layer> = {
   compute: 'compute',
   storage: 'storage',
   mon: 'monitoring',
+  ha: 'ha',
   lb: 'loadbalancer',
   persist: 'persistence',
 };
@@ -29,7 +30,8 @@ const PREFIX: Record<string, Layer> = {
 export const STAGES: readonly (readonly Layer[])[] = [
   ['preflight'],
   ['network'],
-  ['tls', 'dns'],
+  // Redundancy of the infrastructure (PostgreSQL replication, log delivery) stands on the network alone, as DNS does.
+  ['tls', 'dns', 'ha'],
   ['compute'],
   ['storage', 'monitoring'],
   // Octavia stands on Nova and Neutron (its members are servers): after compute and the layers beside it.
@@ -41,7 +43,7 @@ export function stageOf(layer: Layer): number {
   return STAGES.findIndex((s) => s.includes(layer));
 }
 
-export const CHECK_ID = /^(pre|net|tls|dns|compute|storage|mon|lb|persist)\.[a-z0-9]+(-[a-z0-9]+)*$/;
+export const CHECK_ID = /^(pre|net|tls|dns|compute|storage|mon|ha|lb|persist)\.[a-z0-9]+(-[a-z0-9]+)*$/;
 
 export function layerOf(checkId: string): Layer {
   const layer = PREFIX[checkId.split('.')[0] ?? ''];

@@ -72,6 +72,7 @@ describe('the corpus of bad lab specs', () => {
       'alias-bomb',
       'merge-key-mistake',
       'all-at-once',
+      'ha-roles',
     ]) {
       expect(badCases, `fixtures/labs-bad/${kind}.yaml`).toContain(`${kind}.yaml`);
     }

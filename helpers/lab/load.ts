@@ -268,6 +268,7 @@ function semanticProblems(spec: LabSpec): { path: string; message: string }[] {
     out.push({ path: '/deployer/client', message: 'deployer.client names either a node of the lab or a host beside it, not both or neither' });
   }
   for (const [i, net] of (spec.dns?.recursion ?? []).entries()) needNetwork(`/dns/recursion/${i}`, net);
+  out.push(...replicationProblems(spec, needNode, needVip));
   needNetwork('/neutron/externalNetwork/network', spec.neutron?.externalNetwork?.network);
   for (const [i, backend] of (spec.storage?.cinder?.backends ?? []).entries()) {
     for (const [j, host] of (backend.hosts ?? []).entries()) needNode(`/storage/cinder/backends/${i}/hosts/${j}`, host);
@@ -296,6 +297,42 @@ function semanticProblems(spec: LabSpec): { path: string; message: string }[] {
       out.push({ path: '/loadbalancer/healthMonitor/timeoutSeconds', message: 'Octavia refuses a probe timeout longer than the delay between probes' });
     }
     out.push(...ovnProviderProblems(lb));
+  }
+  return out;
+}
+
+type Need = (path: string, name: string | undefined) => void;
+
+/** PostgreSQL, logging and DNS roles that name each other: a standby is not the primary, a sync one is a standby … */
+function replicationProblems(spec: LabSpec, needNode: Need, needVip: Need): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  const pg = spec.postgresql;
+  if (pg) {
+    needNode('/postgresql/primary', pg.primary);
+    for (const [i, n] of pg.standbys.entries()) {
+      needNode(`/postgresql/standbys/${i}`, n);
+      const message = `${n} is the primary: it cannot be its own standby`;
+      if (n === pg.primary) out.push({ path: `/postgresql/standbys/${i}`, message });
+    }
+    for (const [i, n] of (pg.synchronous ?? []).entries()) {
+      if (!pg.standbys.includes(n)) {
+        const standbys = pg.standbys.join(', ') || 'none';
+        out.push({ path: `/postgresql/synchronous/${i}`, message: `synchronous "${n}" is not a standby (${standbys})` });
+      }
+    }
+    needVip('/postgresql/vip', pg.vip);
+  }
+  for (const [i, n] of (spec.logging?.collectors ?? []).entries()) needNode(`/logging/collectors/${i}`, n);
+  const dir = spec.logging?.directory;
+  if (dir !== undefined && (dir.split('/').includes('..') || (spec.logging!.collectors.length > 1 && !dir.includes('{node}')))) {
+    const message = `directory ${dir} must not contain ".." and, with several collectors, must contain {node}`;
+    out.push({ path: '/logging/directory', message });
+  }
+  const servers = spec.dns?.servers ?? [];
+  const primaries = servers.filter((s) => (s.role ?? 'primary') === 'primary');
+  if (servers.some((s) => s.role === 'secondary') && primaries.length !== 1) {
+    const named = primaries.map((s) => s.node).join(', ') || 'none';
+    out.push({ path: '/dns/servers', message: `secondaries need exactly one primary to transfer from (primaries: ${named})` });
   }
   return out;
 }

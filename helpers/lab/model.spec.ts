@@ -166,6 +166,13 @@ describe('DNS records and PTRs', () => {
     expect(new Set(alpine.ptrRecords.map((p) => p.zone))).toEqual(new Set(['0.40.10.in-addr.arpa', '0.41.10.in-addr.arpa']));
     expect(alpine.spec.dns?.servers.map((s) => `${s.node}:${s.role}`)).toEqual(['controller-1:primary', 'controller-2:secondary', 'controller-3:secondary']);
   });
+
+  it('reads seed 004\'s replication: PostgreSQL master + two synchronous slaves, logging to controller-1 then 2 then 3', () => {
+    const alpine = loadLab('alpine-lxc');
+    expect(alpine.spec.postgresql).toMatchObject({ primary: 'controller-1', synchronous: ['controller-2', 'controller-3'] });
+    expect(alpine.spec.logging?.collectors).toEqual(['controller-1', 'controller-2', 'controller-3']);
+    expect(alpine.spec.logging).toMatchObject({ port: 10514, protocol: 'tcp', failover: true });
+  });
 });
 
 describe('expected Prometheus (job, instance) pairs', () => {

@@ -195,6 +195,33 @@ export interface KollaImages {
   registryPort?: number;
 }
 
+/** PostgreSQL streaming replication (seed 004: synchronous master-slave-slave with keepalived). */
+export interface PostgresqlSpec {
+  primary: string;
+  standbys: string[];
+  /** Standbys the primary waits for on commit; default: every standby. */
+  synchronous?: string[];
+  vip?: string;
+  port?: number;
+  /** ha.pg-write-visible writes through the VIP as this role, its password under passwordKey in the secrets file. */
+  user?: string;
+  passwordKey?: string;
+  maxReplayLagSeconds?: number;
+}
+
+/** Central logging: the collector first, then the standbys a sender fails over to, in that order. */
+export interface LoggingSpec {
+  collectors: string[];
+  port?: number;
+  protocol?: 'tcp' | 'udp';
+  failover?: boolean;
+  /** Where a collector writes one file per sender (`<sender address>.log`); `{node}` is the collector's name. */
+  directory?: string;
+  /** Nodes that share one /dev/log: each rsyslog takes local messages on 127.0.0.1:<localPort>/udp. */
+  localPort?: number;
+  deliverySeconds?: number;
+}
+
 export interface LabSpec {
   name: string;
   title: string;
@@ -238,7 +265,11 @@ export interface LabSpec {
     servers: { node: string; role?: 'primary' | 'secondary' }[];
     recursion?: string[];
     records?: Record<string, string>;
+    /** dns.secondary-propagation: the bound for a change on the primary to reach every secondary. */
+    propagationSeconds?: number;
   };
+  postgresql?: PostgresqlSpec;
+  logging?: LoggingSpec;
   neutron?: {
     backend: 'ovn' | 'openvswitch' | 'linuxbridge';
     tenantNetworkType?: 'geneve' | 'vxlan' | 'vlan' | 'flat';

@@ -93,15 +93,18 @@ export class NodeShell {
     } as Parameters<NodeSSH['connect']>[0]);
   }
 
-  /** Run a command; the result comes back whatever the exit code, the caller decides. */
-  async run(command: string): Promise<CommandResult> {
+  /**
+   * Run a command; the result comes back whatever the exit code, the caller decides. `stdin` is how a password
+   * reaches the node: never on the command line, where ps and the logs would show it.
+   */
+  async run(command: string, stdin?: string): Promise<CommandResult> {
     let ssh = await this.session();
     // The node rebooted (or sshd restarted) since: its connection is gone, so connect again, once.
     if (!ssh.isConnected()) {
       this.ssh = undefined;
       ssh = await this.session();
     }
-    const r = await ssh.execCommand(command);
+    const r = await ssh.execCommand(command, stdin === undefined ? {} : { stdin });
     return { node: this.node.name, command, stdout: r.stdout, stderr: r.stderr, code: r.code };
   }
 
@@ -115,8 +118,8 @@ export class NodeShell {
   }
 
   /** Run a command that must succeed; its stdout. */
-  async out(command: string): Promise<string> {
-    const r = await this.run(command);
+  async out(command: string, stdin?: string): Promise<string> {
+    const r = await this.run(command, stdin);
     if (r.code !== 0) throw new NodeCommandError(r);
     return r.stdout;
   }

@@ -12,6 +12,8 @@ import { hosts } from './infra/hosts.ts';
 import { loadbalancer } from './infra/loadbalancer.ts';
 import { nodeExporter, prometheus } from './infra/monitoring.ts';
 import { pki } from './infra/pki.ts';
+import { postgresql, postgresqlStandby } from './infra/postgresql.ts';
+import { rsyslog } from './infra/rsyslog.ts';
 import { sshd } from './infra/sshd.ts';
 import { openstack } from './openstack/base.ts';
 import { cinder } from './openstack/cinder.ts';
@@ -33,7 +35,7 @@ import { rabbitmq } from './openstack/rabbitmq.ts';
 
 export const COMPONENTS: readonly Component[] = [
   // infrastructure
-  pki, hosts, sshd, nodeExporter, bind, loadbalancer, prometheus,
+  pki, hosts, sshd, nodeExporter, bind, loadbalancer, prometheus, postgresql, postgresqlStandby, rsyslog,
   // Ceph
   cephMon, cephMgr, cephOsd, cephPools,
   // OpenStack

@@ -3,6 +3,8 @@ import { check } from '../../helpers/gate/check.ts';
 import { hostAddresses, recursionFindings, recursionOffered, untestableSides, vantages } from '../../helpers/dns/recursion.ts';
 import { expectedAnswers, lookupA, lookupPtr, sameAnswer, sameName, seen } from '../../helpers/dns/resolve.ts';
 import { catalogNames, dnsServers, expectedEndpoints, labZones, serverName } from '../../helpers/dns/servers.ts';
+import { DEFAULT_PROPAGATION_SECONDS, nsupdate, propagation, propagationFindings } from '../../helpers/dns/propagation.ts';
+import { currentRun } from '../../helpers/gate/ledger.ts';
 import { authorityFindings, serialMismatches, zoneAuthority, zoneSerial } from '../../helpers/dns/zone.ts';
 
 /** The DNS servers of the spec; none is a reason not to apply, named after the spec. */
@@ -78,4 +80,22 @@ check('dns.secondary-serials', 'every secondary DNS server serves the SOA serial
   }
   const serials = await Promise.all(servers.flatMap((s) => labZones(lab).map((zone) => zoneSerial(s, zone))));
   expect(serialMismatches(serials), 'SOA serials').toEqual([]);
+});
+
+check('dns.secondary-propagation', 'a record added on the primary DNS server reaches every secondary within the bound', async ({ lab, notApplicable, node, attach }) => {
+  const servers = serversOf(lab, notApplicable);
+  const secondaries = servers.filter((s) => s.role === 'secondary');
+  const primary = servers.find((s) => s.role === 'primary');
+  if (secondaries.length === 0 || !primary) return notApplicable(`spec dns.servers has no primary with secondaries (${servers.map((s) => `${s.node} ${s.role}`).join(', ')})`);
+  const bound = lab.spec.dns!.propagationSeconds ?? DEFAULT_PROPAGATION_SECONDS;
+  const name = `sg-${currentRun().run}-propagation.${lab.spec.dns!.domain}`;
+  const value = `${Date.now()}`;
+  await nsupdate(node(primary.node), 'add', name, value);
+  try {
+    const took = await propagation(secondaries, name, value, bound * 1000);
+    await attach('time to each secondary', [...took].map(([s, ms]) => `${s.node}: ${ms === undefined ? 'never' : `${ms} ms`}`).join('\n'));
+    expect(await propagationFindings(took, name, value, bound), `TXT ${name} added on primary ${primary.node}`).toEqual([]);
+  } finally {
+    await nsupdate(node(primary.node), 'delete', name, value);
+  }
 });

@@ -15,7 +15,6 @@ const NO_DRILL: Record<string, string> = {
   'compute.node-os': "the embedded nodes share the host's root file system: a drill would change this machine's os-release",
   'compute.node-resources': "the embedded nodes share the host's CPUs and memory: a drill would have to change this machine",
   'compute.server-delete': 'every fault that keeps a port bound after a delete (nova-compute cut off from Neutron) also stops the boot the check stands on',
-  'dns.secondary-serials': 'the embedded lab has one DNS server (not applicable there)',
   'mon.grafana-health': 'Grafana is not packaged in Debian 12: the embedded lab has none (not applicable there)',
   'mon.grafana-datasource': 'Grafana is not packaged in Debian 12: the embedded lab has none (not applicable there)',
   'storage.lvm-volume-group': 'the embedded lab lacks lvm here (no device-mapper): not applicable there',
@@ -43,11 +42,13 @@ const MULTI_COMPUTE = ['compute.east-west', 'compute.live-migration'];
 const fourNode = drillCatalogue(loadLab('four-node')).filter((d) => d.checks.some((c) => MULTI_COMPUTE.includes(c)));
 // The load balancer's checks have their drills on the lab with Octavia (STACKGATE_LAB=embedded-lb runs them).
 const withOctavia = drillCatalogue(loadLab('embedded-lb')).filter((d) => d.checks.some((c) => c.startsWith('lb.')));
-const drilled = new Set([...drillCatalogue(lab), ...fourNode, ...withOctavia].flatMap((d) => d.checks));
+// The redundancy checks (PostgreSQL replication, DNS secondaries, log delivery) have theirs on ha-infra.
+const withReplicas = drillCatalogue(loadLab('ha-infra')).filter((d) => d.name.startsWith('ha-'));
+const drilled = new Set([...drillCatalogue(lab), ...fourNode, ...withOctavia, ...withReplicas].flatMap((d) => d.checks));
 
 it('finds the acceptance checks of every live layer', () => {
   expect(live.length).toBeGreaterThan(40);
-  for (const layer of ['net', 'tls', 'dns', 'compute', 'storage', 'mon', 'lb']) expect(live.some((id) => id.startsWith(`${layer}.`)), layer).toBe(true);
+  for (const layer of ['net', 'tls', 'dns', 'compute', 'storage', 'mon', 'ha', 'lb']) expect(live.some((id) => id.startsWith(`${layer}.`)), layer).toBe(true);
 });
 
 it('every live check has a fault drill or a stated reason why not', () => {

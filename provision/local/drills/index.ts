@@ -2,6 +2,7 @@ import type { Lab } from '../../../helpers/lab/model.ts';
 import { cloudDrillsFor } from './cloud.ts';
 import { computeDrillsFor } from './compute.ts';
 import { dnsDrills } from './dns.ts';
+import { haDrillsFor } from './ha.ts';
 import { loadbalancerDrillsFor } from './loadbalancer.ts';
 import { networkDrills } from './network.ts';
 import { ovnDrillsFor } from './ovn.ts';
@@ -17,7 +18,7 @@ export type { Drill } from './drill.ts';
 /** Every fault drill of the lab (the embedded one unless named), by layer. */
 export function drillCatalogue(lab: Lab): Drill[] {
   const all = [...networkDrills, ...ovnDrillsFor(lab), ...tlsDrillsFor(lab), ...dnsDrills, ...cloudDrillsFor(lab), ...computeDrillsFor(lab), ...storageDrillsFor(lab), ...monitoringDrills,
-    ...persistenceDrillsFor(lab), ...multiComputeDrillsFor(lab), ...loadbalancerDrillsFor(lab)];
+    ...persistenceDrillsFor(lab), ...multiComputeDrillsFor(lab), ...loadbalancerDrillsFor(lab), ...haDrillsFor(lab)];
   const seen = new Set<string>();
   for (const d of all) {
     if (seen.has(d.name)) throw new Error(`two drills are named ${d.name}`);

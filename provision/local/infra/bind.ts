@@ -1,7 +1,11 @@
 /** BIND: the lab's zones (forward and reverse, from the spec's records) on every DNS node, and its exporter. */
 import { createHash } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
+import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
+import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
-import type { Component, Daemon, LabContext } from '../component.ts';
+import type { Component, Daemon, LabContext, UpContext } from '../component.ts';
+import { startDaemons } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
 import { dnsNodes, hasJob, jobPort, need, nodeAddresses } from './roles.ts';
 
@@ -11,9 +15,14 @@ export function renderZones(lab: Lab, server: LabNode): { zone: string; file: st
   const dns = need(lab.spec.dns, 'no dns in spec');
   const domain = dns.domain;
   const ns = `${server.hostname}.${domain}.`;
+  // With secondaries, the one zone all servers serve names each of them (the SOA's MNAME is the primary); alone, itself.
+  const secondaries = dns.servers.some((s) => s.role === 'secondary');
+  const servers = secondaries ? dnsNodes(lab).map((n) => `${n.hostname}.${domain}.`) : [ns];
+  const mname = secondaries ? `${lab.node(need(dns.servers.find((s) => s.role !== 'secondary'), 'no DNS primary').node).hostname}.${domain}.` : ns;
   const head = (body: string) => {
-    const serial = (hash32(body) % 2_000_000_000) + 1;
-    return `$TTL 300\n@ IN SOA ${ns} hostmaster.${domain}. ( ${serial} 3600 600 86400 300 )\n@ IN NS ${ns}\n${body}`;
+    const nsLines = servers.map((n) => `@ IN NS ${n}\n`).join('');
+    const serial = (hash32(secondaries ? nsLines + body : body) % 2_000_000_000) + 1;
+    return `$TTL 300\n@ IN SOA ${mname} hostmaster.${domain}. ( ${serial} 3600 600 86400 300 )\n${nsLines}${body}`;
   };
   const forward = lab.dnsRecords
     .filter((r) => r.name === domain || r.name.endsWith(`.${domain}`))
@@ -40,9 +49,48 @@ function tenantListen(lab: Lab, node: LabNode): string[] {
   return lab.vips.filter((v) => wanted.includes(v.address) && here(v.network)).map((v) => v.address);
 }
 
+/** The node's role in dns.servers (a DNS node the list does not name is a primary, as before secondaries existed). */
+export function dnsRole(lab: Lab, node: LabNode): 'primary' | 'secondary' {
+  return lab.spec.dns?.servers.find((s) => s.node === node.name)?.role ?? 'primary';
+}
+
+function dnsAddress(node: LabNode): string {
+  return need(node.apiAddress ?? nodeAddresses(node)[0], `DNS node ${node.name} has no address`);
+}
+
+/**
+ * A zone statement. Without secondaries: a primary as before. With them, the primary notifies and transfers to
+ * exactly the secondaries, and takes dynamic updates from its own loopback only (dns.secondary-propagation adds a
+ * record there with nsupdate: no key to keep, no one else can); each secondary transfers from the primary.
+ */
+function primaryName(lab: Lab, node: LabNode): string {
+  return dnsRole(lab, node) === 'secondary' ? (lab.spec.dns?.servers.find((s) => s.role !== 'secondary')?.node ?? node.name) : node.name;
+}
+
+type Zone = { zone: string; file: string; hash: string };
+
+function zoneStatement(lab: Lab, dir: string, node: LabNode, zone: Zone): string {
+  const nodes = (role: 'primary' | 'secondary') => dnsNodes(lab).filter((n) => dnsRole(lab, n) === role);
+  const secondaries = nodes('secondary').map(dnsAddress);
+  if (secondaries.length === 0) return `zone "${zone.zone}" { type primary; file "${dir}/zones/${zone.file}"; };`;
+  const list = (xs: string[]) => `{ ${xs.map((x) => `${x}; `).join('')}}`;
+  if (dnsRole(lab, node) === 'secondary') {
+    const primaries = nodes('primary').map(dnsAddress);
+    // The copy is named after the primary's content: a serial made from that content need not grow, so a changed
+    // zone starts from no copy (a full transfer) rather than lose to the old copy's serial.
+    const file = `${dir}/cache/${zone.file}.${zone.hash}.sec`;
+    return `zone "${zone.zone}" { type secondary; primaries ${list(primaries)}; file "${file}"; };`;
+  }
+  return `zone "${zone.zone}" { type primary; file "${dir}/zones/${zone.file}"; notify explicit; ` +
+    `also-notify ${list(secondaries)}; allow-transfer ${list(secondaries)}; allow-update { 127.0.0.1; }; };`;
+}
+
 function renderBind(lab: Lab, paths: LabPaths, node: LabNode): Daemon[] {
   const dir = paths.node(node.name, 'bind');
-  const zones = renderZones(lab, node);
+  const secondary = dnsRole(lab, node) === 'secondary';
+  // A secondary's zones come by transfer: it gets no zone file of its own to serve instead.
+  const zones = secondary ? [] : renderZones(lab, node);
+  const names = renderZones(lab, lab.node(primaryName(lab, node))).map((z) => ({ ...z, hash: hash32(z.content).toString(36) }));
   const recursion = (lab.spec.dns?.recursion ?? []).map((n) => lab.network(n).cidr.text);
   const statsPort = 8053;
   const conf = `// Rendered by stackgate (local provider) for ${lab.name}/${node.name}; do not edit.
@@ -65,7 +113,7 @@ options {
 controls { };
 statistics-channels { inet 127.0.0.1 port ${statsPort} allow { 127.0.0.1; }; };
 logging { channel stderr_log { stderr; severity info; print-time yes; }; category default { stderr_log; }; category lame-servers { null; }; };
-${zones.map((z) => `zone "${z.zone}" { type primary; file "${dir}/zones/${z.file}"; };`).join('\n')}
+${names.map((z) => zoneStatement(lab, dir, node, z)).join('\n')}
 `;
   const addr = need(node.apiAddress ?? nodeAddresses(node)[0], `DNS node ${node.name} has no address`);
   const daemons: Daemon[] = [
@@ -102,10 +150,50 @@ ${zones.map((z) => `zone "${z.zone}" { type primary; file "${dir}/zones/${z.file
   return daemons;
 }
 
+const removeIn = (dir: string, suffix: string) => {
+  for (const f of readdirSync(dir, { withFileTypes: true })) if (f.isFile() && f.name.endsWith(suffix)) rmSync(`${dir}/${f.name}`);
+};
+
+/**
+ * The primary's zone file was rewritten (the spec changed, or BIND had dumped its dynamic updates into it): its journal
+ * no longer matches (BIND would refuse the zone) and goes. The serial comes from the content and may now be below the
+ * secondaries' copies (dns.secondary-propagation's updates raised them), so those go too, and the secondaries restart
+ * once the primary serves: each transfers the zone afresh.
+ */
+function primaryRewritten(c: UpContext): Daemon[] {
+  const withSecondaries = c.lab.spec.dns?.servers.some((s) => s.role === 'secondary');
+  if (!withSecondaries) return [];
+  const primaries = dnsNodes(c.lab).filter((n) => dnsRole(c.lab, n) === 'primary');
+  if (!primaries.some((n) => c.changed.has(`${n.name}-bind`))) return [];
+  return c.daemons.filter((d) => d.service === 'bind' && dnsRole(c.lab, c.lab.node(d.node)) === 'secondary');
+}
+
 export const bind: Component = {
   name: 'bind',
   needed: (lab) => dnsNodes(lab).length > 0,
   packages: () => ['bind9', 'bind9-dnsutils', 'prometheus-bind-exporter'],
   render: ({ lab, paths }: LabContext) => dnsNodes(lab).flatMap((n) => renderBind(lab, paths, n)),
   keeps: ({ lab, paths }: LabContext) => dnsNodes(lab).map((n) => paths.node(n.name, 'bind')),
+  // dns.secondary-serials takes transferred zones for granted: a secondary that has not transferred yet is not ready.
+  ready: ({ lab }) => (lab.spec.dns?.servers.some((s) => s.role === 'secondary') ? [{
+    what: 'every DNS secondary serves the primary\'s serial of every lab zone',
+    probe: async () => {
+      const serials = await Promise.all(dnsServers(lab).flatMap((s) => labZones(lab).map((z) => zoneSerial(s, z))));
+      const wrong = serialMismatches(serials);
+      return wrong.length === 0 || wrong.join('; ');
+    },
+  }] : []),
+  bootstrap: async (c) => {
+    if (primaryRewritten(c).length === 0) return;
+    for (const n of dnsNodes(c.lab)) {
+      const dir = c.paths.node(n.name, 'bind');
+      removeIn(`${dir}/${dnsRole(c.lab, n) === 'primary' ? 'zones' : 'cache'}`, dnsRole(c.lab, n) === 'primary' ? '.jnl' : '.sec');
+    }
+  },
+  configure: async (c) => {
+    const secondaries = primaryRewritten(c);
+    if (secondaries.length === 0) return;
+    const restart = new Set(secondaries.map((d) => d.program));
+    await c.step('secondaries transfer afresh', () => startDaemons(c.lab, c.paths, secondaries, restart, 60_000));
+  },
 };

@@ -32,6 +32,8 @@ export interface Frontend {
   readonly port: number;
   readonly tls: boolean;
   readonly backend: string;
+  /** A TCP service (PostgreSQL), not HTTP. */
+  readonly tcp?: boolean;
 }
 
 export interface Backend {
@@ -42,6 +44,7 @@ export interface Backend {
   readonly checkAuth?: 'prometheus';
   /** The Host the health check sends (Django answers 400 to a host it does not serve). */
   readonly checkHost?: string;
+  readonly tcp?: boolean;
 }
 
 /** Frontends and backends: every service of lab.services on its VIPs, plus Prometheus on its VIP. */
@@ -72,6 +75,15 @@ export function haproxyRoutes(lab: Lab): { frontends: Frontend[]; backends: Back
       ...(prom.basicAuthUser ? { checkAuth: 'prometheus' as const } : {}),
     });
     frontends.push({ name: `prometheus_server_${vip.name}`, vip, port: prom.port, tls: vipTls(lab, vip), backend: 'prometheus_server_back' });
+  }
+  const pg = lab.spec.postgresql;
+  if (pg?.vip) {
+    // The VIP leads to the primary only: nothing here promotes a standby, and a write to one fails.
+    const primary = lab.node(pg.primary);
+    const port = pg.port ?? 5432;
+    const servers = primary.apiAddress ? [{ name: primary.name, address: primary.apiAddress, port }] : [];
+    backends.push({ name: 'postgresql_back', servers, tcp: true });
+    frontends.push({ name: `postgresql_${pg.vip}`, vip: lab.vip(pg.vip), port, tls: false, backend: 'postgresql_back', tcp: true });
   }
   const dash = dashboardRoutes(lab);
   return { frontends: [...frontends, ...dash.frontends], backends: [...backends, ...dash.backends] };
@@ -135,10 +147,15 @@ export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode, secrets?
   }
   for (const f of frontends) {
     const ssl = f.tls ? ` ssl crt ${vipCertFile(lab, paths, f.vip)} ssl-min-ver ${minVer}` : '';
+    if (f.tcp) {
+      lines.push(`frontend ${f.name}`, '  mode tcp', '  option tcplog', `  bind ${f.vip.address}:${f.port}`, `  default_backend ${f.backend}`, '');
+      continue;
+    }
     lines.push(`frontend ${f.name}`, `  bind ${f.vip.address}:${f.port}${ssl}`, `  http-request set-header X-Forwarded-Proto ${f.tls ? 'https' : 'http'}`, `  default_backend ${f.backend}`, '');
   }
   for (const b of backends) {
     lines.push(`backend ${b.name}`);
+    if (b.tcp) lines.push('  mode tcp');
     if (b.check && b.checkHost) {
       lines.push('  option httpchk', `  http-check send meth GET uri ${b.check} ver HTTP/1.1 hdr Host ${b.checkHost}`, '  http-check expect status 200');
     } else if (b.check) lines.push(`  option httpchk GET ${b.check}`);

@@ -17,6 +17,8 @@ export interface Secrets {
   readonly vrrpPass: string;
   /** Prometheus' basic-auth password (Kolla: prometheus_password) and its bcrypt hash for --web.config.file. */
   readonly prometheus?: { readonly password: string; readonly bcrypt: string };
+  /** PostgreSQL: the superuser's password (TCP logins) and the replication role's. */
+  readonly postgres?: { readonly password: string; readonly replication: string };
 }
 
 /** Prometheus' basic auth when the spec asks for it: user, password and bcrypt hash from the lab secrets. */
@@ -163,6 +165,9 @@ export function labSecrets(paths: LabPaths): Secrets {
 export function kollaPasswords(secrets: Secrets): string {
   const entries: [string, string][] = [['keepalived_password', secrets.vrrpPass]];
   if (secrets.prometheus) entries.push(['prometheus_password', secrets.prometheus.password]);
+  if (secrets.postgres) {
+    entries.push(['postgres_password', secrets.postgres.password], ['postgres_replication_password', secrets.postgres.replication]);
+  }
   return `---\n${entries.map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
 }
 
@@ -179,10 +184,16 @@ export async function ensureSecrets(lab: Lab, paths: LabPaths): Promise<Secrets>
     const password = randomBytes(24).toString('base64url');
     secrets = { ...secrets, prometheus: { password, bcrypt: await bcrypt(user, password) } };
   }
+  if (lab.spec.postgresql && !secrets.postgres) {
+    const make = () => randomBytes(24).toString('base64url');
+    secrets = { ...secrets, postgres: { password: make(), replication: make() } };
+  }
   writeIfChanged(paths.passwords, `${JSON.stringify(secrets, null, 2)}\n`, 0o600);
   writeIfChanged(paths.kollaPasswords, kollaPasswords(secrets), 0o600);
   // Known to redact() from here on: a command line or an error that quotes one shows [REDACTED].
-  for (const v of [secrets.vrrpPass, secrets.prometheus?.password]) addSecret(v);
+  for (const v of [secrets.vrrpPass, secrets.prometheus?.password, secrets.postgres?.password, secrets.postgres?.replication]) {
+    addSecret(v);
+  }
   return secrets;
 }
 

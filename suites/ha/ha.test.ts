@@ -1,0 +1,60 @@
+import { expect } from 'vitest';
+import { check, type CheckContext } from '../../helpers/gate/check.ts';
+import { currentRun } from '../../helpers/gate/ledger.ts';
+import { awaitDelivery, logCommand, loggingOf, ranges, senderFile } from '../../helpers/ha/logging.ts';
+import {
+  parseReplication, pgOf, pgPassword, recoveryFindings, recoveryStates, replicationFindings, REPLICATION_SQL,
+  runTable, sql, standbysLacking, type Pg,
+} from '../../helpers/ha/postgres.ts';
+
+/** The spec's PostgreSQL replication; a lab without one (or without standbys) is not judged here. */
+function replication({ lab, notApplicable }: CheckContext): Pg {
+  const pg = pgOf(lab);
+  if (!pg) return notApplicable('the spec has no postgresql section');
+  if (pg.standbys.length === 0) return notApplicable(`spec postgresql.standbys is empty (primary ${pg.primary.name} alone)`);
+  return pg;
+}
+
+check('ha.pg-replication', "one PostgreSQL primary, every spec standby streaming (the synchronous ones sync) within the lag bound", async (ctx) => {
+  const pg = replication(ctx);
+  const password = pgPassword(ctx.lab, pg);
+  const primary = ctx.node(pg.primary.name);
+  const recovery = await recoveryStates(ctx.lab, pg, password, ctx.node);
+  const rows = parseReplication(await sql(primary, pg.primary.apiAddress!, pg, password, REPLICATION_SQL));
+  await ctx.attach('pg_stat_replication on the primary', JSON.stringify({ recovery: [...recovery], rows }, null, 2), 'application/json');
+  expect([...recoveryFindings(pg, recovery), ...replicationFindings(pg, rows)], 'PostgreSQL replication').toEqual([]);
+});
+
+check('ha.pg-write-visible', 'a row written through the database VIP is readable on every standby', async (ctx) => {
+  const pg = replication(ctx);
+  if (!pg.spec.vip) return ctx.notApplicable('spec postgresql names no vip');
+  const password = pgPassword(ctx.lab, pg);
+  const vip = ctx.lab.vip(pg.spec.vip).address;
+  const shell = ctx.node(pg.primary.name);
+  const table = runTable(currentRun().run, 'ha');
+  const marker = `sg-${currentRun().run}-${Date.now().toString(36)}`;
+  try {
+    await sql(shell, vip, pg, password, `CREATE TABLE IF NOT EXISTS ${table} (v text)`);
+    await sql(shell, vip, pg, password, `INSERT INTO ${table} VALUES ('${marker}')`);
+    const lacking = await standbysLacking(pg, password, shell, table, marker, pg.maxLagSeconds * 1000);
+    expect(lacking, `row ${marker} of ${table} written through VIP ${pg.spec.vip} ${vip}`).toEqual([]);
+  } finally {
+    // Committed on the primary even when the standbys do not confirm it: that failure is the one reported above.
+    await sql(shell, vip, pg, password, `DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+  }
+});
+
+check('ha.log-delivery', 'numbered messages logged on a forwarding node all reach the first log collector', async (ctx) => {
+  const log = loggingOf(ctx.lab);
+  if (!log) return ctx.notApplicable('the spec has no logging section');
+  if (!log.sender) return ctx.notApplicable(`every node with an address is a collector (${log.spec.collectors.join(', ')})`);
+  const collector = log.collectors[0]!;
+  const tag = `sg-${currentRun().run}-${Date.now().toString(36)}`;
+  const count = 20;
+  await ctx.node(log.sender.name).out(logCommand(log, tag, count));
+  const file = senderFile(log, collector, log.sender);
+  const got = await awaitDelivery(ctx.node(collector.name), file, tag, count, log.boundMs);
+  await ctx.attach('delivery', `${got.seen.length} of ${count} in ${file} on ${collector.name} after ${got.ms} ms`);
+  expect(ranges(got.missing), `messages of ${tag} from ${log.sender.name} missing at collector ${collector.name} ${file} ` +
+    `after ${log.boundMs / 1000} s`).toBe('');
+});
