@@ -10,7 +10,7 @@ import { renderedText, renderForTest } from './testing.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const labs = {
-  embedded: 'embedded', 'embedded-infra': 'embedded-infra', 'embedded-lb': 'embedded-lb', 'four-node': 'four-node', 'all-in-one': 'all-in-one', other: join(here, 'testdata/other/lab.yaml'), 'charmed-twin': 'charmed-twin',
+  embedded: 'embedded', 'embedded-infra': 'embedded-infra', 'embedded-lb': 'embedded-lb', 'four-node': 'four-node', 'all-in-one': 'all-in-one', other: join(here, 'testdata/other/lab.yaml'), 'charmed-twin': 'charmed-twin', 'ha-infra': 'ha-infra',
 };
 
 describe('what the local provider renders for the bundled labs', () => {
