@@ -323,6 +323,11 @@ function replicationProblems(spec: LabSpec, needNode: Need, needVip: Need): { pa
     needVip('/postgresql/vip', pg.vip);
   }
   for (const [i, n] of (spec.logging?.collectors ?? []).entries()) needNode(`/logging/collectors/${i}`, n);
+  for (const [i, n] of (spec.rabbitmq?.nodes ?? []).entries()) needNode(`/rabbitmq/nodes/${i}`, n);
+  const pattern = spec.rabbitmq?.policy?.pattern;
+  if (pattern !== undefined && !isRegExp(pattern)) {
+    out.push({ path: '/rabbitmq/policy/pattern', message: `pattern ${pattern} is not a regular expression` });
+  }
   const dir = spec.logging?.directory;
   if (dir !== undefined && (dir.split('/').includes('..') || (spec.logging!.collectors.length > 1 && !dir.includes('{node}')))) {
     const message = `directory ${dir} must not contain ".." and, with several collectors, must contain {node}`;
@@ -335,6 +340,15 @@ function replicationProblems(spec: LabSpec, needNode: Need, needVip: Need): { pa
     out.push({ path: '/dns/servers', message: `secondaries need exactly one primary to transfer from (primaries: ${named})` });
   }
   return out;
+}
+
+function isRegExp(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 type Extra<T> = (data: T) => { path: string; message: string }[];

@@ -222,6 +222,26 @@ export interface LoggingSpec {
   deliverySeconds?: number;
 }
 
+/** A queue policy as `rabbitmqctl set_policy` takes it, on vhost /. */
+export interface RabbitmqPolicy {
+  name: string;
+  pattern: string;
+  applyTo?: 'queues' | 'exchanges' | 'all';
+  priority?: number;
+  definition: Record<string, string | number | boolean>;
+}
+
+/** A RabbitMQ cluster: the first node forms it, the others join; checks read its management API as `user`. */
+export interface RabbitmqSpec {
+  nodes: string[];
+  port?: number;
+  managementPort?: number;
+  distPort?: number;
+  user?: string;
+  passwordKey?: string;
+  policy: RabbitmqPolicy;
+}
+
 export interface LabSpec {
   name: string;
   title: string;
@@ -270,6 +290,7 @@ export interface LabSpec {
   };
   postgresql?: PostgresqlSpec;
   logging?: LoggingSpec;
+  rabbitmq?: RabbitmqSpec;
   neutron?: {
     backend: 'ovn' | 'openvswitch' | 'linuxbridge';
     tenantNetworkType?: 'geneve' | 'vxlan' | 'vlan' | 'flat';

@@ -1,14 +1,16 @@
 /**
  * Fault drills of a lab with redundant infrastructure (ha-infra): a PostgreSQL standby or the primary stopped, a BIND
- * secondary stopped, the first log collector stopped. Each stops one supervised program of the node the spec names last (or
- * first, for the collector), and revert starts it again and waits until it serves. A lab without the feature has none.
+ * secondary stopped, the first log collector stopped, a RabbitMQ member stopped. Each stops one supervised program of
+ * the node the spec names last (or first, for the collector), and revert starts it again and waits until it serves. A lab without the feature has none.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
 import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
+import { clusterFindings, clusterViews, rabbitOf } from '../../../helpers/ha/rabbitmq.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { inNode } from '../exec.ts';
+import { labSecrets } from '../infra/pki.ts';
 import { psql, pgPrimary } from '../infra/postgresql.ts';
 import { labPaths } from '../paths.ts';
 import { sleep } from '../sh.ts';
@@ -154,6 +156,27 @@ function logCollectorStopped(lab: Lab): Drill[] {
   }];
 }
 
+/** The last member of the RabbitMQ cluster stopped: the others see it not running; started again, it rejoins. */
+function rabbitNodeStopped(lab: Lab): Drill[] {
+  const r = rabbitOf(lab);
+  const member = r?.spec.nodes.at(-1);
+  if (!r || !member || r.nodes.length < 2) return [];
+  return [{
+    name: 'ha-rabbit-node-stopped',
+    description: `RabbitMQ on cluster member ${member} is stopped: the other members see it not running`,
+    decisions: ['HA-07'],
+    checks: ['ha.rabbitmq-cluster'],
+    object: member,
+    ...stopped(() => `${member}-rabbitmq`, async (l) => {
+      const password = labSecrets(labPaths(l.name)).rabbitmq?.monitoring ?? 'unset';
+      return clusterFindings(r, await clusterViews(l, r, password)).length === 0;
+    }),
+  }];
+}
+
 export function haDrillsFor(lab: Lab): Drill[] {
-  return [...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab)];
+  return [
+    ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
+    ...rabbitNodeStopped(lab),
+  ];
 }
