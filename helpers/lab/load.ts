@@ -324,6 +324,14 @@ function replicationProblems(spec: LabSpec, needNode: Need, needVip: Need): { pa
   }
   for (const [i, n] of (spec.logging?.collectors ?? []).entries()) needNode(`/logging/collectors/${i}`, n);
   for (const [i, n] of (spec.rabbitmq?.nodes ?? []).entries()) needNode(`/rabbitmq/nodes/${i}`, n);
+  for (const [i, n] of (spec.ovnCluster?.nodes ?? []).entries()) needNode(`/ovnCluster/nodes/${i}`, n);
+  const ovn = spec.ovnCluster;
+  if (ovn) {
+    const ports = [ovn.nbPort ?? 6641, ovn.sbPort ?? 6642, ovn.nbRaftPort ?? 6643, ovn.sbRaftPort ?? 6644];
+    if (new Set(ports).size !== ports.length) {
+      out.push({ path: '/ovnCluster', message: `nbPort, sbPort, nbRaftPort and sbRaftPort must differ (${ports.join(', ')})` });
+    }
+  }
   const pattern = spec.rabbitmq?.policy?.pattern;
   if (pattern !== undefined && !isRegExp(pattern)) {
     out.push({ path: '/rabbitmq/policy/pattern', message: `pattern ${pattern} is not a regular expression` });

@@ -242,6 +242,15 @@ export interface RabbitmqSpec {
   policy: RabbitmqPolicy;
 }
 
+/** OVN's NB and SB databases as RAFT clusters of these members (the first creates them, the others join). */
+export interface OvnClusterSpec {
+  nodes: string[];
+  nbPort?: number;
+  sbPort?: number;
+  nbRaftPort?: number;
+  sbRaftPort?: number;
+}
+
 export interface LabSpec {
   name: string;
   title: string;
@@ -291,6 +300,7 @@ export interface LabSpec {
   postgresql?: PostgresqlSpec;
   logging?: LoggingSpec;
   rabbitmq?: RabbitmqSpec;
+  ovnCluster?: OvnClusterSpec;
   neutron?: {
     backend: 'ovn' | 'openvswitch' | 'linuxbridge';
     tenantNetworkType?: 'geneve' | 'vxlan' | 'vlan' | 'flat';

@@ -1,15 +1,18 @@
 /**
  * Fault drills of a lab with redundant infrastructure (ha-infra): a PostgreSQL standby or the primary stopped, a BIND
- * secondary stopped, the first log collector stopped, a RabbitMQ member stopped. Each stops one supervised program of
- * the node the spec names last (or first, for the collector), and revert starts it again and waits until it serves. A lab without the feature has none.
+ * secondary stopped, the first log collector stopped, a RabbitMQ member or an OVN RAFT member stopped. Each stops one
+ * supervised program of the node the spec names last (or first, for the collector), and revert starts it again and
+ * waits until it serves. A lab without the feature has none.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
 import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
+import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
 import { clusterFindings, clusterViews, rabbitOf } from '../../../helpers/ha/rabbitmq.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { inNode } from '../exec.ts';
+import { ovnRaft } from '../infra/ovn-raft.ts';
 import { labSecrets } from '../infra/pki.ts';
 import { psql, pgPrimary } from '../infra/postgresql.ts';
 import { labPaths } from '../paths.ts';
@@ -174,9 +177,27 @@ function rabbitNodeStopped(lab: Lab): Drill[] {
   }];
 }
 
+/**
+ * The last OVN member's NB database server stopped: the others keep a leader (two of three), the check names the
+ * member that does not answer; started again, it catches up from the leader.
+ */
+function ovnMemberStopped(lab: Lab): Drill[] {
+  const member = ovnClusterOf(lab)?.spec.nodes.at(-1);
+  if (!member || (ovnClusterOf(lab)?.nodes.length ?? 0) < 2) return [];
+  const ready = ovnRaft.ready!({ lab, paths: labPaths(lab.name), cloud: () => Promise.reject(new Error('no cloud')) });
+  return [{
+    name: 'ha-ovn-member-stopped',
+    description: `OVN's northbound database server on RAFT member ${member} is stopped: the cluster has one member fewer`,
+    decisions: ['HA-08'],
+    checks: ['ha.ovn-raft'],
+    object: member,
+    ...stopped(() => `${member}-ovn-nb-raft`, async () => (await ready[0]!.probe()) === true),
+  }];
+}
+
 export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
-    ...rabbitNodeStopped(lab),
+    ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab),
   ];
 }
