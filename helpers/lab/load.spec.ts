@@ -74,6 +74,7 @@ describe('the corpus of bad lab specs', () => {
       'all-at-once',
       'ha-roles',
       'ha-rabbitmq',
+      'ha-routes',
     ]) {
       expect(badCases, `fixtures/labs-bad/${kind}.yaml`).toContain(`${kind}.yaml`);
     }

@@ -251,6 +251,14 @@ export interface OvnClusterSpec {
   sbRaftPort?: number;
 }
 
+/** A route a node needs to a network behind a gateway; the gateway's node answers on `probe`, inside destination. */
+export interface StaticRouteSpec {
+  node: string;
+  destination: string;
+  via: string;
+  probe: string;
+}
+
 export interface LabSpec {
   name: string;
   title: string;
@@ -301,6 +309,7 @@ export interface LabSpec {
   logging?: LoggingSpec;
   rabbitmq?: RabbitmqSpec;
   ovnCluster?: OvnClusterSpec;
+  staticRoutes?: StaticRouteSpec[];
   neutron?: {
     backend: 'ovn' | 'openvswitch' | 'linuxbridge';
     tenantNetworkType?: 'geneve' | 'vxlan' | 'vlan' | 'flat';

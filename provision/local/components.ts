@@ -15,6 +15,7 @@ import { pki } from './infra/pki.ts';
 import { postgresql, postgresqlStandby } from './infra/postgresql.ts';
 import { ovnRaft } from './infra/ovn-raft.ts';
 import { rabbitmqCluster } from './infra/rabbitmq.ts';
+import { staticRoutes } from './infra/routes.ts';
 import { rsyslog } from './infra/rsyslog.ts';
 import { sshd } from './infra/sshd.ts';
 import { openstack } from './openstack/base.ts';
@@ -38,7 +39,7 @@ import { rabbitmq } from './openstack/rabbitmq.ts';
 export const COMPONENTS: readonly Component[] = [
   // infrastructure
   pki, hosts, sshd, nodeExporter, bind, loadbalancer, prometheus, postgresql, postgresqlStandby, rsyslog,
-  rabbitmqCluster, ovnRaft,
+  rabbitmqCluster, ovnRaft, staticRoutes,
   // Ceph
   cephMon, cephMgr, cephOsd, cephPools,
   // OpenStack

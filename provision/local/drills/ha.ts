@@ -1,8 +1,8 @@
 /**
  * Fault drills of a lab with redundant infrastructure (ha-infra): a PostgreSQL standby or the primary stopped, a BIND
- * secondary stopped, the first log collector stopped, a RabbitMQ member or an OVN RAFT member stopped. Each stops one
- * supervised program of the node the spec names last (or first, for the collector), and revert starts it again and
- * waits until it serves. A lab without the feature has none.
+ * secondary stopped, the first log collector stopped, a RabbitMQ member or an OVN RAFT member stopped (each stops one
+ * supervised program of the node the spec names last, or first for the collector; revert starts it again and waits
+ * until it serves), a static route deleted. A lab without the feature has none.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
@@ -14,6 +14,7 @@ import type { Lab } from '../../../helpers/lab/model.ts';
 import { inNode } from '../exec.ts';
 import { ovnRaft } from '../infra/ovn-raft.ts';
 import { labSecrets } from '../infra/pki.ts';
+import { installRoute, removeRoute } from '../infra/routes.ts';
 import { psql, pgPrimary } from '../infra/postgresql.ts';
 import { labPaths } from '../paths.ts';
 import { sleep } from '../sh.ts';
@@ -195,9 +196,24 @@ function ovnMemberStopped(lab: Lab): Drill[] {
   }];
 }
 
+/** The first spec static route deleted from its node: the far side no longer answers there; put back, it does. */
+function staticRouteMissing(lab: Lab): Drill[] {
+  const r = lab.spec.staticRoutes?.[0];
+  if (!r) return [];
+  return [{
+    name: 'ha-static-route-missing',
+    description: `the static route to ${r.destination} via ${r.via} is missing on ${r.node}`,
+    decisions: ['HA-09'],
+    checks: ['net.static-routes'],
+    object: r.node,
+    inject: (l) => removeRoute(l, r),
+    revert: (l) => installRoute(l, r),
+  }];
+}
+
 export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
-    ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab),
+    ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab),
   ];
 }
