@@ -12,6 +12,8 @@ import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
 import { clusterFindings, clusterViews, rabbitOf } from '../../../helpers/ha/rabbitmq.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { inNode } from '../exec.ts';
+import { awaitReady } from '../index.ts';
+import { nodeAddresses } from '../infra/roles.ts';
 import { ovnRaft } from '../infra/ovn-raft.ts';
 import { labSecrets } from '../infra/pki.ts';
 import { installRoute, removeRoute } from '../infra/routes.ts';
@@ -91,6 +93,11 @@ function pgPrimaryStopped(lab: Lab): Drill[] {
   }];
 }
 
+const dnsEveryServer = [
+  'dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.secondary-serials',
+  'dns.secondary-propagation',
+];
+
 function bindSecondaryStopped(lab: Lab): Drill[] {
   const secondary = lab.spec.dns?.servers.filter((s) => s.role === 'secondary').at(-1)?.node;
   if (!secondary) return [];
@@ -98,10 +105,7 @@ function bindSecondaryStopped(lab: Lab): Drill[] {
     name: 'ha-dns-secondary-stopped',
     description: `BIND on secondary ${secondary} is stopped: it serves no zone and takes no change from the primary`,
     decisions: ['HA-02', 'HA-03'],
-    checks: [
-      'dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.secondary-serials',
-      'dns.secondary-propagation',
-    ],
+    checks: dnsEveryServer,
     object: secondary,
     // Serving is not enough: what the primary took while it was down (dns.secondary-propagation's record, added and
     // removed) raised the primary's serial, and a secondary restarted on its old copy stays behind until its SOA
@@ -196,6 +200,65 @@ function ovnMemberStopped(lab: Lab): Drill[] {
   }];
 }
 
+/**
+ * A controller lost whole: every program of one clustered node stopped at once, as a power loss would. The node is the
+ * last that is a member of the spec's clusters (BIND secondaries, PostgreSQL standbys, RabbitMQ, OVN RAFT, log
+ * collectors) and first in none of their orders, so the lab keeps its primaries and leaders.
+ */
+function controllerLost(lab: Lab): Drill[] {
+  const s = lab.spec;
+  const secondaries = s.dns?.servers.filter((x) => x.role === 'secondary').map((x) => x.node) ?? [];
+  const members = [
+    ...secondaries, ...(s.postgresql?.standbys ?? []), ...(s.rabbitmq?.nodes ?? []), ...(s.ovnCluster?.nodes ?? []),
+    ...(s.logging?.collectors ?? []),
+  ];
+  const firsts = new Set([
+    s.dns?.servers.find((x) => x.role === 'primary')?.node, s.postgresql?.primary, s.rabbitmq?.nodes[0],
+    s.ovnCluster?.nodes[0], s.logging?.collectors[0], ...(s.staticRoutes ?? []).map((r) => r.node),
+    ...lab.nodes.filter((n) => (s.staticRoutes ?? []).some((r) => nodeAddresses(n).includes(r.via))).map((n) => n.name),
+  ]);
+  const node = lab.nodes.map((n) => n.name).filter((n) => members.includes(n) && !firsts.has(n)).at(-1);
+  if (!node) return [];
+  const has = (list: readonly string[] | undefined) => list?.includes(node) ?? false;
+  const decisions = [
+    ...(has(secondaries) ? ['HA-02', 'HA-03'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
+    ...(has(s.rabbitmq?.nodes) ? ['HA-07'] : []), ...(has(s.ovnCluster?.nodes) ? ['HA-08'] : []),
+  ];
+  const checks = [
+    // Every dns check that asks each server, as with the secondary's BIND alone stopped (seen live).
+    ...(has(secondaries) ? dnsEveryServer : []),
+    ...(has(s.postgresql?.standbys) ? ['ha.pg-replication', 'ha.pg-write-visible'] : []),
+    ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-cluster'] : []), ...(has(s.ovnCluster?.nodes) ? ['ha.ovn-raft'] : []),
+  ];
+  const programs = async (l: Lab) =>
+    (await programStatus(labPaths(l.name))).filter((p) => p.program.startsWith(`${node}-`));
+  return [{
+    name: 'ha-controller-lost',
+    description: `controller ${node} is lost whole: every program of it stopped at once`,
+    decisions,
+    checks,
+    object: node,
+    async inject(l) {
+      const mine = (await programs(l)).map((p) => p.program);
+      if (mine.length === 0) throw new Error(`no program of ${node} in the lab's supervisor`);
+      await supervisorctl(l, 'stop', ...mine);
+      const left = (await programs(l)).filter((p) => p.state !== 'STOPPED');
+      if (left.length) throw new Error(`still not stopped: ${left.map((p) => `${p.program} ${p.state}`).join(', ')}`);
+    },
+    async revert(l) {
+      const down = (await programs(l)).filter((p) => p.state !== 'RUNNING' && p.state !== 'STARTING');
+      if (down.length === 0) return;
+      // As the BIND secondary's own drill: started without its old copy, it transfers what changed while it was gone.
+      if (has(secondaries)) {
+        const cache = `${labPaths(l.name).node(node, 'bind')}/cache`;
+        for (const f of existsSync(cache) ? readdirSync(cache) : []) if (f.endsWith('.sec')) rmSync(`${cache}/${f}`);
+      }
+      await supervisorctl(l, 'start', ...down.map((p) => p.program));
+      await awaitReady(l, 180_000);
+    },
+  }];
+}
+
 /** The first spec static route deleted from its node: the far side no longer answers there; put back, it does. */
 function staticRouteMissing(lab: Lab): Drill[] {
   const r = lab.spec.staticRoutes?.[0];
@@ -214,6 +277,6 @@ function staticRouteMissing(lab: Lab): Drill[] {
 export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
-    ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab),
+    ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab), ...controllerLost(lab),
   ];
 }
