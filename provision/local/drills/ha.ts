@@ -94,8 +94,8 @@ function pgPrimaryStopped(lab: Lab): Drill[] {
 }
 
 const dnsEveryServer = [
-  'dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.secondary-serials',
-  'dns.secondary-propagation',
+  'dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.recursion-policy',
+  'dns.secondary-serials', 'dns.secondary-propagation',
 ];
 
 function bindSecondaryStopped(lab: Lab): Drill[] {
@@ -104,7 +104,7 @@ function bindSecondaryStopped(lab: Lab): Drill[] {
   return [{
     name: 'ha-dns-secondary-stopped',
     description: `BIND on secondary ${secondary} is stopped: it serves no zone and takes no change from the primary`,
-    decisions: ['HA-02', 'HA-03'],
+    decisions: ['HA-02', 'HA-03', 'HA-10'],
     checks: dnsEveryServer,
     object: secondary,
     // Serving is not enough: what the primary took while it was down (dns.secondary-propagation's record, added and
@@ -221,7 +221,7 @@ function controllerLost(lab: Lab): Drill[] {
   if (!node) return [];
   const has = (list: readonly string[] | undefined) => list?.includes(node) ?? false;
   const decisions = [
-    ...(has(secondaries) ? ['HA-02', 'HA-03'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
+    ...(has(secondaries) ? ['HA-02', 'HA-03', 'HA-10'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['HA-07'] : []), ...(has(s.ovnCluster?.nodes) ? ['HA-08'] : []),
   ];
   const checks = [
