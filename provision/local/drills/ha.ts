@@ -2,7 +2,8 @@
  * Fault drills of a lab with redundant infrastructure (ha-infra): a PostgreSQL standby or the primary stopped, a BIND
  * secondary stopped, the first log collector stopped, a RabbitMQ member or an OVN RAFT member stopped (each stops one
  * supervised program of the node the spec names last, or first for the collector; revert starts it again and waits
- * until it serves), a static route deleted. A lab without the feature has none.
+ * until it serves), a static route deleted, and a whole controller lost (every program of one that leads nothing).
+ * A lab without the feature has none.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
