@@ -97,7 +97,7 @@ describe('the nightly workflow does what the issue asks', () => {
     const paths = uploads.flatMap((s) => String(s.with?.path).split('\n').map((p) => p.trim()).filter(Boolean));
     expect(paths.sort()).toEqual([
       'reports/allure-report', 'reports/decisions.json', 'reports/decisions.md', 'reports/drills-slow.md', 'reports/junit.xml',
-      'reports/persistence',
+      'reports/tmp/persistence',
     ]);
     for (const u of uploads) expect(u.if).toBe('always()');
     // Where the acceptance and `npm run report` write them.

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { loadLab, repoRoot } from '../../../helpers/lab/load.ts';
-import { drillCatalogue } from './index.ts';
+import { drillCatalogue, NIGHTLY } from './index.ts';
 
 const NO_DRILL: Record<string, string> = {
   'compute.kolla-containers': 'Kolla only: the embedded lab runs no containers (not applicable there)',
@@ -57,4 +57,17 @@ it('every live check has a fault drill or a stated reason why not', () => {
 
 it('no check is excused that a drill covers, or that no longer exists', () => {
   expect(Object.keys(NO_DRILL).filter((id) => drilled.has(id) || !live.includes(id))).toEqual([]);
+});
+
+it('a drill sent to the nightly run leaves every check and decision it fails to a quick drill', () => {
+  const catalogue = drillCatalogue(lab);
+  const quick = catalogue.filter((d) => !d.slow);
+  for (const name of Object.keys(NIGHTLY)) {
+    const d = catalogue.find((x) => x.name === name);
+    expect(d, `${name} is in NIGHTLY but not in the embedded lab's catalogue`).toBeDefined();
+    expect(d!.slow, name).toBe(NIGHTLY[name]);
+    const others = quick.filter((x) => x.name !== name);
+    expect(d!.checks.filter((c) => !others.some((x) => x.checks.includes(c))), `${name}: checks no quick drill fails`).toEqual([]);
+    expect(d!.decisions.filter((c) => !others.some((x) => x.decisions.includes(c))), `${name}: decisions`).toEqual([]);
+  }
 });
