@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { nsupdateScript } from '../dns/propagation.ts';
 import { loadLab } from '../lab/load.ts';
 import { logCommand, loggingOf, missingNumbers, ranges, senderFile } from './logging.ts';
+import { OVN_DBS, ovnClusterOf, raftFindings, type OvnDb } from './ovn.ts';
 import { pgOf, psqlCommand, recoveryFindings, replicationFindings, runTable } from './postgres.ts';
+import { clusterFindings, rabbitOf } from './rabbitmq.ts';
 
 const lab = loadLab('ha-infra');
 const pg = pgOf(lab)!;
@@ -52,4 +54,56 @@ describe('log delivery', () => {
 it('adds and deletes one TXT record through the primary\'s loopback', () => {
   expect(nsupdateScript('add', 'sg-x.ha.test', '42')).toBe('server 127.0.0.1\nupdate add sg-x.ha.test. 60 TXT "42"\nsend\n');
   expect(nsupdateScript('delete', 'sg-x.ha.test', '42')).toBe('server 127.0.0.1\nupdate delete sg-x.ha.test. TXT\nsend\n');
+});
+
+describe('RabbitMQ cluster findings', () => {
+  const r = rabbitOf(lab)!;
+  const names = ['rabbit@172.27.40.11', 'rabbit@172.27.40.12', 'rabbit@172.27.40.13'];
+  const policy = { name: 'ha-all', pattern: r.spec.policy.pattern, 'apply-to': 'queues', priority: 0,
+    definition: { 'ha-mode': 'all', 'ha-sync-mode': 'automatic' } };
+  const view = (node: string, running = [true, true, true]) => ({
+    node, nodes: names.map((name, i) => ({ name, running: running[i]!, partitions: [] })), policies: [policy],
+  });
+
+  it('agree when every member sees all three running and the policy as the spec writes it', () => {
+    expect(clusterFindings(r, r.spec.nodes.map((n) => view(n)))).toEqual([]);
+  });
+
+  it('name the member asked and the member stopped, unreachable, or with another policy', () => {
+    const views = [
+      view('controller-1', [true, true, false]),
+      { ...view('controller-2'), policies: [{ ...policy, definition: { 'ha-mode': 'exactly' } }] },
+      { node: 'controller-3', error: 'RabbitMQ management on controller-3 unreachable: connect ECONNREFUSED' },
+    ];
+    expect(clusterFindings(r, views)).toEqual([
+      'controller-1 sees member controller-3 (rabbit@172.27.40.13) not running',
+      'controller-2: policy ha-all has definition {"ha-mode":"exactly"}, the spec {"ha-mode":"all","ha-sync-mode":"automatic"}',
+      'controller-3: RabbitMQ management on controller-3 unreachable: connect ECONNREFUSED',
+    ]);
+  });
+});
+
+describe('OVN RAFT findings', () => {
+  const c = ovnClusterOf(lab)!;
+  const state = (node: string, db: OvnDb, leader = false, cid = 'c1') =>
+    ({ node, db, model: 'clustered', connected: true, leader, cid, sid: node });
+  const healthy = OVN_DBS.flatMap((db) => c.spec.nodes.map((n, i) => state(n, db, i === 0)));
+
+  it('agree when each database has every member connected in one cluster with one leader', () => {
+    expect(raftFindings(c, healthy)).toEqual([]);
+  });
+
+  it('name a member that does not answer, a second cluster and a missing leader', () => {
+    const states = [
+      state('controller-1', 'OVN_Northbound', true), state('controller-2', 'OVN_Northbound'),
+      { node: 'controller-3', db: 'OVN_Northbound' as const, error: 'ovsdb-client: failed to connect' },
+      state('controller-1', 'OVN_Southbound'), state('controller-2', 'OVN_Southbound'),
+      state('controller-3', 'OVN_Southbound', false, 'c2'),
+    ];
+    expect(raftFindings(c, states)).toEqual([
+      'OVN_Northbound member controller-3: ovsdb-client: failed to connect',
+      'OVN_Southbound members in 2 clusters: controller-1 c1, controller-2 c1, controller-3 c2',
+      'OVN_Southbound has 0 leaders (none) among controller-1, controller-2, controller-3',
+    ]);
+  });
 });

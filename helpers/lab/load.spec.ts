@@ -73,6 +73,8 @@ describe('the corpus of bad lab specs', () => {
       'merge-key-mistake',
       'all-at-once',
       'ha-roles',
+      'ha-rabbitmq',
+      'ha-routes',
     ]) {
       expect(badCases, `fixtures/labs-bad/${kind}.yaml`).toContain(`${kind}.yaml`);
     }

@@ -323,6 +323,30 @@ function replicationProblems(spec: LabSpec, needNode: Need, needVip: Need): { pa
     needVip('/postgresql/vip', pg.vip);
   }
   for (const [i, n] of (spec.logging?.collectors ?? []).entries()) needNode(`/logging/collectors/${i}`, n);
+  for (const [i, n] of (spec.rabbitmq?.nodes ?? []).entries()) needNode(`/rabbitmq/nodes/${i}`, n);
+  for (const [i, n] of (spec.ovnCluster?.nodes ?? []).entries()) needNode(`/ovnCluster/nodes/${i}`, n);
+  for (const [i, r] of (spec.staticRoutes ?? []).entries()) {
+    needNode(`/staticRoutes/${i}/node`, r.node);
+    const node = spec.nodes?.[r.node];
+    const attached = (node?.interfaces ?? []).map((f) => spec.networks?.[f.network]?.cidr ?? '').filter(isCidr);
+    if (node && isIPv4(r.via) && !attached.some((c) => contains(parseCidr(c), r.via))) {
+      out.push({ path: `/staticRoutes/${i}/via`, message: `via ${r.via} is on no network ${r.node} is attached to` });
+    }
+    if (isCidr(r.destination) && isIPv4(r.probe) && !contains(parseCidr(r.destination), r.probe)) {
+      out.push({ path: `/staticRoutes/${i}/probe`, message: `probe ${r.probe} is outside destination ${r.destination}` });
+    }
+  }
+  const ovn = spec.ovnCluster;
+  if (ovn) {
+    const ports = [ovn.nbPort ?? 6641, ovn.sbPort ?? 6642, ovn.nbRaftPort ?? 6643, ovn.sbRaftPort ?? 6644];
+    if (new Set(ports).size !== ports.length) {
+      out.push({ path: '/ovnCluster', message: `nbPort, sbPort, nbRaftPort and sbRaftPort must differ (${ports.join(', ')})` });
+    }
+  }
+  const pattern = spec.rabbitmq?.policy?.pattern;
+  if (pattern !== undefined && !isRegExp(pattern)) {
+    out.push({ path: '/rabbitmq/policy/pattern', message: `pattern ${pattern} is not a regular expression` });
+  }
   const dir = spec.logging?.directory;
   if (dir !== undefined && (dir.split('/').includes('..') || (spec.logging!.collectors.length > 1 && !dir.includes('{node}')))) {
     const message = `directory ${dir} must not contain ".." and, with several collectors, must contain {node}`;
@@ -335,6 +359,15 @@ function replicationProblems(spec: LabSpec, needNode: Need, needVip: Need): { pa
     out.push({ path: '/dns/servers', message: `secondaries need exactly one primary to transfer from (primaries: ${named})` });
   }
   return out;
+}
+
+function isRegExp(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 type Extra<T> = (data: T) => { path: string; message: string }[];

@@ -222,6 +222,43 @@ export interface LoggingSpec {
   deliverySeconds?: number;
 }
 
+/** A queue policy as `rabbitmqctl set_policy` takes it, on vhost /. */
+export interface RabbitmqPolicy {
+  name: string;
+  pattern: string;
+  applyTo?: 'queues' | 'exchanges' | 'all';
+  priority?: number;
+  definition: Record<string, string | number | boolean>;
+}
+
+/** A RabbitMQ cluster: the first node forms it, the others join; checks read its management API as `user`. */
+export interface RabbitmqSpec {
+  nodes: string[];
+  port?: number;
+  managementPort?: number;
+  distPort?: number;
+  user?: string;
+  passwordKey?: string;
+  policy: RabbitmqPolicy;
+}
+
+/** OVN's NB and SB databases as RAFT clusters of these members (the first creates them, the others join). */
+export interface OvnClusterSpec {
+  nodes: string[];
+  nbPort?: number;
+  sbPort?: number;
+  nbRaftPort?: number;
+  sbRaftPort?: number;
+}
+
+/** A route a node needs to a network behind a gateway; the gateway's node answers on `probe`, inside destination. */
+export interface StaticRouteSpec {
+  node: string;
+  destination: string;
+  via: string;
+  probe: string;
+}
+
 export interface LabSpec {
   name: string;
   title: string;
@@ -270,6 +307,9 @@ export interface LabSpec {
   };
   postgresql?: PostgresqlSpec;
   logging?: LoggingSpec;
+  rabbitmq?: RabbitmqSpec;
+  ovnCluster?: OvnClusterSpec;
+  staticRoutes?: StaticRouteSpec[];
   neutron?: {
     backend: 'ovn' | 'openvswitch' | 'linuxbridge';
     tenantNetworkType?: 'geneve' | 'vxlan' | 'vlan' | 'flat';

@@ -13,6 +13,9 @@ import { loadbalancer } from './infra/loadbalancer.ts';
 import { nodeExporter, prometheus } from './infra/monitoring.ts';
 import { pki } from './infra/pki.ts';
 import { postgresql, postgresqlStandby } from './infra/postgresql.ts';
+import { ovnRaft } from './infra/ovn-raft.ts';
+import { rabbitmqCluster } from './infra/rabbitmq.ts';
+import { staticRoutes } from './infra/routes.ts';
 import { rsyslog } from './infra/rsyslog.ts';
 import { sshd } from './infra/sshd.ts';
 import { openstack } from './openstack/base.ts';
@@ -36,6 +39,7 @@ import { rabbitmq } from './openstack/rabbitmq.ts';
 export const COMPONENTS: readonly Component[] = [
   // infrastructure
   pki, hosts, sshd, nodeExporter, bind, loadbalancer, prometheus, postgresql, postgresqlStandby, rsyslog,
+  rabbitmqCluster, ovnRaft, staticRoutes,
   // Ceph
   cephMon, cephMgr, cephOsd, cephPools,
   // OpenStack

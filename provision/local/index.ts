@@ -231,6 +231,12 @@ export async function ensure(lab: Lab, options: Options = {}): Promise<void> {
   }
 }
 
+/** Wait until the running lab is ready for every check again (a drill's revert); NotReady names what is not. */
+export async function awaitReady(lab: Lab, timeoutMs: number, options: Options = {}): Promise<string> {
+  const { paths, list } = prepare(lab, options);
+  return ready(lab, paths, list, timeoutMs);
+}
+
 /** A lab that was up already had its time to settle: a shorter wait before the checks judge it. */
 const ENSURE_READY_TIMEOUT_MS = 120_000;
 

@@ -6,6 +6,8 @@ import {
   parseReplication, pgOf, pgPassword, recoveryFindings, recoveryStates, replicationFindings, REPLICATION_SQL,
   runTable, sql, standbysLacking, type Pg,
 } from '../../helpers/ha/postgres.ts';
+import { clusterStates, ovnClusterOf, raftFindings } from '../../helpers/ha/ovn.ts';
+import { clusterFindings, clusterViews, rabbitOf, rabbitPassword } from '../../helpers/ha/rabbitmq.ts';
 
 /** The spec's PostgreSQL replication; a lab without one (or without standbys) is not judged here. */
 function replication({ lab, notApplicable }: CheckContext): Pg {
@@ -57,4 +59,20 @@ check('ha.log-delivery', 'numbered messages logged on a forwarding node all reac
   await ctx.attach('delivery', `${got.seen.length} of ${count} in ${file} on ${collector.name} after ${got.ms} ms`);
   expect(ranges(got.missing), `messages of ${tag} from ${log.sender.name} missing at collector ${collector.name} ${file} ` +
     `after ${log.boundMs / 1000} s`).toBe('');
+});
+
+check('ha.rabbitmq-cluster', 'every spec RabbitMQ member running in one cluster, no partition, the queue policy on each', async (ctx) => {
+  const r = rabbitOf(ctx.lab);
+  if (!r) return ctx.notApplicable('the spec has no rabbitmq section');
+  const views = await clusterViews(ctx.lab, r, rabbitPassword(ctx.lab, r));
+  await ctx.attach('management API of each member', JSON.stringify(views, null, 2), 'application/json');
+  expect(clusterFindings(r, views), `RabbitMQ cluster ${r.spec.nodes.join(', ')} (policy ${r.spec.policy.name})`).toEqual([]);
+});
+
+check('ha.ovn-raft', "OVN's NB and SB each a RAFT cluster of every spec member, connected, with one leader", async (ctx) => {
+  const c = ovnClusterOf(ctx.lab);
+  if (!c) return ctx.notApplicable('the spec has no ovnCluster section');
+  const states = await clusterStates(ctx.node(c.nodes[0]!.name), c);
+  await ctx.attach('_Server of each member', JSON.stringify(states, null, 2), 'application/json');
+  expect(raftFindings(c, states), `OVN RAFT clusters of ${c.spec.nodes.join(', ')}`).toEqual([]);
 });

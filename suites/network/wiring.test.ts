@@ -5,6 +5,7 @@
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
 import { externalPortAddresses, interfaceFindings, meshPairs, routeFindings, vipFindings, vipHolders, vrrpFindings } from '../../helpers/net/wiring.ts';
+import { quote } from '../../helpers/node/quote.ts';
 import { nodeVrrp } from '../../helpers/node/vrrp.ts';
 import { echoHeaderBytes, nodeLinks, nodeRouting, ovsBridgeOfPort, pingDontFragment, pingOver } from '../../helpers/node/net.ts';
 
@@ -110,4 +111,24 @@ check('net.routes', 'every default route leaves via the management gateway and n
     ...(forwarding && !mayForward(n.roles) ? [`${n.name} (roles ${n.roles.join(', ')}) forwards IPv4 (net.ipv4.ip_forward = 1); expected 0 on every node without the network role`] : []),
   ]);
   expect(findings, 'routes that leave the design').toEqual([]);
+});
+
+check('net.static-routes', "each spec static route in its node's table, through its gateway, carrying traffic", async ({ lab, node, attach, notApplicable }) => {
+  const routes = lab.spec.staticRoutes ?? [];
+  if (routes.length === 0) return notApplicable('the spec has no staticRoutes');
+  const seen = await Promise.all(routes.map(async (r) => {
+    const shell = node(r.node);
+    const { routes: table } = await nodeRouting(shell);
+    const ping = await shell.run(`ping -n -q -c 2 -i 0.2 -w 3 ${quote(r.probe)}`);
+    const received = Number(ping.stdout.match(/(\d+) (?:packets )?received/)?.[1] ?? 0);
+    return { r, table, received, said: (ping.stderr || ping.stdout).trim().split('\n').slice(-1)[0] ?? '' };
+  }));
+  await attach('routes and probes', JSON.stringify(seen, null, 2), 'application/json');
+  const findings = seen.flatMap(({ r, table, received, said }) => [
+    ...(table.some((t) => t.dst === r.destination && t.gateway === r.via) ? [] : [
+      `${r.node} has no route to ${r.destination} via ${r.via} (its routes: ` +
+      `${table.map((t) => `${t.dst}${t.gateway ? ` via ${t.gateway}` : ''}`).join(', ')})`]),
+    ...(received > 0 ? [] : [`${r.node}: ${r.probe} in ${r.destination} does not answer (through ${r.via} expected): ${said}`]),
+  ]);
+  expect(findings, 'static routes').toEqual([]);
 });

@@ -1,14 +1,23 @@
 /**
  * Fault drills of a lab with redundant infrastructure (ha-infra): a PostgreSQL standby or the primary stopped, a BIND
- * secondary stopped, the first log collector stopped. Each stops one supervised program of the node the spec names last (or
- * first, for the collector), and revert starts it again and waits until it serves. A lab without the feature has none.
+ * secondary stopped, the first log collector stopped, a RabbitMQ member or an OVN RAFT member stopped (each stops one
+ * supervised program of the node the spec names last, or first for the collector; revert starts it again and waits
+ * until it serves), a static route deleted, and a whole controller lost (every program of one that leads nothing).
+ * A lab without the feature has none.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
 import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
+import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
+import { clusterFindings, clusterViews, rabbitOf } from '../../../helpers/ha/rabbitmq.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { inNode } from '../exec.ts';
+import { awaitReady } from '../index.ts';
+import { nodeAddresses } from '../infra/roles.ts';
+import { ovnRaft } from '../infra/ovn-raft.ts';
+import { labSecrets } from '../infra/pki.ts';
+import { installRoute, removeRoute } from '../infra/routes.ts';
 import { psql, pgPrimary } from '../infra/postgresql.ts';
 import { labPaths } from '../paths.ts';
 import { sleep } from '../sh.ts';
@@ -85,17 +94,19 @@ function pgPrimaryStopped(lab: Lab): Drill[] {
   }];
 }
 
+const dnsEveryServer = [
+  'dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.recursion-policy',
+  'dns.secondary-serials', 'dns.secondary-propagation',
+];
+
 function bindSecondaryStopped(lab: Lab): Drill[] {
   const secondary = lab.spec.dns?.servers.filter((s) => s.role === 'secondary').at(-1)?.node;
   if (!secondary) return [];
   return [{
     name: 'ha-dns-secondary-stopped',
     description: `BIND on secondary ${secondary} is stopped: it serves no zone and takes no change from the primary`,
-    decisions: ['HA-02', 'HA-03'],
-    checks: [
-      'dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.secondary-serials',
-      'dns.secondary-propagation',
-    ],
+    decisions: ['HA-02', 'HA-03', 'HA-10'],
+    checks: dnsEveryServer,
     object: secondary,
     // Serving is not enough: what the primary took while it was down (dns.secondary-propagation's record, added and
     // removed) raised the primary's serial, and a secondary restarted on its old copy stays behind until its SOA
@@ -154,6 +165,119 @@ function logCollectorStopped(lab: Lab): Drill[] {
   }];
 }
 
+/** The last member of the RabbitMQ cluster stopped: the others see it not running; started again, it rejoins. */
+function rabbitNodeStopped(lab: Lab): Drill[] {
+  const r = rabbitOf(lab);
+  const member = r?.spec.nodes.at(-1);
+  if (!r || !member || r.nodes.length < 2) return [];
+  return [{
+    name: 'ha-rabbit-node-stopped',
+    description: `RabbitMQ on cluster member ${member} is stopped: the other members see it not running`,
+    decisions: ['HA-07'],
+    checks: ['ha.rabbitmq-cluster'],
+    object: member,
+    ...stopped(() => `${member}-rabbitmq`, async (l) => {
+      const password = labSecrets(labPaths(l.name)).rabbitmq?.monitoring ?? 'unset';
+      return clusterFindings(r, await clusterViews(l, r, password)).length === 0;
+    }),
+  }];
+}
+
+/**
+ * The last OVN member's NB database server stopped: the others keep a leader (two of three), the check names the
+ * member that does not answer; started again, it catches up from the leader.
+ */
+function ovnMemberStopped(lab: Lab): Drill[] {
+  const member = ovnClusterOf(lab)?.spec.nodes.at(-1);
+  if (!member || (ovnClusterOf(lab)?.nodes.length ?? 0) < 2) return [];
+  const ready = ovnRaft.ready!({ lab, paths: labPaths(lab.name), cloud: () => Promise.reject(new Error('no cloud')) });
+  return [{
+    name: 'ha-ovn-member-stopped',
+    description: `OVN's northbound database server on RAFT member ${member} is stopped: the cluster has one member fewer`,
+    decisions: ['HA-08'],
+    checks: ['ha.ovn-raft'],
+    object: member,
+    ...stopped(() => `${member}-ovn-nb-raft`, async () => (await ready[0]!.probe()) === true),
+  }];
+}
+
+/**
+ * A controller lost whole: every program of one clustered node stopped at once, as a power loss would. The node is the
+ * last that is a member of the spec's clusters (BIND secondaries, PostgreSQL standbys, RabbitMQ, OVN RAFT, log
+ * collectors) and first in none of their orders, so the lab keeps its primaries and leaders.
+ */
+function controllerLost(lab: Lab): Drill[] {
+  const s = lab.spec;
+  const secondaries = s.dns?.servers.filter((x) => x.role === 'secondary').map((x) => x.node) ?? [];
+  const members = [
+    ...secondaries, ...(s.postgresql?.standbys ?? []), ...(s.rabbitmq?.nodes ?? []), ...(s.ovnCluster?.nodes ?? []),
+    ...(s.logging?.collectors ?? []),
+  ];
+  const firsts = new Set([
+    s.dns?.servers.find((x) => x.role === 'primary')?.node, s.postgresql?.primary, s.rabbitmq?.nodes[0],
+    s.ovnCluster?.nodes[0], s.logging?.collectors[0], ...(s.staticRoutes ?? []).map((r) => r.node),
+    ...lab.nodes.filter((n) => (s.staticRoutes ?? []).some((r) => nodeAddresses(n).includes(r.via))).map((n) => n.name),
+  ]);
+  const node = lab.nodes.map((n) => n.name).filter((n) => members.includes(n) && !firsts.has(n)).at(-1);
+  if (!node) return [];
+  const has = (list: readonly string[] | undefined) => list?.includes(node) ?? false;
+  const decisions = [
+    ...(has(secondaries) ? ['HA-02', 'HA-03', 'HA-10'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
+    ...(has(s.rabbitmq?.nodes) ? ['HA-07'] : []), ...(has(s.ovnCluster?.nodes) ? ['HA-08'] : []),
+  ];
+  const checks = [
+    // Every dns check that asks each server, as with the secondary's BIND alone stopped (seen live).
+    ...(has(secondaries) ? dnsEveryServer : []),
+    ...(has(s.postgresql?.standbys) ? ['ha.pg-replication', 'ha.pg-write-visible'] : []),
+    ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-cluster'] : []), ...(has(s.ovnCluster?.nodes) ? ['ha.ovn-raft'] : []),
+  ];
+  const programs = async (l: Lab) =>
+    (await programStatus(labPaths(l.name))).filter((p) => p.program.startsWith(`${node}-`));
+  return [{
+    name: 'ha-controller-lost',
+    description: `controller ${node} is lost whole: every program of it stopped at once`,
+    decisions,
+    checks,
+    object: node,
+    async inject(l) {
+      const mine = (await programs(l)).map((p) => p.program);
+      if (mine.length === 0) throw new Error(`no program of ${node} in the lab's supervisor`);
+      await supervisorctl(l, 'stop', ...mine);
+      const left = (await programs(l)).filter((p) => p.state !== 'STOPPED');
+      if (left.length) throw new Error(`still not stopped: ${left.map((p) => `${p.program} ${p.state}`).join(', ')}`);
+    },
+    async revert(l) {
+      const down = (await programs(l)).filter((p) => p.state !== 'RUNNING' && p.state !== 'STARTING');
+      if (down.length === 0) return;
+      // As the BIND secondary's own drill: started without its old copy, it transfers what changed while it was gone.
+      if (has(secondaries)) {
+        const cache = `${labPaths(l.name).node(node, 'bind')}/cache`;
+        for (const f of existsSync(cache) ? readdirSync(cache) : []) if (f.endsWith('.sec')) rmSync(`${cache}/${f}`);
+      }
+      await supervisorctl(l, 'start', ...down.map((p) => p.program));
+      await awaitReady(l, 180_000);
+    },
+  }];
+}
+
+/** The first spec static route deleted from its node: the far side no longer answers there; put back, it does. */
+function staticRouteMissing(lab: Lab): Drill[] {
+  const r = lab.spec.staticRoutes?.[0];
+  if (!r) return [];
+  return [{
+    name: 'ha-static-route-missing',
+    description: `the static route to ${r.destination} via ${r.via} is missing on ${r.node}`,
+    decisions: ['HA-09'],
+    checks: ['net.static-routes'],
+    object: r.node,
+    inject: (l) => removeRoute(l, r),
+    revert: (l) => installRoute(l, r),
+  }];
+}
+
 export function haDrillsFor(lab: Lab): Drill[] {
-  return [...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab)];
+  return [
+    ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
+    ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab), ...controllerLost(lab),
+  ];
 }

@@ -85,6 +85,13 @@ function zoneStatement(lab: Lab, dir: string, node: LabNode, zone: Zone): string
     `also-notify ${list(secondaries)}; allow-transfer ${list(secondaries)}; allow-update { 127.0.0.1; }; };`;
 }
 
+/** The root zone of a lab that recurses: only itself, served from this server's loopback. */
+const ROOT_ZONE = `$TTL 3600
+@ IN SOA localhost. hostmaster.localhost. 1 3600 600 86400 3600
+@ IN NS localhost.
+localhost. IN A 127.0.0.1
+`;
+
 function renderBind(lab: Lab, paths: LabPaths, node: LabNode): Daemon[] {
   const dir = paths.node(node.name, 'bind');
   const secondary = dnsRole(lab, node) === 'secondary';
@@ -92,6 +99,10 @@ function renderBind(lab: Lab, paths: LabPaths, node: LabNode): Daemon[] {
   const zones = secondary ? [] : renderZones(lab, node);
   const names = renderZones(lab, lab.node(primaryName(lab, node))).map((z) => ({ ...z, hash: hash32(z.content).toString(36) }));
   const recursion = (lab.spec.dns?.recursion ?? []).map((n) => lab.network(n).cidr.text);
+  // Recursion with Debian's root hints would send every unknown name (this host's own, for one) to the internet's
+  // root servers: a lab on this machine answers for the root itself, so such a name is NXDOMAIN at once, and nothing
+  // leaves the machine. The lab's own zones are more specific and win.
+  const root = recursion.length > 0 ? [{ file: 'root.zone', content: ROOT_ZONE }] : [];
   const statsPort = 8053;
   const conf = `// Rendered by stackgate (local provider) for ${lab.name}/${node.name}; do not edit.
 acl lab_recursion { ${recursion.map((c) => `${c}; `).join('')}};
@@ -113,7 +124,8 @@ options {
 controls { };
 statistics-channels { inet 127.0.0.1 port ${statsPort} allow { 127.0.0.1; }; };
 logging { channel stderr_log { stderr; severity info; print-time yes; }; category default { stderr_log; }; category lame-servers { null; }; };
-${names.map((z) => zoneStatement(lab, dir, node, z)).join('\n')}
+${[...names.map((z) => zoneStatement(lab, dir, node, z)),
+    ...root.map((z) => `zone "." { type primary; file "${dir}/zones/${z.file}"; };`)].join('\n')}
 `;
   const addr = need(node.apiAddress ?? nodeAddresses(node)[0], `DNS node ${node.name} has no address`);
   const daemons: Daemon[] = [
@@ -124,7 +136,7 @@ ${names.map((z) => zoneStatement(lab, dir, node, z)).join('\n')}
       argv: ['/usr/sbin/named', '-f', '-u', 'bind', '-c', `${dir}/named.conf`],
       files: [
         { path: `${dir}/named.conf`, content: conf, owner: 'bind' },
-        ...zones.map((z) => ({ path: `${dir}/zones/${z.file}`, content: z.content, owner: 'bind' })),
+        ...[...zones, ...root].map((z) => ({ path: `${dir}/zones/${z.file}`, content: z.content, owner: 'bind' })),
       ],
       dirs: [
         { path: dir, owner: 'bind' },

@@ -19,6 +19,8 @@ export interface Secrets {
   readonly prometheus?: { readonly password: string; readonly bcrypt: string };
   /** PostgreSQL: the superuser's password (TCP logins) and the replication role's. */
   readonly postgres?: { readonly password: string; readonly replication: string };
+  /** The Erlang cookie the RabbitMQ cluster shares, and the password of its monitoring user. */
+  readonly rabbitmq?: { readonly cookie: string; readonly monitoring: string };
 }
 
 /** Prometheus' basic auth when the spec asks for it: user, password and bcrypt hash from the lab secrets. */
@@ -168,6 +170,9 @@ export function kollaPasswords(secrets: Secrets): string {
   if (secrets.postgres) {
     entries.push(['postgres_password', secrets.postgres.password], ['postgres_replication_password', secrets.postgres.replication]);
   }
+  if (secrets.rabbitmq) {
+    entries.push(['rabbitmq_cluster_cookie', secrets.rabbitmq.cookie], ['rabbitmq_monitoring_password', secrets.rabbitmq.monitoring]);
+  }
   return `---\n${entries.map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
 }
 
@@ -188,10 +193,16 @@ export async function ensureSecrets(lab: Lab, paths: LabPaths): Promise<Secrets>
     const make = () => randomBytes(24).toString('base64url');
     secrets = { ...secrets, postgres: { password: make(), replication: make() } };
   }
+  if (lab.spec.rabbitmq && !secrets.rabbitmq) {
+    // Letters and digits only: the cookie is an Erlang atom in the cookie file.
+    const make = () => randomBytes(30).toString('hex').toUpperCase().slice(0, 40);
+    secrets = { ...secrets, rabbitmq: { cookie: make(), monitoring: randomBytes(24).toString('base64url') } };
+  }
   writeIfChanged(paths.passwords, `${JSON.stringify(secrets, null, 2)}\n`, 0o600);
   writeIfChanged(paths.kollaPasswords, kollaPasswords(secrets), 0o600);
   // Known to redact() from here on: a command line or an error that quotes one shows [REDACTED].
-  for (const v of [secrets.vrrpPass, secrets.prometheus?.password, secrets.postgres?.password, secrets.postgres?.replication]) {
+  for (const v of [secrets.vrrpPass, secrets.prometheus?.password, secrets.postgres?.password, secrets.postgres?.replication,
+    secrets.rabbitmq?.cookie, secrets.rabbitmq?.monitoring]) {
     addSecret(v);
   }
   return secrets;

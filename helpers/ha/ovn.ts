@@ -1,0 +1,105 @@
+/**
+ * OVN's NB and SB RAFT clusters as the spec's `ovnCluster` describes them, read with ovsdb-client on a lab node over
+ * SSH: each member's _Server database says whether it is clustered, connected, the leader, and which cluster (cid) it
+ * is in. It returns findings; it never asserts.
+ */
+import type { Lab, LabNode } from '../lab/model.ts';
+import type { OvnClusterSpec } from '../lab/spec.ts';
+import { shellLine } from '../node/quote.ts';
+
+/** Where ovsdb-client runs: a lab node's shell (checks) or the host (provision). */
+export interface Shell {
+  run(command: string): Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>;
+}
+
+export type OvnDb = 'OVN_Northbound' | 'OVN_Southbound';
+export const OVN_DBS: readonly OvnDb[] = ['OVN_Northbound', 'OVN_Southbound'];
+
+export interface OvnCluster {
+  readonly spec: OvnClusterSpec;
+  readonly nodes: readonly LabNode[];
+  readonly clientPort: Readonly<Record<OvnDb, number>>;
+  readonly raftPort: Readonly<Record<OvnDb, number>>;
+}
+
+export function ovnClusterOf(lab: Lab): OvnCluster | undefined {
+  const spec = lab.spec.ovnCluster;
+  if (!spec) return undefined;
+  return {
+    spec,
+    nodes: spec.nodes.map((n) => lab.node(n)),
+    clientPort: { OVN_Northbound: spec.nbPort ?? 6641, OVN_Southbound: spec.sbPort ?? 6642 },
+    raftPort: { OVN_Northbound: spec.nbRaftPort ?? 6643, OVN_Southbound: spec.sbRaftPort ?? 6644 },
+  };
+}
+
+/** What one member said of one database, or why it said nothing. */
+export interface MemberState {
+  readonly node: string;
+  readonly db: OvnDb;
+  readonly model?: string;
+  readonly connected?: boolean;
+  readonly leader?: boolean;
+  readonly cid?: string;
+  readonly sid?: string;
+  readonly error?: string;
+}
+
+const QUERY = (db: OvnDb) => JSON.stringify(['_Server', {
+  op: 'select', table: 'Database', where: [['name', '==', db]],
+  columns: ['model', 'connected', 'leader', 'cid', 'sid'],
+}]);
+
+/** An OVSDB optional value (["set", []] when empty, ["uuid", "…"] for a uuid) as a plain value. */
+function plain(v: unknown): unknown {
+  if (Array.isArray(v) && v[0] === 'set') return (v[1] as unknown[])[0];
+  if (Array.isArray(v) && v[0] === 'uuid') return v[1];
+  return v;
+}
+
+export async function memberState(shell: Shell, c: OvnCluster, node: LabNode, db: OvnDb): Promise<MemberState> {
+  const remote = `tcp:${node.apiAddress}:${c.clientPort[db]}`;
+  const r = await shell.run(shellLine(['ovsdb-client', '--timeout=10', 'transact', remote, QUERY(db)]));
+  if (r.code !== 0) return { node: node.name, db, error: `ovsdb-client to ${remote}: ${(r.stderr || r.stdout).trim()}` };
+  try {
+    const [result] = JSON.parse(r.stdout) as [{ rows?: Record<string, unknown>[]; error?: string }];
+    const row = result.rows?.[0];
+    if (!row) return { node: node.name, db, error: `${remote} has no ${db} in _Server (${r.stdout.trim()})` };
+    return {
+      node: node.name, db, model: String(plain(row.model)), connected: plain(row.connected) === true,
+      leader: plain(row.leader) === true, cid: String(plain(row.cid) ?? ''), sid: String(plain(row.sid) ?? ''),
+    };
+  } catch (error) {
+    return { node: node.name, db, error: `${remote} answered ${r.stdout.trim().slice(0, 160)}: ${(error as Error).message}` };
+  }
+}
+
+export async function clusterStates(shell: Shell, c: OvnCluster): Promise<MemberState[]> {
+  const asks = OVN_DBS.flatMap((db) => c.nodes.map((n) => memberState(shell, c, n, db)));
+  return Promise.all(asks);
+}
+
+/** Per database: every member answers, clustered, connected, in one cluster (one cid), and exactly one leader. */
+export function raftFindings(c: OvnCluster, states: readonly MemberState[]): string[] {
+  const out: string[] = [];
+  for (const db of OVN_DBS) {
+    const mine = states.filter((s) => s.db === db);
+    for (const s of mine) {
+      if (s.error) out.push(`${db} member ${s.node}: ${s.error}`);
+      else if (s.model !== 'clustered') out.push(`${db} member ${s.node} is ${s.model}, not clustered`);
+      else if (!s.connected) out.push(`${db} member ${s.node} is not connected to its cluster`);
+    }
+    const ok = mine.filter((s) => !s.error && s.model === 'clustered');
+    const cids = new Set(ok.map((s) => s.cid));
+    if (cids.size > 1) {
+      out.push(`${db} members in ${cids.size} clusters: ${ok.map((s) => `${s.node} ${s.cid?.slice(0, 8)}`).join(', ')}`);
+    }
+    const leaders = ok.filter((s) => s.leader).map((s) => s.node);
+    const absent = mine.filter((s) => s.error).map((s) => s.node);
+    if (leaders.length !== 1) {
+      out.push(`${db} has ${leaders.length} leaders (${leaders.join(', ') || 'none'}) among ` +
+        `${ok.map((s) => s.node).join(', ') || 'no member'}${absent.length ? `; not answering: ${absent.join(', ')}` : ''}`);
+    }
+  }
+  return out;
+}
