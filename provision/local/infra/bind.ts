@@ -125,7 +125,9 @@ controls { };
 statistics-channels { inet 127.0.0.1 port ${statsPort} allow { 127.0.0.1; }; };
 logging { channel stderr_log { stderr; severity info; print-time yes; }; category default { stderr_log; }; category lame-servers { null; }; };
 ${[...names.map((z) => zoneStatement(lab, dir, node, z)),
-    ...root.map((z) => `zone "." { type primary; file "${dir}/zones/${z.file}"; };`)].join('\n')}
+    // Only to those it recurses for: a name outside the lab's zones stays REFUSED to every other client.
+    ...root.map((z) => `zone "." { type primary; file "${dir}/zones/${z.file}"; allow-query { lab_recursion; }; };`)]
+    .join('\n')}
 `;
   const addr = need(node.apiAddress ?? nodeAddresses(node)[0], `DNS node ${node.name} has no address`);
   const daemons: Daemon[] = [
