@@ -69,6 +69,20 @@ export function renderRabbitmqConf(lab: Lab, paths: LabPaths, node: LabNode): st
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Where a RabbitMQ server of the lab keeps its data, pid, config and plugins: all under its own directory, nothing
+ * from /etc/rabbitmq (no rabbitmq-env.conf), logs on stdout for the supervisor.
+ */
+export const rabbitmqFiles = (dir: string, pidFile: string) => ({
+  RABBITMQ_MNESIA_BASE: `${dir}/mnesia`,
+  RABBITMQ_LOG_BASE: `${dir}/log`,
+  RABBITMQ_PID_FILE: pidFile,
+  RABBITMQ_CONFIG_FILE: `${dir}/rabbitmq.conf`,
+  RABBITMQ_ENABLED_PLUGINS_FILE: `${dir}/enabled_plugins`,
+  RABBITMQ_CONF_ENV_FILE: '/dev/null',
+  RABBITMQ_LOGS: '-',
+});
+
 function renderNode(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets): Daemon {
   const r = rabbitSpec(lab);
   const dir = rabbitDir(paths, node);
@@ -81,13 +95,7 @@ function renderNode(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets):
     RABBITMQ_NODE_PORT: String(r.port ?? 5672),
     RABBITMQ_DIST_PORT: String(r.distPort ?? 25672),
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-kernel inet_dist_use_interface {${addr.split('.').join(',')}}`,
-    RABBITMQ_MNESIA_BASE: `${dir}/mnesia`,
-    RABBITMQ_LOG_BASE: `${dir}/log`,
-    RABBITMQ_PID_FILE: `${paths.run}/${node.name}-rabbitmq.pid`,
-    RABBITMQ_CONFIG_FILE: `${dir}/rabbitmq.conf`,
-    RABBITMQ_ENABLED_PLUGINS_FILE: `${dir}/enabled_plugins`,
-    RABBITMQ_CONF_ENV_FILE: '/dev/null',
-    RABBITMQ_LOGS: '-',
+    ...rabbitmqFiles(dir, `${paths.run}/${node.name}-rabbitmq.pid`),
     ERL_EPMD_ADDRESS: `127.0.0.1,${addr}`,
   };
   return daemon(node, 'rabbitmq', {

@@ -6,6 +6,7 @@ import { addSecret } from '../../../helpers/gate/redact.ts';
 import { daemon, type Component, type UpContext } from '../component.ts';
 import { head } from '../config.ts';
 import { inNode, once } from '../exec.ts';
+import { rabbitmqFiles } from '../infra/rabbitmq.ts';
 import { openstackContext, openstackEnabled, openstackSecrets, type OpenstackContext } from './common.ts';
 
 /**
@@ -29,13 +30,7 @@ function renderRabbitmq(c: OpenstackContext) {
     RABBITMQ_NODENAME: 'rabbit@localhost',
     RABBITMQ_NODE_IP_ADDRESS: mq.apiAddress!,
     RABBITMQ_NODE_PORT: '5672',
-    RABBITMQ_MNESIA_BASE: `${rdir}/mnesia`,
-    RABBITMQ_LOG_BASE: `${rdir}/log`,
-    RABBITMQ_PID_FILE: `${paths.run}/${mq.name}-rabbitmq.pid`,
-    RABBITMQ_CONFIG_FILE: `${rdir}/rabbitmq.conf`,
-    RABBITMQ_ENABLED_PLUGINS_FILE: `${rdir}/enabled_plugins`,
-    RABBITMQ_CONF_ENV_FILE: '/dev/null',
-    RABBITMQ_LOGS: '-',
+    ...rabbitmqFiles(rdir, `${paths.run}/${mq.name}-rabbitmq.pid`),
     ERL_EPMD_ADDRESS: '127.0.0.1',
   };
   const conf = [
