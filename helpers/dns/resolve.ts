@@ -37,9 +37,9 @@ export const sameAnswer = (seenValues: readonly string[], expected: readonly str
 /** Per try; c-ares doubles it for its one retry. A lab server answers in milliseconds: one that does not costs ~1.5 s. */
 export const LOOKUP_TIMEOUT_MS = 500;
 
-/** A resolver that asks only `server` (one retry), optionally from a chosen source address. */
-export function resolverAt(server: string, options: { localAddress?: string; timeoutMs?: number } = {}): Resolver {
-  const resolver = new Resolver({ timeout: options.timeoutMs ?? LOOKUP_TIMEOUT_MS, tries: 2 });
+/** A resolver that asks only `server` (one retry unless told), optionally from a chosen source address. */
+export function resolverAt(server: string, options: { localAddress?: string; timeoutMs?: number; tries?: number } = {}): Resolver {
+  const resolver = new Resolver({ timeout: options.timeoutMs ?? LOOKUP_TIMEOUT_MS, tries: options.tries ?? 2 });
   resolver.setServers([server]);
   if (options.localAddress) resolver.setLocalAddress(options.localAddress);
   return resolver;

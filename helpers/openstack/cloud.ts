@@ -94,6 +94,13 @@ export function errorDetail(text: string): string {
 
 const addressCache = new Map<string, Promise<string>>();
 
+/**
+ * How an API client waits for the lab's DNS: as a system resolver would (glibc: 5 s, twice), not as the dns checks
+ * that judge the server (LOOKUP_TIMEOUT_MS). On a loaded two-CPU host a lookup once went unanswered for 1.5 s while
+ * guests booted, and an API check failed on DNS it does not judge. 1 + 2 + 4 s: a dead server still fails in 7 s.
+ */
+const API_LOOKUP = { timeoutMs: 1000, tries: 3 };
+
 /** Resolve at the lab's DNS (its first server); a lab without DNS servers uses the system resolver. */
 export function labLookup(lab: Lab): LookupFunction | undefined {
   const servers = dnsServers(lab);
@@ -105,7 +112,7 @@ export function labLookup(lab: Lab): LookupFunction | undefined {
     if (!address) {
       address = isIP(host)
         ? Promise.resolve(host)
-        : resolverAt(server.address)
+        : resolverAt(server.address, API_LOOKUP)
             .resolve4(host)
             .then((a) => a[0]!)
             .catch((e: NodeJS.ErrnoException) => {

@@ -371,7 +371,7 @@ export async function status(lab: Lab, options: Options = {}): Promise<LabStatus
   }
   const topology = await topologyState(planTopology(lab));
   const pid = supervisordPid(paths);
-  const topoUp = [topology.namespaces, topology.bridges, topology.veths].every((m) => Object.values(m).every(Boolean));
+  const topoUp = [topology.namespaces, topology.bridges, topology.veths, topology.isolated].every((m) => Object.values(m).every(Boolean));
   const rendered = components.every((c) => c.healthy !== undefined);
   return {
     lab: lab.name,
@@ -400,13 +400,15 @@ export function formatStatus(s: LabStatus): string {
   }
   lines.push('', '  VIPs:');
   for (const [vip, node] of Object.entries(s.vips)) lines.push(`    ${vip.padEnd(28)} ${node ? `held by ${node}` : 'NOT HELD'}`);
-  const topo = (title: string, m: Record<string, boolean>) => {
-    const bad = Object.entries(m).filter(([, ok]) => !ok).map(([k]) => k);
-    lines.push(`  ${title.padEnd(11)} ${Object.keys(m).length - bad.length}/${Object.keys(m).length} present${bad.length ? `; missing: ${bad.join(', ')}` : ''}`);
+  const topo = (title: string, m: Record<string, boolean>, ok = 'present', not = 'missing') => {
+    const bad = Object.entries(m).filter(([, good]) => !good).map(([k]) => k);
+    const all = Object.keys(m).length;
+    lines.push(`  ${title.padEnd(11)} ${all - bad.length}/${all} ${ok}${bad.length ? `; ${not}: ${bad.join(', ')}` : ''}`);
   };
   lines.push('', '  Topology:');
   topo('namespaces', s.topology.namespaces);
   topo('bridges', s.topology.bridges);
   topo('veths', s.topology.veths);
+  topo('isolation', s.topology.isolated, 'forward nothing', 'forwarding off the lab');
   return lines.join('\n');
 }

@@ -3,7 +3,7 @@
  * Runs only as root, and only when STACKGATE_LIVE=1 (it then brings the lab up if needed) or the lab is up already.
  */
 import { connect, type TLSSocket } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadLab } from '../../helpers/lab/load.ts';
@@ -12,6 +12,7 @@ import { labPaths, netnsName, status, up } from './index.ts';
 import { bridgeName } from './paths.ts';
 import { dnsNodes } from './infra/roles.ts';
 import { supervisordPid } from './supervisor.ts';
+import { applyTopology, bridgeIsolated, planTopology } from './topology.ts';
 
 const lab = loadLab(process.env.STACKGATE_LAB || 'embedded');
 const paths = labPaths(lab.name);
@@ -52,6 +53,26 @@ describe.skipIf(!live)(`lab ${lab.name} (live, local provider)`, () => {
     expect(Object.entries(s.vips).filter(([, node]) => !node)).toEqual([]);
     expect(s.up).toBe(true);
   });
+
+  test('a lab bridge that forwards (as after the host turns ip_forward on) is not up; the topology step of up isolates it', async () => {
+    // Not the management bridge: no node routes anything off its own networks through the others.
+    const mgmt = lab.networkFor('management') ?? lab.networkFor('api');
+    const net = lab.networks.find((n) => n.name !== mgmt?.name) ?? lab.networks[0]!;
+    const bridge = bridgeName(lab, net.name);
+    const forwarding = `/proc/sys/net/ipv4/conf/${bridge}/forwarding`;
+    try {
+      writeFileSync(forwarding, '1');
+      const s = await status(lab);
+      expect(s.topology.isolated[bridge], `${bridge} forwarding 1`).toBe(false);
+      expect(s.up).toBe(false);
+      // What `up` (so `npm test`'s ensure, seeing the lab not up) does first; the whole `up` costs 90 s here.
+      await applyTopology(planTopology(lab));
+      expect(bridgeIsolated(bridge)).toBe(true);
+      expect((await status(lab)).up).toBe(true);
+    } finally {
+      writeFileSync(forwarding, '0');
+    }
+  }, 300_000);
 
   test('namespaces carry the spec interfaces: addresses where the spec says, none on neutron-external and vip ports', async () => {
     for (const node of lab.nodes) {

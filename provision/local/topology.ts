@@ -252,6 +252,17 @@ export interface TopologyState {
   readonly namespaces: Record<string, boolean>;
   readonly bridges: Record<string, boolean>;
   readonly veths: Record<string, boolean>;
+  /**
+   * Each bridge forwards nothing it receives (IPv4 forwarding 0, IPv6 off). Writing net.ipv4.ip_forward=1 on the host
+   * (a container engine starting) sets every interface's forwarding to 1: the lab's packets would then leave the machine.
+   */
+  readonly isolated: Record<string, boolean>;
+}
+
+/** What the host's /proc says a lab bridge does with what it receives: isolated when it forwards nothing. */
+export function bridgeIsolated(bridge: string): boolean {
+  const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined);
+  return read(`/proc/sys/net/ipv4/conf/${bridge}/forwarding`) === '0' && read(`/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`) !== '0';
 }
 
 export async function topologyState(plan: TopologyPlan): Promise<TopologyState> {
@@ -261,5 +272,6 @@ export async function topologyState(plan: TopologyPlan): Promise<TopologyState> 
     namespaces: Object.fromEntries(plan.namespaces.map((n) => [n.name, ns.has(n.name)])),
     bridges: Object.fromEntries(plan.bridges.map((b) => [b.name, !!links.get(b.name)?.flags?.includes('UP')])),
     veths: Object.fromEntries(plan.veths.map((v) => [v.host, links.get(v.host)?.master === v.bridge])),
+    isolated: Object.fromEntries(plan.bridges.map((b) => [b.name, links.has(b.name) && bridgeIsolated(b.name)])),
   };
 }
