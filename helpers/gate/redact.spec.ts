@@ -20,6 +20,13 @@ describe('redact', () => {
     expect(out).toContain('password: [REDACTED]');
     expect(out).toContain('https://admin:[REDACTED]@internal.openstack.local');
   });
+  it('leaves names that merely end in a key alone, and never swallows the quote that closes a JSON or XML string', () => {
+    const name = "compute.keystone-token: Keystone issues a token for the user's own credentials";
+    expect(redact(name)).toBe(name);
+    const json = JSON.stringify({ historyId: 'compute.keystone-token:f7c211df', message: 'token:abc123 refused' });
+    expect(JSON.parse(redact(json))).toEqual({ historyId: 'compute.keystone-token:f7c211df', message: 'token:[REDACTED] refused' });
+    expect(redact('<failure message="password=hunter22">')).toBe('<failure message="password=[REDACTED]">');
+  });
   it('keeps certificates, which are public', () => {
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
     expect(redact(pem)).toBe(pem);

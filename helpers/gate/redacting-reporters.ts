@@ -5,7 +5,7 @@ import type { Vitest } from 'vitest/node';
 import type { Reporter } from 'vitest/reporters';
 import AllureVitestReporter from 'allure-vitest/reporter';
 import { loadLab } from '../lab/load.ts';
-import { addSecret, redact, redactDeep } from './redact.ts';
+import { addSecret, redact, redactCopy, redactDeep } from './redact.ts';
 import { GateReporter } from './reporter.ts';
 
 /**
@@ -99,5 +99,16 @@ export function redactFiles(path: string): void {
   if (bytes.includes(0)) return;
   const text = bytes.toString('utf8');
   const clean = redact(text);
-  if (clean !== text) writeFileSync(path, clean);
+  if (clean === text) return;
+  writeFileSync(path, path.endsWith('.json') ? redactJson(text) ?? clean : clean);
+}
+
+/** A JSON file redacted string by string, so it stays JSON (Allure's results, the decisions); undefined if not JSON. */
+function redactJson(text: string): string | undefined {
+  try {
+    const clean = redactCopy(JSON.parse(text) as unknown);
+    return JSON.stringify(clean, null, text.startsWith('{\n ') || text.startsWith('[\n ') ? 2 : undefined) + (text.endsWith('\n') ? '\n' : '');
+  } catch {
+    return undefined;
+  }
 }
