@@ -1,4 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../lab/load.ts';
 import { addSecret, redact } from './redact.ts';
 
 describe('redact', () => {
@@ -26,6 +29,14 @@ describe('redact', () => {
     const json = JSON.stringify({ historyId: 'compute.keystone-token:f7c211df', message: 'token:abc123 refused' });
     expect(JSON.parse(redact(json))).toEqual({ historyId: 'compute.keystone-token:f7c211df', message: 'token:[REDACTED] refused' });
     expect(redact('<failure message="password=hunter22">')).toBe('<failure message="password=[REDACTED]">');
+  });
+  it('leaves the name and title of every check of every layer as they are', () => {
+    const dir = join(repoRoot, 'suites');
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.test.ts'));
+    const titles = files.flatMap((f) =>
+      [...readFileSync(join(dir, f), 'utf8').matchAll(/check\(\s*'([^']+)',\s*(["'])(.*?)\2/g)].map((m) => `${m[1]}: ${m[3]}`));
+    expect(titles.length).toBeGreaterThan(50);
+    expect(titles.filter((t) => redact(t) !== t)).toEqual([]);
   });
   it('keeps certificates, which are public', () => {
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
