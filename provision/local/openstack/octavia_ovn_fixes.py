@@ -16,12 +16,17 @@ FIP_OF_HM = 'stackgate:fip-of-healthmonitor'
 H = helper.OvnProviderHelper
 
 
+def _listeners(self, ovn_lb, pool_key, **status):
+    """The pool's listeners reported ACTIVE (with any further status given), as Octavia awaits them."""
+    return [{c.ID: lid, c.PROVISIONING_STATUS: c.ACTIVE, **status}
+            for lid in self._get_pool_listeners(ovn_lb, pool_key)]
+
+
 def _pool_listeners(self, pool_id):
     pool_key, ovn_lb = self._find_ovn_lb_by_pool_id(pool_id)
     if not ovn_lb or pool_key not in ovn_lb.external_ids:
         return []
-    return [{c.ID: lid, c.PROVISIONING_STATUS: c.ACTIVE, c.OPERATING_STATUS: c.ONLINE}
-            for lid in self._get_pool_listeners(ovn_lb, pool_key)]
+    return _listeners(self, ovn_lb, pool_key, **{c.OPERATING_STATUS: c.ONLINE})
 
 
 def _fip_checks(self, ovn_lb, hm_id=None):
@@ -89,8 +94,7 @@ def hm_delete(self, info):
         _drop_fip_checks(self, ovn_lb, info[c.ID])
         pool_key = next((k for k in ovn_lb.external_ids if k.startswith(oc.LB_EXT_IDS_POOL_PREFIX)), None)
         if pool_key:
-            listeners = [{c.ID: lid, c.PROVISIONING_STATUS: c.ACTIVE}
-                         for lid in self._get_pool_listeners(ovn_lb, pool_key)]
+            listeners = _listeners(self, ovn_lb, pool_key)
     status = _hm_delete(self, info)
     if listeners:
         status[c.LISTENERS] = listeners
