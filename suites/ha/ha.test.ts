@@ -7,6 +7,7 @@ import {
   runTable, sql, standbysLacking, type Pg,
 } from '../../helpers/ha/postgres.ts';
 import { clusterStates, ovnClusterOf, raftFindings } from '../../helpers/ha/ovn.ts';
+import { apiBackends, backendFindings, haproxyNodes, parseProbe, statProbe } from '../../helpers/ha/haproxy.ts';
 import { clusterFindings, clusterViews, rabbitOf, rabbitPassword } from '../../helpers/ha/rabbitmq.ts';
 
 /** The spec's PostgreSQL replication; a lab without one (or without standbys) is not judged here. */
@@ -75,4 +76,22 @@ check('ha.ovn-raft', "OVN's NB and SB each a RAFT cluster of every spec member, 
   const states = await clusterStates(ctx.node(c.nodes[0]!.name), c);
   await ctx.attach('_Server of each member', JSON.stringify(states, null, 2), 'application/json');
   expect(raftFindings(c, states), `OVN RAFT clusters of ${c.spec.nodes.join(', ')}`).toEqual([]);
+});
+
+check('ha.api-backends', "on every loadbalancer, HAProxy's own stats show each control node's server UP in every API backend", async (ctx) => {
+  const lbs = haproxyNodes(ctx.lab);
+  if (lbs.length === 0) return ctx.notApplicable('the spec has no HAProxy (no VIP, or no node with role loadbalancer)');
+  const backends = apiBackends(ctx.lab);
+  if (backends.length === 0) return ctx.notApplicable('the spec puts no API behind HAProxy (spec.services is empty)');
+  const probe = statProbe(ctx.lab);
+  const stats = await Promise.all(lbs.map(async (n) => {
+    try {
+      return parseProbe(n.name, await ctx.node(n.name).out(probe));
+    } catch (error) {
+      return { node: n.name, sockets: [], rows: [], error: `HAProxy's stats not read: ${(error as Error).message.split('\n')[0]}` };
+    }
+  }));
+  await ctx.attach('show stat of each loadbalancer', JSON.stringify(stats, null, 2), 'application/json');
+  const services = backends.map((b) => b.service).join(', ');
+  expect(backendFindings(backends, stats), `HAProxy backends of ${services} on ${lbs.map((n) => n.name).join(', ')}`).toEqual([]);
 });

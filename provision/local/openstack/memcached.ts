@@ -1,4 +1,4 @@
-/** memcached on the control node: Keystone's token cache and the services' auth-token caches. */
+/** memcached on every control node: Keystone's token cache and the services' auth-token caches, each listing all. */
 import { daemon, type Component } from '../component.ts';
 import { openstackContext, openstackEnabled } from './common.ts';
 
@@ -6,13 +6,10 @@ export const memcached: Component = {
   name: 'memcached',
   needed: openstackEnabled,
   packages: () => ['memcached', 'python3-memcache'],
-  render: (ctx) => {
-    const node = openstackContext(ctx).layout.control;
-    return [
+  render: (ctx) =>
+    openstackContext(ctx).layout.controls.map((node) =>
       daemon(node, 'memcached', {
         argv: ['/usr/bin/memcached', '-u', 'memcache', '-l', node.apiAddress!, '-p', '11211', '-U', '0', '-m', '64', '-c', '4096'],
         health: [{ kind: 'tcp', host: node.apiAddress!, port: 11211 }],
-      }),
-    ];
-  },
+      })),
 };
