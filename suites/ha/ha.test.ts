@@ -8,6 +8,7 @@ import {
 } from '../../helpers/ha/postgres.ts';
 import { clusterStates, ovnClusterOf, raftFindings } from '../../helpers/ha/ovn.ts';
 import { apiBackends, backendFindings, haproxyNodes, parseProbe, statProbe } from '../../helpers/ha/haproxy.ts';
+import { askVersion, memcachedFindings, memcachedNodes } from '../../helpers/ha/memcached.ts';
 import { clusterFindings, clusterViews, rabbitOf, rabbitPassword } from '../../helpers/ha/rabbitmq.ts';
 
 /** The spec's PostgreSQL replication; a lab without one (or without standbys) is not judged here. */
@@ -94,4 +95,12 @@ check('ha.api-backends', "on every loadbalancer, HAProxy's own stats show each c
   await ctx.attach('show stat of each loadbalancer', JSON.stringify(stats, null, 2), 'application/json');
   const services = backends.map((b) => b.service).join(', ');
   expect(backendFindings(backends, stats), `HAProxy backends of ${services} on ${lbs.map((n) => n.name).join(', ')}`).toEqual([]);
+});
+
+check('ha.memcached', "memcached answers on every control node's API address, as each service's memcache_servers lists it", async (ctx) => {
+  const nodes = memcachedNodes(ctx.lab);
+  if (nodes.length === 0) return ctx.notApplicable('the spec has no Keystone, or no control node with an API address, to cache for');
+  const seen = await Promise.all(nodes.map((n) => askVersion(n)));
+  await ctx.attach('version of each memcached', JSON.stringify(seen, null, 2), 'application/json');
+  expect(memcachedFindings(seen), `memcached on ${nodes.map((n) => n.name).join(', ')}`).toEqual([]);
 });

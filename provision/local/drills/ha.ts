@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
 import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import { apiBackends, haproxyNodes } from '../../../helpers/ha/haproxy.ts';
+import { askVersion, memcachedFindings, memcachedNodes } from '../../../helpers/ha/memcached.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
 import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
 import { clusterFindings, clusterViews, rabbitOf } from '../../../helpers/ha/rabbitmq.ts';
@@ -247,6 +248,7 @@ function controllerLost(lab: Lab): Drill[] {
     ...(has(s.postgresql?.standbys) ? ['ha.pg-replication', 'ha.pg-write-visible'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-cluster'] : []), ...(has(s.ovnCluster?.nodes) ? ['ha.ovn-raft'] : []),
     ...(apis ? ['ha.api-backends'] : []),
+    ...(memcachedNodes(lab).some((n) => n.name === node) ? ['ha.memcached'] : []),
   ];
   const programs = async (l: Lab) =>
     (await programStatus(labPaths(l.name))).filter((p) => p.program.startsWith(`${node}-`));
@@ -313,6 +315,26 @@ function apiBackendStopped(lab: Lab): Drill[] {
   }];
 }
 
+/**
+ * memcached stopped on the last control node: ha.memcached names it; the APIs still answer (their cache clients mark
+ * the server dead and use the others). Revert starts it and waits until it answers.
+ */
+function memcachedStopped(lab: Lab): Drill[] {
+  const nodes = memcachedNodes(lab);
+  const node = nodes.at(-1);
+  if (!node || nodes.length < 2 || !apisBehindHaproxy(lab)) return [];
+  return [{
+    name: 'ha-memcached-stopped',
+    description: `memcached on control node ${node.name} is stopped: the APIs cache on the others`,
+    decisions: ['HA-11'],
+    checks: ['ha.memcached'],
+    layers: ['ha', 'compute'],
+    passes: API_THROUGH_VIP,
+    object: node.name,
+    ...stopped(() => `${node.name}-memcached`, async () => memcachedFindings([await askVersion(node)]).length === 0),
+  }];
+}
+
 /** The first spec static route deleted from its node: the far side no longer answers there; put back, it does. */
 function staticRouteMissing(lab: Lab): Drill[] {
   const r = lab.spec.staticRoutes?.[0];
@@ -332,6 +354,6 @@ export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
     ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab), ...apiBackendStopped(lab),
-    ...controllerLost(lab),
+    ...memcachedStopped(lab), ...controllerLost(lab),
   ];
 }

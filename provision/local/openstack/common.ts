@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { addSecret } from '../../../helpers/gate/redact.ts';
+import { MEMCACHED_PORT } from '../../../helpers/ha/memcached.ts';
 import { novaPool } from '../../../helpers/lab/defaults.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import { Api, passwordAuth, viaVip } from '../api.ts';
@@ -188,7 +189,8 @@ export function dbUrl(c: OpenstackContext, user: string, db: string): string {
 }
 export const transportUrl = (c: OpenstackContext) =>
   `rabbit://openstack:${c.secrets.rabbitPassword}@${c.layout.messaging.apiAddress}:5672/`;
-export const memcachedServers = (c: OpenstackContext) => c.layout.controls.map((n) => `${n.apiAddress}:11211`).join(',');
+export const memcachedServers = (c: OpenstackContext) =>
+  c.layout.controls.map((n) => `${n.apiAddress}:${MEMCACHED_PORT}`).join(',');
 
 /** The SQLAlchemy driver of the spec's database: psycopg2 for PostgreSQL (MariaDB's PyMySQL comes with mariadb.ts). */
 export const dbPackages = (lab: Lab) => (openstackPg(lab) ? ['python3-psycopg2'] : []);
