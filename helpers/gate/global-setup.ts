@@ -101,7 +101,8 @@ async function reapAndBegin(
   const files = project.vitest.state.getPaths();
   const sources = files.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8'));
   // Only for a check the lab's decisions ask for: a lab with Keystone but no Nova (ha-infra) boots nothing.
-  const asked = (source: string) => [...source.matchAll(/check\('([^']+)'/g)].some((m) => decisions.forCheck(m[1]!).length > 0);
+  const asked = (source: string) =>
+    [...source.matchAll(/check\('([^']+)'/g)].some((m) => decisions.forCheck(m[1]!).length > 0);
   if (!sources.some((s) => usesGuest(s) && asked(s))) {
     await cloud.close();
     return null;

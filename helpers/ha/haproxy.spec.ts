@@ -56,7 +56,7 @@ describe('HAProxy API backends', () => {
     const f = backendFindings(backends, seen);
     expect(f).toHaveLength(3);
     expect(f[0]).toBe('controller-1: backend keystone_back server controller-3 is DOWN (last check L4OK)');
-    expect(f[1]).toContain('controller-2: backend keystone_back server controller-3 is UP 2/5, failing its health checks');
+    expect(f[1]).toContain('controller-2: backend keystone_back server controller-3 is UP 2/5, failing its health');
   });
 
   it('name a loadbalancer whose HAProxy does not answer, a missing backend and a missing server', () => {
@@ -73,8 +73,8 @@ describe('HAProxy API backends', () => {
   });
 
   it("take Kolla's proxies of a service (keystone_internal, nova_api_external) and its servers by host name", () => {
-    const kolla = `=== socket /var/lib/kolla/haproxy/haproxy.sock\n${[HEADER, row('keystone_internal', 'controller-1', 'MAINT')]
-      .join('\n')}\n`;
+    const rows = [HEADER, row('keystone_internal', 'controller-1', 'MAINT')].join('\n');
+    const kolla = `=== socket /var/lib/kolla/haproxy/haproxy.sock\n${rows}\n`;
     const f = backendFindings([{ service: 'keystone', servers: [lab.node('controller-1')] }], [parseProbe('lb', kolla)]);
     expect(f).toEqual(['lb: backend keystone_internal server controller-1 is MAINT']);
   });

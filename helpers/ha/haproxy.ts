@@ -80,10 +80,10 @@ export function parseProbe(node: string, text: string): NodeStats {
       rows.push(...parseShowStat(rest.join('\n')));
     } else if (first.startsWith('failed ')) failed.push(first.slice(7).trim());
   }
+  const silent = `HAProxy's admin socket ${sockets.join(', ')} gave no stats${failed.length ? ' (socat failed)' : ''}`;
   const error = sockets.length === 0
     ? 'no HAProxy admin socket listening in its network namespace (ss -xlp): HAProxy is not running there'
-    : rows.length === 0 ? `HAProxy's admin socket ${sockets.join(', ')} gave no stats${failed.length ? ' (socat failed)' : ''}`
-      : undefined;
+    : rows.length === 0 ? silent : undefined;
   return { node, sockets, rows, ...(error ? { error } : {}) };
 }
 

@@ -6,7 +6,8 @@ import { askVersion, memcachedFindings, memcachedNodes } from './memcached.ts';
 
 describe('memcached on every control node', () => {
   it('is expected on each control node of a lab with Keystone, and nowhere without one', () => {
-    expect(memcachedNodes(loadLab('ha-infra')).map((n) => n.name)).toEqual(['controller-1', 'controller-2', 'controller-3']);
+    const controllers = ['controller-1', 'controller-2', 'controller-3'];
+    expect(memcachedNodes(loadLab('ha-infra')).map((n) => n.name)).toEqual(controllers);
     expect(memcachedNodes(loadLab('embedded')).map((n) => n.name)).toEqual(['node1']);
     expect(memcachedNodes(loadLab('embedded-infra'))).toEqual([]);
   });

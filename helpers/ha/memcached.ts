@@ -31,7 +31,8 @@ export function askVersion(node: LabNode, port = MEMCACHED_PORT, timeoutMs = 300
       s.destroy();
       resolve({ node: node.name, address, ...r });
     };
-    s.setTimeout(timeoutMs, () => done({ error: `no answer within ${timeoutMs / 1000} s${got ? ` (got ${JSON.stringify(got)})` : ''}` }));
+    const partial = () => (got ? ` (got ${JSON.stringify(got)})` : '');
+    s.setTimeout(timeoutMs, () => done({ error: `no answer within ${timeoutMs / 1000} s${partial()}` }));
     s.once('error', (e) => done({ error: e.message }));
     s.on('data', (d: Buffer) => {
       got += d.toString('utf8');
@@ -45,7 +46,9 @@ export function askVersion(node: LabNode, port = MEMCACHED_PORT, timeoutMs = 300
 export function memcachedFindings(seen: readonly MemcachedSeen[]): string[] {
   return seen.flatMap((s) => {
     if (s.error) return [`${s.node}: memcached at ${s.address} ${s.error}`];
-    if (!/^VERSION \S+/.test(s.answer ?? '')) return [`${s.node}: ${s.address} answered ${JSON.stringify(s.answer)}, not memcached's VERSION`];
+    if (!/^VERSION \S+/.test(s.answer ?? '')) {
+      return [`${s.node}: ${s.address} answered ${JSON.stringify(s.answer)}, not memcached's VERSION`];
+    }
     return [];
   });
 }

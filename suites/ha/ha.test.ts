@@ -89,17 +89,21 @@ check('ha.api-backends', "on every loadbalancer, HAProxy's own stats show each c
     try {
       return parseProbe(n.name, await ctx.node(n.name).out(probe));
     } catch (error) {
-      return { node: n.name, sockets: [], rows: [], error: `HAProxy's stats not read: ${(error as Error).message.split('\n')[0]}` };
+      const why = (error as Error).message.split('\n')[0];
+      return { node: n.name, sockets: [], rows: [], error: `HAProxy's stats not read: ${why}` };
     }
   }));
   await ctx.attach('show stat of each loadbalancer', JSON.stringify(stats, null, 2), 'application/json');
   const services = backends.map((b) => b.service).join(', ');
-  expect(backendFindings(backends, stats), `HAProxy backends of ${services} on ${lbs.map((n) => n.name).join(', ')}`).toEqual([]);
+  const where = lbs.map((n) => n.name).join(', ');
+  expect(backendFindings(backends, stats), `HAProxy backends of ${services} on ${where}`).toEqual([]);
 });
 
 check('ha.memcached', "memcached answers on every control node's API address, as each service's memcache_servers lists it", async (ctx) => {
   const nodes = memcachedNodes(ctx.lab);
-  if (nodes.length === 0) return ctx.notApplicable('the spec has no Keystone, or no control node with an API address, to cache for');
+  if (nodes.length === 0) {
+    return ctx.notApplicable('the spec has no Keystone, or no control node with an API address, to cache for');
+  }
   const seen = await Promise.all(nodes.map((n) => askVersion(n)));
   await ctx.attach('version of each memcached', JSON.stringify(seen, null, 2), 'application/json');
   expect(memcachedFindings(seen), `memcached on ${nodes.map((n) => n.name).join(', ')}`).toEqual([]);

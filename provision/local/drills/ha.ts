@@ -295,7 +295,8 @@ function apiBackendStopped(lab: Lab): Drill[] {
   const paths = labPaths(lab.name);
   const down = async (l: Lab) => {
     const f = await apiBackendFindings(l, paths);
-    return haproxyNodes(l).every((lb) => f.some((x) => x.startsWith(`${lb.name}: `) && x.includes(`server ${node} is DOWN`)));
+    const seen = (lb: string) => f.some((x) => x.startsWith(`${lb}: `) && x.includes(`server ${node} is DOWN`));
+    return haproxyNodes(l).every((lb) => seen(lb.name));
   };
   const base = stopped(() => program, async (l) => (await apiBackendFindings(l, paths)).length === 0);
   return [{
@@ -309,7 +310,8 @@ function apiBackendStopped(lab: Lab): Drill[] {
     object: node,
     async inject(l) {
       await base.inject(l);
-      await until(`HAProxy on ${haproxyNodes(l).map((n) => n.name).join(', ')} marking ${node} DOWN`, 30_000, () => down(l));
+      const lbs = haproxyNodes(l).map((n) => n.name).join(', ');
+      await until(`HAProxy on ${lbs} marking ${node} DOWN`, 30_000, () => down(l));
     },
     revert: base.revert,
   }];

@@ -115,7 +115,8 @@ export const statsSocket = (paths: LabPaths, node: LabNode) => `${paths.run}/${n
 export async function haproxyStats(paths: LabPaths, node: LabNode): Promise<NodeStats> {
   const socket = statsSocket(paths, node);
   try {
-    const out = await run('socat', ['-t', '5', 'stdio', `UNIX-CONNECT:${socket}`], { input: 'show stat\n', timeout: 10_000 });
+    const argv = ['-t', '5', 'stdio', `UNIX-CONNECT:${socket}`];
+    const out = await run('socat', argv, { input: 'show stat\n', timeout: 10_000 });
     return { node: node.name, sockets: [socket], rows: parseShowStat(out) };
   } catch (error) {
     const why = (error as Error).message.split('\n')[0];

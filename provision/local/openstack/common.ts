@@ -88,7 +88,10 @@ function first(lab: Lab, role: Parameters<Lab['nodesWithRole']>[0], what: string
 export interface OpenstackLayout {
   /** The first control node: where one-time steps (db sync, bootstrap) run. */
   readonly control: LabNode;
-  /** Every control node with an API address: the per-controller services (Keystone, Placement, memcached) run on each. */
+  /**
+   * Every control node with an API address: the per-controller services (Keystone, Placement, memcached) run
+   * on each.
+   */
   readonly controls: readonly LabNode[];
   readonly database: LabNode;
   readonly messaging: LabNode;
@@ -137,7 +140,7 @@ export function servicePort(lab: Lab, service: string): number {
 /** nova.conf's compute driver family: compute.virtType fake → Nova's fake driver; kvm/qemu (or nothing) → libvirt. */
 export const novaDriver = (lab: Lab): 'fake' | 'libvirt' => (lab.spec.compute?.virtType === 'fake' ? 'fake' : 'libvirt');
 
-/** Whether guests run: Nova with the libvirt driver, so libvirt, the metadata path and the guest image are part of the lab. */
+/** Whether guests run: Nova with the libvirt driver, so libvirt, the metadata path and the guest image belong. */
 export const guestsRun = (lab: Lab) => hasService(lab, 'nova') && novaDriver(lab) === 'libvirt';
 
 /** A consumer's Ceph client, pool and user when Ceph is due and the spec names the consumer and its client. */
@@ -197,7 +200,8 @@ export const dbPackages = (lab: Lab) => (openstackPg(lab) ? ['python3-psycopg2']
 
 /** Services that talk over RabbitMQ here; Keystone and Placement do not. */
 const MESSAGING_SERVICES = ['nova', 'neutron', 'cinder', 'octavia'];
-export const openstackMessaging = (lab: Lab) => openstackEnabled(lab) && MESSAGING_SERVICES.some((s) => !!lab.spec.services?.[s]);
+export const openstackMessaging = (lab: Lab) =>
+  openstackEnabled(lab) && MESSAGING_SERVICES.some((s) => !!lab.spec.services?.[s]);
 
 /** [DEFAULT] of a service that runs on a node and talks over RabbitMQ. */
 export function nodeDefaults(c: OpenstackContext, node: LabNode, dir: string): Record<string, IniValue> {

@@ -20,7 +20,8 @@ export function pgDatabaseSql(user: string, password: string, databases: readonl
     `ALTER ROLE "${user}" WITH LOGIN PASSWORD ${lit(password)};`,
     // CREATE DATABASE cannot run inside a DO block (a transaction): psql runs what the SELECT yields.
     ...databases.flatMap((d) => [
-      `SELECT 'CREATE DATABASE "${d}" OWNER "${user}"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${lit(d)})\\gexec`,
+      `SELECT 'CREATE DATABASE "${d}" OWNER "${user}"' ` +
+        `WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${lit(d)})\\gexec`,
       `ALTER DATABASE "${d}" OWNER TO "${user}";`,
     ]),
     '',

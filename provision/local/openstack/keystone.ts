@@ -14,8 +14,8 @@ import { inNode, once } from '../exec.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import type { LabPaths } from '../paths.ts';
 import {
-  adminApi, answersViaVip, caForServices, dbPackages, hasService, layout, memcachedServers, openstackContext, openstackSecrets,
-  serviceUrl, servicePort, dbUrl, uwsgi, SERVICE_USERS, type OpenstackContext, type OpenstackSecrets,
+  adminApi, answersViaVip, caForServices, dbPackages, hasService, layout, memcachedServers, openstackContext,
+  openstackSecrets, serviceUrl, servicePort, dbUrl, uwsgi, SERVICE_USERS, type OpenstackContext, type OpenstackSecrets,
 } from './common.ts';
 import { ensureDatabase } from './database.ts';
 import { readFileSync } from 'node:fs';

@@ -10,7 +10,10 @@ export const memcached: Component = {
   render: (ctx) =>
     openstackContext(ctx).layout.controls.map((node) =>
       daemon(node, 'memcached', {
-        argv: ['/usr/bin/memcached', '-u', 'memcache', '-l', node.apiAddress!, '-p', String(MEMCACHED_PORT), '-U', '0', '-m', '64', '-c', '4096'],
+        argv: [
+          '/usr/bin/memcached', '-u', 'memcache', '-l', node.apiAddress!, '-p', String(MEMCACHED_PORT), '-U', '0',
+          '-m', '64', '-c', '4096',
+        ],
         health: [{ kind: 'tcp', host: node.apiAddress!, port: MEMCACHED_PORT }],
       })),
 };

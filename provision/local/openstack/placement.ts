@@ -5,7 +5,9 @@ import type { Component, Daemon, UpContext } from '../component.ts';
 import { head, ini } from '../config.ts';
 import { inNode, once } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
-import { answersViaVip, authtoken, dbPackages, dbUrl, hasService, openstackContext, servicePort, uwsgi, type OpenstackContext } from './common.ts';
+import {
+  answersViaVip, authtoken, dbPackages, dbUrl, hasService, openstackContext, servicePort, uwsgi, type OpenstackContext,
+} from './common.ts';
 import { serviceBootstrap } from './service.ts';
 
 export const placementDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'placement');
@@ -26,7 +28,8 @@ function renderPlacement(c: OpenstackContext, node: LabNode): Daemon {
     service: 'placement-api', user: 'placement', wsgiFile: '/usr/bin/placement-api', port: servicePort(c.lab, 'placement'),
     env: { OS_PLACEMENT_CONFIG_DIR: dir }, dir,
   });
-  return { ...d, files: [...d.files, { path: `${dir}/placement.conf`, content: conf, owner: 'placement', mode: 0o640 }] };
+  const file = { path: `${dir}/placement.conf`, content: conf, owner: 'placement', mode: 0o640 };
+  return { ...d, files: [...d.files, file] };
 }
 
 async function dbSync(c: UpContext): Promise<string> {
