@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { LabSpecError } from '../lab/load.ts';
-import { loadLabAndDecisions } from './decisions.ts';
+import { loadLabAndDecisions, type Decisions } from './decisions.ts';
 import { CATEGORIES } from './categories.ts';
 import { currentRun, noteReaped } from './ledger.ts';
 import { labReachability } from './reach.ts';
@@ -67,7 +67,7 @@ async function prepare(project: TestProject): Promise<void> {
   if (!CREATING.has(project.name)) return;
   // Once per run, not once per layer; each layer's project gets the same guest.
   const begun = globalThis as { __stackgateGuest?: Promise<SharedGuestHandle | null> };
-  begun.__stackgateGuest ??= reapAndBegin(lab, project, { run, pid });
+  begun.__stackgateGuest ??= reapAndBegin(lab, decisions, project, { run, pid });
   project.provide('stackgateGuest', await begun.__stackgateGuest);
 }
 
@@ -76,7 +76,9 @@ async function prepare(project: TestProject): Promise<void> {
  * the run uses it: its boot goes on while the quick layers are judged. Its resources are removed before the gate
  * judges the run's ledger (helpers/gate/run-end.ts), or by the next run's reaper after a crash.
  */
-async function reapAndBegin(lab: Lab, project: TestProject, run: { run: string; pid: number }): Promise<SharedGuestHandle | null> {
+async function reapAndBegin(
+  lab: Lab, decisions: Decisions, project: TestProject, run: { run: string; pid: number },
+): Promise<SharedGuestHandle | null> {
   // Never send anything to a lab that is not attached here; its checks report it as blocked.
   if (!(await labReachability(lab)).reachable) return null;
   let cloud: Cloud | undefined;
@@ -98,7 +100,10 @@ async function reapAndBegin(lab: Lab, project: TestProject, run: { run: string; 
   }
   const files = project.vitest.state.getPaths();
   const sources = files.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8'));
-  if (!sources.some(usesGuest)) {
+  // Only for a check the lab's decisions ask for: a lab with Keystone but no Nova (ha-infra) boots nothing.
+  const asked = (source: string) =>
+    [...source.matchAll(/check\('([^']+)'/g)].some((m) => decisions.forCheck(m[1]!).length > 0);
+  if (!sources.some((s) => usesGuest(s) && asked(s))) {
     await cloud.close();
     return null;
   }

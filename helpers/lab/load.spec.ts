@@ -75,6 +75,7 @@ describe('the corpus of bad lab specs', () => {
       'ha-roles',
       'ha-rabbitmq',
       'ha-routes',
+      'ha-pg-openstack',
     ]) {
       expect(badCases, `fixtures/labs-bad/${kind}.yaml`).toContain(`${kind}.yaml`);
     }

@@ -321,6 +321,10 @@ function replicationProblems(spec: LabSpec, needNode: Need, needVip: Need): { pa
       }
     }
     needVip('/postgresql/vip', pg.vip);
+    if (pg.openstack && !pg.vip) {
+      const message = 'the OpenStack databases are reached through the VIP: name postgresql.vip';
+      out.push({ path: '/postgresql/openstack', message });
+    }
   }
   for (const [i, n] of (spec.logging?.collectors ?? []).entries()) needNode(`/logging/collectors/${i}`, n);
   for (const [i, n] of (spec.rabbitmq?.nodes ?? []).entries()) needNode(`/rabbitmq/nodes/${i}`, n);

@@ -207,6 +207,8 @@ export interface PostgresqlSpec {
   user?: string;
   passwordKey?: string;
   maxReplayLagSeconds?: number;
+  /** The OpenStack services' databases live here, reached through `vip` (no MariaDB). */
+  openstack?: boolean;
 }
 
 /** Central logging: the collector first, then the standbys a sender fails over to, in that order. */

@@ -81,6 +81,8 @@ export interface UpContext extends LabContext {
   readonly daemons: readonly Daemon[];
   /** Programs (of any component) whose rendered files changed in this `up`: they restart when they start. */
   readonly changed: ReadonlySet<string>;
+  /** Programs whose rendered files this `up` rewrote, also where they start afresh (and `changed` is empty). */
+  readonly rewritten?: ReadonlySet<string>;
   /** Run when `up` ends, however it ends: cleanup registered where the thing is made (a session, an agent). */
   readonly defer: (cleanup: () => Promise<unknown>) => void;
 }

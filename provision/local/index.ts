@@ -90,7 +90,7 @@ export async function up(lab: Lab, options: Options = {}): Promise<void> {
   const manual = new Set(rendered.all.filter((d) => d.manual).map((d) => d.program));
   const atBoot = rendered.all.filter((d) => !d.manual).length;
   await p.step(`supervisor: ${atBoot} services that start at boot`, () => startOrUpdate(paths, [], manual));
-  await walk(ctx, list, rendered, new Set(fresh ? [] : changed), p);
+  await walk(ctx, list, rendered, new Set(fresh ? [] : changed), p, new Set(changed));
   if (before && nodes && nodesLeaving(nodes)) await forget(before, ctx, nodes, p);
   markComplete(paths);
   recordApplied(lab, paths);

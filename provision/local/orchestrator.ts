@@ -104,6 +104,7 @@ const START_TIMEOUT_MS = 180_000;
  */
 export async function walk(
   ctx: LabContext, list: readonly Component[], rendered: Rendered, changed: ReadonlySet<string>, p: Progress,
+  rewritten: ReadonlySet<string> = changed,
 ): Promise<void> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const done = new Map<string, Promise<void>>();
@@ -120,6 +121,7 @@ export async function walk(
       ...ctx,
       daemons: rendered.daemons.get(c.name) ?? [],
       changed,
+      rewritten,
       step: (title, fn) => p.step(`${c.name}: ${title}`, fn),
       defer: (cleanup) => void cleanups.push(cleanup),
     };

@@ -16,6 +16,7 @@ const whats = (name: string) => {
 describe('what `lab up` waits for is what the spec has', () => {
   test('the embedded lab: OVN agents, nova-compute in Placement, Cinder, the guest image, Ceph, Prometheus, Horizon', () => {
     expect(whats('embedded').sort()).toEqual([
+      'HAProxy on every loadbalancer: each control node UP in every API backend',
       'Neutron reports every OVN agent alive',
       'every nova-compute service up and its hypervisor in Placement',
       'a cinder-volume service up for every Cinder backend of the phase',
@@ -30,8 +31,14 @@ describe('what `lab up` waits for is what the spec has', () => {
     expect(whats('embedded-infra')).toEqual(['every expected Prometheus target scraped and up']);
   });
 
-  test('a lab without monitoring and cloud waits for nothing', () => {
+  test('a lab with Keystone alone and no monitoring waits for its API backends only', () => {
     const other = join(fileURLToPath(new URL('.', import.meta.url)), 'testdata/other/lab.yaml');
-    expect(whats(other).filter((w) => !w.includes('Prometheus'))).toEqual([]);
+    expect(whats(other).filter((w) => !w.includes('Prometheus'))).toEqual([
+      'HAProxy on every loadbalancer: each control node UP in every API backend',
+    ]);
+  });
+
+  test('ha-infra: its PostgreSQL standbys, OVN RAFT and the API backends of its three controllers', () => {
+    expect(whats('ha-infra')).toContain('HAProxy on every loadbalancer: each control node UP in every API backend');
   });
 });

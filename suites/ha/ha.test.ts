@@ -7,6 +7,8 @@ import {
   runTable, sql, standbysLacking, type Pg,
 } from '../../helpers/ha/postgres.ts';
 import { clusterStates, ovnClusterOf, raftFindings } from '../../helpers/ha/ovn.ts';
+import { apiBackends, backendFindings, haproxyNodes, parseProbe, statProbe } from '../../helpers/ha/haproxy.ts';
+import { askVersion, memcachedFindings, memcachedNodes } from '../../helpers/ha/memcached.ts';
 import { clusterFindings, clusterViews, rabbitOf, rabbitPassword } from '../../helpers/ha/rabbitmq.ts';
 
 /** The spec's PostgreSQL replication; a lab without one (or without standbys) is not judged here. */
@@ -75,4 +77,34 @@ check('ha.ovn-raft', "OVN's NB and SB each a RAFT cluster of every spec member, 
   const states = await clusterStates(ctx.node(c.nodes[0]!.name), c);
   await ctx.attach('_Server of each member', JSON.stringify(states, null, 2), 'application/json');
   expect(raftFindings(c, states), `OVN RAFT clusters of ${c.spec.nodes.join(', ')}`).toEqual([]);
+});
+
+check('ha.api-backends', "on every loadbalancer, HAProxy's own stats show each control node's server UP in every API backend", async (ctx) => {
+  const lbs = haproxyNodes(ctx.lab);
+  if (lbs.length === 0) return ctx.notApplicable('the spec has no HAProxy (no VIP, or no node with role loadbalancer)');
+  const backends = apiBackends(ctx.lab);
+  if (backends.length === 0) return ctx.notApplicable('the spec puts no API behind HAProxy (spec.services is empty)');
+  const probe = statProbe(ctx.lab);
+  const stats = await Promise.all(lbs.map(async (n) => {
+    try {
+      return parseProbe(n.name, await ctx.node(n.name).out(probe));
+    } catch (error) {
+      const why = (error as Error).message.split('\n')[0];
+      return { node: n.name, sockets: [], rows: [], error: `HAProxy's stats not read: ${why}` };
+    }
+  }));
+  await ctx.attach('show stat of each loadbalancer', JSON.stringify(stats, null, 2), 'application/json');
+  const services = backends.map((b) => b.service).join(', ');
+  const where = lbs.map((n) => n.name).join(', ');
+  expect(backendFindings(backends, stats), `HAProxy backends of ${services} on ${where}`).toEqual([]);
+});
+
+check('ha.memcached', "memcached answers on every control node's API address, as each service's memcache_servers lists it", async (ctx) => {
+  const nodes = memcachedNodes(ctx.lab);
+  if (nodes.length === 0) {
+    return ctx.notApplicable('the spec has no Keystone, or no control node with an API address, to cache for');
+  }
+  const seen = await Promise.all(nodes.map((n) => askVersion(n)));
+  await ctx.attach('version of each memcached', JSON.stringify(seen, null, 2), 'application/json');
+  expect(memcachedFindings(seen), `memcached on ${nodes.map((n) => n.name).join(', ')}`).toEqual([]);
 });

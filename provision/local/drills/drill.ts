@@ -20,6 +20,8 @@ export interface Drill {
   readonly checks: readonly string[];
   /** Check IDs that must be reported blocked (not failed) while it is in place: they stand on a failing check. */
   readonly blocked?: readonly string[];
+  /** Check IDs that must pass while it is in place (what the fault must not take down: the APIs through the VIP). */
+  readonly passes?: readonly string[];
   /** A fragment every failure message must contain (the object the fault touches, e.g. "node1" or "eth3"). */
   readonly object: string;
   /** The layers to run while it is in place, when no check is expected to fail (a fault the run itself repairs). */

@@ -56,6 +56,8 @@ async function runLayers(layers: readonly Layer[], tag: string, env: Readonly<Re
 }
 
 const failedIds = (results: Result[]) => results.filter((r) => r.status === 'failed').map((r) => r.checkId ?? '?').sort();
+const passedIds = (results: Result[]) =>
+  results.filter((r) => r.status === 'passed').map((r) => r.checkId ?? '?').sort();
 const blockedIds = (results: Result[]) => results.filter((r) => r.skip?.kind === 'blocked').map((r) => r.checkId ?? '?').sort();
 const layersOf = (checks: readonly string[]) => [...new Set(checks.map(layerOf))];
 const rows: string[] = [];
@@ -114,6 +116,10 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
         expect(observed, `checks failing with ${drill.name} in place`).toEqual([...drill.checks].sort());
         // Blocked, not failed: a check that stands on a failing one says so instead of failing twice.
         if (drill.blocked) expect(blockedIds(results), `checks blocked with ${drill.name} in place`).toEqual(expect.arrayContaining([...drill.blocked]));
+        if (drill.passes) {
+          expect(passedIds(results), `checks passing with ${drill.name} in place`)
+            .toEqual(expect.arrayContaining([...drill.passes]));
+        }
         for (const r of results.filter((x) => x.status === 'failed')) {
           expect(drill.decisions.some((d) => r.message?.includes(`[${d}`) || r.message?.includes(`; ${d} `)), `${r.checkId} names a decision of ${drill.decisions.join('/')}: ${r.message}`).toBe(true);
           expect(r.message, `${r.checkId} names the object`).toContain(drill.object);

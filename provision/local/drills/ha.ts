@@ -2,12 +2,15 @@
  * Fault drills of a lab with redundant infrastructure (ha-infra): a PostgreSQL standby or the primary stopped, a BIND
  * secondary stopped, the first log collector stopped, a RabbitMQ member or an OVN RAFT member stopped (each stops one
  * supervised program of the node the spec names last, or first for the collector; revert starts it again and waits
- * until it serves), a static route deleted, and a whole controller lost (every program of one that leads nothing).
+ * until it serves), a static route deleted, Keystone stopped on one controller behind HAProxy, and a whole controller
+ * lost (every program of one that leads nothing): the APIs still answer through the VIP in both.
  * A lab without the feature has none.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
 import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
+import { apiBackends, haproxyNodes } from '../../../helpers/ha/haproxy.ts';
+import { askVersion, memcachedFindings, memcachedNodes } from '../../../helpers/ha/memcached.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
 import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
 import { clusterFindings, clusterViews, rabbitOf } from '../../../helpers/ha/rabbitmq.ts';
@@ -17,12 +20,14 @@ import { awaitReady } from '../index.ts';
 import { nodeAddresses } from '../infra/roles.ts';
 import { ovnRaft } from '../infra/ovn-raft.ts';
 import { labSecrets } from '../infra/pki.ts';
+import { apiBackendFindings } from '../infra/loadbalancer.ts';
 import { installRoute, removeRoute } from '../infra/routes.ts';
 import { psql, pgPrimary } from '../infra/postgresql.ts';
 import { labPaths } from '../paths.ts';
 import { sleep } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
 import { supervisorctl, type Drill } from './drill.ts';
+import { layerOf } from '../../../helpers/gate/layers.ts';
 
 const state = async (lab: Lab, program: string) =>
   (await programStatus(labPaths(lab.name))).find((p) => p.program === program)?.state;
@@ -94,10 +99,18 @@ function pgPrimaryStopped(lab: Lab): Drill[] {
   }];
 }
 
-const dnsEveryServer = [
+/** Every dns check that asks each server; dns.catalog-names where the lab has a catalog. */
+const dnsEveryServer = (lab: Lab) => [
   'dns.authoritative-soa', 'dns.forward-records', 'dns.reverse-records', 'dns.recursion-policy',
-  'dns.secondary-serials', 'dns.secondary-propagation',
+  'dns.secondary-serials', 'dns.secondary-propagation', ...(lab.expectedCatalog.length > 0 ? ['dns.catalog-names'] : []),
 ];
+
+/** The checks of the APIs through the VIP, which must stay green while one controller's API is gone. */
+const API_THROUGH_VIP = ['compute.keystone-token', 'compute.catalog-services', 'compute.token-accepted'];
+
+/** Whether a lab has several control nodes behind its HAProxy, whose API backends a drill can thin out. */
+const apisBehindHaproxy = (lab: Lab) =>
+  haproxyNodes(lab).length > 0 && apiBackends(lab).some((b) => b.servers.length > 1) && !!lab.spec.services?.keystone;
 
 function bindSecondaryStopped(lab: Lab): Drill[] {
   const secondary = lab.spec.dns?.servers.filter((s) => s.role === 'secondary').at(-1)?.node;
@@ -106,7 +119,7 @@ function bindSecondaryStopped(lab: Lab): Drill[] {
     name: 'ha-dns-secondary-stopped',
     description: `BIND on secondary ${secondary} is stopped: it serves no zone and takes no change from the primary`,
     decisions: ['HA-02', 'HA-03', 'HA-10'],
-    checks: dnsEveryServer,
+    checks: dnsEveryServer(lab),
     object: secondary,
     // Serving is not enough: what the primary took while it was down (dns.secondary-propagation's record, added and
     // removed) raised the primary's serial, and a secondary restarted on its old copy stays behind until its SOA
@@ -221,23 +234,32 @@ function controllerLost(lab: Lab): Drill[] {
   const node = lab.nodes.map((n) => n.name).filter((n) => members.includes(n) && !firsts.has(n)).at(-1);
   if (!node) return [];
   const has = (list: readonly string[] | undefined) => list?.includes(node) ?? false;
+  // A control node or a loadbalancer of several: its servers leave the API backends, or its HAProxy stops answering.
+  const apis = apisBehindHaproxy(lab) && lab.nodes.some((n) => n.name === node && (n.roles.includes('control') ||
+    n.roles.includes('loadbalancer')));
   const decisions = [
     ...(has(secondaries) ? ['HA-02', 'HA-03', 'HA-10'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['HA-07'] : []), ...(has(s.ovnCluster?.nodes) ? ['HA-08'] : []),
+    ...(apis ? ['HA-11'] : []),
   ];
   const checks = [
     // Every dns check that asks each server, as with the secondary's BIND alone stopped (seen live).
-    ...(has(secondaries) ? dnsEveryServer : []),
+    ...(has(secondaries) ? dnsEveryServer(lab) : []),
     ...(has(s.postgresql?.standbys) ? ['ha.pg-replication', 'ha.pg-write-visible'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-cluster'] : []), ...(has(s.ovnCluster?.nodes) ? ['ha.ovn-raft'] : []),
+    ...(apis ? ['ha.api-backends'] : []),
+    ...(memcachedNodes(lab).some((n) => n.name === node) ? ['ha.memcached'] : []),
   ];
   const programs = async (l: Lab) =>
     (await programStatus(labPaths(l.name))).filter((p) => p.program.startsWith(`${node}-`));
   return [{
     name: 'ha-controller-lost',
-    description: `controller ${node} is lost whole: every program of it stopped at once`,
+    description: `controller ${node} is lost whole: every program of it stopped at once` +
+      (apis ? '; the APIs still answer through the VIP' : ''),
     decisions,
     checks,
+    // With its APIs gone, the API checks through the VIP run too and must pass: the lab answers without it.
+    ...(apis ? { layers: [...new Set([...checks.map(layerOf), 'compute' as const])], passes: API_THROUGH_VIP } : {}),
     object: node,
     async inject(l) {
       const mine = (await programs(l)).map((p) => p.program);
@@ -260,6 +282,61 @@ function controllerLost(lab: Lab): Drill[] {
   }];
 }
 
+/**
+ * Keystone stopped on the last control node: HAProxy's health checks take its server out of keystone's backend on
+ * every loadbalancer (ha.api-backends names it), and every API still answers through the VIP (the API checks pass).
+ * Inject returns once each HAProxy has marked it down, as an operator would see it; revert waits until each has it UP.
+ */
+function apiBackendStopped(lab: Lab): Drill[] {
+  if (!apisBehindHaproxy(lab)) return [];
+  const node = apiBackends(lab).find((b) => b.service === 'keystone')?.servers.at(-1)?.name;
+  if (!node) return [];
+  const program = `${node}-keystone`;
+  const paths = labPaths(lab.name);
+  const down = async (l: Lab) => {
+    const f = await apiBackendFindings(l, paths);
+    const seen = (lb: string) => f.some((x) => x.startsWith(`${lb}: `) && x.includes(`server ${node} is DOWN`));
+    return haproxyNodes(l).every((lb) => seen(lb.name));
+  };
+  const base = stopped(() => program, async (l) => (await apiBackendFindings(l, paths)).length === 0);
+  return [{
+    name: 'ha-api-backend-stopped',
+    description: `Keystone on control node ${node} is stopped: HAProxy takes it out of keystone's backend, ` +
+      'and every API still answers through the VIP',
+    decisions: ['HA-11'],
+    checks: ['ha.api-backends'],
+    layers: ['ha', 'compute'],
+    passes: API_THROUGH_VIP,
+    object: node,
+    async inject(l) {
+      await base.inject(l);
+      const lbs = haproxyNodes(l).map((n) => n.name).join(', ');
+      await until(`HAProxy on ${lbs} marking ${node} DOWN`, 30_000, () => down(l));
+    },
+    revert: base.revert,
+  }];
+}
+
+/**
+ * memcached stopped on the last control node: ha.memcached names it; the APIs still answer (their cache clients mark
+ * the server dead and use the others). Revert starts it and waits until it answers.
+ */
+function memcachedStopped(lab: Lab): Drill[] {
+  const nodes = memcachedNodes(lab);
+  const node = nodes.at(-1);
+  if (!node || nodes.length < 2 || !apisBehindHaproxy(lab)) return [];
+  return [{
+    name: 'ha-memcached-stopped',
+    description: `memcached on control node ${node.name} is stopped: the APIs cache on the others`,
+    decisions: ['HA-11'],
+    checks: ['ha.memcached'],
+    layers: ['ha', 'compute'],
+    passes: API_THROUGH_VIP,
+    object: node.name,
+    ...stopped(() => `${node.name}-memcached`, async () => memcachedFindings([await askVersion(node)]).length === 0),
+  }];
+}
+
 /** The first spec static route deleted from its node: the far side no longer answers there; put back, it does. */
 function staticRouteMissing(lab: Lab): Drill[] {
   const r = lab.spec.staticRoutes?.[0];
@@ -278,6 +355,7 @@ function staticRouteMissing(lab: Lab): Drill[] {
 export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
-    ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab), ...controllerLost(lab),
+    ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab), ...apiBackendStopped(lab),
+    ...memcachedStopped(lab), ...controllerLost(lab),
   ];
 }

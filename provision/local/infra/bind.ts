@@ -178,7 +178,8 @@ function primaryRewritten(c: UpContext): Daemon[] {
   const withSecondaries = c.lab.spec.dns?.servers.some((s) => s.role === 'secondary');
   if (!withSecondaries) return [];
   const primaries = dnsNodes(c.lab).filter((n) => dnsRole(c.lab, n) === 'primary');
-  if (!primaries.some((n) => c.changed.has(`${n.name}-bind`))) return [];
+  // Rewritten also after `lab down`, where nothing is restarted: BIND had dumped its updates into the file at its stop.
+  if (!primaries.some((n) => (c.rewritten ?? c.changed).has(`${n.name}-bind`))) return [];
   return c.daemons.filter((d) => d.service === 'bind' && dnsRole(c.lab, c.lab.node(d.node)) === 'secondary');
 }
 
@@ -207,6 +208,10 @@ export const bind: Component = {
   configure: async (c) => {
     const secondaries = primaryRewritten(c);
     if (secondaries.length === 0) return;
+    // The primary started (at boot) before bootstrap dropped its journal, and refused the zone: it loads the file alone.
+    const primaries = c.daemons.filter((d) => d.service === 'bind' && dnsRole(c.lab, c.lab.node(d.node)) === 'primary');
+    const again = new Set(primaries.map((d) => d.program));
+    await c.step('primary loads its rewritten zone', () => startDaemons(c.lab, c.paths, primaries, again, 60_000));
     const restart = new Set(secondaries.map((d) => d.program));
     await c.step('secondaries transfer afresh', () => startDaemons(c.lab, c.paths, secondaries, restart, 60_000));
   },

@@ -1,8 +1,10 @@
 /** HAProxy and keepalived on the loadbalancer nodes: the spec's VIPs, TLS on them, every API behind them. */
+import { apiBackends, backendFindings, parseShowStat, type NodeStats } from '../../../helpers/ha/haproxy.ts';
 import type { Lab, LabNode, Vip } from '../../../helpers/lab/model.ts';
-import type { Component, Daemon, LabContext } from '../component.ts';
+import type { Component, Condition, Daemon, LabContext } from '../component.ts';
 import { HORIZON_CHECK, HORIZON_PORT } from '../openstack/horizon.ts';
 import type { LabPaths } from '../paths.ts';
+import { run } from '../sh.ts';
 import { labSecrets, prometheusAuth, vipCertFile, vipTls, type Secrets } from './pki.ts';
 import { hasJob, jobPort, loadbalancerNodes, monitoringNodes, need } from './roles.ts';
 
@@ -106,6 +108,39 @@ function dashboardRoutes(lab: Lab): { frontends: Frontend[]; backends: Backend[]
   return { frontends: vips.map((vip) => ({ name: `horizon_${vip.name}`, vip, port, tls: vipTls(lab, vip), backend: backend.name })), backends: [backend] };
 }
 
+/** A loadbalancer node's HAProxy admin socket (a path: reachable from the host, whatever the namespace). */
+export const statsSocket = (paths: LabPaths, node: LabNode) => `${paths.run}/${node.name}-haproxy.sock`;
+
+/** `show stat` of a loadbalancer node's HAProxy through its admin socket, or why there is none. */
+export async function haproxyStats(paths: LabPaths, node: LabNode): Promise<NodeStats> {
+  const socket = statsSocket(paths, node);
+  try {
+    const argv = ['-t', '5', 'stdio', `UNIX-CONNECT:${socket}`];
+    const out = await run('socat', argv, { input: 'show stat\n', timeout: 10_000 });
+    return { node: node.name, sockets: [socket], rows: parseShowStat(out) };
+  } catch (error) {
+    const why = (error as Error).message.split('\n')[0];
+    return { node: node.name, sockets: [], rows: [], error: `HAProxy's admin socket ${socket} does not answer: ${why}` };
+  }
+}
+
+/** What HAProxy on every loadbalancer says of the API backends: every control node's server UP, or what is not. */
+export async function apiBackendFindings(lab: Lab, paths: LabPaths): Promise<string[]> {
+  const stats = await Promise.all(loadbalancerNodes(lab).map((n) => haproxyStats(paths, n)));
+  return backendFindings(apiBackends(lab), stats);
+}
+
+function backendsUp({ lab, paths }: LabContext): Condition[] {
+  if (apiBackends(lab).length === 0) return [];
+  return [{
+    what: 'HAProxy on every loadbalancer: each control node UP in every API backend',
+    probe: async () => {
+      const findings = await apiBackendFindings(lab, paths);
+      return findings.length === 0 || findings.join('; ');
+    },
+  }];
+}
+
 export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode, secrets?: Secrets): string {
   const { frontends, backends } = haproxyRoutes(lab);
   const minVer = haproxyMinVer(lab.tls.minVersion);
@@ -117,7 +152,7 @@ export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode, secrets?
     '  maxconn 4000',
     '  user haproxy',
     '  group haproxy',
-    `  stats socket ${paths.run}/${node.name}-haproxy.sock mode 600 level admin`,
+    `  stats socket ${statsSocket(paths, node)} mode 600 level admin`,
     `  ssl-default-bind-options ssl-min-ver ${minVer}`,
     '',
     'defaults',
@@ -295,7 +330,9 @@ export const loadbalancer: Component = {
   name: 'loadbalancer',
   after: ['pki'],
   needed: (lab) => loadbalancerNodes(lab).length > 0,
-  packages: () => ['haproxy', 'keepalived'],
+  // socat: HAProxy's admin socket, for `lab up`'s readiness and the checks (ha.api-backends).
+  packages: () => ['haproxy', 'keepalived', 'socat'],
   render: ({ lab, paths }: LabContext) =>
     loadbalancerNodes(lab).flatMap((n) => renderLoadbalancer(lab, paths, n, labSecrets(paths))),
+  ready: backendsUp,
 };

@@ -13,7 +13,8 @@ import { run } from '../sh.ts';
 import { labSecrets, type Secrets } from './pki.ts';
 import { need } from './roles.ts';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+export const PG_BIN = '/usr/lib/postgresql/15/bin';
+const BIN = PG_BIN;
 export const REPLICATION_ROLE = 'replicator';
 
 export const pgSpec = (lab: Lab): PostgresqlSpec => need(lab.spec.postgresql, `lab ${lab.name}: no postgresql in spec`);
@@ -90,6 +91,8 @@ export function renderPgHba(lab: Lab, node: LabNode): string {
     'local all all peer',
     ...pgStandbys(lab).map((s) => `host replication ${REPLICATION_ROLE} ${address(s)}/32 scram-sha-256`),
     ...cidrs.map((c) => `host all ${user} ${c} scram-sha-256`),
+    // The OpenStack services, each in its own database only (its role and database share the service's name).
+    ...(pg.openstack ? cidrs.map((c) => `host sameuser all ${c} scram-sha-256`) : []),
     '',
   ].join('\n');
 }

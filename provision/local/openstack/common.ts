@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { addSecret } from '../../../helpers/gate/redact.ts';
+import { MEMCACHED_PORT } from '../../../helpers/ha/memcached.ts';
 import { novaPool } from '../../../helpers/lab/defaults.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import { Api, passwordAuth, viaVip } from '../api.ts';
@@ -85,7 +86,13 @@ function first(lab: Lab, role: Parameters<Lab['nodesWithRole']>[0], what: string
 }
 
 export interface OpenstackLayout {
+  /** The first control node: where one-time steps (db sync, bootstrap) run. */
   readonly control: LabNode;
+  /**
+   * Every control node with an API address: the per-controller services (Keystone, Placement, memcached) run
+   * on each.
+   */
+  readonly controls: readonly LabNode[];
   readonly database: LabNode;
   readonly messaging: LabNode;
   /** Where the OVN NB/SB databases and northd run (Kolla: the control nodes). */
@@ -103,7 +110,8 @@ export function layout(lab: Lab): OpenstackLayout {
   const network = lab.nodesWithRole('network').filter((n) => n.apiAddress);
   const compute = lab.nodesWithRole('compute').filter((n) => n.apiAddress);
   const chassis = lab.nodes.filter((n) => network.includes(n) || compute.includes(n));
-  return { control, database, messaging, ovnCentral: control, network, compute, chassis };
+  const controls = lab.nodesWithRole('control').filter((n) => n.apiAddress);
+  return { control, controls, database, messaging, ovnCentral: control, network, compute, chassis };
 }
 
 /** The address Geneve tunnels leave from: the node's address on the tunnel network, else its API address. */
@@ -132,8 +140,8 @@ export function servicePort(lab: Lab, service: string): number {
 /** nova.conf's compute driver family: compute.virtType fake → Nova's fake driver; kvm/qemu (or nothing) → libvirt. */
 export const novaDriver = (lab: Lab): 'fake' | 'libvirt' => (lab.spec.compute?.virtType === 'fake' ? 'fake' : 'libvirt');
 
-/** Whether guests run: the libvirt driver, so the metadata path and the guest image are part of the lab. */
-export const guestsRun = (lab: Lab) => openstackEnabled(lab) && novaDriver(lab) === 'libvirt';
+/** Whether guests run: Nova with the libvirt driver, so libvirt, the metadata path and the guest image belong. */
+export const guestsRun = (lab: Lab) => hasService(lab, 'nova') && novaDriver(lab) === 'libvirt';
 
 /** A consumer's Ceph client, pool and user when Ceph is due and the spec names the consumer and its client. */
 export function cephConsumer(lab: Lab, consumer: 'glance' | 'cinder' | 'nova' | 'cinder-backup'): { client: string; user: string; pool: string } | undefined {
@@ -170,11 +178,30 @@ export interface OpenstackContext {
 export const openstackContext = ({ lab, paths }: LabContext): OpenstackContext =>
   ({ lab, paths, secrets: openstackSecrets(paths), layout: layout(lab) });
 
-export const dbUrl = (c: OpenstackContext, user: string, db: string) =>
-  `mysql+pymysql://${user}:${c.secrets.db[user]}@${c.layout.database.apiAddress}:3306/${db}?charset=utf8`;
+/** The spec's PostgreSQL when it holds the OpenStack databases (postgresql.openstack), reached through its VIP. */
+export function openstackPg(lab: Lab): { host: string; port: number } | undefined {
+  const pg = lab.spec.postgresql;
+  if (!pg?.openstack || !pg.vip) return undefined;
+  return { host: lab.vip(pg.vip).address, port: pg.port ?? 5432 };
+}
+
+export function dbUrl(c: OpenstackContext, user: string, db: string): string {
+  const pg = openstackPg(c.lab);
+  if (pg) return `postgresql+psycopg2://${user}:${c.secrets.db[user]}@${pg.host}:${pg.port}/${db}`;
+  return `mysql+pymysql://${user}:${c.secrets.db[user]}@${c.layout.database.apiAddress}:3306/${db}?charset=utf8`;
+}
 export const transportUrl = (c: OpenstackContext) =>
   `rabbit://openstack:${c.secrets.rabbitPassword}@${c.layout.messaging.apiAddress}:5672/`;
-export const memcachedServers = (c: OpenstackContext) => `${c.layout.control.apiAddress}:11211`;
+export const memcachedServers = (c: OpenstackContext) =>
+  c.layout.controls.map((n) => `${n.apiAddress}:${MEMCACHED_PORT}`).join(',');
+
+/** The SQLAlchemy driver of the spec's database: psycopg2 for PostgreSQL (MariaDB's PyMySQL comes with mariadb.ts). */
+export const dbPackages = (lab: Lab) => (openstackPg(lab) ? ['python3-psycopg2'] : []);
+
+/** Services that talk over RabbitMQ here; Keystone and Placement do not. */
+const MESSAGING_SERVICES = ['nova', 'neutron', 'cinder', 'octavia'];
+export const openstackMessaging = (lab: Lab) =>
+  openstackEnabled(lab) && MESSAGING_SERVICES.some((s) => !!lab.spec.services?.[s]);
 
 /** [DEFAULT] of a service that runs on a node and talks over RabbitMQ. */
 export function nodeDefaults(c: OpenstackContext, node: LabNode, dir: string): Record<string, IniValue> {

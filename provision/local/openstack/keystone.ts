@@ -1,9 +1,10 @@
 /**
- * Keystone under uwsgi on the control node: db_sync, fernet and credential keys, `keystone-manage bootstrap` once;
+ * Keystone under uwsgi on every control node: db_sync, fernet and credential keys, `keystone-manage bootstrap` once, on
+ * the first, whose key sets the others get (as Kolla distributes one set);
  * the service project and roles; and `register`, which every other service's bootstrap calls for its user, service
  * and endpoints (the REST API: the CLI costs ~1.5 s per call).
  */
-import { readdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { quote } from '../../../helpers/node/quote.ts';
 import { Api, passwordAuth, viaVip } from '../api.ts';
@@ -13,16 +14,16 @@ import { inNode, once } from '../exec.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import type { LabPaths } from '../paths.ts';
 import {
-  adminApi, answersViaVip, caForServices, hasService, memcachedServers, openstackContext, openstackSecrets,
-  serviceUrl, servicePort, dbUrl, uwsgi, SERVICE_USERS, type OpenstackContext, type OpenstackSecrets,
+  adminApi, answersViaVip, caForServices, dbPackages, hasService, layout, memcachedServers, openstackContext,
+  openstackSecrets, serviceUrl, servicePort, dbUrl, uwsgi, SERVICE_USERS, type OpenstackContext, type OpenstackSecrets,
 } from './common.ts';
-import { ensureDatabase } from './mariadb.ts';
+import { ensureDatabase } from './database.ts';
 import { readFileSync } from 'node:fs';
 
 export const keystoneDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'keystone');
 
-export function keystoneConf(c: OpenstackContext): string {
-  const dir = keystoneDir(c.paths, c.layout.control);
+export function keystoneConf(c: OpenstackContext, node: LabNode = c.layout.control): string {
+  const dir = keystoneDir(c.paths, node);
   return ini(
     {
       DEFAULT: { use_stderr: true },
@@ -33,18 +34,17 @@ export function keystoneConf(c: OpenstackContext): string {
       cache: { enabled: true, backend: 'oslo_cache.memcache_pool', memcache_servers: memcachedServers(c) },
       oslo_middleware: { enable_proxy_headers_parsing: true },
     },
-    head(c.lab, c.layout.control, 'keystone.conf'),
+    head(c.lab, node, 'keystone.conf'),
   );
 }
 
-function renderKeystone(c: OpenstackContext) {
-  const node = c.layout.control;
+function renderKeystone(c: OpenstackContext, node: LabNode) {
   const dir = keystoneDir(c.paths, node);
   const d = uwsgi(c, node, {
     service: 'keystone', user: 'keystone', wsgiFile: '/usr/bin/keystone-wsgi-public', port: servicePort(c.lab, 'keystone'),
     env: { OS_KEYSTONE_CONFIG_DIR: dir }, dir,
   });
-  const conf = { path: `${dir}/keystone.conf`, content: keystoneConf(c), owner: 'keystone', mode: 0o640 };
+  const conf = { path: `${dir}/keystone.conf`, content: keystoneConf(c, node), owner: 'keystone', mode: 0o640 };
   // Keystone warns of key repositories others can read; keystone-manage and Kolla make them 0700.
   const keys = ['fernet-keys', 'credential-keys'].map((k) => ({ path: `${dir}/${k}`, owner: 'keystone', mode: 0o700 }));
   return { ...d, files: [...d.files, conf], dirs: [...d.dirs, ...keys] };
@@ -75,6 +75,36 @@ async function bootstrapKeystone(c: UpContext): Promise<string> {
       '--bootstrap-public-url', endpointUrl(lab, 'public'), '--bootstrap-internal-url', endpointUrl(lab, 'internal'),
     ], { OS_BOOTSTRAP_PASSWORD: admin });
   });
+}
+
+/**
+ * The first controller's fernet and credential keys copied to every other one (owner and mode kept), as Kolla's
+ * keystone-fernet distributes one key set: a token one controller issued is valid on any other.
+ */
+export function shareKeys({ lab, paths }: LabContext): string {
+  const { control, controls } = layout(lab);
+  const copied: string[] = [];
+  for (const kind of ['fernet-keys', 'credential-keys']) {
+    const from = join(keystoneDir(paths, control), kind);
+    const keys = readdirSync(from);
+    for (const node of controls.filter((n) => n !== control)) {
+      const to = join(keystoneDir(paths, node), kind);
+      mkdirSync(to, { recursive: true, mode: 0o700 });
+      const { uid, gid } = statSync(from);
+      chownSync(to, uid, gid);
+      for (const f of readdirSync(to).filter((k) => !keys.includes(k))) rmSync(join(to, f));
+      for (const k of keys) {
+        const src = join(from, k);
+        const dst = join(to, k);
+        const content = readFileSync(src);
+        if (existsSync(dst) && readFileSync(dst).equals(content)) continue;
+        writeFileSync(dst, content, { mode: 0o600 });
+        chownSync(dst, uid, gid);
+        copied.push(`${node.name}/${kind}/${k}`);
+      }
+    }
+  }
+  return copied.length ? `copied ${copied.join(', ')}` : 'the same';
 }
 
 type Obj = { id: string; name?: string; [k: string]: unknown };
@@ -222,10 +252,14 @@ ${vars.map(([k, v]) => `export ${k}=${quote(v)}`).join('\n')}
 
 export const keystone: Component = {
   name: 'keystone',
-  after: ['mariadb', 'memcached', 'openstack'],
+  // PostgreSQL's standbys too: with synchronous ones, a commit waits until they stream.
+  after: ['mariadb', 'postgresql-standby', 'memcached', 'openstack'],
   needed: (lab) => hasService(lab, 'keystone'),
-  packages: () => ['keystone', 'uwsgi', 'uwsgi-plugin-python3', 'python3-openstackclient'],
-  render: (ctx) => [renderKeystone(openstackContext(ctx))],
+  packages: (lab) => ['keystone', 'uwsgi', 'uwsgi-plugin-python3', 'python3-openstackclient', ...dbPackages(lab)],
+  render: (ctx) => {
+    const c = openstackContext(ctx);
+    return c.layout.controls.map((n) => renderKeystone(c, n));
+  },
   files: ({ lab, paths }: LabContext): RenderedFile[] => {
     const s = openstackSecrets(paths);
     return [
@@ -236,10 +270,11 @@ export const keystone: Component = {
   bootstrap: async (c) => {
     await c.step('database', () => ensureDatabase(c, 'keystone', ['keystone']));
     await c.step('db_sync, fernet and credential keys, bootstrap', () => bootstrapKeystone(c));
+    if (layout(c.lab).controls.length > 1) await c.step('the same keys on every controller', async () => shareKeys(c));
   },
   configure: async (c) => {
     await c.step('answers through HAProxy (internal VIP, TLS)', () => answersViaVip(c, 'keystone', 60_000));
     await c.step('service project and roles', () => projectAndRoles(c));
   },
-  keeps: ({ lab, paths }) => [keystoneDir(paths, openstackContext({ lab, paths }).layout.control)],
+  keeps: ({ lab, paths }) => layout(lab).controls.map((n) => keystoneDir(paths, n)),
 };

@@ -6,7 +6,9 @@ import { head } from '../config.ts';
 import { forgetOnce, once } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
 import { run } from '../sh.ts';
-import { openstackContext, openstackEnabled, openstackSecrets, type OpenstackContext } from './common.ts';
+import { openstackContext, openstackEnabled, openstackPg, openstackSecrets, type OpenstackContext } from './common.ts';
+
+const mariadbDue = (lab: Lab) => openstackEnabled(lab) && !openstackPg(lab);
 
 export function mariadbDir(paths: LabPaths, node: LabNode) {
   return paths.node(node.name, 'mariadb');
@@ -41,7 +43,7 @@ async function dataDir({ lab, paths }: LabContext): Promise<string> {
 }
 
 /** A service's databases and its user with all privileges on them (the password from stdin, never argv). */
-export function ensureDatabase(c: UpContext, user: string, databases: readonly string[]): Promise<string> {
+export function ensureMariadbDatabase(c: UpContext, user: string, databases: readonly string[]): Promise<string> {
   const s = openstackSecrets(c.paths);
   const sql = [
     ...databases.map((d) => `CREATE DATABASE IF NOT EXISTS ${d};`),
@@ -60,7 +62,7 @@ function mysql(c: UpContext, step: string, sql: string): Promise<string> {
 
 export const mariadb: Component = {
   name: 'mariadb',
-  needed: openstackEnabled,
+  needed: mariadbDue,
   packages: () => ['mariadb-server', 'python3-pymysql'],
   render: (ctx) => [renderMariadb(openstackContext(ctx))],
   bootstrap: async (c) => void (await c.step('data directory', () => dataDir(c))),
@@ -73,7 +75,7 @@ const mysqldJob = (lab: Lab) => lab.spec.monitoring?.jobs.find((j) => j.job === 
 export const mysqldExporter: Component = {
   name: 'mysqld-exporter',
   after: ['mariadb'],
-  needed: (lab) => openstackEnabled(lab) && !!mysqldJob(lab),
+  needed: (lab) => mariadbDue(lab) && !!mysqldJob(lab),
   packages: () => ['prometheus-mysqld-exporter'],
   render: (ctx) => {
     const c = openstackContext(ctx);

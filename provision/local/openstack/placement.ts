@@ -1,17 +1,18 @@
-/** Placement under uwsgi on the control node. */
+/** Placement under uwsgi on every control node; its db sync once, on the first. */
 import { readFileSync } from 'node:fs';
 import type { LabNode } from '../../../helpers/lab/model.ts';
 import type { Component, Daemon, UpContext } from '../component.ts';
 import { head, ini } from '../config.ts';
 import { inNode, once } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
-import { answersViaVip, authtoken, dbUrl, hasService, openstackContext, servicePort, uwsgi, type OpenstackContext } from './common.ts';
+import {
+  answersViaVip, authtoken, dbPackages, dbUrl, hasService, openstackContext, servicePort, uwsgi, type OpenstackContext,
+} from './common.ts';
 import { serviceBootstrap } from './service.ts';
 
 export const placementDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'placement');
 
-function renderPlacement(c: OpenstackContext): Daemon[] {
-  const node = c.layout.control;
+function renderPlacement(c: OpenstackContext, node: LabNode): Daemon {
   const dir = placementDir(c.paths, node);
   const conf = ini(
     {
@@ -27,7 +28,8 @@ function renderPlacement(c: OpenstackContext): Daemon[] {
     service: 'placement-api', user: 'placement', wsgiFile: '/usr/bin/placement-api', port: servicePort(c.lab, 'placement'),
     env: { OS_PLACEMENT_CONFIG_DIR: dir }, dir,
   });
-  return [{ ...d, files: [...d.files, { path: `${dir}/placement.conf`, content: conf, owner: 'placement', mode: 0o640 }] }];
+  const file = { path: `${dir}/placement.conf`, content: conf, owner: 'placement', mode: 0o640 };
+  return { ...d, files: [...d.files, file] };
 }
 
 async function dbSync(c: UpContext): Promise<string> {
@@ -41,8 +43,11 @@ export const placement: Component = {
   name: 'placement',
   after: ['keystone'],
   needed: (lab) => hasService(lab, 'placement'),
-  packages: () => ['placement-api'],
-  render: (ctx) => renderPlacement(openstackContext(ctx)),
+  packages: (lab) => ['placement-api', ...dbPackages(lab)],
+  render: (ctx) => {
+    const c = openstackContext(ctx);
+    return c.layout.controls.map((n) => renderPlacement(c, n));
+  },
   bootstrap: (c) => serviceBootstrap(c, 'placement', ['placement'], () => dbSync(c)),
   configure: async (c) => void (await c.step('answers through HAProxy', () => answersViaVip(c, 'placement'))),
 };

@@ -7,7 +7,7 @@ import { daemon, type Component, type UpContext } from '../component.ts';
 import { head } from '../config.ts';
 import { inNode, once } from '../exec.ts';
 import { rabbitmqFiles } from '../infra/rabbitmq.ts';
-import { openstackContext, openstackEnabled, openstackSecrets, type OpenstackContext } from './common.ts';
+import { openstackContext, openstackMessaging, openstackSecrets, type OpenstackContext } from './common.ts';
 
 /**
  * RabbitMQ definitions that create (or update) a user with full permissions on vhost /, its password as RabbitMQ
@@ -82,7 +82,7 @@ async function openstackUser(c: UpContext): Promise<string> {
 
 export const rabbitmq: Component = {
   name: 'rabbitmq',
-  needed: openstackEnabled,
+  needed: openstackMessaging,
   packages: () => ['rabbitmq-server'],
   render: (ctx) => [renderRabbitmq(openstackContext(ctx))],
   configure: async (c) => void (await c.step('the openstack user', () => openstackUser(c))),

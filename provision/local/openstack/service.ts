@@ -1,7 +1,7 @@
 /** What every API service of the cloud does before it starts: its database, its Keystone registration, its db sync. */
 import type { UpContext } from '../component.ts';
 import { register } from './keystone.ts';
-import { ensureDatabase } from './mariadb.ts';
+import { ensureDatabase } from './database.ts';
 
 export async function serviceBootstrap(
   c: UpContext, service: string, databases: readonly string[], dbSync: () => Promise<string>,
