@@ -18,8 +18,11 @@ describe('redact', () => {
       'https://admin:pw123@internal.openstack.local:5000/v3',
       '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----',
     ].join('\n');
-    const out = redact(text);
-    for (const leaked of ['hunter22', 'abc def', 'gAAAAABkxyz', 'topsecret', 'pw123', 'AAAA\n']) expect(out).not.toContain(leaked);
+    const more = ['admin_token = t0ken1', 'rabbit_password: r4bbit', '--os-password=cl1pw', 'metadata_proxy_shared_secret = m3ta'];
+    const out = redact([text, ...more].join('\n'));
+    for (const leaked of ['hunter22', 'abc def', 'gAAAAABkxyz', 'topsecret', 'pw123', 'AAAA\n', 't0ken1', 'r4bbit', 'cl1pw', 'm3ta']) {
+      expect(out).not.toContain(leaked);
+    }
     expect(out).toContain('password: [REDACTED]');
     expect(out).toContain('https://admin:[REDACTED]@internal.openstack.local');
   });
