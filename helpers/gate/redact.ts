@@ -7,7 +7,7 @@ const PATTERNS: RegExp[] = [
   // A key of its own or the end of one (admin_token, rabbit_password, --os-password), but not the end of a check's
   // ID (`compute.keystone-token: Keystone …`, `persist.token: layer …`); an unquoted value ends before a quote or
   // markup, so that redacting a JSON or XML file never swallows the quote that closes its string.
-  /((?<![A-Za-z0-9.]|[A-Za-z0-9]\.[A-Za-z0-9-]*-)(?:"|')?(?:password|passwd|secret|token|application_credential_secret|auth_token)(?:"|')?\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s,;}"'<>&]+)/gi,
+  /((?<![A-Za-z0-9.]|[A-Za-z0-9]\.[A-Za-z0-9-]*-)(?:"|')?(?:password|passwd|secret|token|application_credential_secret|auth_token)(?:"|')?\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s,}"'<>&]+)/gi,
   /((?:OS_PASSWORD|OS_TOKEN|OS_APPLICATION_CREDENTIAL_SECRET)=)\S+/g,
   /\bgAAAAA[A-Za-z0-9_-]{20,}/g, // Keystone fernet tokens
   /(:\/\/[^/\s:@]+:)[^@\s/]+(?=@)/g, // credentials in URLs
