@@ -93,6 +93,9 @@ export function isCalendarDay(text: string): boolean {
   return isoDay(d) === text;
 }
 
+/** The check IDs a suite file's source declares (`check('id', …)`). */
+export const checkIdsIn = (source: string): string[] => [...source.matchAll(/\bcheck\(\s*'([^']+)'/g)].map((m) => m[1]!);
+
 const checksByDir: Map<string, Set<string>> = ((globalThis as { __stackgateChecks?: Map<string, Set<string>> }).__stackgateChecks ??= new Map());
 
 /**
@@ -104,7 +107,7 @@ export function declaredChecks(dir: string = process.env.STACKGATE_SUITES || joi
   if (ids) return ids;
   ids = new Set<string>();
   const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.test.ts'));
-  for (const f of files) for (const m of readFileSync(join(dir, f), 'utf8').matchAll(/\bcheck\(\s*'([^']+)'/g)) ids.add(m[1]!);
+  for (const f of files) for (const id of checkIdsIn(readFileSync(join(dir, f), 'utf8'))) ids.add(id);
   checksByDir.set(dir, ids);
   return ids;
 }

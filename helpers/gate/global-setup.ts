@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { LabSpecError } from '../lab/load.ts';
-import { loadLabAndDecisions, type Decisions } from './decisions.ts';
+import { checkIdsIn, loadLabAndDecisions, type Decisions } from './decisions.ts';
 import { CATEGORIES } from './categories.ts';
 import { currentRun, noteReaped } from './ledger.ts';
 import { labReachability } from './reach.ts';
@@ -101,8 +101,7 @@ async function reapAndBegin(
   const files = project.vitest.state.getPaths();
   const sources = files.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8'));
   // Only for a check the lab's decisions ask for: a lab with Keystone but no Nova (ha-infra) boots nothing.
-  const asked = (source: string) =>
-    [...source.matchAll(/check\('([^']+)'/g)].some((m) => decisions.forCheck(m[1]!).length > 0);
+  const asked = (source: string) => checkIdsIn(source).some((id) => decisions.forCheck(id).length > 0);
   if (!sources.some((s) => usesGuest(s) && asked(s))) {
     await cloud.close();
     return null;

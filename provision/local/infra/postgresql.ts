@@ -14,7 +14,6 @@ import { labSecrets, type Secrets } from './pki.ts';
 import { need } from './roles.ts';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
-const BIN = PG_BIN;
 export const REPLICATION_ROLE = 'replicator';
 
 export const pgSpec = (lab: Lab): PostgresqlSpec => need(lab.spec.postgresql, `lab ${lab.name}: no postgresql in spec`);
@@ -103,7 +102,7 @@ function renderNode(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets):
   const pass = secrets.postgres?.replication ?? 'unset';
   const pgpass = `${address(pgPrimary(lab))}:${pgPort(lab)}:*:${REPLICATION_ROLE}:${pass}\n`;
   return daemon(node, 'postgresql', {
-    argv: [`${BIN}/postgres`, '-D', dataDir(paths, node), '-c', `config_file=${dir}/postgresql.conf`],
+    argv: [`${PG_BIN}/postgres`, '-D', dataDir(paths, node), '-c', `config_file=${dir}/postgresql.conf`],
     user: 'postgres',
     files: [
       { path: `${dir}/postgresql.conf`, content: renderPostgresqlConf(lab, paths, node), owner: 'postgres' },
@@ -120,7 +119,7 @@ function renderNode(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets):
 /** SQL on a node's socket as the postgres superuser (peer login); the SQL, passwords included, goes through stdin. */
 export function psql(lab: Lab, paths: LabPaths, node: LabNode, sql: string): Promise<string> {
   return inNode(lab, node, 'postgres', [
-    `${BIN}/psql`, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', pgSocketDir(paths, node),
+    `${PG_BIN}/psql`, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', pgSocketDir(paths, node),
     '-p', String(pgPort(lab)), '-d', 'postgres',
   ], 60_000, { input: sql });
 }
@@ -128,7 +127,7 @@ export function psql(lab: Lab, paths: LabPaths, node: LabNode, sql: string): Pro
 async function initPrimary({ lab, paths }: LabContext): Promise<string> {
   const node = pgPrimary(lab);
   if (existsSync(`${dataDir(paths, node)}/PG_VERSION`)) return 'present';
-  await run('setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', `${BIN}/initdb`, '-D',
+  await run('setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', `${PG_BIN}/initdb`, '-D',
     dataDir(paths, node), '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '-E', 'UTF8'],
   { timeout: 120_000 });
   return 'created';
@@ -158,7 +157,7 @@ async function baseBackup({ lab, paths }: LabContext, node: LabNode): Promise<st
   const data = dataDir(paths, node);
   if (existsSync(`${data}/PG_VERSION`)) return 'present';
   await inNode(lab, node, 'postgres', [
-    `${BIN}/pg_basebackup`, '-h', address(pgPrimary(lab)), '-p', String(pgPort(lab)), '-U', REPLICATION_ROLE,
+    `${PG_BIN}/pg_basebackup`, '-h', address(pgPrimary(lab)), '-p', String(pgPort(lab)), '-U', REPLICATION_ROLE,
     '-D', data, '-X', 'stream', '-c', 'fast', '-w',
   ], 300_000, { env: { PGPASSFILE: `${pgDir(paths, node)}/pgpass` } });
   await inNode(lab, node, 'postgres', ['touch', `${data}/standby.signal`]);
