@@ -6,6 +6,7 @@ import { basename, relative } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
 import type { Capability } from '../lab/spec.ts';
+import { withinBound } from './budget.ts';
 import { loadDecisions, type Decisions } from './decisions.ts';
 import { isLive, layerOf, type Layer } from './layers.ts';
 import { blockingLayer, isGated, noteStop } from './gated.ts';
@@ -180,7 +181,7 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
   if (file && borrower) borrowersOfFile.set(file, [...(borrowersOfFile.get(file) ?? []), id]);
   test(`${id}: ${title}`, { timeout: options.timeout }, async ({ lab, decisions, task, skip, signal }) => {
     try {
-      await judged({ lab, decisions, task, skip, signal });
+      await withinBound(task.timeout, () => judged({ lab, decisions, task, skip, signal }));
     } finally {
       // Done with the run's shared guest, whatever the outcome: the checks that take it away may go on.
       if (borrower) sharedGuest(lab)?.release(id);

@@ -1,5 +1,6 @@
 /** Bounded polling that remembers every state it saw, so a timeout says where the thing got stuck. */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { checkTimeLeft } from '../gate/budget.ts';
 
 export interface Transition {
   readonly state: string;
@@ -31,9 +32,16 @@ export class WaitError extends Error {
 
 export const transitionsText = (t: readonly Transition[]) => t.map((x) => `${x.at.toFixed(1)} s ${x.state}`).join(' → ');
 
-/** Poll until `done`; returns the last value and the transitions seen. */
+/**
+ * Poll until `done`; returns the last value and the transitions seen. Inside a check the wait also ends where the
+ * check's own time would, and says so.
+ */
 export async function waitFor<T>(poll: () => Promise<T>, o: WaitOptions<T>): Promise<{ value: T; transitions: Transition[] }> {
   const t0 = Date.now();
+  const left = checkTimeLeft();
+  const cut = left !== undefined && left < o.timeoutMs;
+  const bound = cut ? left : o.timeoutMs;
+  const why = cut ? `, when the check's own time ran out (this wait allows ${Math.round(o.timeoutMs / 1000)} s: the check's bound is shorter)` : '';
   const transitions: Transition[] = [];
   let interval = o.intervalMs ?? 500;
   for (;;) {
@@ -44,10 +52,10 @@ export async function waitFor<T>(poll: () => Promise<T>, o: WaitOptions<T>): Pro
     if (done === true) return { value, transitions };
     if (typeof done === 'string') throw new WaitError(`${o.what} ${done} (${transitionsText(transitions)})`, transitions);
     const elapsed = Date.now() - t0;
-    if (elapsed >= o.timeoutMs) {
-      throw new WaitError(`${o.what} still ${state} after ${Math.round(elapsed / 1000)} s (${transitionsText(transitions)})`, transitions);
+    if (elapsed >= bound) {
+      throw new WaitError(`${o.what} still ${state} after ${Math.round(elapsed / 1000)} s${why} (${transitionsText(transitions)})`, transitions);
     }
-    await sleep(Math.min(interval, o.timeoutMs - elapsed), undefined, o.signal ? { signal: o.signal } : undefined);
+    await sleep(Math.min(interval, bound - elapsed), undefined, o.signal ? { signal: o.signal } : undefined);
     interval = Math.min(interval * 1.5, 5000);
   }
 }

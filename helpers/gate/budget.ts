@@ -1,0 +1,22 @@
+/**
+ * The time the running check has left. A wait inside a check ends where the check's own Vitest timeout would end
+ * it, a few seconds early, so that it fails with what it waited for instead of Vitest's bare "Test timed out".
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+const deadlines = new AsyncLocalStorage<number>();
+
+/** Spare left for the failure to be judged and reported: a tenth of the bound, 3 to 15 s. */
+export const spareMs = (timeoutMs: number) => Math.min(15_000, Math.max(3_000, Math.round(timeoutMs / 10)));
+
+/** Run a check's body under its Vitest timeout (none for 0 or undefined, as Vitest has none then). */
+export function withinBound<T>(timeoutMs: number | undefined, body: () => T): T {
+  if (!timeoutMs || timeoutMs <= 0) return body();
+  return deadlines.run(Date.now() + timeoutMs - spareMs(timeoutMs), body);
+}
+
+/** Milliseconds the running check may still wait; undefined outside a check. Never below 0. */
+export function checkTimeLeft(): number | undefined {
+  const deadline = deadlines.getStore();
+  return deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+}
