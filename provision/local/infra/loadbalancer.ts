@@ -183,14 +183,16 @@ export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode, secrets?
   for (const f of frontends) {
     const ssl = f.tls ? ` ssl crt ${vipCertFile(lab, paths, f.vip)} ssl-min-ver ${minVer}` : '';
     if (f.tcp) {
-      lines.push(`frontend ${f.name}`, '  mode tcp', '  option tcplog', `  bind ${f.vip.address}:${f.port}`, `  default_backend ${f.backend}`, '');
+      // A database's pooled connections sit idle for minutes: kept an hour with keepalives, as Kolla's MariaDB is.
+      lines.push(`frontend ${f.name}`, '  mode tcp', '  option tcplog', '  option clitcpka', '  timeout client 3600s',
+        `  bind ${f.vip.address}:${f.port}`, `  default_backend ${f.backend}`, '');
       continue;
     }
     lines.push(`frontend ${f.name}`, `  bind ${f.vip.address}:${f.port}${ssl}`, `  http-request set-header X-Forwarded-Proto ${f.tls ? 'https' : 'http'}`, `  default_backend ${f.backend}`, '');
   }
   for (const b of backends) {
     lines.push(`backend ${b.name}`);
-    if (b.tcp) lines.push('  mode tcp');
+    if (b.tcp) lines.push('  mode tcp', '  option srvtcpka', '  timeout server 3600s');
     if (b.check && b.checkHost) {
       lines.push('  option httpchk', `  http-check send meth GET uri ${b.check} ver HTTP/1.1 hdr Host ${b.checkHost}`, '  http-check expect status 200');
     } else if (b.check) lines.push(`  option httpchk GET ${b.check}`);
