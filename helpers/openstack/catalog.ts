@@ -146,3 +146,32 @@ export async function tokenProbes(lab: Lab, cloud: Cloud): Promise<Probe[]> {
     }),
   );
 }
+
+/**
+ * Whether one API server behind the VIP (not the VIP) accepts a token: tokenProbes' call for its service type, sent
+ * to the server's own address over plain HTTP as HAProxy reaches it, with the path of the type's catalog endpoint
+ * (internal, else public, else admin). True where the catalog has no such endpoint (the catalog checks name that)
+ * or stackgate knows no call for the type.
+ */
+export async function serverAccepts(cloud: Cloud, type: string, address: string, port: number): Promise<true | string> {
+  const base = ['internal', 'public', 'admin'].map((i) => endpointOrNone(cloud, type, i)).find((u) => u !== undefined);
+  if (base === undefined) return true;
+  const path = probePath(type, base);
+  if (path === undefined) return true;
+  const host = address.includes(':') ? `[${address}]` : address;
+  const url = `http://${host}:${port}${new URL(base).pathname.replace(/\/$/, '')}${path}`;
+  try {
+    await cloud.requestUrl('GET', url, { timeoutMs: 15_000 });
+    return true;
+  } catch (error) {
+    return `${type} ${url}: ${replyText(error)}`;
+  }
+}
+
+function endpointOrNone(cloud: Cloud, type: string, iface: string): string | undefined {
+  try {
+    return cloud.endpoint(type, iface);
+  } catch {
+    return undefined;
+  }
+}

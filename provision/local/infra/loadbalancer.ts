@@ -1,7 +1,10 @@
 /** HAProxy and keepalived on the loadbalancer nodes: the spec's VIPs, TLS on them, every API behind them. */
 import { apiBackends, backendFindings, parseShowStat, type NodeStats } from '../../../helpers/ha/haproxy.ts';
 import type { Lab, LabNode, Vip } from '../../../helpers/lab/model.ts';
-import type { Component, Condition, Daemon, LabContext } from '../component.ts';
+import { serverAccepts } from '../../../helpers/openstack/catalog.ts';
+import type { Cloud } from '../../../helpers/openstack/cloud.ts';
+import { CredentialsError } from '../../../helpers/openstack/credentials.ts';
+import type { Component, Condition, Daemon, LabContext, ReadyContext } from '../component.ts';
 import { HORIZON_CHECK, HORIZON_PORT } from '../openstack/horizon.ts';
 import type { LabPaths } from '../paths.ts';
 import { run } from '../sh.ts';
@@ -130,7 +133,7 @@ export async function apiBackendFindings(lab: Lab, paths: LabPaths): Promise<str
   return backendFindings(apiBackends(lab), stats);
 }
 
-function backendsUp({ lab, paths }: LabContext): Condition[] {
+function backendsUp({ lab, paths, cloud }: ReadyContext): Condition[] {
   if (apiBackends(lab).length === 0) return [];
   return [{
     what: 'HAProxy on every loadbalancer: each control node UP in every API backend',
@@ -138,7 +141,30 @@ function backendsUp({ lab, paths }: LabContext): Condition[] {
       const findings = await apiBackendFindings(lab, paths);
       return findings.length === 0 || findings.join('; ');
     },
+  }, {
+    // A server's first authenticated call (its own token, discovery, its first database connection) takes seconds;
+    // a check must not be the one to make it, on each of several servers at once.
+    what: 'every API server accepts a token on its own address',
+    probe: () => serversAcceptTokens(lab, cloud),
   }];
+}
+
+async function serversAcceptTokens(lab: Lab, cloud: () => Promise<Cloud>): Promise<true | string> {
+  if (!Object.values(lab.spec.services ?? {}).some((s) => s.type === 'identity')) return true;
+  let c: Cloud;
+  try {
+    c = await cloud();
+  } catch (error) {
+    // A spec without credentials: no check calls an API with a token.
+    if (error instanceof CredentialsError) return true;
+    throw error;
+  }
+  const calls = apiBackends(lab).flatMap(({ service, servers }) => {
+    const svc = lab.spec.services![service]!;
+    return servers.map((n) => serverAccepts(c, svc.type, n.apiAddress!, svc.port).then((r) => (r === true ? r : `${n.name}: ${r}`)));
+  });
+  const refused = (await Promise.all(calls)).filter((r) => r !== true);
+  return refused.length === 0 || refused.join('; ');
 }
 
 export function renderHaproxy(lab: Lab, paths: LabPaths, node: LabNode, secrets?: Secrets): string {
