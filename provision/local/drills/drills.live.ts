@@ -59,6 +59,14 @@ const failedIds = (results: Result[]) => results.filter((r) => r.status === 'fai
 const passedIds = (results: Result[]) =>
   results.filter((r) => r.status === 'passed').map((r) => r.checkId ?? '?').sort();
 const blockedIds = (results: Result[]) => results.filter((r) => r.skip?.kind === 'blocked').map((r) => r.checkId ?? '?').sort();
+/** What each expected check did instead, so that a missed drill names its cause (a blocked boot, a pass). */
+const outcomes = (results: Result[], checks: readonly string[]) =>
+  checks.map((id) => {
+    const r = results.find((x) => x.checkId === id);
+    if (!r) return `${id}: not run`;
+    const why = r.skip ? `: ${r.skip.kind}: ${r.skip.reason}` : r.message ? `: ${r.message}` : '';
+    return `${id} ${r.status}${why}`.slice(0, 600);
+  }).join('; ');
 const layersOf = (checks: readonly string[]) => [...new Set(checks.map(layerOf))];
 const rows: string[] = [];
 
@@ -113,7 +121,8 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
         const results = await runLayers(drill.layers ?? layersOf(drill.checks), drill.name, drill.env);
         observed = failedIds(results);
         if (drill.after) expect(await drill.after(lab), `after the run with ${drill.name} in place`).toEqual([]);
-        expect(observed, `checks failing with ${drill.name} in place`).toEqual([...drill.checks].sort());
+        expect(observed, `checks failing with ${drill.name} in place (${outcomes(results, drill.checks)})`)
+          .toEqual([...drill.checks].sort());
         // Blocked, not failed: a check that stands on a failing one says so instead of failing twice.
         if (drill.blocked) expect(blockedIds(results), `checks blocked with ${drill.name} in place`).toEqual(expect.arrayContaining([...drill.blocked]));
         if (drill.passes) {

@@ -295,9 +295,11 @@ export function glanceNoAuth(lab: Lab): Drill | undefined {
 
 /** Restart nova-compute on every compute node and wait until each has reported up since. */
 export async function restartNovaCompute(lab: Lab): Promise<void> {
-  const since = Date.now();
   const computes = layout(lab).compute;
   await Promise.all(computes.map((n) => supervisorctl(lab, 'restart', `${n.name}-nova-compute`)));
+  // supervisorctl returns once the new process has run 2 s (startsecs), the old one stopped before it: a report
+  // stamped after this (Nova's updated_at keeps whole seconds, hence the 1 s) is the new process's own.
+  const since = Date.now() - 1000;
   await withCloud(lab, (c) =>
     waitUntil('nova-compute reporting up after its restart', 180_000, async () => {
       const reports = await novaComputeReports(c).catch(() => []);
