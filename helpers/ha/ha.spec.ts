@@ -4,7 +4,7 @@ import { loadLab } from '../lab/load.ts';
 import { logCommand, loggingOf, missingNumbers, ranges, senderFile } from './logging.ts';
 import { OVN_DBS, ovnClusterOf, raftFindings, type OvnDb } from './ovn.ts';
 import { pgOf, psqlCommand, recoveryFindings, replicationFindings, runTable } from './postgres.ts';
-import { clusterFindings, rabbitOf } from './rabbitmq.ts';
+import { clusterFindings, expectedMirrors, PROBE_QUEUE_PREFIX, rabbitOf } from './rabbitmq.ts';
 
 const lab = loadLab('ha-infra');
 const pg = pgOf(lab)!;
@@ -80,6 +80,27 @@ describe('RabbitMQ cluster findings', () => {
       'controller-2: policy ha-all has definition {"ha-mode":"exactly"}, the spec {"ha-mode":"all","ha-sync-mode":"automatic"}',
       'controller-3: RabbitMQ management on controller-3 unreachable: connect ECONNREFUSED',
     ]);
+  });
+});
+
+describe('RabbitMQ probe queue', () => {
+  const r = rabbitOf(lab)!;
+  const [a, b, c] = ['rabbit@172.27.40.11', 'rabbit@172.27.40.12', 'rabbit@172.27.40.13'];
+
+  it("is a queue the spec's policy mirrors", () => {
+    expect(new RegExp(r.spec.policy.pattern).test(`${PROBE_QUEUE_PREFIX}0abc-1`)).toBe(true);
+  });
+
+  it('must be mirrored on every other running member under ha-mode all; a stopped member is not expected', () => {
+    expect(expectedMirrors(r.spec.policy, a, [a, b, c])).toEqual([b, c]);
+    expect(expectedMirrors(r.spec.policy, a, [a, b])).toEqual([b]);
+  });
+
+  it('holds exactly N to N - 1 mirrors only where no more members run; says nothing of other modes', () => {
+    const exactly = (n: number) => ({ ...r.spec.policy, definition: { 'ha-mode': 'exactly', 'ha-params': n } });
+    expect(expectedMirrors(exactly(2), a, [a, b, c])).toBeUndefined();
+    expect(expectedMirrors(exactly(3), a, [a, b, c])).toEqual([b, c]);
+    expect(expectedMirrors({ ...r.spec.policy, definition: { 'queue-mode': 'lazy' } }, a, [a, b, c])).toBeUndefined();
   });
 });
 

@@ -72,16 +72,23 @@ export async function closeAgents(): Promise<void> {
 }
 
 /** One GET; an HTTP error status is returned, not thrown; no answer at all throws Unreachable. */
-export async function get(lab: Lab, s: Service, path: string, options: HttpOptions = {}): Promise<Reply> {
+export function get(lab: Lab, s: Service, path: string, options: HttpOptions = {}): Promise<Reply> {
+  return send(lab, s, 'GET', path, options);
+}
+
+/** One request, with a JSON body where given; answers and failures as get's. */
+export async function send(lab: Lab, s: Service, method: string, path: string, options: HttpOptions & { json?: unknown } = {}): Promise<Reply> {
   const timeout = options.timeoutMs ?? 10_000;
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.auth) headers.authorization = `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString('base64')}`;
+  if (options.json !== undefined) headers['content-type'] = 'application/json';
   const t0 = Date.now();
   try {
     const signals = [AbortSignal.timeout(timeout), ...(options.signal ? [options.signal] : [])];
     const r = await request(`${s.base}${path}`, {
-      method: 'GET',
+      method,
       headers,
+      ...(options.json !== undefined ? { body: JSON.stringify(options.json) } : {}),
       dispatcher: agentFor(lab, s),
       headersTimeout: timeout,
       bodyTimeout: timeout,
@@ -93,7 +100,7 @@ export async function get(lab: Lab, s: Service, path: string, options: HttpOptio
     const e = error as Error & { code?: string; cause?: { code?: string; message?: string } };
     const code = e.code ?? e.cause?.code ?? e.name;
     const message = e.cause?.message ?? e.message;
-    throw new Unreachable(`${s.label}: GET ${path} got no HTTP answer after ${Date.now() - t0} ms (${code}: ${message})`);
+    throw new Unreachable(`${s.label}: ${method} ${path} got no HTTP answer after ${Date.now() - t0} ms (${code}: ${message})`);
   }
 }
 

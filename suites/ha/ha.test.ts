@@ -9,7 +9,7 @@ import {
 import { clusterStates, ovnClusterOf, raftFindings } from '../../helpers/ha/ovn.ts';
 import { apiBackends, backendFindings, haproxyNodes, parseProbe, statProbe } from '../../helpers/ha/haproxy.ts';
 import { askVersion, memcachedFindings, memcachedNodes } from '../../helpers/ha/memcached.ts';
-import { clusterFindings, clusterViews, rabbitOf, rabbitPassword } from '../../helpers/ha/rabbitmq.ts';
+import { clusterFindings, clusterViews, messageProbe, rabbitOf, rabbitPassword } from '../../helpers/ha/rabbitmq.ts';
 
 /** The spec's PostgreSQL replication; a lab without one (or without standbys) is not judged here. */
 function replication({ lab, notApplicable }: CheckContext): Pg {
@@ -69,6 +69,16 @@ check('ha.rabbitmq-cluster', 'every spec RabbitMQ member running in one cluster,
   const views = await clusterViews(ctx.lab, r, rabbitPassword(ctx.lab, r));
   await ctx.attach('management API of each member', JSON.stringify(views, null, 2), 'application/json');
   expect(clusterFindings(r, views), `RabbitMQ cluster ${r.spec.nodes.join(', ')} (policy ${r.spec.policy.name})`).toEqual([]);
+});
+
+check('ha.rabbitmq-messages', 'a queue the policy matches is mirrored on every other running member, and a message ' +
+  'published through one member is read through each other', async (ctx) => {
+  const r = rabbitOf(ctx.lab);
+  if (!r) return ctx.notApplicable('the spec has no rabbitmq section');
+  if (r.nodes.length < 2) return ctx.notApplicable(`spec rabbitmq.nodes has one member (${r.spec.nodes[0]}): nothing to cross`);
+  const probe = await messageProbe(ctx.lab, r, rabbitPassword(ctx.lab, r), `${currentRun().run}-${Date.now().toString(36)}`);
+  await ctx.attach('probe queue', probe.seen.join('\n'));
+  expect(probe.findings, `queue ${probe.queue} through ${probe.via ?? 'no member'} (policy ${r.spec.policy.name})`).toEqual([]);
 });
 
 check('ha.ovn-raft', "OVN's NB and SB each a RAFT cluster of every spec member, connected, with one leader", async (ctx) => {

@@ -13,7 +13,8 @@ import { apiBackends, haproxyNodes } from '../../../helpers/ha/haproxy.ts';
 import { askVersion, memcachedFindings, memcachedNodes } from '../../../helpers/ha/memcached.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
 import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
-import { clusterFindings, clusterViews, rabbitOf } from '../../../helpers/ha/rabbitmq.ts';
+import { clusterFindings, clusterViews, rabbitOf, type Rabbit } from '../../../helpers/ha/rabbitmq.ts';
+import { send, serviceAt } from '../../../helpers/prometheus/http.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { inNode } from '../exec.ts';
 import { awaitReady } from '../index.ts';
@@ -188,11 +189,43 @@ function rabbitNodeStopped(lab: Lab): Drill[] {
     description: `RabbitMQ on cluster member ${member} is stopped: the other members see it not running`,
     decisions: ['HA-07'],
     checks: ['ha.rabbitmq-cluster'],
+    // The members left still carry a message from one to the other, on a queue mirrored between them.
+    passes: ['ha.rabbitmq-messages'],
     object: member,
-    ...stopped(() => `${member}-rabbitmq`, async (l) => {
-      const password = labSecrets(labPaths(l.name)).rabbitmq?.monitoring ?? 'unset';
-      return clusterFindings(r, await clusterViews(l, r, password)).length === 0;
-    }),
+    ...stopped(() => `${member}-rabbitmq`, async (l) => rabbitHealthy(l, r)),
+  }];
+}
+
+const rabbitHealthy = async (lab: Lab, r: Rabbit) =>
+  clusterFindings(r, await clusterViews(lab, r, labSecrets(labPaths(lab.name)).rabbitmq?.monitoring ?? 'unset')).length === 0;
+
+/**
+ * The spec's queue policy cleared (as `rabbitmqctl clear_policy` does, through the management API): the cluster
+ * check finds it absent on every member, and a new queue is mirrored nowhere. Revert sets it again as the spec has it.
+ */
+function rabbitPolicyCleared(lab: Lab): Drill[] {
+  const r = rabbitOf(lab);
+  if (!r || r.nodes.length < 2) return [];
+  const p = r.spec.policy;
+  const path = `/api/policies/%2F/${encodeURIComponent(p.name)}`;
+  const call = async (l: Lab, method: string, json?: unknown) => {
+    const node = r.nodes[0]!;
+    const s = serviceAt(l, `RabbitMQ management on ${node.name}`, { node: node.name }, r.managementPort, false);
+    const auth = { user: r.user, password: labSecrets(labPaths(l.name)).rabbitmq?.monitoring ?? 'unset' };
+    const reply = await send(l, s, method, path, { auth, ...(json === undefined ? {} : { json }) });
+    if (![200, 201, 204].includes(reply.status)) throw new Error(`${method} ${path} on ${node.name}: ${reply.status} ${reply.body}`);
+  };
+  return [{
+    name: 'ha-rabbit-policy-cleared',
+    description: `RabbitMQ's queue policy ${p.name} is cleared on vhost /: queues are no longer mirrored`,
+    decisions: ['HA-07'],
+    checks: ['ha.rabbitmq-cluster', 'ha.rabbitmq-messages'],
+    object: p.name,
+    inject: (l) => call(l, 'DELETE'),
+    async revert(l) {
+      await call(l, 'PUT', { pattern: p.pattern, definition: p.definition, priority: p.priority ?? 0, 'apply-to': p.applyTo ?? 'queues' });
+      await until('the policy back on every member', 60_000, () => rabbitHealthy(l, r));
+    },
   }];
 }
 
@@ -258,8 +291,10 @@ function controllerLost(lab: Lab): Drill[] {
       (apis ? '; the APIs still answer through the VIP' : ''),
     decisions,
     checks,
-    // With its APIs gone, the API checks through the VIP run too and must pass: the lab answers without it.
-    ...(apis ? { layers: [...new Set([...checks.map(layerOf), 'compute' as const])], passes: API_THROUGH_VIP } : {}),
+    // With its APIs gone, the API checks through the VIP run too and must pass: the lab answers without it; so do
+    // messages between the RabbitMQ members left.
+    ...(apis ? { layers: [...new Set([...checks.map(layerOf), 'compute' as const])] } : {}),
+    passes: [...(apis ? API_THROUGH_VIP : []), ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-messages'] : [])],
     object: node,
     async inject(l) {
       const mine = (await programs(l)).map((p) => p.program);
@@ -355,7 +390,7 @@ function staticRouteMissing(lab: Lab): Drill[] {
 export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
-    ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab), ...apiBackendStopped(lab),
+    ...rabbitNodeStopped(lab), ...rabbitPolicyCleared(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab), ...apiBackendStopped(lab),
     ...memcachedStopped(lab), ...controllerLost(lab),
   ];
 }

@@ -7,7 +7,7 @@
  * HOME, never on a command line. The monitoring user and the spec's policy are definitions loaded at boot.
  */
 import { createHash } from 'node:crypto';
-import { clusterFindings, clusterViews, erlangNode, rabbitOf } from '../../../helpers/ha/rabbitmq.ts';
+import { clusterFindings, clusterViews, erlangNode, PROBE_QUEUE_PREFIX, rabbitOf } from '../../../helpers/ha/rabbitmq.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import type { RabbitmqSpec } from '../../../helpers/lab/spec.ts';
 import { daemon, type Component, type Daemon } from '../component.ts';
@@ -21,8 +21,8 @@ const address = (node: LabNode) => need(node.apiAddress, `RabbitMQ node ${node.n
 const members = (lab: Lab) => rabbitSpec(lab).nodes.map((n) => lab.node(n));
 
 /**
- * The monitoring user (tags monitoring and policymaker: policymaker is what lets the API list policies; it has no
- * right on any queue or exchange of vhost /) and the spec's policy. The password as RabbitMQ stores it: a 4-byte
+ * The monitoring user (tags monitoring and policymaker: policymaker is what lets the API list policies; it has
+ * rights on stackgate's probe queues only) and the spec's policy. The password as RabbitMQ stores it: a 4-byte
  * salt, then SHA-256 of salt and password; the salt is derived from the password so that a render is repeatable.
  */
 export function renderDefinitions(lab: Lab, secrets: Secrets): string {
@@ -32,11 +32,13 @@ export function renderDefinitions(lab: Lab, secrets: Secrets): string {
   const salt = createHash('sha256').update('stackgate-salt').update(password).digest().subarray(0, 4);
   const hash = Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, password])).digest()]);
   const p = r.policy;
+  const probe = `^${PROBE_QUEUE_PREFIX.replace(/\./g, '\\.')}.*`;
   return `${JSON.stringify({
     users: [{ name: user, password_hash: hash.toString('base64'), hashing_algorithm: 'rabbit_password_hashing_sha256',
       tags: ['monitoring', 'policymaker'] }],
     vhosts: [{ name: '/' }],
-    permissions: [{ user, vhost: '/', configure: '^$', write: '^$', read: '^$' }],
+    // Its own probe queues only (ha.rabbitmq-messages), and the default exchange to publish to them.
+    permissions: [{ user, vhost: '/', configure: probe, write: `^(${probe.slice(1)}|amq\\.default)$`, read: probe }],
     policies: [{ vhost: '/', name: p.name, pattern: p.pattern, 'apply-to': p.applyTo ?? 'queues',
       priority: p.priority ?? 0, definition: p.definition }],
   }, null, 2)}\n`;
