@@ -218,7 +218,15 @@ export class Tenant {
    * piece, and independent creations overlap. Failures surface in the check that awaits the step.
    */
   prepare(): void {
-    for (const step of [this.image(), this.router(), this.securityGroup(), this.port(), this.floatingIp(), this.flavor(), this.keypair()]) step.catch(() => undefined);
+    // Only the steps whose service the catalog has: a lab with Glance but no Nova or Neutron (ha-infra) makes its
+    // image and nothing else, not a ledger entry for each request that could never be sent.
+    const has = (type: string) => this.cloud.catalog.some((s) => s.type === type);
+    const steps: [string, () => Promise<unknown>][] = [
+      ['image', () => this.image()], ['network', () => this.router()], ['network', () => this.securityGroup()],
+      ['network', () => this.port()], ['network', () => this.floatingIp()], ['compute', () => this.flavor()],
+      ['compute', () => this.keypair()],
+    ];
+    for (const [type, step] of steps) if (has(type)) step().catch(() => undefined);
   }
 
   /** Upload the test image and wait until Glance says active. */

@@ -55,7 +55,8 @@ export function renderPostgresqlConf(lab: Lab, paths: LabPaths, node: LabNode): 
     `unix_socket_directories = ${q(pgSocketDir(paths, node))}`,
     `hba_file = ${q(`${dir}/pg_hba.conf`)}`,
     `ident_file = ${q(`${dir}/pg_ident.conf`)}`,
-    'max_connections = 50',
+    // Every OpenStack service's pool on each controller: 50 ran out ("remaining connection slots are reserved").
+    `max_connections = ${pgSpec(lab).openstack ? 300 : 50}`,
     'shared_buffers = 32MB',
     'wal_level = replica',
     'max_wal_senders = 10',
