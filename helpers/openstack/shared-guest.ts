@@ -44,7 +44,7 @@ export function isSharedStep(step: string): step is SharedStep {
  * placed by the scheduler, as a lab with one compute node always had.
  */
 export function targetedNodes(lab: Lab): string[] {
-  const compute = lab.nodesWithRole('compute');
+  const compute = lab.novaComputeNodes;
   return compute.length >= 2 ? compute.map((n) => n.name) : [];
 }
 

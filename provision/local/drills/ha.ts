@@ -11,6 +11,7 @@ import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
 import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import { apiBackends, haproxyNodes } from '../../../helpers/ha/haproxy.ts';
 import { askVersion, memcachedFindings, memcachedNodes } from '../../../helpers/ha/memcached.ts';
+import { novaControlNodes, novaServiceFindings, type NovaService } from '../../../helpers/ha/nova.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
 import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
 import { clusterFindings, clusterViews, rabbitOf } from '../../../helpers/ha/rabbitmq.ts';
@@ -26,7 +27,7 @@ import { psql, pgPrimary } from '../infra/postgresql.ts';
 import { labPaths } from '../paths.ts';
 import { sleep } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
-import { supervisorctl, type Drill } from './drill.ts';
+import { supervisorctl, withCloud, type Drill } from './drill.ts';
 import { layerOf } from '../../../helpers/gate/layers.ts';
 
 const state = async (lab: Lab, program: string) =>
@@ -39,6 +40,20 @@ async function until(what: string, timeoutMs: number, probe: () => Promise<boole
     await sleep(500);
   }
 }
+
+/** What Nova reports of the control services of `nodes` (ha.nova-services' findings), asked through the VIP. */
+const novaFindings = (lab: Lab, nodes = novaControlNodes(lab)) => withCloud(lab, async (c) =>
+  novaServiceFindings(nodes, (await c.get<{ services: NovaService[] }>('compute', '/os-services')).body.services));
+
+/**
+ * Nova marks a service down only when its last report is older than service_down_time (60 s): a drill that stops one
+ * waits until Nova says so, or the check run right after would still see it up.
+ */
+const novaSeesDown = (lab: Lab, node: string, binaries: readonly string[], timeoutMs = 120_000) =>
+  until(`Nova reporting ${binaries.join(' and ')} of ${node} down`, timeoutMs, async () => {
+    const f = await novaFindings(lab, novaControlNodes(lab).filter((n) => n.name === node));
+    return binaries.every((b) => f.some((x) => x.includes(` ${b} `)));
+  });
 
 /** Stop a program (checked stopped); revert starts it when it is not running and waits for `serving`. */
 function stopped(
@@ -237,10 +252,11 @@ function controllerLost(lab: Lab): Drill[] {
   // A control node or a loadbalancer of several: its servers leave the API backends, or its HAProxy stops answering.
   const apis = apisBehindHaproxy(lab) && lab.nodes.some((n) => n.name === node && (n.roles.includes('control') ||
     n.roles.includes('loadbalancer')));
+  const novaOn = novaControlNodes(lab).some((n) => n.name === node);
   const decisions = [
     ...(has(secondaries) ? ['HA-02', 'HA-03', 'HA-10'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['HA-07'] : []), ...(has(s.ovnCluster?.nodes) ? ['HA-08'] : []),
-    ...(apis ? ['HA-11'] : []),
+    ...(apis ? ['HA-11'] : []), ...(novaOn ? ['HA-14'] : []),
   ];
   const checks = [
     // Every dns check that asks each server, as with the secondary's BIND alone stopped (seen live).
@@ -249,6 +265,7 @@ function controllerLost(lab: Lab): Drill[] {
     ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-cluster'] : []), ...(has(s.ovnCluster?.nodes) ? ['ha.ovn-raft'] : []),
     ...(apis ? ['ha.api-backends'] : []),
     ...(memcachedNodes(lab).some((n) => n.name === node) ? ['ha.memcached'] : []),
+    ...(novaOn ? ['ha.nova-services'] : []),
   ];
   const programs = async (l: Lab) =>
     (await programStatus(labPaths(l.name))).filter((p) => p.program.startsWith(`${node}-`));
@@ -267,6 +284,7 @@ function controllerLost(lab: Lab): Drill[] {
       await supervisorctl(l, 'stop', ...mine);
       const left = (await programs(l)).filter((p) => p.state !== 'STOPPED');
       if (left.length) throw new Error(`still not stopped: ${left.map((p) => `${p.program} ${p.state}`).join(', ')}`);
+      if (novaOn) await novaSeesDown(l, node, ['nova-conductor', 'nova-scheduler']);
     },
     async revert(l) {
       const down = (await programs(l)).filter((p) => p.state !== 'RUNNING' && p.state !== 'STARTING');
@@ -278,6 +296,8 @@ function controllerLost(lab: Lab): Drill[] {
       }
       await supervisorctl(l, 'start', ...down.map((p) => p.program));
       await awaitReady(l, 180_000);
+      // Its conductor and scheduler report again (and, the commits no longer waiting, the others' reports land).
+      if (novaOn) await until('Nova reporting every control service up', 120_000, async () => (await novaFindings(l)).length === 0);
     },
   }];
 }
@@ -352,10 +372,36 @@ function staticRouteMissing(lab: Lab): Drill[] {
   }];
 }
 
+/**
+ * nova-scheduler stopped on the last control node: once Nova marks it down (its reports stop; service_down_time),
+ * ha.nova-services names it, and the APIs still answer through the VIP. Revert starts it and waits until it is up.
+ */
+function novaSchedulerStopped(lab: Lab): Drill[] {
+  const nodes = novaControlNodes(lab);
+  const node = nodes.at(-1);
+  if (!node || nodes.length < 2 || !apisBehindHaproxy(lab)) return [];
+  const base = stopped(() => `${node.name}-nova-scheduler`, async (l) => (await novaFindings(l)).length === 0);
+  return [{
+    name: 'ha-nova-scheduler-stopped',
+    description: `nova-scheduler on control node ${node.name} is stopped: Nova reports it down, the APIs still answer`,
+    decisions: ['HA-14'],
+    checks: ['ha.nova-services'],
+    layers: ['ha', 'compute'],
+    passes: API_THROUGH_VIP,
+    object: node.name,
+    async inject(l) {
+      await base.inject(l);
+      await novaSeesDown(l, node.name, ['nova-scheduler']);
+    },
+    // Its first report after the start marks it up again (report_interval 10 s).
+    revert: base.revert,
+  }];
+}
+
 export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
     ...rabbitNodeStopped(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab), ...apiBackendStopped(lab),
-    ...memcachedStopped(lab), ...controllerLost(lab),
+    ...memcachedStopped(lab), ...novaSchedulerStopped(lab), ...controllerLost(lab),
   ];
 }

@@ -93,6 +93,8 @@ export function renderPgHba(lab: Lab, node: LabNode): string {
     ...cidrs.map((c) => `host all ${user} ${c} scram-sha-256`),
     // The OpenStack services, each in its own database only (its role and database share the service's name).
     ...(pg.openstack ? cidrs.map((c) => `host sameuser all ${c} scram-sha-256`) : []),
+    // Nova's role owns two databases more (its API and cell0 databases: nova.ts), and only those.
+    ...(pg.openstack && lab.spec.services?.nova ? cidrs.map((c) => `host nova_api,nova_cell0 nova ${c} scram-sha-256`) : []),
     '',
   ].join('\n');
 }
