@@ -147,6 +147,16 @@ export class Tenant {
     this.sharedLedger = this.shared ? new Ledger(ledger.lab, undefined, GUEST_SCOPE) : ledger;
   }
 
+  /**
+   * Wait (at most `timeoutMs`) until every step this tenant began has settled: a cleanup that deletes a network while
+   * a port prepare() began on it is still being created meets 409 and leaves the network behind.
+   */
+  async settled(timeoutMs = 60_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.allSettled([...this.memo.values()]), bound]).finally(() => clearTimeout(timer));
+  }
+
   private once<T>(step: string, make: () => Promise<T>): Promise<T> {
     let p = this.memo.get(step) as Promise<T> | undefined;
     if (!p) this.memo.set(step, (p = this.shared && isSharedStep(step) ? this.shared.step<T>(step) : make()));
