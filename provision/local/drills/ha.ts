@@ -253,10 +253,13 @@ function controllerLost(lab: Lab): Drill[] {
   const apis = apisBehindHaproxy(lab) && lab.nodes.some((n) => n.name === node && (n.roles.includes('control') ||
     n.roles.includes('loadbalancer')));
   const novaOn = novaControlNodes(lab).some((n) => n.name === node);
+  // Storing an image commits to PostgreSQL, which waits for every synchronous standby (FIRST n): with one lost, the
+  // commit never returns (seed 004's design as written), so Glance's image check fails without naming the node.
+  const glanceWrites = apis && !!s.services?.glance && !!s.postgresql?.openstack && has(s.postgresql.synchronous);
   const decisions = [
     ...(has(secondaries) ? ['HA-02', 'HA-03', 'HA-10'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['HA-07'] : []), ...(has(s.ovnCluster?.nodes) ? ['HA-08'] : []),
-    ...(apis ? ['HA-11'] : []), ...(novaOn ? ['HA-14'] : []),
+    ...(apis ? ['HA-11'] : []), ...(novaOn ? ['HA-14'] : []), ...(glanceWrites ? ['HA-13'] : []),
   ];
   const checks = [
     // Every dns check that asks each server, as with the secondary's BIND alone stopped (seen live).
@@ -266,6 +269,7 @@ function controllerLost(lab: Lab): Drill[] {
     ...(apis ? ['ha.api-backends'] : []),
     ...(memcachedNodes(lab).some((n) => n.name === node) ? ['ha.memcached'] : []),
     ...(novaOn ? ['ha.nova-services'] : []),
+    ...(glanceWrites ? ['compute.glance-image'] : []),
   ];
   const programs = async (l: Lab) =>
     (await programStatus(labPaths(l.name))).filter((p) => p.program.startsWith(`${node}-`));
@@ -278,6 +282,7 @@ function controllerLost(lab: Lab): Drill[] {
     // With its APIs gone, the API checks through the VIP run too and must pass: the lab answers without it.
     ...(apis ? { layers: [...new Set([...checks.map(layerOf), 'compute' as const])], passes: API_THROUGH_VIP } : {}),
     object: node,
+    ...(glanceWrites ? { objectless: ['compute.glance-image'] } : {}),
     async inject(l) {
       const mine = (await programs(l)).map((p) => p.program);
       if (mine.length === 0) throw new Error(`no program of ${node} in the lab's supervisor`);
