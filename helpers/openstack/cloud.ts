@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { resolverAt } from '../dns/resolve.ts';
 import { dnsServers } from '../dns/servers.ts';
-import { checkTimeLeft } from '../gate/budget.ts';
 import { addSecret } from '../gate/redact.ts';
 import type { Lab } from '../lab/model.ts';
 import { loadCredentials, type Credentials } from './credentials.ts';
@@ -288,9 +287,7 @@ async function send<T>(
   token: string | undefined,
   signal: AbortSignal | undefined,
 ): Promise<Reply<T>> {
-  // Inside a check, no longer than the check has left: a request the lab never answers (a commit waiting for a lost
-  // synchronous standby) fails naming the request and the check's decision, not with Vitest's bare time-out.
-  const timeout = Math.max(1_000, Math.min(options.timeoutMs ?? 60_000, checkTimeLeft() ?? Infinity));
+  const timeout = options.timeoutMs ?? 60_000;
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
   if (token && !options.withoutToken) headers['x-auth-token'] = token;
   let payload: string | Buffer | undefined;
