@@ -103,7 +103,12 @@ function cleanupAfterFile(): void {
     const borrowed = borrowersOfFile.get(file) ?? [];
     if (borrowed.length > 0) for (const id of borrowed) sharedGuest(loadLab())?.release(id);
     const left: string[] = [];
-    for (const t of tenants.values()) left.push(...(await (await t.catch(() => undefined))?.ledger.cleanup() ?? []));
+    for (const t of tenants.values()) {
+      const tenant = await t.catch(() => undefined);
+      // The steps its checks began and no check awaited (prepare()) end first, or their resources outlive the cleanup.
+      await tenant?.settled(60_000);
+      left.push(...(await tenant?.ledger.cleanup() ?? []));
+    }
     tenants.clear();
     await Promise.all([...shells.values()].map((s) => s.close()));
     shells.clear();

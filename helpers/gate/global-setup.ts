@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { LabSpecError } from '../lab/load.ts';
-import { checkIdsIn, loadLabAndDecisions, type Decisions } from './decisions.ts';
+import { loadLabAndDecisions, type Decisions } from './decisions.ts';
 import { CATEGORIES } from './categories.ts';
 import { currentRun, noteReaped } from './ledger.ts';
 import { labReachability } from './reach.ts';
@@ -10,7 +10,7 @@ import type { Cloud } from '../openstack/cloud.ts';
 import { addSecret, redact } from './redact.ts';
 import { beforeVerdict } from './run-end.ts';
 import type { Lab } from '../lab/model.ts';
-import { usesGuest, type SharedGuestHandle } from '../openstack/shared-guest.ts';
+import { guestCheckIdsIn, type SharedGuestHandle } from '../openstack/shared-guest.ts';
 
 /** The layers whose checks create cloud resources: before them, remove what earlier runs left. */
 const CREATING = new Set(['compute', 'storage', 'loadbalancer', 'persistence']);
@@ -100,9 +100,10 @@ async function reapAndBegin(
   }
   const files = project.vitest.state.getPaths();
   const sources = files.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8'));
-  // Only for a check the lab's decisions ask for: a lab with Keystone but no Nova (ha-infra) boots nothing.
-  const asked = (source: string) => checkIdsIn(source).some((id) => decisions.forCheck(id).length > 0);
-  if (!sources.some((s) => usesGuest(s) && asked(s))) {
+  // Only for a check that uses the guest and that the lab's decisions ask for: a lab whose decisions ask for Glance's
+  // check but for no server (ha-infra, which has no nova-compute) boots nothing.
+  const asked = (source: string) => guestCheckIdsIn(source).some((id) => decisions.forCheck(id).length > 0);
+  if (!sources.some((s) => asked(s))) {
     await cloud.close();
     return null;
   }

@@ -22,10 +22,12 @@ function row(proxy: string, server: string, status: string, check = '', last = '
 }
 
 const controllers = ['controller-1', 'controller-2', 'controller-3'];
+/** ha-infra's APIs, in the spec's order: each has a backend with every controller. */
+const services = ['keystone', 'placement', 'glance', 'nova', 'neutron'];
 function stats(node: string, status: (service: string, server: string) => string = () => 'UP'): string {
   const lines = [HEADER];
-  for (const proxy of ['keystone_api', 'placement_api']) lines.push(row(proxy, 'FRONTEND', 'OPEN'));
-  for (const service of ['keystone', 'placement']) {
+  for (const service of services) lines.push(row(`${service}_api`, 'FRONTEND', 'OPEN'));
+  for (const service of services) {
     for (const c of controllers) lines.push(row(`${service}_back`, c, status(service, c), 'L4OK'));
     lines.push(row(`${service}_back`, 'BACKEND', 'UP'));
   }
@@ -38,9 +40,7 @@ describe('HAProxy API backends', () => {
   const all = (s: (node: string) => string) => haproxyNodes(lab).map((n) => parseProbe(n.name, s(n.name)));
 
   it('expects every spec service with every control node, on each loadbalancer', () => {
-    expect(backends.map((b) => [b.service, b.servers.map((n) => n.name)])).toEqual([
-      ['keystone', controllers], ['placement', controllers],
-    ]);
+    expect(backends.map((b) => [b.service, b.servers.map((n) => n.name)])).toEqual(services.map((s) => [s, controllers]));
     expect(haproxyNodes(lab).map((n) => n.name)).toEqual(controllers);
     expect(statProbe(lab)).toContain('ss -Hxlp');
   });
@@ -67,7 +67,7 @@ describe('HAProxy API backends', () => {
     expect(f).toEqual([
       'controller-1: backend keystone_back has no server controller-2 (servers: controller-1)',
       'controller-1: backend keystone_back has no server controller-3 (servers: controller-1)',
-      'controller-1: HAProxy has no backend for placement (placement_back; proxies: keystone_back)',
+      ...services.slice(1).map((s) => `controller-1: HAProxy has no backend for ${s} (${s}_back; proxies: keystone_back)`),
       'controller-3: no HAProxy admin socket listening in its network namespace (ss -xlp): HAProxy is not running there',
     ]);
   });

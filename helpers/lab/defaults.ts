@@ -45,6 +45,14 @@ export const iscsiPort = (b: CinderBackendSpec) => b.iscsiPort ?? DEFAULTS.iscsi
 export const mgrPrometheusPort = (lab: Lab) => lab.ceph?.mgrPrometheusPort ?? DEFAULTS.mgrPrometheusPort;
 /** The run's guests ask for a config drive unless the spec says the cloud builds none (compute.configDrive). */
 export const configDrive = (lab: Lab) => lab.spec.compute?.configDrive !== false;
+
+/** Why no compute node can be judged: none has role compute, or the spec's compute.nodes runs nova-compute on none. */
+export function noNovaCompute(lab: Lab): string {
+  const withRole = lab.nodesWithRole('compute').map((n) => n.name);
+  if (withRole.length === 0) return 'the spec has no compute node';
+  return `the spec runs nova-compute on no node (compute.nodes is empty; ${withRole.join(', ')} has role compute ` +
+    'but runs none)';
+}
 /** The user node checks log in as over SSH (and run Ceph's tools as, through sudo when not root). */
 export const sshUser = (lab: Lab) => lab.spec.credentials?.sshUser ?? DEFAULTS.sshUser;
 export const sshPort = (lab: Lab) => lab.spec.credentials?.sshPort ?? DEFAULTS.sshPort;

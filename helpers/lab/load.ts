@@ -329,6 +329,13 @@ function replicationProblems(spec: LabSpec, needNode: Need, needVip: Need): { pa
   for (const [i, n] of (spec.logging?.collectors ?? []).entries()) needNode(`/logging/collectors/${i}`, n);
   for (const [i, n] of (spec.rabbitmq?.nodes ?? []).entries()) needNode(`/rabbitmq/nodes/${i}`, n);
   for (const [i, n] of (spec.ovnCluster?.nodes ?? []).entries()) needNode(`/ovnCluster/nodes/${i}`, n);
+  for (const [i, n] of (spec.compute?.nodes ?? []).entries()) {
+    needNode(`/compute/nodes/${i}`, n);
+    const roles = spec.nodes?.[n]?.roles;
+    if (roles && !roles.includes('compute')) {
+      out.push({ path: `/compute/nodes/${i}`, message: `${n} has no role compute (roles: ${roles.join(', ') || 'none'})` });
+    }
+  }
   for (const [i, r] of (spec.staticRoutes ?? []).entries()) {
     needNode(`/staticRoutes/${i}/node`, r.node);
     const node = spec.nodes?.[r.node];

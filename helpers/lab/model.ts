@@ -202,6 +202,12 @@ export class Lab {
     return this.nodes.filter((n) => roles.includes('all') || n.roles.some((r) => roles.includes(r)));
   }
 
+  /** The nodes that run nova-compute: the spec's compute.nodes, else every node with role compute. */
+  get novaComputeNodes(): LabNode[] {
+    const names = this.spec.compute?.nodes;
+    return names ? this.nodes.filter((n) => names.includes(n.name)) : this.nodesWithRole('compute');
+  }
+
   /** Nodes attached to a network (with or without an address on it). */
   nodesOn(network: string): LabNode[] {
     return this.nodes.filter((n) => n.nics.some((nic) => nic.network === network));

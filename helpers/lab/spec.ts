@@ -327,6 +327,8 @@ export interface LabSpec {
     ovnSouthbound?: { scheme?: 'tcp' | 'ssl'; port?: number; sslKey?: string; sslCert?: string; sslCa?: string };
   };
   compute?: {
+    /** The nodes that run nova-compute (default: every node with role compute); empty: Nova's control plane only. */
+    nodes?: string[];
     hypervisorType?: string;
     virtType?: 'kvm' | 'qemu' | 'fake';
     /** The run's guests ask for a config drive (default true, as Tempest does). */

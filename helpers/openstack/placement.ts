@@ -18,7 +18,7 @@ export const providerOfHost = <P extends { name: string }>(providers: readonly P
 export async function computeInventories(lab: Lab, cloud: Cloud): Promise<ProviderSeen[]> {
   const providers = (await cloud.get<{ resource_providers: { uuid: string; name: string }[] }>('placement', '/resource_providers')).body.resource_providers;
   return Promise.all(
-    lab.nodesWithRole('compute').map(async (node): Promise<ProviderSeen> => {
+    lab.novaComputeNodes.map(async (node): Promise<ProviderSeen> => {
       const rp = providerOfHost(providers, node.hostname);
       if (!rp) return { node: node.name, provider: undefined, inventory: {}, problems: [`no resource provider named ${node.hostname} (Placement has: ${providers.map((p) => p.name).join(', ') || 'none'})`] };
       const inv = (await cloud.get<{ inventories: Record<string, { total: number }> }>('placement', `/resource_providers/${rp.uuid}/inventories`)).body.inventories;

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { Ledger, ledgerDir } from '../gate/ledger.ts';
 import { loadLab, repoRoot } from '../lab/load.ts';
 import type { Cloud } from './cloud.ts';
-import { isSharedStep, targetedNodes, usesGuest } from './shared-guest.ts';
+import { guestCheckIdsIn, isSharedStep, targetedNodes, usesGuest } from './shared-guest.ts';
 import { Tenant } from './tenant.ts';
 
 const ledgerLab = 'sg-shared-guest-selftest';
@@ -105,5 +105,15 @@ describe("the run's guests", () => {
       expect(usesGuest(readFileSync(join(repoRoot, f), 'utf8')), f).toBe(true);
     }
     expect(usesGuest(readFileSync(join(repoRoot, 'suites/storage/ceph.test.ts'), 'utf8'))).toBe(false);
+  });
+
+  test("a file's checks that use the guest are told from those that do not (Glance's image alone boots nothing)", () => {
+    const tenant = guestCheckIdsIn(readFileSync(join(repoRoot, 'suites/compute/tenant.test.ts'), 'utf8'));
+    expect(tenant).toContain('compute.server-boot');
+    expect(tenant).toContain('compute.guest-reachable');
+    for (const id of ['compute.glance-image', 'compute.neutron-tenant', 'compute.floating-ip-range']) expect(tenant, id).not.toContain(id);
+    const shared = "const boot = (t) => t.server();\ncheck('a.one', 'x', f);\ncheck('a.two', 'y', g);\n";
+    expect(guestCheckIdsIn(shared)).toEqual(['a.one', 'a.two']);
+    expect(guestCheckIdsIn("check('a.one', 'x', () => t.image());\ncheck('a.two', 'y', () => t.associate());\n")).toEqual(['a.two']);
   });
 });

@@ -19,6 +19,7 @@ import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSyn
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ledgerDir, Ledger } from '../gate/ledger.ts';
+import { checkIdsIn } from '../gate/decisions.ts';
 import { redact } from '../gate/redact.ts';
 import type { Lab } from '../lab/model.ts';
 import type { Cloud } from './cloud.ts';
@@ -43,7 +44,7 @@ export function isSharedStep(step: string): step is SharedStep {
  * placed by the scheduler, as a lab with one compute node always had.
  */
 export function targetedNodes(lab: Lab): string[] {
-  const compute = lab.nodesWithRole('compute');
+  const compute = lab.novaComputeNodes;
   return compute.length >= 2 ? compute.map((n) => n.name) : [];
 }
 
@@ -102,6 +103,17 @@ export function readState(file: string): GuestState | undefined {
 
 /** Whether a test file's checks use the guest (its server or the steps around it). */
 export const usesGuest = (source: string) => /\.(server|associate)\(/.test(source);
+
+/**
+ * The checks of a test file that use the guest: those whose own text (up to the next check) does, or every check of
+ * the file where its text before the first check does (a helper they share).
+ */
+export function guestCheckIdsIn(source: string): string[] {
+  const [preamble = '', ...parts] = source.split(/(?=\bcheck\(\s*')/);
+  const idOf = (part: string) => checkIdsIn(part)[0];
+  if (usesGuest(preamble)) return parts.map(idOf).filter((id): id is string => !!id);
+  return parts.filter((p) => usesGuest(p)).map(idOf).filter((id): id is string => !!id);
+}
 
 /**
  * The borrowers a run will execute: declared by one of its files (found in their source) and, when the run filters

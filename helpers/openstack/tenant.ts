@@ -147,6 +147,16 @@ export class Tenant {
     this.sharedLedger = this.shared ? new Ledger(ledger.lab, undefined, GUEST_SCOPE) : ledger;
   }
 
+  /**
+   * Wait (at most `timeoutMs`) until every step this tenant began has settled: a cleanup that deletes a network while
+   * a port prepare() began on it is still being created meets 409 and leaves the network behind.
+   */
+  async settled(timeoutMs = 60_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.allSettled([...this.memo.values()]), bound]).finally(() => clearTimeout(timer));
+  }
+
   private once<T>(step: string, make: () => Promise<T>): Promise<T> {
     let p = this.memo.get(step) as Promise<T> | undefined;
     if (!p) this.memo.set(step, (p = this.shared && isSharedStep(step) ? this.shared.step<T>(step) : make()));
@@ -218,7 +228,15 @@ export class Tenant {
    * piece, and independent creations overlap. Failures surface in the check that awaits the step.
    */
   prepare(): void {
-    for (const step of [this.image(), this.router(), this.securityGroup(), this.port(), this.floatingIp(), this.flavor(), this.keypair()]) step.catch(() => undefined);
+    // Only the steps whose service the catalog has: a lab with Glance but no Nova or Neutron (ha-infra) makes its
+    // image and nothing else, not a ledger entry for each request that could never be sent.
+    const has = (type: string) => this.cloud.catalog.some((s) => s.type === type);
+    const steps: [string, () => Promise<unknown>][] = [
+      ['image', () => this.image()], ['network', () => this.router()], ['network', () => this.securityGroup()],
+      ['network', () => this.port()], ['network', () => this.floatingIp()], ['compute', () => this.flavor()],
+      ['compute', () => this.keypair()],
+    ];
+    for (const [type, step] of steps) if (has(type)) step().catch(() => undefined);
   }
 
   /** Upload the test image and wait until Glance says active. */

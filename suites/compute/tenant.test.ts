@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { check } from '../../helpers/gate/check.ts';
-import { configDrive, guestSsh, migrationBounds } from '../../helpers/lab/defaults.ts';
+import { configDrive, guestSsh, migrationBounds, noNovaCompute } from '../../helpers/lab/defaults.ts';
 import { cidrWithin, inRange, parseCidr } from '../../helpers/net/ip.ts';
 import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
 import { eastWestFindings, eastWestScript, parseEastWest } from '../../helpers/openstack/east-west.ts';
@@ -73,7 +73,8 @@ const on = (node: string | undefined) => (node ? ` on ${node}` : '');
 /** " (<node>)" after an attachment's name, likewise. */
 const of = (node: string | undefined) => (node ? ` (${node})` : '');
 
-check('compute.server-boot', 'A server boots from the test image on each compute node of the spec, with its hypervisor type, a console log and a floating IP', async ({ lab, tenant, needs, attach }) => {
+check('compute.server-boot', 'A server boots from the test image on each compute node of the spec, with its hypervisor type, a console log and a floating IP', async ({ lab, tenant, needs, attach, notApplicable }) => {
+  if (lab.novaComputeNodes.length === 0) notApplicable(`lab ${lab.name}: ${noNovaCompute(lab)}: no server can boot`);
   const t = await tenant();
   await needs('the test image (compute.glance-image)', t.image());
   await needs('the tenant port (compute.neutron-tenant)', t.port());
@@ -93,7 +94,7 @@ check('compute.server-boot', 'A server boots from the test image on each compute
     if (failed.length === 1) throw Object.assign(failed[0]!.error, { message: `${failed[0]!.error.message}${services}` });
     throw new Error(`${failed.map((f) => f.error.message).join('; ')}${services}`);
   }
-  const computeHosts = lab.nodesWithRole('compute').map((n) => n.hostname);
+  const computeHosts = lab.novaComputeNodes.map((n) => n.hostname);
   const want = lab.spec.compute?.hypervisorType ?? 'QEMU';
   const findings: string[] = [];
   for (const o of outcomes.flatMap((x) => ('booted' in x ? [x] : []))) {
@@ -181,10 +182,10 @@ function configDriveFindings(what: string, serverId: string, out: string): strin
 
 /** Where a check needs two compute nodes: not applicable, from the spec, on a lab with fewer. */
 function twoComputeNodes(lab: Lab, notApplicable: (reason: string) => never, why: string): void {
-  const compute = lab.nodesWithRole('compute');
+  const compute = lab.novaComputeNodes;
   if (compute.length >= 2) return;
-  const has = compute.length === 1 ? `one compute node (${compute[0]!.name})` : 'no compute node';
-  notApplicable(`lab ${lab.name}: the spec has ${has}: ${why}`);
+  if (compute.length === 0) notApplicable(`lab ${lab.name}: ${noNovaCompute(lab)}: ${why}`);
+  notApplicable(`lab ${lab.name}: the spec has one compute node (${compute[0]!.name}): ${why}`);
 }
 
 // Before compute.guest-reachable, which takes the first guest's floating IP away at its end.

@@ -9,6 +9,7 @@ import {
 import { clusterStates, ovnClusterOf, raftFindings } from '../../helpers/ha/ovn.ts';
 import { apiBackends, backendFindings, haproxyNodes, parseProbe, statProbe } from '../../helpers/ha/haproxy.ts';
 import { askVersion, memcachedFindings, memcachedNodes } from '../../helpers/ha/memcached.ts';
+import { novaControlNodes, novaServiceFindings, type NovaService } from '../../helpers/ha/nova.ts';
 import { clusterFindings, clusterViews, messageProbe, rabbitOf, rabbitPassword } from '../../helpers/ha/rabbitmq.ts';
 
 /** The spec's PostgreSQL replication; a lab without one (or without standbys) is not judged here. */
@@ -117,4 +118,13 @@ check('ha.memcached', "memcached answers on every control node's API address, as
   const seen = await Promise.all(nodes.map((n) => askVersion(n)));
   await ctx.attach('version of each memcached', JSON.stringify(seen, null, 2), 'application/json');
   expect(memcachedFindings(seen), `memcached on ${nodes.map((n) => n.name).join(', ')}`).toEqual([]);
+});
+
+check('ha.nova-services', "Nova's conductor and scheduler on every control node report up, as Nova's own service list shows", async (ctx) => {
+  const nodes = novaControlNodes(ctx.lab);
+  if (nodes.length === 0) return ctx.notApplicable('the spec has no nova service, or no control node with an API address');
+  const cloud = await ctx.cloud();
+  const services = (await cloud.get<{ services: NovaService[] }>('compute', '/os-services')).body.services;
+  await ctx.attach("Nova's services", JSON.stringify(services, null, 2), 'application/json');
+  expect(novaServiceFindings(nodes, services), `Nova's control services on ${nodes.map((n) => n.name).join(', ')}`).toEqual([]);
 });

@@ -24,6 +24,11 @@ export interface Drill {
   readonly passes?: readonly string[];
   /** A fragment every failure message must contain (the object the fault touches, e.g. "node1" or "eth3"). */
   readonly object: string;
+  /**
+   * Checks of `checks` whose failure cannot name the object: the fault stops something they only wait on (a write
+   * through any controller waits for the lost synchronous standby), so they fail with a time-out of their own.
+   */
+  readonly objectless?: readonly string[];
   /** The layers to run while it is in place, when no check is expected to fail (a fault the run itself repairs). */
   readonly layers?: readonly Layer[];
   /** The environment of that run (e.g. the persistence layer's STACKGATE_PERSIST_NODES: reboot only this node). */

@@ -11,6 +11,7 @@ import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
 import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import { apiBackends, haproxyNodes } from '../../../helpers/ha/haproxy.ts';
 import { askVersion, memcachedFindings, memcachedNodes } from '../../../helpers/ha/memcached.ts';
+import { novaControlNodes, novaServiceFindings, type NovaService } from '../../../helpers/ha/nova.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
 import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
 import { clusterFindings, clusterViews, rabbitOf, type Rabbit } from '../../../helpers/ha/rabbitmq.ts';
@@ -27,7 +28,7 @@ import { psql, pgPrimary } from '../infra/postgresql.ts';
 import { labPaths } from '../paths.ts';
 import { sleep } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
-import { supervisorctl, type Drill } from './drill.ts';
+import { supervisorctl, withCloud, type Drill } from './drill.ts';
 import { layerOf } from '../../../helpers/gate/layers.ts';
 
 const state = async (lab: Lab, program: string) =>
@@ -40,6 +41,20 @@ async function until(what: string, timeoutMs: number, probe: () => Promise<boole
     await sleep(500);
   }
 }
+
+/** What Nova reports of the control services of `nodes` (ha.nova-services' findings), asked through the VIP. */
+const novaFindings = (lab: Lab, nodes = novaControlNodes(lab)) => withCloud(lab, async (c) =>
+  novaServiceFindings(nodes, (await c.get<{ services: NovaService[] }>('compute', '/os-services')).body.services));
+
+/**
+ * Nova marks a service down only when its last report is older than service_down_time (60 s): a drill that stops one
+ * waits until Nova says so, or the check run right after would still see it up.
+ */
+const novaSeesDown = (lab: Lab, node: string, binaries: readonly string[], timeoutMs = 120_000) =>
+  until(`Nova reporting ${binaries.join(' and ')} of ${node} down`, timeoutMs, async () => {
+    const f = await novaFindings(lab, novaControlNodes(lab).filter((n) => n.name === node));
+    return binaries.every((b) => f.some((x) => x.includes(` ${b} `)));
+  });
 
 /** Stop a program (checked stopped); revert starts it when it is not running and waits for `serving`. */
 function stopped(
@@ -270,10 +285,14 @@ function controllerLost(lab: Lab): Drill[] {
   // A control node or a loadbalancer of several: its servers leave the API backends, or its HAProxy stops answering.
   const apis = apisBehindHaproxy(lab) && lab.nodes.some((n) => n.name === node && (n.roles.includes('control') ||
     n.roles.includes('loadbalancer')));
+  const novaOn = novaControlNodes(lab).some((n) => n.name === node);
+  // Storing an image commits to PostgreSQL, which waits for every synchronous standby (FIRST n): with one lost, the
+  // commit never returns (seed 004's design as written), so Glance's image check fails without naming the node.
+  const glanceWrites = apis && !!s.services?.glance && !!s.postgresql?.openstack && has(s.postgresql.synchronous);
   const decisions = [
     ...(has(secondaries) ? ['HA-02', 'HA-03', 'HA-10'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['HA-07'] : []), ...(has(s.ovnCluster?.nodes) ? ['HA-08'] : []),
-    ...(apis ? ['HA-11'] : []),
+    ...(apis ? ['HA-11'] : []), ...(novaOn ? ['HA-14'] : []), ...(glanceWrites ? ['HA-13'] : []),
   ];
   const checks = [
     // Every dns check that asks each server, as with the secondary's BIND alone stopped (seen live).
@@ -282,6 +301,8 @@ function controllerLost(lab: Lab): Drill[] {
     ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-cluster'] : []), ...(has(s.ovnCluster?.nodes) ? ['ha.ovn-raft'] : []),
     ...(apis ? ['ha.api-backends'] : []),
     ...(memcachedNodes(lab).some((n) => n.name === node) ? ['ha.memcached'] : []),
+    ...(novaOn ? ['ha.nova-services'] : []),
+    ...(glanceWrites ? ['compute.glance-image'] : []),
   ];
   const programs = async (l: Lab) =>
     (await programStatus(labPaths(l.name))).filter((p) => p.program.startsWith(`${node}-`));
@@ -296,12 +317,14 @@ function controllerLost(lab: Lab): Drill[] {
     ...(apis ? { layers: [...new Set([...checks.map(layerOf), 'compute' as const])] } : {}),
     passes: [...(apis ? API_THROUGH_VIP : []), ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-messages'] : [])],
     object: node,
+    ...(glanceWrites ? { objectless: ['compute.glance-image'] } : {}),
     async inject(l) {
       const mine = (await programs(l)).map((p) => p.program);
       if (mine.length === 0) throw new Error(`no program of ${node} in the lab's supervisor`);
       await supervisorctl(l, 'stop', ...mine);
       const left = (await programs(l)).filter((p) => p.state !== 'STOPPED');
       if (left.length) throw new Error(`still not stopped: ${left.map((p) => `${p.program} ${p.state}`).join(', ')}`);
+      if (novaOn) await novaSeesDown(l, node, ['nova-conductor', 'nova-scheduler']);
     },
     async revert(l) {
       const down = (await programs(l)).filter((p) => p.state !== 'RUNNING' && p.state !== 'STARTING');
@@ -313,6 +336,8 @@ function controllerLost(lab: Lab): Drill[] {
       }
       await supervisorctl(l, 'start', ...down.map((p) => p.program));
       await awaitReady(l, 180_000);
+      // Its conductor and scheduler report again (and, the commits no longer waiting, the others' reports land).
+      if (novaOn) await until('Nova reporting every control service up', 120_000, async () => (await novaFindings(l)).length === 0);
     },
   }];
 }
@@ -387,10 +412,36 @@ function staticRouteMissing(lab: Lab): Drill[] {
   }];
 }
 
+/**
+ * nova-scheduler stopped on the last control node: once Nova marks it down (its reports stop; service_down_time),
+ * ha.nova-services names it, and the APIs still answer through the VIP. Revert starts it and waits until it is up.
+ */
+function novaSchedulerStopped(lab: Lab): Drill[] {
+  const nodes = novaControlNodes(lab);
+  const node = nodes.at(-1);
+  if (!node || nodes.length < 2 || !apisBehindHaproxy(lab)) return [];
+  const base = stopped(() => `${node.name}-nova-scheduler`, async (l) => (await novaFindings(l)).length === 0);
+  return [{
+    name: 'ha-nova-scheduler-stopped',
+    description: `nova-scheduler on control node ${node.name} is stopped: Nova reports it down, the APIs still answer`,
+    decisions: ['HA-14'],
+    checks: ['ha.nova-services'],
+    layers: ['ha', 'compute'],
+    passes: API_THROUGH_VIP,
+    object: node.name,
+    async inject(l) {
+      await base.inject(l);
+      await novaSeesDown(l, node.name, ['nova-scheduler']);
+    },
+    // Its first report after the start marks it up again (report_interval 10 s).
+    revert: base.revert,
+  }];
+}
+
 export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
-    ...rabbitNodeStopped(lab), ...rabbitPolicyCleared(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab), ...apiBackendStopped(lab),
-    ...memcachedStopped(lab), ...controllerLost(lab),
+    ...rabbitNodeStopped(lab), ...rabbitPolicyCleared(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab),
+    ...apiBackendStopped(lab), ...memcachedStopped(lab), ...novaSchedulerStopped(lab), ...controllerLost(lab),
   ];
 }

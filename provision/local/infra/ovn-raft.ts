@@ -11,6 +11,7 @@ import { daemon, type Component, type Daemon, type LabContext } from '../compone
 import type { LabPaths } from '../paths.ts';
 import { run } from '../sh.ts';
 import { need } from './roles.ts';
+import { hasService } from '../openstack/common.ts';
 
 const cluster = (lab: Lab): OvnCluster => need(ovnClusterOf(lab), `lab ${lab.name}: no ovnCluster in spec`);
 const address = (node: LabNode) => need(node.apiAddress, `OVN member ${node.name} has no API address`);
@@ -20,10 +21,29 @@ export const ovnRaftDir = (paths: LabPaths, node: LabNode) => paths.node(node.na
 export const ovnRaftRun = (paths: LabPaths, node: LabNode) => `${paths.run}/${node.name}-ovn-raft`;
 const dbFile = (paths: LabPaths, node: LabNode, short: string) => `${ovnRaftDir(paths, node)}/ovn${short}_db.db`;
 
+/** Every member at its client port for `db`: what northd and Neutron connect to (they follow the leader). */
+const remote = (c: OvnCluster, db: OvnDb) => c.nodes.map((n) => `tcp:${address(n)}:${c.clientPort[db]}`).join(',');
+
+/**
+ * ovn-northd on a member, where Neutron writes the NB: on every member, active only where it holds the SB database's
+ * lock (the others stand by), as Kolla runs one per controller.
+ */
+function northd(lab: Lab, paths: LabPaths, node: LabNode): Daemon {
+  const c = cluster(lab);
+  const r = ovnRaftRun(paths, node);
+  return daemon(node, 'ovn-northd', {
+    argv: [
+      '/usr/bin/env', `OVS_RUNDIR=${r}`, `OVN_RUNDIR=${r}`, '/usr/bin/ovn-northd', `--ovnnb-db=${remote(c, 'OVN_Northbound')}`,
+      `--ovnsb-db=${remote(c, 'OVN_Southbound')}`, `--pidfile=${r}/ovn-northd.pid`, `--unixctl=${r}/ovn-northd.ctl`, '--no-chdir',
+    ],
+    dirs: [{ path: r }],
+  });
+}
+
 function renderNode(lab: Lab, paths: LabPaths, node: LabNode): Daemon[] {
   const c = cluster(lab);
   const r = ovnRaftRun(paths, node);
-  return DBS.map(({ db, short }) => daemon(node, `ovn-${short}-raft`, {
+  const dbs = DBS.map(({ db, short }) => daemon(node, `ovn-${short}-raft`, {
     argv: [
       '/usr/bin/env', `OVS_RUNDIR=${r}`, `OVN_RUNDIR=${r}`, '/usr/sbin/ovsdb-server', dbFile(paths, node, short),
       `--remote=punix:${r}/ovn${short}_db.sock`, `--remote=ptcp:${c.clientPort[db]}:${address(node)}`,
@@ -32,6 +52,7 @@ function renderNode(lab: Lab, paths: LabPaths, node: LabNode): Daemon[] {
     dirs: [{ path: r }, { path: ovnRaftDir(paths, node) }],
     health: [{ kind: 'tcp', host: address(node), port: c.clientPort[db] }],
   }));
+  return hasService(lab, 'neutron') ? [...dbs, northd(lab, paths, node)] : dbs;
 }
 
 /** The database files, once: the first member's creates each cluster, every other member's joins it. */

@@ -55,7 +55,8 @@ export function renderPostgresqlConf(lab: Lab, paths: LabPaths, node: LabNode): 
     `unix_socket_directories = ${q(pgSocketDir(paths, node))}`,
     `hba_file = ${q(`${dir}/pg_hba.conf`)}`,
     `ident_file = ${q(`${dir}/pg_ident.conf`)}`,
-    'max_connections = 50',
+    // Every OpenStack service's pool on each controller: 50 ran out ("remaining connection slots are reserved").
+    `max_connections = ${pgSpec(lab).openstack ? 300 : 50}`,
     'shared_buffers = 32MB',
     'wal_level = replica',
     'max_wal_senders = 10',
@@ -92,6 +93,8 @@ export function renderPgHba(lab: Lab, node: LabNode): string {
     ...cidrs.map((c) => `host all ${user} ${c} scram-sha-256`),
     // The OpenStack services, each in its own database only (its role and database share the service's name).
     ...(pg.openstack ? cidrs.map((c) => `host sameuser all ${c} scram-sha-256`) : []),
+    // Nova's role owns two databases more (its API and cell0 databases: nova.ts), and only those.
+    ...(pg.openstack && lab.spec.services?.nova ? cidrs.map((c) => `host nova_api,nova_cell0 nova ${c} scram-sha-256`) : []),
     '',
   ].join('\n');
 }

@@ -14,6 +14,7 @@ import { daemon, type Component, type Daemon } from '../component.ts';
 import type { LabPaths } from '../paths.ts';
 import { labSecrets, type Secrets } from './pki.ts';
 import { need } from './roles.ts';
+import { openstackMessaging, openstackSecrets } from '../openstack/common.ts';
 
 export const rabbitSpec = (lab: Lab): RabbitmqSpec => need(lab.spec.rabbitmq, `lab ${lab.name}: no rabbitmq in spec`);
 export const rabbitDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'rabbitmq');
@@ -25,20 +26,31 @@ const members = (lab: Lab) => rabbitSpec(lab).nodes.map((n) => lab.node(n));
  * rights on stackgate's probe queues only) and the spec's policy. The password as RabbitMQ stores it: a 4-byte
  * salt, then SHA-256 of salt and password; the salt is derived from the password so that a render is repeatable.
  */
-export function renderDefinitions(lab: Lab, secrets: Secrets): string {
+export function renderDefinitions(lab: Lab, secrets: Secrets, openstackPassword?: string): string {
   const r = rabbitSpec(lab);
   const user = r.user ?? 'monitoring';
-  const password = Buffer.from(secrets.rabbitmq?.monitoring ?? 'unset', 'utf8');
-  const salt = createHash('sha256').update('stackgate-salt').update(password).digest().subarray(0, 4);
-  const hash = Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, password])).digest()]);
+  const hashOf = (value: string) => {
+    const password = Buffer.from(value, 'utf8');
+    const salt = createHash('sha256').update('stackgate-salt').update(password).digest().subarray(0, 4);
+    return Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, password])).digest()]).toString('base64');
+  };
+  const hashing = 'rabbit_password_hashing_sha256';
+  // The user every OpenStack service logs in as (transport_url), where the cloud talks over this cluster.
+  const openstack = openstackPassword === undefined ? undefined : 'openstack';
   const p = r.policy;
   const probe = `^${PROBE_QUEUE_PREFIX.replace(/\./g, '\\.')}.*`;
   return `${JSON.stringify({
-    users: [{ name: user, password_hash: hash.toString('base64'), hashing_algorithm: 'rabbit_password_hashing_sha256',
-      tags: ['monitoring', 'policymaker'] }],
+    users: [
+      { name: user, password_hash: hashOf(secrets.rabbitmq?.monitoring ?? 'unset'), hashing_algorithm: hashing,
+        tags: ['monitoring', 'policymaker'] },
+      ...(openstack ? [{ name: openstack, password_hash: hashOf(openstackPassword!), hashing_algorithm: hashing, tags: [] }] : []),
+    ],
     vhosts: [{ name: '/' }],
-    // Its own probe queues only (ha.rabbitmq-messages), and the default exchange to publish to them.
-    permissions: [{ user, vhost: '/', configure: probe, write: `^(${probe.slice(1)}|amq\\.default)$`, read: probe }],
+    permissions: [
+      // Its own probe queues only (ha.rabbitmq-messages), and the default exchange to publish to them.
+      { user, vhost: '/', configure: probe, write: `^(${probe.slice(1)}|amq\\.default)$`, read: probe },
+      ...(openstack ? [{ user: openstack, vhost: '/', configure: '.*', write: '.*', read: '.*' }] : []),
+    ],
     policies: [{ vhost: '/', name: p.name, pattern: p.pattern, 'apply-to': p.applyTo ?? 'queues',
       priority: p.priority ?? 0, definition: p.definition }],
   }, null, 2)}\n`;
@@ -85,7 +97,7 @@ export const rabbitmqFiles = (dir: string, pidFile: string) => ({
   RABBITMQ_LOGS: '-',
 });
 
-function renderNode(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets): Daemon {
+function renderNode(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets, openstackPassword?: string): Daemon {
   const r = rabbitSpec(lab);
   const dir = rabbitDir(paths, node);
   const addr = address(node);
@@ -106,7 +118,7 @@ function renderNode(lab: Lab, paths: LabPaths, node: LabNode, secrets: Secrets):
     files: [
       { path: `${dir}/rabbitmq.conf`, content: renderRabbitmqConf(lab, paths, node), owner: 'rabbitmq' },
       { path: `${dir}/enabled_plugins`, content: '[rabbitmq_management].\n', owner: 'rabbitmq' },
-      { path: `${dir}/definitions.json`, content: renderDefinitions(lab, secrets), owner: 'rabbitmq', mode: 0o600 },
+      { path: `${dir}/definitions.json`, content: renderDefinitions(lab, secrets, openstackPassword), owner: 'rabbitmq', mode: 0o600 },
       { path: `${dir}/.erlang.cookie`, content: secrets.rabbitmq?.cookie ?? 'unset', owner: 'rabbitmq', mode: 0o600 },
     ],
     dirs: [
@@ -123,7 +135,10 @@ export const rabbitmqCluster: Component = {
   after: ['pki'],
   needed: (lab) => !!lab.spec.rabbitmq,
   packages: () => ['rabbitmq-server'],
-  render: ({ lab, paths }) => members(lab).map((n) => renderNode(lab, paths, n, labSecrets(paths))),
+  render: ({ lab, paths }) => {
+    const openstack = openstackMessaging(lab) ? openstackSecrets(paths).rabbitPassword : undefined;
+    return members(lab).map((n) => renderNode(lab, paths, n, labSecrets(paths), openstack));
+  },
   ready: ({ lab, paths }) => [{
     what: `RabbitMQ ${rabbitSpec(lab).nodes.join(', ')} one cluster with policy ${rabbitSpec(lab).policy.name}`,
     probe: async () => {

@@ -108,7 +108,7 @@ export function layout(lab: Lab): OpenstackLayout {
   const database = lab.nodesWithRole('database').find((n) => n.apiAddress) ?? control;
   const messaging = lab.nodesWithRole('messaging').find((n) => n.apiAddress) ?? control;
   const network = lab.nodesWithRole('network').filter((n) => n.apiAddress);
-  const compute = lab.nodesWithRole('compute').filter((n) => n.apiAddress);
+  const compute = lab.novaComputeNodes.filter((n) => n.apiAddress);
   const chassis = lab.nodes.filter((n) => network.includes(n) || compute.includes(n));
   const controls = lab.nodesWithRole('control').filter((n) => n.apiAddress);
   return { control, controls, database, messaging, ovnCentral: control, network, compute, chassis };
@@ -190,8 +190,12 @@ export function dbUrl(c: OpenstackContext, user: string, db: string): string {
   if (pg) return `postgresql+psycopg2://${user}:${c.secrets.db[user]}@${pg.host}:${pg.port}/${db}`;
   return `mysql+pymysql://${user}:${c.secrets.db[user]}@${c.layout.database.apiAddress}:3306/${db}?charset=utf8`;
 }
-export const transportUrl = (c: OpenstackContext) =>
-  `rabbit://openstack:${c.secrets.rabbitPassword}@${c.layout.messaging.apiAddress}:5672/`;
+/** Every member of the spec's RabbitMQ cluster where it has one (oslo.messaging fails over), else the messaging node. */
+export function transportUrl(c: OpenstackContext): string {
+  const r = c.lab.spec.rabbitmq;
+  const hosts = r ? r.nodes.map((n) => `${c.lab.node(n).apiAddress}:${r.port ?? 5672}`) : [`${c.layout.messaging.apiAddress}:5672`];
+  return `rabbit://${hosts.map((h) => `openstack:${c.secrets.rabbitPassword}@${h}`).join(',')}/`;
+}
 export const memcachedServers = (c: OpenstackContext) =>
   c.layout.controls.map((n) => `${n.apiAddress}:${MEMCACHED_PORT}`).join(',');
 

@@ -109,7 +109,7 @@ async function novaReady(lab: Lab, cloud: () => Promise<Cloud>): Promise<true | 
   type Service = { host: string; state: string; status: string };
   const seen = (await c.get<{ services: Service[] }>('compute', '/os-services?binary=nova-compute')).body.services;
   const problems: string[] = [];
-  for (const node of lab.nodesWithRole('compute')) {
+  for (const node of lab.novaComputeNodes) {
     const s = seen.find((x) => x.host === node.hostname || x.host.split('.')[0] === node.hostname);
     if (!s) problems.push(`no nova-compute service on ${node.hostname}`);
     else if (s.state !== 'up' || s.status !== 'enabled') problems.push(`nova-compute on ${s.host} is ${s.state}/${s.status}`);

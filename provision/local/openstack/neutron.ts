@@ -1,4 +1,7 @@
-/** neutron-server with ML2/OVN on the control node, and the spec's external (provider) network. */
+/**
+ * neutron-server with ML2/OVN on every control node (one database, the same OVN NB and SB: the spec's RAFT cluster
+ * where it has one, every member listed), and the spec's external (provider) network.
+ */
 import { readFileSync } from 'node:fs';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
 import type { Api } from '../api.ts';
@@ -13,12 +16,11 @@ import {
   type OpenstackContext,
 } from './common.ts';
 import { serviceBootstrap } from './service.ts';
-import { ovnSbRemote } from './ovn.ts';
+import { ovnNbRemote, ovnSbRemote } from './ovn.ts';
 
 export const neutronDir = (paths: LabPaths, node: LabNode) => paths.node(node.name, 'neutron');
 
-function neutronConf(c: OpenstackContext): string {
-  const node = c.layout.control;
+function neutronConf(c: OpenstackContext, node: LabNode): string {
   const dir = neutronDir(c.paths, node);
   return ini(
     {
@@ -51,8 +53,7 @@ function neutronConf(c: OpenstackContext): string {
   );
 }
 
-function ml2Conf(c: OpenstackContext): string {
-  const central = c.layout.ovnCentral.apiAddress!;
+function ml2Conf(c: OpenstackContext, node: LabNode): string {
   const nspec = c.lab.spec.neutron;
   const physnet = nspec?.physnet ?? 'physnet1';
   return ini(
@@ -69,7 +70,7 @@ function ml2Conf(c: OpenstackContext): string {
       ml2_type_vlan: { network_vlan_ranges: physnet },
       securitygroup: { enable_security_group: true },
       ovn: {
-        ovn_nb_connection: `tcp:${central}:6641`,
+        ovn_nb_connection: ovnNbRemote(c.lab, c.layout),
         ovn_sb_connection: ovnSbRemote(c.lab, c.layout),
         ovn_l3_scheduler: 'leastloaded',
         ovn_metadata_enabled: guestsRun(c.lab),
@@ -79,25 +80,22 @@ function ml2Conf(c: OpenstackContext): string {
         dns_servers: nspec?.tenantDnsServers?.join(','),
       },
     },
-    head(c.lab, c.layout.control, 'ml2_conf.ini'),
+    head(c.lab, node, 'ml2_conf.ini'),
   );
 }
 
-function renderNeutron(c: OpenstackContext): Daemon[] {
-  const node = c.layout.control;
+function renderNeutron(c: OpenstackContext, node: LabNode): Daemon {
   const dir = neutronDir(c.paths, node);
-  return [
-    daemon(node, 'neutron-server', {
-      argv: ['/usr/bin/neutron-server', '--config-file', `${dir}/neutron.conf`, '--config-file', `${dir}/ml2_conf.ini`],
-      user: 'neutron',
-      files: [
-        { path: `${dir}/neutron.conf`, content: neutronConf(c), owner: 'neutron', mode: 0o640 },
-        { path: `${dir}/ml2_conf.ini`, content: ml2Conf(c), owner: 'neutron', mode: 0o640 },
-      ],
-      dirs: [{ path: dir, owner: 'neutron' }, { path: `${dir}/lock`, owner: 'neutron' }],
-      health: [{ kind: 'tcp', host: node.apiAddress!, port: servicePort(c.lab, 'neutron') }],
-    }),
-  ];
+  return daemon(node, 'neutron-server', {
+    argv: ['/usr/bin/neutron-server', '--config-file', `${dir}/neutron.conf`, '--config-file', `${dir}/ml2_conf.ini`],
+    user: 'neutron',
+    files: [
+      { path: `${dir}/neutron.conf`, content: neutronConf(c, node), owner: 'neutron', mode: 0o640 },
+      { path: `${dir}/ml2_conf.ini`, content: ml2Conf(c, node), owner: 'neutron', mode: 0o640 },
+    ],
+    dirs: [{ path: dir, owner: 'neutron' }, { path: `${dir}/lock`, owner: 'neutron' }],
+    health: [{ kind: 'tcp', host: node.apiAddress!, port: servicePort(c.lab, 'neutron') }],
+  });
 }
 
 type Obj = { id: string; name?: string; [k: string]: unknown };
@@ -141,10 +139,13 @@ async function dbSync(c: UpContext): Promise<string> {
 
 export const neutron: Component = {
   name: 'neutron',
-  after: ['keystone', 'rabbitmq', 'ovn-central'],
+  after: ['keystone', 'rabbitmq', 'rabbitmq-cluster', 'ovn-central', 'ovn-raft'],
   needed: (lab) => hasService(lab, 'neutron'),
   packages: () => ['neutron-server'],
-  render: (ctx) => renderNeutron(openstackContext(ctx)),
+  render: (ctx) => {
+    const c = openstackContext(ctx);
+    return c.layout.controls.map((n) => renderNeutron(c, n));
+  },
   bootstrap: (c) => serviceBootstrap(c, 'neutron', ['neutron'], () => dbSync(c)),
   configure: async (c) => {
     await c.step('answers through HAProxy', () => answersViaVip(c, 'neutron'));

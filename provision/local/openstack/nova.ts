@@ -1,4 +1,4 @@
-/** Nova's control services on the control node (API, conductor, scheduler) and nova.conf for every Nova daemon. */
+/** Nova's control services on every control node (API, conductor, scheduler) and nova.conf for every Nova daemon. */
 import { persistence } from '../../../helpers/lab/defaults.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -98,16 +98,15 @@ export function novaConf(c: OpenstackContext, node: LabNode, role: 'control' | '
   );
 }
 
-/** nova.conf of the control services: one file, read by API, conductor, scheduler and the metadata API. */
-export function novaControlConf(c: OpenstackContext): RenderedFile {
-  const dir = novaDir(c.paths, c.layout.control);
-  return { path: `${dir}/nova.conf`, content: novaConf(c, c.layout.control, 'control'), owner: 'nova', mode: 0o640 };
+/** nova.conf of a control node's services: one file, read by API, conductor, scheduler and the metadata API. */
+export function novaControlConf(c: OpenstackContext, node: LabNode = c.layout.control): RenderedFile {
+  const dir = novaDir(c.paths, node);
+  return { path: `${dir}/nova.conf`, content: novaConf(c, node, 'control'), owner: 'nova', mode: 0o640 };
 }
 
-function renderNova(c: OpenstackContext): Daemon[] {
-  const node = c.layout.control;
+function renderNova(c: OpenstackContext, node: LabNode): Daemon[] {
   const dir = novaDir(c.paths, node);
-  const conf = novaControlConf(c);
+  const conf = novaControlConf(c, node);
   const dirs = [{ path: dir, owner: 'nova' }, { path: `${dir}/lock`, owner: 'nova' }];
   // nova-api-wsgi loads its paste pipeline from the first file of OS_NOVA_CONFIG_FILES (an absolute path wins).
   const api = uwsgi(c, node, {
@@ -139,10 +138,13 @@ async function dbSync(c: UpContext): Promise<string> {
 
 export const nova: Component = {
   name: 'nova',
-  after: ['keystone', 'rabbitmq', 'placement'],
+  after: ['keystone', 'rabbitmq', 'rabbitmq-cluster', 'placement'],
   needed: (lab) => hasService(lab, 'nova'),
   packages: () => ['nova-api', 'nova-conductor', 'nova-scheduler'],
-  render: (ctx) => renderNova(openstackContext(ctx)),
+  render: (ctx) => {
+    const c = openstackContext(ctx);
+    return c.layout.controls.flatMap((n) => renderNova(c, n));
+  },
   bootstrap: (c) => serviceBootstrap(c, 'nova', ['nova_api', 'nova', 'nova_cell0'], () => dbSync(c)),
   configure: async (c) => void (await c.step('answers through HAProxy', () => answersViaVip(c, 'nova'))),
 };

@@ -16,7 +16,7 @@ import {
   type OpenstackContext,
 } from './common.ts';
 import { ensureRoles } from './keystone.ts';
-import { ovnSbRemote } from './ovn.ts';
+import { ovnNbRemote, ovnSbRemote } from './ovn.ts';
 import { serviceBootstrap } from './service.ts';
 
 /** The spec's service name of Octavia (its catalog type is load-balancer). */
@@ -52,7 +52,6 @@ export const octaviaPreseeds = (): string[] => [
 
 export function octaviaConf(c: OpenstackContext): string {
   const node = c.layout.control;
-  const central = c.layout.ovnCentral.apiAddress!;
   const dir = octaviaDir(c.paths, node);
   const [status, stats, get] = DRIVER_AGENT_SOCKETS;
   return ini(
@@ -70,7 +69,7 @@ export function octaviaConf(c: OpenstackContext): string {
       // The provider driver's own Neutron calls (the VIP port, the member's ports) authenticate as Octavia.
       service_auth: ksAuth(c, OCTAVIA),
       neutron: { region_name: c.lab.region, endpoint_type: 'internal', ca_certificates_file: caForServices(c.paths) },
-      ovn: { ovn_nb_connection: `tcp:${central}:6641`, ovn_sb_connection: ovnSbRemote(c.lab, c.layout) },
+      ovn: { ovn_nb_connection: ovnNbRemote(c.lab, c.layout), ovn_sb_connection: ovnSbRemote(c.lab, c.layout) },
       driver_agent: {
         status_socket_path: status,
         stats_socket_path: stats,

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ovnSouthbound } from '../../../helpers/lab/defaults.ts';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
+import { ovnClusterOf, type OvnDb } from '../../../helpers/ha/ovn.ts';
 import { daemon, type Component, type Condition, type Daemon, type ReadyContext, type UpContext } from '../component.ts';
 import { netnsName, underlayName, hostVethName, type LabPaths } from '../paths.ts';
 import { run } from '../sh.ts';
@@ -20,8 +21,23 @@ export const ovnDb = (paths: LabPaths, node: LabNode, which: 'nb' | 'sb') => pat
 /** Where a compute node's ovsdb-server listens for os-vif: its own 127.0.0.1 (the node's namespace has its own loopback). */
 export const OVSDB_LOCAL_PORT = 6640;
 
-/** The southbound DB as the spec places it (neutron.ovnSouthbound); this provider serves it over plain TCP only. */
+/** Every member of the spec's OVN RAFT cluster (ovnCluster) at its client port for the database, comma-separated. */
+export function ovnClusterRemote(lab: Lab, db: OvnDb): string | undefined {
+  const c = ovnClusterOf(lab);
+  return c?.nodes.map((n) => `tcp:${n.apiAddress}:${c.clientPort[db]}`).join(',');
+}
+
+/** The northbound DB: the spec's RAFT cluster (every member), else the OVN central node's. */
+export const ovnNbRemote = (lab: Lab, l: OpenstackLayout): string =>
+  ovnClusterRemote(lab, 'OVN_Northbound') ?? `tcp:${l.ovnCentral.apiAddress}:6641`;
+
+/**
+ * The southbound DB: the spec's RAFT cluster (every member), else as the spec places it (neutron.ovnSouthbound);
+ * this provider serves it over plain TCP only.
+ */
 export function ovnSbRemote(lab: Lab, l: OpenstackLayout): string {
+  const cluster = ovnClusterRemote(lab, 'OVN_Southbound');
+  if (cluster) return cluster;
   const sb = ovnSouthbound(lab);
   if (sb.scheme !== 'tcp') throw new Error(`lab ${lab.name}: the local provider serves OVN's southbound DB over tcp only, the spec asks for ${sb.scheme} (neutron.ovnSouthbound.scheme)`);
   return `tcp:${l.ovnCentral.apiAddress}:${sb.port}`;
@@ -139,7 +155,8 @@ async function configureChassis(c: UpContext): Promise<string> {
 
 export const ovnCentral: Component = {
   name: 'ovn-central',
-  needed: (lab) => hasService(lab, 'neutron'),
+  // A spec with an OVN RAFT cluster (ovnCluster) has the databases and northd there (infra/ovn-raft.ts).
+  needed: (lab) => hasService(lab, 'neutron') && !lab.spec.ovnCluster,
   packages: () => ['ovn-central'],
   render: (ctx) => renderCentral(openstackContext(ctx)),
   bootstrap: async ({ lab, paths, step }) => {

@@ -82,7 +82,8 @@ async function openstackUser(c: UpContext): Promise<string> {
 
 export const rabbitmq: Component = {
   name: 'rabbitmq',
-  needed: openstackMessaging,
+  // A spec with a RabbitMQ cluster (`rabbitmq`) has the openstack user in that cluster's definitions instead.
+  needed: (lab) => openstackMessaging(lab) && !lab.spec.rabbitmq,
   packages: () => ['rabbitmq-server'],
   render: (ctx) => [renderRabbitmq(openstackContext(ctx))],
   configure: async (c) => void (await c.step('the openstack user', () => openstackUser(c))),
