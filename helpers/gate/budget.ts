@@ -20,3 +20,33 @@ export function checkTimeLeft(): number | undefined {
   const deadline = deadlines.getStore();
   return deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
 }
+
+/** What a check is given before Vitest's own timer ends it: enough for its failure to be reported. */
+const REPORT_MS = 2_000;
+
+export class CheckTimeout extends Error {
+  override name = 'CheckTimeout';
+}
+
+/**
+ * The check's body, failed with a message just before Vitest's timeout would end it with a bare "Test timed out"
+ * that names no decision (a request the lab never answers: a commit waiting for a lost synchronous standby). The
+ * body is left to end on its own; what it throws then is dropped, as Vitest drops it after a timeout.
+ */
+export async function beforeVitestTimeout<T>(work: Promise<T>, timeoutMs: number | undefined): Promise<T> {
+  if (!timeoutMs || timeoutMs <= REPORT_MS) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      work.catch(() => undefined);
+      reject(new CheckTimeout(`still not done when the check's own time ran out (${Math.round(timeoutMs / 1000)} s): ` +
+        'a step it waits on never answered'));
+    }, timeoutMs - REPORT_MS);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -6,7 +6,7 @@ import { basename, relative } from 'node:path';
 import { loadLab, repoRoot } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
 import type { Capability } from '../lab/spec.ts';
-import { withinBound } from './budget.ts';
+import { beforeVitestTimeout, CheckTimeout, withinBound } from './budget.ts';
 import { loadDecisions, type Decisions } from './decisions.ts';
 import { isLive, layerOf, type Layer } from './layers.ts';
 import { blockingLayer, isGated, noteStop } from './gated.ts';
@@ -283,11 +283,16 @@ export function check(id: string, title: string, body: (ctx: CheckContext) => un
     };
 
     try {
-      await body(ctx);
+      await beforeVitestTimeout(Promise.resolve().then(() => body(ctx)), task.timeout);
     } catch (error) {
       if (isSkip(error)) {
         meta.skip ??= { kind: 'undeclared', reason: 'skipped without a reason the lab spec declares' };
         throw error;
+      }
+      if (error instanceof CheckTimeout) {
+        // The API calls the file's session made, the last of them what the check was waiting on.
+        const cloud = await clouds.get(lab.file)?.catch(() => undefined);
+        if (cloud) await ctx.attach('API requests of this file', cloud.trailText());
       }
       const message = redact(withFindings(error, error instanceof Error ? error.message : String(error)));
       const waiver = decisions.waiverFor(id);

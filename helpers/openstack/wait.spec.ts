@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spareMs, withinBound } from '../gate/budget.ts';
+import { beforeVitestTimeout, CheckTimeout, spareMs, withinBound } from '../gate/budget.ts';
 import { waitFor } from './wait.ts';
 
 const never = { state: () => 'creating', done: () => false } as const;
@@ -25,5 +25,19 @@ describe('waitFor', () => {
     expect(value).toBe(3);
     expect(spareMs(60_000)).toBe(6_000);
     expect([spareMs(1_000), spareMs(600_000)]).toEqual([3_000, 15_000]);
+  });
+});
+
+describe('a check that would run into Vitest timeout', () => {
+  it('fails just before it, saying so, and drops what the abandoned body throws later', async () => {
+    const never = new Promise<void>((_, reject) => setTimeout(() => reject(new Error('late')), 3_000));
+    const started = Date.now();
+    await expect(beforeVitestTimeout(never, 2_500)).rejects.toThrow(CheckTimeout);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await new Promise((r) => setTimeout(r, 2_600)); // the late rejection must not surface as unhandled
+  });
+
+  it('returns what a body that ends in time returns', async () => {
+    await expect(beforeVitestTimeout(Promise.resolve(7), 60_000)).resolves.toBe(7);
   });
 });
