@@ -23,7 +23,7 @@ function row(proxy: string, server: string, status: string, check = '', last = '
 
 const controllers = ['controller-1', 'controller-2', 'controller-3'];
 /** ha-infra's APIs, in the spec's order: each has a backend with every controller. */
-const services = ['keystone', 'placement', 'glance', 'nova', 'neutron'];
+const services = ['keystone', 'placement', 'glance', 'nova'];
 function stats(node: string, status: (service: string, server: string) => string = () => 'UP'): string {
   const lines = [HEADER];
   for (const service of services) lines.push(row(`${service}_api`, 'FRONTEND', 'OPEN'));

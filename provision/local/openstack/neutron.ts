@@ -10,7 +10,9 @@ import { daemon, type Component, type Daemon, type UpContext } from '../componen
 import { head, ini } from '../config.ts';
 import { inNode, once } from '../exec.ts';
 import type { LabPaths } from '../paths.ts';
-import { waitUntil } from '../sh.ts';
+import { run, sleep, waitUntil } from '../sh.ts';
+import { restartProgram } from '../supervisor.ts';
+import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
 import {
   adminApi, answersViaVip, authtoken, dbUrl, guestsRun, hasService, ksAuth, openstackContext, servicePort, transportUrl,
   type OpenstackContext,
@@ -137,6 +139,39 @@ async function dbSync(c: UpContext): Promise<string> {
     inNode(c.lab, control, 'neutron', ['neutron-db-manage', ...files.flatMap((f) => ['--config-file', f]), 'upgrade', 'heads']));
 }
 
+/** The port group ML2/OVN puts every port with port security in, whose ACLs drop what no security group allows. */
+const PG_DROP = 'neutron_pg_drop';
+
+/** Whether OVN's northbound cluster holds the drop port group (asked from the host, of every RAFT member). */
+async function hasPgDrop(lab: Lab): Promise<true | string> {
+  const c = ovnClusterOf(lab)!;
+  const db = c.nodes.map((n) => `tcp:${n.apiAddress}:${c.clientPort.OVN_Northbound}`).join(',');
+  const out = await run('ovn-nbctl', [`--db=${db}`, '--bare', '--columns=name', 'find', 'Port_Group', `name=${PG_DROP}`],
+    { timeout: 20_000 });
+  return out.trim() === PG_DROP || `no port group ${PG_DROP} in OVN's northbound database`;
+}
+
+/**
+ * Three neutron-servers starting at once on a RAFT cluster can each fail to create the drop port group ("OVSDB Error:
+ * The transaction failed", seen on a cold `up` in CI) and then wait for it in vain: every port create answers 500.
+ * Neutron makes it itself when one server restarts alone; that is what happens here, one server at a time.
+ */
+async function ensurePgDrop(c: UpContext): Promise<string> {
+  const present = async () => (await hasPgDrop(c.lab).catch((e: Error) => e.message)) === true;
+  for (let i = 0; i < 10; i++) {
+    if (await present()) return 'present';
+    await sleep(2000);
+  }
+  for (const d of c.daemons.filter((x) => x.service === 'neutron-server')) {
+    await restartProgram(c.paths, d.program);
+    for (let i = 0; i < 45; i++) {
+      if (await present()) return `made by ${d.node}'s neutron-server after its restart`;
+      await sleep(2000);
+    }
+  }
+  throw new Error(`no neutron-server created OVN port group ${PG_DROP}, even restarted one at a time`);
+}
+
 export const neutron: Component = {
   name: 'neutron',
   after: ['keystone', 'rabbitmq', 'rabbitmq-cluster', 'ovn-central', 'ovn-raft'],
@@ -147,8 +182,10 @@ export const neutron: Component = {
     return c.layout.controls.map((n) => renderNeutron(c, n));
   },
   bootstrap: (c) => serviceBootstrap(c, 'neutron', ['neutron'], () => dbSync(c)),
+  ready: ({ lab }) => (ovnClusterOf(lab) ? [{ what: `OVN port group ${PG_DROP} made by Neutron`, probe: () => hasPgDrop(lab) }] : []),
   configure: async (c) => {
     await c.step('answers through HAProxy', () => answersViaVip(c, 'neutron'));
+    if (ovnClusterOf(c.lab)) await c.step(`OVN port group ${PG_DROP}`, () => ensurePgDrop(c));
     await c.step('external network', async () => {
       const api = await adminApi(c);
       const url = `${viaVip(c.lab, 'neutron')}/v2.0/networks?limit=1`;
