@@ -59,8 +59,12 @@ export interface MemberView {
   readonly error?: string;
 }
 
+/** A member's management API, as the checks and drills call it. */
+export const managementApi = (lab: Lab, r: Rabbit, node: LabNode) =>
+  serviceAt(lab, `RabbitMQ management on ${node.name}`, { node: node.name }, r.managementPort, false);
+
 export async function memberView(lab: Lab, r: Rabbit, node: LabNode, password: string): Promise<MemberView> {
-  const s = serviceAt(lab, `RabbitMQ management on ${node.name}`, { node: node.name }, r.managementPort, false);
+  const s = managementApi(lab, r, node);
   const auth = { user: r.user, password };
   try {
     const [nodes, policies] = await Promise.all(['/api/nodes', '/api/policies/%2F'].map((p) =>
@@ -167,9 +171,8 @@ export async function messageProbe(lab: Lab, r: Rabbit, password: string, suffix
     return { queue, seen, findings: [`policy ${r.spec.policy.name} (pattern ${r.spec.policy.pattern}) does not match queue ${queue}: no probe queue of stackgate's would be mirrored`] };
   }
   const auth = { user: r.user, password };
-  const api = (node: LabNode) => serviceAt(lab, `RabbitMQ management on ${node.name}`, { node: node.name }, r.managementPort, false);
   const call = (node: LabNode, method: string, path: string, json?: unknown) =>
-    send(lab, api(node), method, path, { auth, timeoutMs: 10_000, ...(json === undefined ? {} : { json }) });
+    send(lab, managementApi(lab, r, node), method, path, { auth, timeoutMs: 10_000, ...(json === undefined ? {} : { json }) });
   const q = `/api/queues/%2F/${encodeURIComponent(queue)}`;
   const byErlang = new Map(r.nodes.map((n) => [erlangNode(n), n]));
 

@@ -14,8 +14,8 @@ import { askVersion, memcachedFindings, memcachedNodes } from '../../../helpers/
 import { novaControlNodes, novaServiceFindings, type NovaService } from '../../../helpers/ha/nova.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
 import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
-import { clusterFindings, clusterViews, rabbitOf, type Rabbit } from '../../../helpers/ha/rabbitmq.ts';
-import { send, serviceAt } from '../../../helpers/prometheus/http.ts';
+import { clusterFindings, clusterViews, managementApi, rabbitOf, type Rabbit } from '../../../helpers/ha/rabbitmq.ts';
+import { send } from '../../../helpers/prometheus/http.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
 import { inNode } from '../exec.ts';
 import { awaitReady } from '../index.ts';
@@ -211,8 +211,9 @@ function rabbitNodeStopped(lab: Lab): Drill[] {
   }];
 }
 
+const monitoringPassword = (lab: Lab) => labSecrets(labPaths(lab.name)).rabbitmq?.monitoring ?? 'unset';
 const rabbitHealthy = async (lab: Lab, r: Rabbit) =>
-  clusterFindings(r, await clusterViews(lab, r, labSecrets(labPaths(lab.name)).rabbitmq?.monitoring ?? 'unset')).length === 0;
+  clusterFindings(r, await clusterViews(lab, r, monitoringPassword(lab))).length === 0;
 
 /**
  * The spec's queue policy cleared (as `rabbitmqctl clear_policy` does, through the management API): the cluster
@@ -225,9 +226,8 @@ function rabbitPolicyCleared(lab: Lab): Drill[] {
   const path = `/api/policies/%2F/${encodeURIComponent(p.name)}`;
   const call = async (l: Lab, method: string, json?: unknown) => {
     const node = r.nodes[0]!;
-    const s = serviceAt(l, `RabbitMQ management on ${node.name}`, { node: node.name }, r.managementPort, false);
-    const auth = { user: r.user, password: labSecrets(labPaths(l.name)).rabbitmq?.monitoring ?? 'unset' };
-    const reply = await send(l, s, method, path, { auth, ...(json === undefined ? {} : { json }) });
+    const auth = { user: r.user, password: monitoringPassword(l) };
+    const reply = await send(l, managementApi(l, r, node), method, path, { auth, ...(json === undefined ? {} : { json }) });
     if (![200, 201, 204].includes(reply.status)) throw new Error(`${method} ${path} on ${node.name}: ${reply.status} ${reply.body}`);
   };
   return [{
