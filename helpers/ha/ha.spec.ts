@@ -8,16 +8,26 @@ import { clusterFindings, expectedMirrors, PROBE_QUEUE_PREFIX, rabbitOf } from '
 
 const lab = loadLab('ha-infra');
 const pg = pgOf(lab)!;
-const row = (name: string, state = 'streaming', syncState = 'sync', replayLagSeconds = 0) => ({ name, state, syncState, replayLagSeconds });
+const row = (name: string, state = 'streaming', syncState = 'quorum', replayLagSeconds = 0) => ({ name, state, syncState, replayLagSeconds });
 
 describe('PostgreSQL replication findings', () => {
   it('agree when every standby streams synchronously within the lag bound', () => {
     expect(replicationFindings(pg, [row('controller-2'), row('controller-3')])).toEqual([]);
   });
 
+  it('want sync_state sync where every synchronous standby confirms (no quorum), quorum where the spec gives one', () => {
+    const all = { ...pg, quorum: undefined };
+    expect(replicationFindings(all, [row('controller-2', 'streaming', 'sync'), row('controller-3', 'streaming', 'sync')]))
+      .toEqual([]);
+    expect(replicationFindings(pg, [row('controller-2', 'streaming', 'sync'), row('controller-3')])).toEqual([
+      'standby controller-2 in pg_stat_replication on primary controller-1: sync_state sync, expected quorum ' +
+        '(postgresql.synchronous, quorum 1)',
+    ]);
+  });
+
   it('name the absent, the asynchronous and the lagging standby with what was seen', () => {
     expect(replicationFindings(pg, [row('controller-2', 'streaming', 'async', 7.5)])).toEqual([
-      'standby controller-2 in pg_stat_replication on primary controller-1: sync_state async, expected sync (postgresql.synchronous)',
+      'standby controller-2 in pg_stat_replication on primary controller-1: sync_state async, expected quorum (postgresql.synchronous, quorum 1)',
       'standby controller-2 in pg_stat_replication on primary controller-1: replay lag 7.500 s, bound 5 s',
       'standby controller-3 in pg_stat_replication on primary controller-1: absent (seen: controller-2 streaming/async)',
     ]);

@@ -14,6 +14,8 @@ export interface Pg {
   readonly primary: LabNode;
   readonly standbys: readonly LabNode[];
   readonly synchronous: readonly string[];
+  /** How many of them confirm a commit: postgresql.quorum (ANY n, sync_state quorum), else all (FIRST n, sync). */
+  readonly quorum?: number;
   readonly port: number;
   readonly user: string;
   readonly maxLagSeconds: number;
@@ -27,6 +29,7 @@ export function pgOf(lab: Lab): Pg | undefined {
     primary: lab.node(spec.primary),
     standbys: spec.standbys.map((n) => lab.node(n)),
     synchronous: spec.synchronous ?? spec.standbys,
+    ...(spec.quorum === undefined ? {} : { quorum: spec.quorum }),
     port: spec.port ?? 5432,
     user: spec.user ?? 'postgres',
     maxLagSeconds: spec.maxReplayLagSeconds ?? 5,
@@ -59,7 +62,8 @@ export async function sql(
 ): Promise<string[][]> {
   const r = await shell.run(psqlCommand(host, pg, statement), `${password}\n`);
   if (/canceling wait for synchronous replication/.test(r.stderr)) {
-    throw new Error(`a commit through ${host}:${pg.port} was not confirmed by the synchronous standbys ` +
+    const by = pg.quorum === undefined ? 'the' : `${pg.quorum} of the`;
+    throw new Error(`a commit through ${host}:${pg.port} was not confirmed by ${by} synchronous standbys ` +
       `${pg.synchronous.join(', ')} (postgresql.synchronous) within the bound: ` +
       r.stderr.trim().split('\n').slice(-2).join(' '));
   }
@@ -83,7 +87,10 @@ export function parseReplication(rows: readonly string[][]): ReplicationRow[] {
     ({ name, state, syncState, replayLagSeconds: Number(lag) }));
 }
 
-/** What the primary's view of its standbys lacks: each standby streaming, the synchronous ones `sync`, lag bound. */
+/**
+ * What the primary's view of its standbys lacks: each standby streaming, the synchronous ones `sync` (or `quorum`
+ * where the spec gives one), replay lag within the bound.
+ */
 export function replicationFindings(pg: Pg, rows: readonly ReplicationRow[]): string[] {
   const out: string[] = [];
   const seen = rows.map((r) => `${r.name} ${r.state}/${r.syncState}`).join(', ') || 'no standby connected';
@@ -95,8 +102,10 @@ export function replicationFindings(pg: Pg, rows: readonly ReplicationRow[]): st
       continue;
     }
     if (row.state !== 'streaming') out.push(`${where}: state ${row.state}, expected streaming`);
-    if (pg.synchronous.includes(s.name) && row.syncState !== 'sync') {
-      out.push(`${where}: sync_state ${row.syncState}, expected sync (postgresql.synchronous)`);
+    const syncState = pg.quorum === undefined ? 'sync' : 'quorum';
+    if (pg.synchronous.includes(s.name) && row.syncState !== syncState) {
+      const why = pg.quorum === undefined ? 'postgresql.synchronous' : `postgresql.synchronous, quorum ${pg.quorum}`;
+      out.push(`${where}: sync_state ${row.syncState}, expected ${syncState} (${why})`);
     }
     if (row.replayLagSeconds > pg.maxLagSeconds) {
       out.push(`${where}: replay lag ${row.replayLagSeconds.toFixed(3)} s, bound ${pg.maxLagSeconds} s`);

@@ -76,6 +76,7 @@ describe('the corpus of bad lab specs', () => {
       'ha-rabbitmq',
       'ha-routes',
       'ha-pg-openstack',
+      'ha-pg-quorum',
       'compute-nodes',
     ]) {
       expect(badCases, `fixtures/labs-bad/${kind}.yaml`).toContain(`${kind}.yaml`);

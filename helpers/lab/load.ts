@@ -320,6 +320,10 @@ function replicationProblems(spec: LabSpec, needNode: Need, needVip: Need): { pa
         out.push({ path: `/postgresql/synchronous/${i}`, message: `synchronous "${n}" is not a standby (${standbys})` });
       }
     }
+    const sync = (pg.synchronous ?? pg.standbys).length;
+    if (pg.quorum !== undefined && pg.quorum > sync) {
+      out.push({ path: '/postgresql/quorum', message: `quorum ${pg.quorum} is more than the ${sync} synchronous standbys` });
+    }
     needVip('/postgresql/vip', pg.vip);
     if (pg.openstack && !pg.vip) {
       const message = 'the OpenStack databases are reached through the VIP: name postgresql.vip';

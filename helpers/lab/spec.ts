@@ -201,6 +201,8 @@ export interface PostgresqlSpec {
   standbys: string[];
   /** Standbys the primary waits for on commit; default: every standby. */
   synchronous?: string[];
+  /** How many of `synchronous` confirm a commit (ANY n, quorum commit); default: every one (FIRST n). */
+  quorum?: number;
   vip?: string;
   port?: number;
   /** ha.pg-write-visible writes through the VIP as this role, its password under passwordKey in the secrets file. */

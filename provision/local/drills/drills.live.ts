@@ -121,7 +121,9 @@ describe.skipIf(!up)(`fault drills on lab ${lab.name}`, () => {
         const results = await runLayers(drill.layers ?? layersOf(drill.checks), drill.name, drill.env);
         observed = failedIds(results);
         if (drill.after) expect(await drill.after(lab), `after the run with ${drill.name} in place`).toEqual([]);
-        expect(observed, `checks failing with ${drill.name} in place (${outcomes(results, drill.checks)})`)
+        // Each expected check's outcome and each unexpected failure's message, so a miss names its cause.
+        const unexpected = observed.filter((id) => !drill.checks.includes(id));
+        expect(observed, `checks failing with ${drill.name} in place (${outcomes(results, [...unexpected, ...drill.checks])})`)
           .toEqual([...drill.checks].sort());
         // Blocked, not failed: a check that stands on a failing one says so instead of failing twice.
         if (drill.blocked) expect(blockedIds(results), `checks blocked with ${drill.name} in place`).toEqual(expect.arrayContaining([...drill.blocked]));

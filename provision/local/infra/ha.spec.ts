@@ -10,10 +10,10 @@ const lab = loadLab('ha-infra');
 const paths = labPaths(lab.name, '/state');
 
 describe('PostgreSQL of ha-infra', () => {
-  it('makes the primary wait for both standbys, each quoted (hyphens)', () => {
+  it('makes the primary wait for one of its two standbys (quorum 1), each quoted (hyphens)', () => {
     expect(synchronousStandbyNames(['controller-2', 'controller-3'])).toBe('FIRST 2 ("controller-2", "controller-3")');
     const conf = renderPostgresqlConf(lab, paths, lab.node('controller-1'));
-    expect(conf).toContain(`synchronous_standby_names = 'FIRST 2 ("controller-2", "controller-3")'`);
+    expect(conf).toContain(`synchronous_standby_names = 'ANY 1 ("controller-2", "controller-3")'`);
     expect(conf).not.toContain('primary_conninfo');
   });
 

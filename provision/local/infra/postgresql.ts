@@ -1,7 +1,7 @@
 /**
  * PostgreSQL streaming replication as the spec's `postgresql` places it (seed 004: synchronous master-slave-slave):
  * the primary (initdb), each standby a pg_basebackup of it that streams its WAL, the primary waiting on commit for the
- * spec's synchronous standbys (synchronous_standby_names FIRST n). The database VIP is HAProxy's (loadbalancer.ts).
+ * spec's synchronous standbys (synchronous_standby_names FIRST n, or ANY quorum). The database VIP is HAProxy's (loadbalancer.ts).
  */
 import { existsSync } from 'node:fs';
 import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
@@ -40,9 +40,14 @@ export function pgSynchronous(lab: Lab): string[] {
 /** A value in single quotes for postgresql.conf. */
 const q = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
-/** FIRST n ("a", "b"): standby names are application_name, which may hold hyphens, so each is double-quoted. */
-export function synchronousStandbyNames(names: readonly string[]): string {
-  return names.length === 0 ? '' : `FIRST ${names.length} (${names.map((n) => `"${n}"`).join(', ')})`;
+/**
+ * FIRST n (every one confirms) or ANY quorum (that many of them do): standby names are application_name, which may
+ * hold hyphens, so each is double-quoted.
+ */
+export function synchronousStandbyNames(names: readonly string[], quorum?: number): string {
+  if (names.length === 0) return '';
+  const list = names.map((n) => `"${n}"`).join(', ');
+  return quorum === undefined ? `FIRST ${names.length} (${list})` : `ANY ${quorum} (${list})`;
 }
 
 export function renderPostgresqlConf(lab: Lab, paths: LabPaths, node: LabNode): string {
@@ -65,7 +70,7 @@ export function renderPostgresqlConf(lab: Lab, paths: LabPaths, node: LabNode): 
     'hot_standby = on',
     'hot_standby_feedback = on',
     'synchronous_commit = on',
-    `synchronous_standby_names = ${q(node.name === primary.name ? synchronousStandbyNames(pgSynchronous(lab)) : '')}`,
+    `synchronous_standby_names = ${q(node.name === primary.name ? synchronousStandbyNames(pgSynchronous(lab), pgSpec(lab).quorum) : '')}`,
     "password_encryption = 'scram-sha-256'",
     "log_destination = 'stderr'",
     'logging_collector = off',
