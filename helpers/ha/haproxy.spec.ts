@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadLab } from '../lab/load.ts';
-import { apiBackends, backendFindings, haproxyNodes, parseProbe, statProbe, type NodeStats } from './haproxy.ts';
+import {
+  apiBackends, backendFindings, haproxyNodes, inTransition, parseProbe, statProbe, type NodeStats,
+} from './haproxy.ts';
 
 const lab = loadLab('ha-infra');
 const HEADER = '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,' +
@@ -23,7 +25,7 @@ function row(proxy: string, server: string, status: string, check = '', last = '
 
 const controllers = ['controller-1', 'controller-2', 'controller-3'];
 /** ha-infra's APIs, in the spec's order: each has a backend with every controller. */
-const services = ['keystone', 'placement', 'glance', 'nova'];
+const services = Object.keys(lab.spec.services ?? {});
 function stats(node: string, status: (service: string, server: string) => string = () => 'UP'): string {
   const lines = [HEADER];
   for (const service of services) lines.push(row(`${service}_api`, 'FRONTEND', 'OPEN'));
@@ -57,6 +59,14 @@ describe('HAProxy API backends', () => {
     expect(f).toHaveLength(3);
     expect(f[0]).toBe('controller-1: backend keystone_back server controller-3 is DOWN (last check L4OK)');
     expect(f[1]).toContain('controller-2: backend keystone_back server controller-3 is UP 2/5, failing its health');
+  });
+
+  it('tell a server between states (UP 4/5, DOWN 1/2) from a settled one, so the check reads again', () => {
+    expect(inTransition(all((n) => stats(n)))).toBe(false);
+    expect(inTransition(all((n) => stats(n, (_, c) => (c === 'controller-3' ? 'DOWN' : 'UP'))))).toBe(false);
+    expect(inTransition(all((n) => stats(n, (_, c) => (c === 'controller-3' && n === 'controller-2' ? 'UP 4/5' : 'UP')))))
+      .toBe(true);
+    expect(inTransition(all((n) => stats(n, (_, c) => (c === 'controller-3' ? 'DOWN 1/2' : 'UP'))))).toBe(true);
   });
 
   it('name a loadbalancer whose HAProxy does not answer, a missing backend and a missing server', () => {

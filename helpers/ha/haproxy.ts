@@ -89,6 +89,10 @@ export function parseProbe(node: string, text: string): NodeStats {
 
 const PSEUDO = new Set(['FRONTEND', 'BACKEND']);
 
+/** A server between states (`UP 4/5`: a health check failed, `DOWN 1/2`: one passed), which HAProxy settles soon. */
+export const inTransition = (stats: readonly NodeStats[]) =>
+  stats.some((s) => s.rows.some((r) => !PSEUDO.has(r.server) && /^(UP|DOWN) \d+\/\d+$/.test(r.status)));
+
 /** A service's backends: `<service>_back` (the local provider), or Kolla's `<service>_…` proxies with servers. */
 export function backendsOf(service: string, rows: readonly StatRow[]): string[] {
   const withServers = new Set(rows.filter((r) => !PSEUDO.has(r.server)).map((r) => r.proxy));

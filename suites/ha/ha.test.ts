@@ -7,7 +7,9 @@ import {
   runTable, sql, standbysLacking, type Pg,
 } from '../../helpers/ha/postgres.ts';
 import { clusterStates, ovnClusterOf, raftFindings } from '../../helpers/ha/ovn.ts';
-import { apiBackends, backendFindings, haproxyNodes, parseProbe, statProbe } from '../../helpers/ha/haproxy.ts';
+import {
+  apiBackends, backendFindings, haproxyNodes, inTransition, parseProbe, statProbe,
+} from '../../helpers/ha/haproxy.ts';
 import { askVersion, memcachedFindings, memcachedNodes } from '../../helpers/ha/memcached.ts';
 import { novaControlNodes, novaServiceFindings, type NovaService } from '../../helpers/ha/nova.ts';
 import { clusterFindings, clusterViews, messageProbe, rabbitOf, rabbitPassword } from '../../helpers/ha/rabbitmq.ts';
@@ -96,7 +98,7 @@ check('ha.api-backends', "on every loadbalancer, HAProxy's own stats show each c
   const backends = apiBackends(ctx.lab);
   if (backends.length === 0) return ctx.notApplicable('the spec puts no API behind HAProxy (spec.services is empty)');
   const probe = statProbe(ctx.lab);
-  const stats = await Promise.all(lbs.map(async (n) => {
+  const read = () => Promise.all(lbs.map(async (n) => {
     try {
       return parseProbe(n.name, await ctx.node(n.name).out(probe));
     } catch (error) {
@@ -104,6 +106,13 @@ check('ha.api-backends', "on every loadbalancer, HAProxy's own stats show each c
       return { node: n.name, sockets: [], rows: [], error: `HAProxy's stats not read: ${why}` };
     }
   }));
+  // One slow answer to a health check (a loaded machine) shows as UP 4/5 until the next checks settle it: read again
+  // for a while, so a server is judged by the state HAProxy settles on; one still between states is reported so.
+  let stats = await read();
+  for (const end = Date.now() + 15_000; inTransition(stats) && Date.now() < end;) {
+    await new Promise((r) => setTimeout(r, 2_000));
+    stats = await read();
+  }
   await ctx.attach('show stat of each loadbalancer', JSON.stringify(stats, null, 2), 'application/json');
   const services = backends.map((b) => b.service).join(', ');
   const where = lbs.map((n) => n.name).join(', ');
