@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { nsupdateScript } from '../dns/propagation.ts';
 import { loadLab } from '../lab/load.ts';
 import { logCommand, loggingOf, missingNumbers, ranges, senderFile } from './logging.ts';
-import { OVN_DBS, ovnClusterOf, raftFindings, type OvnDb } from './ovn.ts';
+import { OVN_DBS, ovnClusterOf, raftFindings, switchFindings, type OvnDb } from './ovn.ts';
 import { pgOf, psqlCommand, recoveryFindings, replicationFindings, runTable } from './postgres.ts';
 import { clusterFindings, expectedMirrors, PROBE_QUEUE_PREFIX, rabbitOf } from './rabbitmq.ts';
 
@@ -135,6 +135,21 @@ describe('OVN RAFT findings', () => {
       'OVN_Northbound member controller-3: ovsdb-client: failed to connect',
       'OVN_Southbound members in 2 clusters: controller-1 c1, controller-2 c1, controller-3 c2',
       'OVN_Southbound has 0 leaders (none) among controller-1, controller-2, controller-3',
+    ]);
+  });
+});
+
+describe("a Neutron network in every RAFT member's NB", () => {
+  it('names each member whose copy lacks the switch, with what it said', () => {
+    const id = '0b5e1f9c-3a52-4c5e-9d7b-1f2e3d4c5b6a';
+    expect(switchFindings(id, [{ node: 'controller-1', seen: 'present' }])).toEqual([]);
+    expect(switchFindings(id, [
+      { node: 'controller-1', seen: 'present' },
+      { node: 'controller-2', seen: 'absent' },
+      { node: 'controller-3', seen: 'not read (ovsdb-client to tcp:172.27.40.13:6641: Connection refused)' },
+    ])).toEqual([
+      `member controller-2: logical switch neutron-${id} absent`,
+      `member controller-3: logical switch neutron-${id} not read (ovsdb-client to tcp:172.27.40.13:6641: Connection refused)`,
     ]);
   });
 });

@@ -103,3 +103,34 @@ export function raftFindings(c: OvnCluster, states: readonly MemberState[]): str
   }
   return out;
 }
+
+/** What one member's copy of the NB holds of a Neutron network: its logical switch, none, or why it did not say. */
+export interface SwitchSeen {
+  readonly node: string;
+  readonly seen: 'present' | 'absent' | string;
+}
+
+/** The logical switch ML2/OVN makes for a Neutron network, as each RAFT member's own copy of the NB has it. */
+export async function switchOnMembers(shell: Shell, c: OvnCluster, networkId: string): Promise<SwitchSeen[]> {
+  const name = `neutron-${networkId}`;
+  const query = JSON.stringify(['OVN_Northbound', {
+    op: 'select', table: 'Logical_Switch', where: [['name', '==', name]], columns: ['name'],
+  }]);
+  return Promise.all(c.nodes.map(async (n): Promise<SwitchSeen> => {
+    const remote = `tcp:${n.apiAddress}:${c.clientPort.OVN_Northbound}`;
+    const r = await shell.run(shellLine(['ovsdb-client', '--timeout=10', 'transact', remote, query]));
+    if (r.code !== 0) return { node: n.name, seen: `not read (ovsdb-client to ${remote}: ${(r.stderr || r.stdout).trim()})` };
+    try {
+      const rows = (JSON.parse(r.stdout) as [{ rows?: unknown[] }])[0]?.rows ?? [];
+      return { node: n.name, seen: rows.length > 0 ? 'present' : 'absent' };
+    } catch {
+      return { node: n.name, seen: `not read (${remote} answered ${r.stdout.trim().slice(0, 160)})` };
+    }
+  }));
+}
+
+/** The members whose NB copy lacks the network's switch, each named with what it said. */
+export function switchFindings(networkId: string, seen: readonly SwitchSeen[]): string[] {
+  return seen.filter((s) => s.seen !== 'present')
+    .map((s) => `member ${s.node}: logical switch neutron-${networkId} ${s.seen}`);
+}

@@ -6,7 +6,9 @@ import {
   parseReplication, pgOf, pgPassword, recoveryFindings, recoveryStates, replicationFindings, REPLICATION_SQL,
   runTable, sql, standbysLacking, type Pg,
 } from '../../helpers/ha/postgres.ts';
-import { clusterStates, ovnClusterOf, raftFindings } from '../../helpers/ha/ovn.ts';
+import {
+  clusterStates, ovnClusterOf, raftFindings, switchFindings, switchOnMembers, type SwitchSeen,
+} from '../../helpers/ha/ovn.ts';
 import {
   apiBackends, backendFindings, haproxyNodes, inTransition, parseProbe, statProbe,
 } from '../../helpers/ha/haproxy.ts';
@@ -90,6 +92,24 @@ check('ha.ovn-raft', "OVN's NB and SB each a RAFT cluster of every spec member, 
   const states = await clusterStates(ctx.node(c.nodes[0]!.name), c);
   await ctx.attach('_Server of each member', JSON.stringify(states, null, 2), 'application/json');
   expect(raftFindings(c, states), `OVN RAFT clusters of ${c.spec.nodes.join(', ')}`).toEqual([]);
+});
+
+check('ha.neutron-nb', "a network made through Neutron is a logical switch in every OVN RAFT member's copy of the NB", async (ctx) => {
+  const c = ovnClusterOf(ctx.lab);
+  if (!c) return ctx.notApplicable('the spec has no ovnCluster section');
+  const neutron = Object.values(ctx.lab.spec.services ?? {}).some((s) => s.type === 'network');
+  if (!neutron) return ctx.notApplicable('the spec runs no Neutron (no service of type network) to write the NB');
+  const { network } = await (await ctx.tenant()).defaultsNetwork('nb-net');
+  const shell = ctx.node(c.nodes[0]!.name);
+  // Neutron writes the switch after its own commit, and a follower's copy trails the leader's: a few seconds at most.
+  let seen: SwitchSeen[] = [];
+  for (const end = Date.now() + 20_000; ;) {
+    seen = await switchOnMembers(shell, c, network.id);
+    if (seen.every((s) => s.seen === 'present') || Date.now() > end) break;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  await ctx.attach('logical switch on each member', JSON.stringify({ network, seen }, null, 2), 'application/json');
+  expect(switchFindings(network.id, seen), `network ${network.name} (${network.id}) in OVN's NB`).toEqual([]);
 });
 
 check('ha.api-backends', "on every loadbalancer, HAProxy's own stats show each control node's server UP in every API backend", async (ctx) => {
