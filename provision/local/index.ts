@@ -3,7 +3,7 @@
  * services are Debian's packages run by Debian's supervisor, each part of a component (components.ts) that the
  * orchestrator walks. Driven by any valid lab spec.
  */
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { repoRoot } from '../../helpers/lab/load.ts';
@@ -20,6 +20,7 @@ import {
   makeKeys, markComplete, packagesOf, plan, preseedsOf, readiness, render, stopAll, upComplete, walk, writeConfig,
 } from './orchestrator.ts';
 import { labPaths, netnsName, type LabPaths } from './paths.ts';
+import { removeNodeNetns } from './node-netns.ts';
 import { NotReady, waitReady } from './ready.ts';
 import { powerCycle, readEnabled, writeEnabled } from './reboot.ts';
 import { persistence } from '../../helpers/lab/defaults.ts';
@@ -293,6 +294,11 @@ export async function down(lab: Lab, options: Options & { purge?: boolean } = {}
   await stopAll({ lab, paths }, list, p);
   await p.step('topology', () => destroyTopology(withLeftNodes(planTopology(lab), appliedLab(lab, paths))));
   await p.step('runtime files', async () => {
+    // A node's /run/netns is a mount point, which rmSync cannot remove: one left by a spec that ran nova-compute on
+    // a node the current spec does not (edited between up and down) is released here, as the metadata stop does.
+    for (const d of existsSync(paths.run) ? readdirSync(paths.run) : []) {
+      if (d.endsWith('-netns')) await removeNodeNetns(paths, d.slice(0, -'-netns'.length));
+    }
     rmSync(paths.run, { recursive: true, force: true });
     rmSync(paths.supervisorSock, { force: true });
     if (options.purge) rmSync(paths.root, { recursive: true, force: true });
