@@ -104,6 +104,10 @@ export function raftFindings(c: OvnCluster, states: readonly MemberState[]): str
   return out;
 }
 
+/** Whether Neutron (a service of type network) runs, writing the spec's OVN RAFT cluster: ha.neutron-nb applies. */
+export const neutronOnCluster = (lab: Lab) =>
+  !!ovnClusterOf(lab) && Object.values(lab.spec.services ?? {}).some((s) => s.type === 'network');
+
 /** What one member's copy of the NB holds of a Neutron network: its logical switch, none, or why it did not say. */
 export interface SwitchSeen {
   readonly node: string;

@@ -7,7 +7,7 @@ import {
   runTable, sql, standbysLacking, type Pg,
 } from '../../helpers/ha/postgres.ts';
 import {
-  clusterStates, ovnClusterOf, raftFindings, switchFindings, switchOnMembers, type SwitchSeen,
+  clusterStates, neutronOnCluster, ovnClusterOf, raftFindings, switchFindings, switchOnMembers, type SwitchSeen,
 } from '../../helpers/ha/ovn.ts';
 import {
   apiBackends, backendFindings, haproxyNodes, inTransition, parseProbe, statProbe,
@@ -97,8 +97,7 @@ check('ha.ovn-raft', "OVN's NB and SB each a RAFT cluster of every spec member, 
 check('ha.neutron-nb', "a network made through Neutron is a logical switch in every OVN RAFT member's copy of the NB", async (ctx) => {
   const c = ovnClusterOf(ctx.lab);
   if (!c) return ctx.notApplicable('the spec has no ovnCluster section');
-  const neutron = Object.values(ctx.lab.spec.services ?? {}).some((s) => s.type === 'network');
-  if (!neutron) return ctx.notApplicable('the spec runs no Neutron (no service of type network) to write the NB');
+  if (!neutronOnCluster(ctx.lab)) return ctx.notApplicable('the spec runs no Neutron (no service of type network) to write the NB');
   const { network } = await (await ctx.tenant()).defaultsNetwork('nb-net');
   const shell = ctx.node(c.nodes[0]!.name);
   // Neutron writes the switch after its own commit, and a follower's copy trails the leader's: a few seconds at most.

@@ -13,7 +13,8 @@ import { apiBackends, haproxyNodes } from '../../../helpers/ha/haproxy.ts';
 import { askVersion, memcachedFindings, memcachedNodes } from '../../../helpers/ha/memcached.ts';
 import { novaControlNodes, novaServiceFindings, type NovaService } from '../../../helpers/ha/nova.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
-import { ovnClusterOf } from '../../../helpers/ha/ovn.ts';
+import { neutronOnCluster, ovnClusterOf } from '../../../helpers/ha/ovn.ts';
+import { pgOf } from '../../../helpers/ha/postgres.ts';
 import { clusterFindings, clusterViews, managementApi, rabbitOf, type Rabbit } from '../../../helpers/ha/rabbitmq.ts';
 import { send } from '../../../helpers/prometheus/http.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
@@ -83,10 +84,9 @@ function stopped(
  * than the spec's quorum (every synchronous standby where none is given, FIRST n).
  */
 function commitsStopWithout(lab: Lab, standby: string): boolean {
-  const pg = lab.spec.postgresql;
-  const sync = pg?.synchronous ?? pg?.standbys ?? [];
-  if (!pg || !sync.includes(standby)) return false;
-  return sync.length - 1 < (pg.quorum ?? sync.length);
+  const pg = pgOf(lab);
+  if (!pg?.synchronous.includes(standby)) return false;
+  return pg.synchronous.length - 1 < (pg.quorum ?? pg.synchronous.length);
 }
 
 function pgStandbyStopped(lab: Lab): Drill[] {
@@ -259,10 +259,6 @@ function rabbitPolicyCleared(lab: Lab): Drill[] {
  * The last OVN member's NB database server stopped: the others keep a leader (two of three), the check names the
  * member that does not answer; started again, it catches up from the leader.
  */
-/** Whether Neutron (a service of type network) writes the spec's OVN RAFT cluster: ha.neutron-nb applies. */
-const neutronOnRaft = (lab: Lab) =>
-  !!ovnClusterOf(lab) && Object.values(lab.spec.services ?? {}).some((s) => s.type === 'network');
-
 function ovnMemberStopped(lab: Lab): Drill[] {
   const member = ovnClusterOf(lab)?.spec.nodes.at(-1);
   if (!member || (ovnClusterOf(lab)?.nodes.length ?? 0) < 2) return [];
@@ -271,8 +267,8 @@ function ovnMemberStopped(lab: Lab): Drill[] {
     name: 'ha-ovn-member-stopped',
     description: `OVN's northbound database server on RAFT member ${member} is stopped: the cluster has one member fewer`,
     // Where Neutron writes the NB, the network it makes is missing from that member's copy too.
-    decisions: ['HA-08', ...(neutronOnRaft(lab) ? ['HA-15'] : [])],
-    checks: ['ha.ovn-raft', ...(neutronOnRaft(lab) ? ['ha.neutron-nb'] : [])],
+    decisions: ['HA-08', ...(neutronOnCluster(lab) ? ['HA-15'] : [])],
+    checks: ['ha.ovn-raft', ...(neutronOnCluster(lab) ? ['ha.neutron-nb'] : [])],
     object: member,
     ...stopped(() => `${member}-ovn-nb-raft`, async () => (await ready[0]!.probe()) === true),
   }];
@@ -312,14 +308,14 @@ function controllerLost(lab: Lab): Drill[] {
     ...(has(secondaries) ? ['HA-02', 'HA-03', 'HA-10'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['HA-07'] : []), ...(has(s.ovnCluster?.nodes) ? ['HA-08'] : []),
     ...(apis ? ['HA-11'] : []), ...(novaOn ? ['HA-14'] : []), ...(glanceWrites ? ['HA-13'] : []),
-    ...(has(s.ovnCluster?.nodes) && neutronOnRaft(lab) ? ['HA-15'] : []),
+    ...(has(s.ovnCluster?.nodes) && neutronOnCluster(lab) ? ['HA-15'] : []),
   ];
   const checks = [
     // Every dns check that asks each server, as with the secondary's BIND alone stopped (seen live).
     ...(has(secondaries) ? dnsEveryServer(lab) : []),
     ...(has(s.postgresql?.standbys) ? ['ha.pg-replication', 'ha.pg-write-visible'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-cluster'] : []), ...(has(s.ovnCluster?.nodes) ? ['ha.ovn-raft'] : []),
-    ...(has(s.ovnCluster?.nodes) && neutronOnRaft(lab) ? ['ha.neutron-nb'] : []),
+    ...(has(s.ovnCluster?.nodes) && neutronOnCluster(lab) ? ['ha.neutron-nb'] : []),
     ...(apis ? ['ha.api-backends'] : []),
     ...(memcachedNodes(lab).some((n) => n.name === node) ? ['ha.memcached'] : []),
     ...(novaOn ? ['ha.nova-services'] : []),
