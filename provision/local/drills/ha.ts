@@ -304,6 +304,13 @@ function controllerLost(lab: Lab): Drill[] {
   // others meet (ANY n), writes go on and the image check must pass.
   const glance = apis && !!s.services?.glance && !!s.postgresql?.openstack;
   const glanceWrites = glance && commitsStopWithout(lab, node);
+  // Seed 004's promise for a lost controller: a server still boots (image, network, floating IP) and answers on its
+  // floating IP, where the lab has a nova-compute node other than the lost one and commits go on without it.
+  const boots = apis && !glanceWrites && !!s.services?.neutron && lab.novaComputeNodes.some((n) => n.name !== node) &&
+    !lab.novaComputeNodes.some((n) => n.name === node);
+  const serverChecks = boots
+    ? ['compute.server-boot', ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-reachable'])]
+    : [];
   const decisions = [
     ...(has(secondaries) ? ['HA-02', 'HA-03', 'HA-10'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['HA-07'] : []), ...(has(s.ovnCluster?.nodes) ? ['HA-08'] : []),
@@ -326,7 +333,7 @@ function controllerLost(lab: Lab): Drill[] {
   return [{
     name: 'ha-controller-lost',
     description: `controller ${node} is lost whole: every program of it stopped at once` +
-      (apis ? '; the APIs still answer through the VIP' : ''),
+      (apis ? '; the APIs still answer through the VIP' : '') + (boots ? ', and a server still boots' : ''),
     decisions,
     checks,
     // With its APIs gone, the API checks through the VIP run too and must pass: the lab answers without it; so do
@@ -334,7 +341,7 @@ function controllerLost(lab: Lab): Drill[] {
     ...(apis ? { layers: [...new Set([...checks.map(layerOf), 'compute' as const])] } : {}),
     passes: [
       ...(apis ? API_THROUGH_VIP : []), ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-messages'] : []),
-      ...(glance && !glanceWrites ? ['compute.glance-image'] : []),
+      ...(glance && !glanceWrites ? ['compute.glance-image'] : []), ...serverChecks,
     ],
     object: node,
     // Where commits wait for the lost standby, Nova's service list waits too (on a token its API's Keystone cannot
