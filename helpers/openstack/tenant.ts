@@ -81,6 +81,7 @@ export interface Server {
   'OS-EXT-SRV-ATTR:hypervisor_hostname'?: string;
   fault?: { message: string; code: number; details?: string };
   addresses?: Record<string, { addr: string }[]>;
+  key_name?: string | null;
 }
 
 export interface Booted {

@@ -11,6 +11,7 @@ import type { Lab } from '../../helpers/lab/model.ts';
 import { hypervisorOf, pathTo, pingOnceConfigured, reachable } from '../../helpers/openstack/guest.ts';
 import { northbound, northboundFindings, northboundTenant, type NeutronTenant } from '../../helpers/node/ovn.ts';
 import { dnsServersFindings, resolvConfNameservers } from '../../helpers/openstack/tenant-dns.ts';
+import { METADATA_READ, metadataServiceFindings } from '../../helpers/openstack/metadata-service.ts';
 
 const sha = (algo: string, b: Buffer) => createHash(algo).update(b).digest('hex');
 
@@ -157,6 +158,21 @@ check('compute.config-drive', "Each guest finds its config drive, as Tempest rea
     return configDriveFindings(what, server.id, out);
   }));
   expect(findings.flat(), 'config drives').toEqual([]);
+  // Bounded by the server (its build timeout), the host key on the console (120 s) and SSH (300 s).
+}, { timeout: 760_000 });
+
+check('compute.metadata-service', "Each guest reads its own metadata and key from the metadata service (169.254.169.254), as cloud-init does without a config drive", async ({ requires, tenant, needs, attach }) => {
+  requires('guest-dataplane');
+  const t = await tenant();
+  const findings = await Promise.all(t.guestNodes().map(async (node) => {
+    await needs(`the server${on(node)} with its floating IP (compute.server-boot)`, t.associate(node));
+    const { server } = await t.server(node);
+    const read = t.guestRuns(METADATA_READ, 300_000, node);
+    const out = await needs(`SSH to guest ${t.guestLabel(node)} (compute.guest-reachable)`, read);
+    await attach(`metadata service${of(node)}`, out);
+    return metadataServiceFindings(`guest ${server.name}${on(node)}`, server.id, server.key_name ?? undefined, out);
+  }));
+  expect(findings.flat(), 'the metadata service').toEqual([]);
   // Bounded by the server (its build timeout), the host key on the console (120 s) and SSH (300 s).
 }, { timeout: 760_000 });
 

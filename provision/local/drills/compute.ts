@@ -23,6 +23,7 @@ import { cloudsFile } from '../openstack/keystone.ts';
 import { externalBridge, ovsRun } from '../openstack/ovn.ts';
 import { labPaths, netnsName } from '../paths.ts';
 import { run, tryRun, waitUntil } from '../sh.ts';
+import { programStatus } from '../supervisor.ts';
 import { editDrill, notEnabledAtBoot, novaComputeReports, supervisorctl, withCloud, type Drill } from './drill.ts';
 import { glanceNoAuth, restartNovaCompute } from './storage.ts';
 
@@ -464,10 +465,40 @@ function configDriveUnlabelled(lab: Lab): Drill | undefined {
   };
 }
 
+/**
+ * Nova's metadata API stopped wherever it runs: the metadata agent answers the guests 500. A guest still boots and
+ * takes its key from its config drive, so only the check that asks the metadata service itself sees it.
+ */
+function metadataApiStopped(lab: Lab): Drill | undefined {
+  if (!guestsRun(lab) || lab.lacks('guest-dataplane')) return undefined;
+  const programs = async (l: Lab) =>
+    (await programStatus(labPaths(l.name))).filter((p) => p.program.endsWith('-nova-metadata-api'));
+  return {
+    name: 'compute-metadata-api-stopped',
+    description: "Nova's metadata API stopped on every node that runs it: guests' metadata requests answer 500",
+    decisions: ['CMP-07'],
+    checks: ['compute.metadata-service'],
+    object: 'metadata service',
+    async inject(l) {
+      const mine = (await programs(l)).map((p) => p.program);
+      if (mine.length === 0) throw new Error('no nova-metadata-api program in the lab\'s supervisor');
+      await supervisorctl(l, 'stop', ...mine);
+    },
+    async revert(l) {
+      const down = (await programs(l)).filter((p) => p.state !== 'RUNNING').map((p) => p.program);
+      if (down.length) await supervisorctl(l, 'start', ...down);
+      await waitUntil('every nova-metadata-api running', 60_000, async () => {
+        const not = (await programs(l)).filter((p) => p.state !== 'RUNNING');
+        return not.length === 0 || not.map((p) => `${p.program} ${p.state}`).join(', ');
+      });
+    },
+  };
+}
+
 export const computeDrillsFor = (lab: Lab): Drill[] =>
   [
     novaComputeStopped, providerGone(lab), glanceStopped, externalNetworkDeleted, wrongCredentialsFor(lab), tokenOtherProject,
     leakedResource, northSouthCut(lab), glanceNoAuth(lab), horizonKeystoneUnreachable(lab),
     serviceNotEnabledAtBoot(lab), apiFirewalledFromTenants(lab), configDriveUnbuildable(lab),
-    configDriveUnlabelled(lab),
+    configDriveUnlabelled(lab), metadataApiStopped(lab),
   ].filter((d) => d !== undefined);

@@ -2,8 +2,9 @@
  * Fault drills of a lab with redundant infrastructure (ha-infra): a PostgreSQL standby or the primary stopped, a BIND
  * secondary stopped, the first log collector stopped, a RabbitMQ member or an OVN RAFT member stopped (each stops one
  * supervised program of the node the spec names last, or first for the collector; revert starts it again and waits
- * until it serves), a static route deleted, Keystone stopped on one controller behind HAProxy, and a whole controller
- * lost (every program of one that leads nothing): the APIs still answer through the VIP in both.
+ * until it serves), a static route deleted, Keystone stopped on one controller behind HAProxy, Nova's metadata API on
+ * the first, and a whole controller lost (every program of one that leads nothing): the APIs still answer through the
+ * VIP, and where the lab has guests a server still boots and answers.
  * A lab without the feature has none.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { labSecrets } from '../infra/pki.ts';
 import { apiBackendFindings } from '../infra/loadbalancer.ts';
 import { installRoute, removeRoute } from '../infra/routes.ts';
 import { psql, pgPrimary } from '../infra/postgresql.ts';
+import { metadataViaVip } from '../openstack/common.ts';
 import { labPaths } from '../paths.ts';
 import { sleep } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
@@ -304,12 +306,12 @@ function controllerLost(lab: Lab): Drill[] {
   // others meet (ANY n), writes go on and the image check must pass.
   const glance = apis && !!s.services?.glance && !!s.postgresql?.openstack;
   const glanceWrites = glance && commitsStopWithout(lab, node);
-  // Seed 004's promise for a lost controller: a server still boots (image, network, floating IP) and answers on its
-  // floating IP, where the lab has a nova-compute node other than the lost one and commits go on without it.
+  // Seed 004's promise for a lost controller: a server still boots (image, network, floating IP), answers on its
+  // floating IP and reads its metadata, where the lab has a nova-compute node other than the lost one and commits go on without it.
   const boots = apis && !glanceWrites && !!s.services?.neutron && lab.novaComputeNodes.some((n) => n.name !== node) &&
     !lab.novaComputeNodes.some((n) => n.name === node);
   const serverChecks = boots
-    ? ['compute.server-boot', ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-reachable'])]
+    ? ['compute.server-boot', ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-reachable', 'compute.metadata-service'])]
     : [];
   const decisions = [
     ...(has(secondaries) ? ['HA-02', 'HA-03', 'HA-10'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
@@ -467,10 +469,47 @@ function novaSchedulerStopped(lab: Lab): Drill[] {
   }];
 }
 
+/**
+ * Nova's metadata API stopped on the first control node, once the only one a guest's metadata came from: HAProxy takes
+ * it out of nova_metadata_back (ha.api-backends names it), and a server still boots and takes its SSH key from the
+ * others (compute.guest-reachable passes).
+ */
+function metadataApiStopped(lab: Lab): Drill[] {
+  if (!metadataViaVip(lab) || !apisBehindHaproxy(lab)) return [];
+  const node = lab.nodesWithRole('control').find((n) => n.apiAddress)!.name;
+  const program = `${node}-nova-metadata-api`;
+  const paths = labPaths(lab.name);
+  const down = async (l: Lab) => {
+    const f = await apiBackendFindings(l, paths);
+    return haproxyNodes(l).every((lb) => f.some((x) => x.startsWith(`${lb.name}: backend nova_metadata_back`) &&
+      x.includes(`server ${node} is DOWN`)));
+  };
+  const base = stopped(() => program, async (l) => (await apiBackendFindings(l, paths)).length === 0);
+  return [{
+    name: 'ha-metadata-api-stopped',
+    description: `Nova's metadata API on control node ${node} is stopped: HAProxy takes it out of nova_metadata_back, ` +
+      'and a server still boots and takes its key from the others',
+    decisions: ['HA-14'],
+    checks: ['ha.api-backends'],
+    layers: ['ha', 'compute'],
+    passes: [
+      ...API_THROUGH_VIP, 'compute.server-boot',
+      ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-reachable', 'compute.metadata-service']),
+    ],
+    object: node,
+    async inject(l) {
+      await base.inject(l);
+      await until(`HAProxy marking ${node} DOWN in nova_metadata_back`, 30_000, () => down(l));
+    },
+    revert: base.revert,
+  }];
+}
+
 export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
     ...rabbitNodeStopped(lab), ...rabbitPolicyCleared(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab),
-    ...apiBackendStopped(lab), ...memcachedStopped(lab), ...novaSchedulerStopped(lab), ...controllerLost(lab),
+    ...apiBackendStopped(lab), ...memcachedStopped(lab), ...novaSchedulerStopped(lab), ...metadataApiStopped(lab),
+    ...controllerLost(lab),
   ];
 }

@@ -30,6 +30,17 @@ describe('PostgreSQL of ha-infra', () => {
   });
 });
 
+describe("Nova's metadata API of ha-infra", () => {
+  it('is a backend of every controller behind the API VIP with TLS; one controller keeps its own (embedded)', () => {
+    const { frontends, backends } = haproxyRoutes(lab);
+    expect(frontends.find((f) => f.backend === 'nova_metadata_back')).toMatchObject({ port: 8775, tls: true });
+    expect(frontends.find((f) => f.backend === 'nova_metadata_back')?.vip.address).toBe('172.27.40.10');
+    expect(backends.find((b) => b.name === 'nova_metadata_back')?.servers.map((s) => s.name))
+      .toEqual(['controller-1', 'controller-2', 'controller-3']);
+    expect(haproxyRoutes(loadLab('embedded')).backends.map((b) => b.name)).not.toContain('nova_metadata_back');
+  });
+});
+
 describe('rsyslog of ha-infra', () => {
   it('forwards in the spec order, the next one only while the one before is suspended', () => {
     expect(forwardTargets(lab, lab.node('compute-1')).map((n) => n.name)).toEqual(['controller-1', 'controller-2', 'controller-3']);

@@ -5,6 +5,7 @@ import { serverAccepts } from '../../../helpers/openstack/catalog.ts';
 import type { Cloud } from '../../../helpers/openstack/cloud.ts';
 import { CredentialsError } from '../../../helpers/openstack/credentials.ts';
 import type { Component, Condition, Daemon, LabContext, ReadyContext } from '../component.ts';
+import { metadataViaVip, NOVA_METADATA_PORT } from '../openstack/common.ts';
 import { HORIZON_CHECK, HORIZON_PORT } from '../openstack/horizon.ts';
 import type { LabPaths } from '../paths.ts';
 import { run } from '../sh.ts';
@@ -68,6 +69,16 @@ export function haproxyRoutes(lab: Lab): { frontends: Frontend[]; backends: Back
     const fname = `${c.service}_${c.vip}`;
     if (frontends.some((f) => f.name === fname)) continue;
     frontends.push({ name: fname, vip, port: c.port, tls: c.scheme === 'https', backend: `${c.service}_back` });
+  }
+  const internal = lab.expectedCatalog.find((e) => e.interface === 'internal');
+  if (metadataViaVip(lab) && internal) {
+    // Kolla's name: ha.api-backends counts nova_metadata_back among nova's backends (nova_*), as in a Kolla lab.
+    const vip = lab.vip(internal.vip);
+    backends.push({
+      name: 'nova_metadata_back',
+      servers: controls.filter((n) => n.apiAddress).map((n) => ({ name: n.name, address: n.apiAddress!, port: NOVA_METADATA_PORT })),
+    });
+    frontends.push({ name: `nova_metadata_${vip.name}`, vip, port: NOVA_METADATA_PORT, tls: internal.scheme === 'https', backend: 'nova_metadata_back' });
   }
   const prom = lab.spec.monitoring?.prometheus;
   if (prom?.vip) {

@@ -143,6 +143,18 @@ export const novaDriver = (lab: Lab): 'fake' | 'libvirt' => (lab.spec.compute?.v
 /** Whether guests run: Nova with the libvirt driver, so libvirt, the metadata path and the guest image belong. */
 export const guestsRun = (lab: Lab) => hasService(lab, 'nova') && novaDriver(lab) === 'libvirt';
 
+export const NOVA_METADATA_PORT = 8775;
+
+/**
+ * Where several control nodes share HAProxy, Nova's metadata API runs on each and the compute nodes' metadata agents
+ * reach it through the internal VIP, as Kolla's nova_metadata_back: a lost controller takes no guest's metadata.
+ */
+export function metadataViaVip(lab: Lab): boolean {
+  if (!guestsRun(lab) || !hasService(lab, 'neutron') || lab.novaComputeNodes.length === 0) return false;
+  const lbs = lab.nodesWithRole('loadbalancer').length;
+  return lbs > 0 && lab.nodesWithRole('control').filter((n) => n.apiAddress).length > 1;
+}
+
 /** A consumer's Ceph client, pool and user when Ceph is due and the spec names the consumer and its client. */
 export function cephConsumer(lab: Lab, consumer: 'glance' | 'cinder' | 'nova' | 'cinder-backup'): { client: string; user: string; pool: string } | undefined {
   if (!cephDue(lab)) return undefined;

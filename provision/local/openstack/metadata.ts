@@ -1,4 +1,7 @@
-/** The metadata path of guests: Nova's metadata API on the control node, the OVN metadata agent on each compute chassis. */
+/**
+ * The metadata path of guests: Nova's metadata API on the control node (on each, behind HAProxy, where several share
+ * it: metadataViaVip), the OVN metadata agent on each compute chassis.
+ */
 import { daemon, type Component, type Daemon, type LabContext, type UpContext } from '../component.ts';
 import { head, ini } from '../config.ts';
 import { ensureNodeNetns, removeNodeNetns } from '../node-netns.ts';
@@ -6,12 +9,14 @@ import { netnsName } from '../paths.ts';
 import { run } from '../sh.ts';
 import { endProcesses } from '../exec.ts';
 import type { Lab } from '../../../helpers/lab/model.ts';
-import { guestsRun, hasService, layout, openstackContext, uwsgi } from './common.ts';
+import {
+  caForServices, guestsRun, hasService, layout, metadataViaVip, NOVA_METADATA_PORT, openstackContext, uwsgi,
+} from './common.ts';
 import { neutronDir } from './neutron.ts';
 import { novaControlConf, novaDir } from './nova.ts';
 import { ovnSbRemote, ovsRun } from './ovn.ts';
 
-export const NOVA_METADATA_PORT = 8775;
+export { NOVA_METADATA_PORT };
 
 /**
  * OVS's userspace datapath (all this kernel allows) reads frames from veths and taps with AF_PACKET and forwards a
@@ -39,14 +44,26 @@ function renderMetadata(ctx: LabContext): Daemon[] {
   const { lab, paths } = c;
   const l = c.layout;
   const out: Daemon[] = [];
-  const control = l.control;
-  const ndir = novaDir(paths, control);
-  const api = uwsgi(c, control, {
-    service: 'nova-metadata-api', user: 'nova', wsgiFile: '/usr/bin/nova-metadata-wsgi', port: NOVA_METADATA_PORT, dir: ndir,
-    env: { OS_NOVA_CONFIG_DIR: ndir, OS_NOVA_CONFIG_FILES: '/etc/nova/api-paste.ini;nova.conf' },
-  });
-  const nconf = novaControlConf(c);
-  out.push({ ...api, files: [...api.files, nconf], dirs: [...api.dirs, { path: `${ndir}/lock`, owner: 'nova' }] });
+  const viaVip = metadataViaVip(lab);
+  for (const control of viaVip ? l.controls : [l.control]) {
+    const ndir = novaDir(paths, control);
+    const api = uwsgi(c, control, {
+      service: 'nova-metadata-api', user: 'nova', wsgiFile: '/usr/bin/nova-metadata-wsgi', port: NOVA_METADATA_PORT, dir: ndir,
+      env: { OS_NOVA_CONFIG_DIR: ndir, OS_NOVA_CONFIG_FILES: '/etc/nova/api-paste.ini;nova.conf' },
+    });
+    const nconf = novaControlConf(c, control);
+    out.push({ ...api, files: [...api.files, nconf], dirs: [...api.dirs, { path: `${ndir}/lock`, owner: 'nova' }] });
+  }
+  const internal = lab.expectedCatalog.find((e) => e.interface === 'internal');
+  // The VIP's address, not its name: the agent keeps the host's resolver (mounts: 'node-netns'), which knows no lab
+  // name (seen: "Temporary failure in name resolution" on every request, while guests booted from their config drive).
+  // The VIP's certificate names the address too.
+  const nova = viaVip && internal
+    ? {
+      nova_metadata_host: lab.vip(internal.vip).address, nova_metadata_port: NOVA_METADATA_PORT,
+      nova_metadata_protocol: internal.scheme, auth_ca_cert: caForServices(paths),
+    }
+    : { nova_metadata_host: l.control.apiAddress, nova_metadata_port: NOVA_METADATA_PORT, nova_metadata_protocol: 'http' };
   for (const node of l.compute) {
     const dir = `${neutronDir(paths, node)}-metadata`;
     const r = ovsRun(paths, node);
@@ -56,9 +73,7 @@ function renderMetadata(ctx: LabContext): Daemon[] {
           use_stderr: true,
           host: node.hostname,
           state_path: dir,
-          nova_metadata_host: control.apiAddress,
-          nova_metadata_port: NOVA_METADATA_PORT,
-          nova_metadata_protocol: 'http',
+          ...nova,
           metadata_proxy_shared_secret: c.secrets.metadataSecret,
           metadata_workers: 1,
         },
