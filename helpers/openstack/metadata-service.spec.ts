@@ -10,7 +10,8 @@ describe('metadataServiceFindings', () => {
   });
 
   it('names a service that does not answer, with what wget said', () => {
-    const f = metadataServiceFindings('guest g', id, 'sg-key', 'no answer (wget exit 1: wget: server returned error: HTTP/1.1 500 )');
+    const said = 'no answer (wget exit 1: wget: server returned error: HTTP/1.1 500 )';
+    const f = metadataServiceFindings('guest g', id, 'sg-key', said);
     expect(f).toEqual([expect.stringMatching(/^guest g: the metadata service \(http:\/\/169\.254\.169\.254.*HTTP\/1\.1 500/)]);
   });
 

@@ -14,10 +14,13 @@ export const METADATA_READ = [
 ].join('\n');
 
 /** What is wrong with the metadata a guest read: no answer, not its own server, or not its key pair's key. */
-export function metadataServiceFindings(what: string, serverId: string, keyName: string | undefined, out: string): string[] {
+export function metadataServiceFindings(
+  what: string, serverId: string, keyName: string | undefined, out: string,
+): string[] {
   const said = `${what}: the metadata service (${METADATA_URL})`;
   const [first, ...rest] = out.trim().split('\n');
-  if (first !== 'meta_data.json') return [`${said} gave ${out.trim().replaceAll('\n', '; ').slice(0, 300) || 'no answer'}`];
+  const gave = out.trim().replaceAll('\n', '; ').slice(0, 300);
+  if (first !== 'meta_data.json') return [`${said} gave ${gave || 'no answer'}`];
   let md: { uuid?: unknown; public_keys?: Record<string, unknown> };
   try {
     md = JSON.parse(rest.join('\n')) as typeof md;
@@ -28,7 +31,8 @@ export function metadataServiceFindings(what: string, serverId: string, keyName:
   if (md.uuid !== serverId) findings.push(`${said} names instance ${String(md.uuid)}, not ${serverId}`);
   const key = keyName ? md.public_keys?.[keyName] : undefined;
   if (keyName && (typeof key !== 'string' || !key.startsWith('ssh-') && !key.startsWith('ecdsa-'))) {
-    findings.push(`${said} lists no public key ${keyName} (public_keys: ${Object.keys(md.public_keys ?? {}).join(', ') || 'none'})`);
+    const listed = Object.keys(md.public_keys ?? {}).join(', ') || 'none';
+    findings.push(`${said} lists no public key ${keyName} (public_keys: ${listed})`);
   }
   return findings;
 }

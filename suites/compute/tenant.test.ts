@@ -161,6 +161,7 @@ check('compute.config-drive', "Each guest finds its config drive, as Tempest rea
   // Bounded by the server (its build timeout), the host key on the console (120 s) and SSH (300 s).
 }, { timeout: 760_000 });
 
+// Its title inline, as every check's: the redaction test reads each title from the source.
 check('compute.metadata-service', "Each guest reads its own metadata and key from the metadata service (169.254.169.254), as cloud-init does without a config drive", async ({ requires, tenant, needs, attach }) => {
   requires('guest-dataplane');
   const t = await tenant();

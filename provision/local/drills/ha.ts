@@ -136,6 +136,8 @@ const dnsEveryServer = (lab: Lab) => [
 
 /** The checks of the APIs through the VIP, which must stay green while one controller's API is gone. */
 const API_THROUGH_VIP = ['compute.keystone-token', 'compute.catalog-services', 'compute.token-accepted'];
+/** A booted guest answers on its floating IP and reads its metadata (where the lab's guests have a data path). */
+const GUEST_DATA_PATH = ['compute.guest-reachable', 'compute.metadata-service'];
 
 /** Whether a lab has several control nodes behind its HAProxy, whose API backends a drill can thin out. */
 const apisBehindHaproxy = (lab: Lab) =>
@@ -307,11 +309,12 @@ function controllerLost(lab: Lab): Drill[] {
   const glance = apis && !!s.services?.glance && !!s.postgresql?.openstack;
   const glanceWrites = glance && commitsStopWithout(lab, node);
   // Seed 004's promise for a lost controller: a server still boots (image, network, floating IP), answers on its
-  // floating IP and reads its metadata, where the lab has a nova-compute node other than the lost one and commits go on without it.
+  // floating IP and reads its metadata, where the lab has a nova-compute node other than the lost one and commits go
+  // on without it.
   const boots = apis && !glanceWrites && !!s.services?.neutron && lab.novaComputeNodes.some((n) => n.name !== node) &&
     !lab.novaComputeNodes.some((n) => n.name === node);
   const serverChecks = boots
-    ? ['compute.server-boot', ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-reachable', 'compute.metadata-service'])]
+    ? ['compute.server-boot', ...(lab.lacks('guest-dataplane') ? [] : GUEST_DATA_PATH)]
     : [];
   const decisions = [
     ...(has(secondaries) ? ['HA-02', 'HA-03', 'HA-10'] : []), ...(has(s.postgresql?.standbys) ? ['HA-04'] : []),
@@ -494,7 +497,7 @@ function metadataApiStopped(lab: Lab): Drill[] {
     layers: ['ha', 'compute'],
     passes: [
       ...API_THROUGH_VIP, 'compute.server-boot',
-      ...(lab.lacks('guest-dataplane') ? [] : ['compute.guest-reachable', 'compute.metadata-service']),
+      ...(lab.lacks('guest-dataplane') ? [] : GUEST_DATA_PATH),
     ],
     object: node,
     async inject(l) {

@@ -74,11 +74,11 @@ export function haproxyRoutes(lab: Lab): { frontends: Frontend[]; backends: Back
   if (metadataViaVip(lab) && internal) {
     // Kolla's name: ha.api-backends counts nova_metadata_back among nova's backends (nova_*), as in a Kolla lab.
     const vip = lab.vip(internal.vip);
-    backends.push({
-      name: 'nova_metadata_back',
-      servers: controls.filter((n) => n.apiAddress).map((n) => ({ name: n.name, address: n.apiAddress!, port: NOVA_METADATA_PORT })),
-    });
-    frontends.push({ name: `nova_metadata_${vip.name}`, vip, port: NOVA_METADATA_PORT, tls: internal.scheme === 'https', backend: 'nova_metadata_back' });
+    const port = NOVA_METADATA_PORT;
+    const servers = controls.filter((n) => n.apiAddress).map((n) => ({ name: n.name, address: n.apiAddress!, port }));
+    backends.push({ name: 'nova_metadata_back', servers });
+    const tls = internal.scheme === 'https';
+    frontends.push({ name: `nova_metadata_${vip.name}`, vip, port, tls, backend: 'nova_metadata_back' });
   }
   const prom = lab.spec.monitoring?.prometheus;
   if (prom?.vip) {

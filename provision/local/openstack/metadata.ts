@@ -48,8 +48,8 @@ function renderMetadata(ctx: LabContext): Daemon[] {
   for (const control of viaVip ? l.controls : [l.control]) {
     const ndir = novaDir(paths, control);
     const api = uwsgi(c, control, {
-      service: 'nova-metadata-api', user: 'nova', wsgiFile: '/usr/bin/nova-metadata-wsgi', port: NOVA_METADATA_PORT, dir: ndir,
-      env: { OS_NOVA_CONFIG_DIR: ndir, OS_NOVA_CONFIG_FILES: '/etc/nova/api-paste.ini;nova.conf' },
+      service: 'nova-metadata-api', user: 'nova', wsgiFile: '/usr/bin/nova-metadata-wsgi', port: NOVA_METADATA_PORT,
+      dir: ndir, env: { OS_NOVA_CONFIG_DIR: ndir, OS_NOVA_CONFIG_FILES: '/etc/nova/api-paste.ini;nova.conf' },
     });
     const nconf = novaControlConf(c, control);
     out.push({ ...api, files: [...api.files, nconf], dirs: [...api.dirs, { path: `${ndir}/lock`, owner: 'nova' }] });
@@ -63,7 +63,9 @@ function renderMetadata(ctx: LabContext): Daemon[] {
       nova_metadata_host: lab.vip(internal.vip).address, nova_metadata_port: NOVA_METADATA_PORT,
       nova_metadata_protocol: internal.scheme, auth_ca_cert: caForServices(paths),
     }
-    : { nova_metadata_host: l.control.apiAddress, nova_metadata_port: NOVA_METADATA_PORT, nova_metadata_protocol: 'http' };
+    : {
+      nova_metadata_host: l.control.apiAddress, nova_metadata_port: NOVA_METADATA_PORT, nova_metadata_protocol: 'http',
+    };
   for (const node of l.compute) {
     const dir = `${neutronDir(paths, node)}-metadata`;
     const r = ovsRun(paths, node);
