@@ -311,8 +311,8 @@ function controllerLost(lab: Lab): Drill[] {
   // Seed 004's promise for a lost controller: a server still boots (image, network, floating IP), answers on its
   // floating IP and reads its metadata, where the lab has a nova-compute node other than the lost one and commits go
   // on without it.
-  const boots = apis && !glanceWrites && !!s.services?.neutron && lab.novaComputeNodes.some((n) => n.name !== node) &&
-    !lab.novaComputeNodes.some((n) => n.name === node);
+  const computes = lab.novaComputeNodes.map((n) => n.name);
+  const boots = apis && !glanceWrites && !!s.services?.neutron && computes.length > 0 && !computes.includes(node);
   const serverChecks = boots
     ? ['compute.server-boot', ...(lab.lacks('guest-dataplane') ? [] : GUEST_DATA_PATH)]
     : [];

@@ -70,14 +70,13 @@ export function haproxyRoutes(lab: Lab): { frontends: Frontend[]; backends: Back
     if (frontends.some((f) => f.name === fname)) continue;
     frontends.push({ name: fname, vip, port: c.port, tls: c.scheme === 'https', backend: `${c.service}_back` });
   }
-  const internal = lab.expectedCatalog.find((e) => e.interface === 'internal');
-  if (metadataViaVip(lab) && internal) {
+  const metadata = metadataViaVip(lab);
+  if (metadata) {
     // Kolla's name: ha.api-backends counts nova_metadata_back among nova's backends (nova_*), as in a Kolla lab.
-    const vip = lab.vip(internal.vip);
+    const { vip, tls } = metadata;
     const port = NOVA_METADATA_PORT;
     const servers = controls.filter((n) => n.apiAddress).map((n) => ({ name: n.name, address: n.apiAddress!, port }));
     backends.push({ name: 'nova_metadata_back', servers });
-    const tls = internal.scheme === 'https';
     frontends.push({ name: `nova_metadata_${vip.name}`, vip, port, tls, backend: 'nova_metadata_back' });
   }
   const prom = lab.spec.monitoring?.prometheus;

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { addSecret } from '../../../helpers/gate/redact.ts';
 import { MEMCACHED_PORT } from '../../../helpers/ha/memcached.ts';
 import { novaPool } from '../../../helpers/lab/defaults.ts';
-import type { Lab, LabNode } from '../../../helpers/lab/model.ts';
+import type { Lab, LabNode, Vip } from '../../../helpers/lab/model.ts';
 import { Api, passwordAuth, viaVip } from '../api.ts';
 import { cephDue, cephSpec } from '../ceph/common.ts';
 import { daemon, type Daemon, type LabContext, type UpContext } from '../component.ts';
@@ -147,12 +147,15 @@ export const NOVA_METADATA_PORT = 8775;
 
 /**
  * Where several control nodes share HAProxy, Nova's metadata API runs on each and the compute nodes' metadata agents
- * reach it through the internal VIP, as Kolla's nova_metadata_back: a lost controller takes no guest's metadata.
+ * reach it through the internal endpoint's VIP, as Kolla's nova_metadata_back: a lost controller takes no guest's
+ * metadata. That VIP and whether it speaks TLS; undefined where the control node serves it itself.
  */
-export function metadataViaVip(lab: Lab): boolean {
-  if (!guestsRun(lab) || !hasService(lab, 'neutron') || lab.novaComputeNodes.length === 0) return false;
-  const lbs = lab.nodesWithRole('loadbalancer').length;
-  return lbs > 0 && lab.nodesWithRole('control').filter((n) => n.apiAddress).length > 1;
+export function metadataViaVip(lab: Lab): { vip: Vip; tls: boolean } | undefined {
+  if (!guestsRun(lab) || !hasService(lab, 'neutron') || lab.novaComputeNodes.length === 0) return undefined;
+  const internal = lab.expectedCatalog.find((e) => e.interface === 'internal');
+  const controls = lab.nodesWithRole('control').filter((n) => n.apiAddress);
+  const shared = lab.nodesWithRole('loadbalancer').length > 0 && controls.length > 1;
+  return shared && internal ? { vip: lab.vip(internal.vip), tls: internal.scheme === 'https' } : undefined;
 }
 
 /** A consumer's Ceph client, pool and user when Ceph is due and the spec names the consumer and its client. */

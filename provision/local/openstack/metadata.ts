@@ -16,8 +16,6 @@ import { neutronDir } from './neutron.ts';
 import { novaControlConf, novaDir } from './nova.ts';
 import { ovnSbRemote, ovsRun } from './ovn.ts';
 
-export { NOVA_METADATA_PORT };
-
 /**
  * OVS's userspace datapath (all this kernel allows) reads frames from veths and taps with AF_PACKET and forwards a
  * checksum that the sender left to the NIC (CHECKSUM_PARTIAL) as it is: wrong on the wire, so the guest drops the
@@ -54,14 +52,13 @@ function renderMetadata(ctx: LabContext): Daemon[] {
     const nconf = novaControlConf(c, control);
     out.push({ ...api, files: [...api.files, nconf], dirs: [...api.dirs, { path: `${ndir}/lock`, owner: 'nova' }] });
   }
-  const internal = lab.expectedCatalog.find((e) => e.interface === 'internal');
   // The VIP's address, not its name: the agent keeps the host's resolver (mounts: 'node-netns'), which knows no lab
   // name (seen: "Temporary failure in name resolution" on every request, while guests booted from their config drive).
   // The VIP's certificate names the address too.
-  const nova = viaVip && internal
+  const nova = viaVip
     ? {
-      nova_metadata_host: lab.vip(internal.vip).address, nova_metadata_port: NOVA_METADATA_PORT,
-      nova_metadata_protocol: internal.scheme, auth_ca_cert: caForServices(paths),
+      nova_metadata_host: viaVip.vip.address, nova_metadata_port: NOVA_METADATA_PORT,
+      nova_metadata_protocol: viaVip.tls ? 'https' : 'http', auth_ca_cert: caForServices(paths),
     }
     : {
       nova_metadata_host: l.control.apiAddress, nova_metadata_port: NOVA_METADATA_PORT, nova_metadata_protocol: 'http',
