@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { nsupdateScript } from '../dns/propagation.ts';
 import { loadLab } from '../lab/load.ts';
 import { logCommand, loggingOf, missingNumbers, ranges, senderFile } from './logging.ts';
-import { OVN_DBS, ovnClusterOf, raftFindings, switchFindings, type OvnDb } from './ovn.ts';
+import {
+  northdFindings, northdStatusCommand, OVN_DBS, ovnClusterOf, raftFindings, switchFindings, type OvnDb,
+} from './ovn.ts';
 import { pgOf, psqlCommand, recoveryFindings, replicationFindings, runTable } from './postgres.ts';
 import { clusterFindings, expectedMirrors, PROBE_QUEUE_PREFIX, rabbitOf } from './rabbitmq.ts';
 
@@ -151,5 +153,48 @@ describe("a Neutron network in every RAFT member's NB", () => {
       `member controller-2: logical switch neutron-${id} absent`,
       `member controller-3: logical switch neutron-${id} not read (ovsdb-client to tcp:172.27.40.13:6641: Connection refused)`,
     ]);
+  });
+
+  it('says Neutron writes another NB when the switch is on no member that answered', () => {
+    const id = '0b5e1f9c-3a52-4c5e-9d7b-1f2e3d4c5b6a';
+    const absent = (node: string) => ({ node, seen: 'absent' });
+    const refused = {
+      node: 'controller-3', seen: 'not read (ovsdb-client to tcp:172.27.40.13:6641: Connection refused)',
+    };
+    const findings = switchFindings(id, [absent('controller-1'), absent('controller-2'), refused]);
+    expect(findings[0]).toMatch(/on no member of the cluster \(absent on every member: controller-1, controller-2\)/);
+    expect(findings[0]).toContain('ovn_nb_connection');
+    expect(findings.slice(1)).toEqual([`member controller-3: logical switch neutron-${id} ${refused.seen}`]);
+    // Nothing read at all is no evidence of another NB: each member is named with its own error.
+    expect(switchFindings(id, [refused])).toEqual(findings.slice(1));
+  });
+});
+
+describe('ovn-northd on every RAFT member', () => {
+  const up = (node: string, status: string) => ({ node, status });
+  it('passes one active and the others standing by', () => {
+    expect(northdFindings([up('c1', 'standby'), up('c2', 'active'), up('c3', 'standby')])).toEqual([]);
+  });
+
+  it('names a member whose northd does not answer or is paused, and a count of active ones other than one', () => {
+    const gone = { node: 'c3', error: 'ovn-appctl: cannot read pidfile "/run/ovn/ovn-northd.pid" (No such file)' };
+    expect(northdFindings([up('c1', 'active'), up('c2', 'standby'), gone])).toEqual([
+      `member c3: ovn-northd does not answer (${gone.error})`,
+    ]);
+    expect(northdFindings([up('c1', 'standby'), up('c2', 'paused'), gone])).toEqual([
+      'member c2: ovn-northd paused',
+      `member c3: ovn-northd does not answer (${gone.error})`,
+      'no ovn-northd active (c1 standby, c2 paused, c3 no answer): nothing translates the NB into the SB',
+    ]);
+    expect(northdFindings([up('c1', 'active'), up('c2', 'active')])).toEqual([
+      '2 ovn-northd active (c1 active, c2 active): each writes the SB',
+    ]);
+  });
+
+  it("asks Kolla's northd in its container at its control socket, a packaged one by name", () => {
+    const kolla = { deployer: { kind: 'kolla' } } as unknown as Parameters<typeof northdStatusCommand>[0];
+    const packages = { deployer: { kind: 'packages' } } as unknown as Parameters<typeof northdStatusCommand>[0];
+    expect(northdStatusCommand(kolla)).toBe('docker exec ovn_northd ovn-appctl -t /run/ovn/ovn-northd.ctl status');
+    expect(northdStatusCommand(packages)).toBe('ovn-appctl -t ovn-northd status');
   });
 });

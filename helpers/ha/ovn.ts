@@ -5,6 +5,7 @@
  */
 import type { Lab, LabNode } from '../lab/model.ts';
 import type { OvnClusterSpec } from '../lab/spec.ts';
+import { inService } from '../node/deployer.ts';
 import { shellLine } from '../node/quote.ts';
 
 /** Where ovsdb-client runs: a lab node's shell (checks) or the host (provision). */
@@ -133,8 +134,73 @@ export async function switchOnMembers(shell: Shell, c: OvnCluster, networkId: st
   }));
 }
 
-/** The members whose NB copy lacks the network's switch, each named with what it said. */
+/**
+ * The members whose NB copy lacks the network's switch, each named with what it said. Absent on every member that
+ * answered (and on at least one): Neutron wrote the switch to no member, so it writes an NB that is not this cluster.
+ */
 export function switchFindings(networkId: string, seen: readonly SwitchSeen[]): string[] {
-  return seen.filter((s) => s.seen !== 'present')
-    .map((s) => `member ${s.node}: logical switch neutron-${networkId} ${s.seen}`);
+  const named = (s: SwitchSeen) => `member ${s.node}: logical switch neutron-${networkId} ${s.seen}`;
+  const bad = seen.filter((s) => s.seen !== 'present');
+  const read = seen.filter((s) => s.seen === 'present' || s.seen === 'absent');
+  if (read.length > 0 && read.every((s) => s.seen === 'absent')) {
+    return [
+      `logical switch neutron-${networkId} on no member of the cluster (absent on every member: ` +
+      `${read.map((s) => s.node).join(', ')}): Neutron made the network in an NB that is not this cluster's ` +
+      '(its ovn_nb_connection)',
+      ...bad.filter((s) => s.seen !== 'absent').map(named),
+    ];
+  }
+  return bad.map(named);
+}
+
+/** What one member's ovn-northd says of itself: `active`, `standby`, `paused`, or why it did not answer. */
+export interface NorthdSeen {
+  readonly node: string;
+  readonly status?: string;
+  readonly error?: string;
+}
+
+/**
+ * `ovn-appctl … status` of ovn-northd on a node: Kolla's control socket in its ovn_northd container, else the one a
+ * packaged northd names in its run directory (ovn-ctl's, found from its pid file).
+ */
+export const northdStatusCommand = (lab: Lab): string => lab.deployer.kind === 'kolla'
+  ? inService(lab, 'ovn-northd', 'ovn-appctl -t /run/ovn/ovn-northd.ctl status')
+  : 'ovn-appctl -t ovn-northd status';
+
+/** Each member's ovn-northd asked for its status on that member (`Status: active` as OVN 21.03 and later print it). */
+export async function northdOnMembers(
+  lab: Lab, shellOf: (node: string) => Shell, c: OvnCluster,
+): Promise<NorthdSeen[]> {
+  return Promise.all(c.nodes.map(async (n): Promise<NorthdSeen> => {
+    const r = await shellOf(n.name).run(`timeout 10 ${northdStatusCommand(lab)}`).catch((error: Error) => error);
+    if (r instanceof Error) return { node: n.name, error: r.message.split('\n')[0] };
+    const status = /^Status:\s*(\S+)/m.exec(r.stdout)?.[1];
+    if (r.code !== 0 || !status) {
+      // ovn-appctl's own log prefix (time|sequence|module|level|) says nothing the reader needs.
+      const said = (r.stderr || r.stdout).trim().split('\n')[0]?.replace(/^[^|\s]+\|\d+\|[^|]+\|[^|]+\|/, '');
+      return { node: n.name, error: said || `exit ${r.code}` };
+    }
+    return { node: n.name, status };
+  }));
+}
+
+/**
+ * ovn-northd on every member, standing by where it is not the one active: a member whose northd does not answer or
+ * is paused is named, and anything but exactly one active (the holder of the SB lock) is named with who said what.
+ */
+export function northdFindings(seen: readonly NorthdSeen[]): string[] {
+  const out: string[] = [];
+  for (const s of seen) {
+    if (s.error) out.push(`member ${s.node}: ovn-northd does not answer (${s.error})`);
+    else if (s.status !== 'active' && s.status !== 'standby') out.push(`member ${s.node}: ovn-northd ${s.status}`);
+  }
+  const active = seen.filter((s) => s.status === 'active').map((s) => s.node);
+  if (active.length !== 1) {
+    const said = seen.map((s) => `${s.node} ${s.status ?? 'no answer'}`).join(', ');
+    out.push(active.length === 0
+      ? `no ovn-northd active (${said}): nothing translates the NB into the SB`
+      : `${active.length} ovn-northd active (${said}): each writes the SB`);
+  }
+  return out;
 }

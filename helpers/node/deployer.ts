@@ -12,6 +12,7 @@ const KOLLA_CONTAINER: Record<string, string> = {
   'ovs-appctl': 'openvswitch_vswitchd',
   'ovn-sbctl': 'ovn_northd',
   'ovn-nbctl': 'ovn_northd',
+  'ovn-northd': 'ovn_northd',
   ceph: 'cephadm',
   named: 'bind',
 };

@@ -112,13 +112,13 @@ export interface SshOptions {
   readonly port: number;
   /** The guest's host keys from its console log: the key the guest presents must be one of them. */
   readonly hostKeys: ConsoleHostKeys;
-  /** Keep trying (dropbear not up yet, key not fetched from the metadata service yet) this long. */
+  /** Keep trying (dropbear not up yet, key not yet read from the config drive or the metadata service) this long. */
   readonly withinMs?: number;
 }
 
 /**
- * Run one command on the guest with the key injected through the metadata service; its stdout. The guest's host
- * key is verified against the fingerprints it printed on its console: a different key fails at once.
+ * Run one command on the guest with the key pair Nova gave it (config drive or metadata service); its stdout. The
+ * guest's host key is verified against the fingerprints it printed on its console: a different key fails at once.
  */
 export async function sshRuns(address: string, privateKey: string, command: string, options: SshOptions): Promise<string> {
   const allowed = options.hostKeys.fingerprints;

@@ -421,7 +421,8 @@ export class Tenant {
         this.bootImage(), this.flavor(), this.keypair(), this.port(node),
       ]);
       const target = this.targetHost(node);
-      // The lab CA goes to the guest as a cloud ships it to its tenants: in the user data, from the metadata service.
+      // The lab CA goes to the guest as a cloud ships it to its tenants: in the user data (config drive or metadata
+      // service).
       const ca = this.cloud.credentials.cacert;
       const userData = ca ? caUserData(readFileSync(ca, 'utf8')) : undefined;
       const extra = userData ? { user_data: Buffer.from(userData).toString('base64') } : {};

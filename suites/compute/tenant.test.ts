@@ -266,7 +266,8 @@ check('compute.guest-reachable', 'Each guest answers ping and SSH with its injec
     const keys = await t.hostKeys(node).catch((error: Error) => error);
     if (keys instanceof Error) return withConsole(`${where}: ${keys.message}`);
     const uptime = await t.guestRuns('cat /proc/uptime', 180_000, node).catch((error: Error) => error);
-    const login = `SSH as ${user} with the key from the metadata service, host key ${keys.fingerprints.join(', ')}`;
+    const login = `SSH as ${user} with the run's key pair (from the config drive or the metadata service), ` +
+      `host key ${keys.fingerprints.join(', ')}`;
     if (uptime instanceof Error) return withConsole(`${where}: ${login}: ${uptime.message}`);
     if (!/^\d+/.test(uptime)) return `${where}: ${login}: /proc/uptime read "${uptime.slice(0, 80)}"`;
     const configured = ping.configuredAfterS?.toFixed(1) ?? '—';

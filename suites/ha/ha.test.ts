@@ -7,7 +7,8 @@ import {
   runTable, sql, standbysLacking, type Pg,
 } from '../../helpers/ha/postgres.ts';
 import {
-  clusterStates, neutronOnCluster, ovnClusterOf, raftFindings, switchFindings, switchOnMembers, type SwitchSeen,
+  clusterStates, neutronOnCluster, northdFindings, northdOnMembers, ovnClusterOf, raftFindings, switchFindings,
+  switchOnMembers, type SwitchSeen,
 } from '../../helpers/ha/ovn.ts';
 import {
   apiBackends, backendFindings, haproxyNodes, inTransition, parseProbe, statProbe,
@@ -109,6 +110,15 @@ check('ha.neutron-nb', "a network made through Neutron is a logical switch in ev
   }
   await ctx.attach('logical switch on each member', JSON.stringify({ network, seen }, null, 2), 'application/json');
   expect(switchFindings(network.id, seen), `network ${network.name} (${network.id}) in OVN's NB`).toEqual([]);
+});
+
+check('ha.ovn-northd', 'ovn-northd on every OVN RAFT member, exactly one active and the others standing by', async (ctx) => {
+  const c = ovnClusterOf(ctx.lab);
+  if (!c) return ctx.notApplicable('the spec has no ovnCluster section');
+  if (!neutronOnCluster(ctx.lab)) return ctx.notApplicable('the spec runs no Neutron, whose NB northd translates');
+  const seen = await northdOnMembers(ctx.lab, (n) => ctx.node(n), c);
+  await ctx.attach('ovn-northd status of each member', JSON.stringify(seen, null, 2), 'application/json');
+  expect(northdFindings(seen), `ovn-northd on ${c.spec.nodes.join(', ')}`).toEqual([]);
 });
 
 check('ha.api-backends', "on every loadbalancer, HAProxy's own stats show each control node's server UP in every API backend", async (ctx) => {

@@ -7,7 +7,8 @@
  * VIP, and where the lab has guests a server still boots and answers.
  * A lab without the feature has none.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { dnsServers, labZones } from '../../../helpers/dns/servers.ts';
 import { serialMismatches, zoneSerial } from '../../../helpers/dns/zone.ts';
 import { apiBackends, haproxyNodes } from '../../../helpers/ha/haproxy.ts';
@@ -27,11 +28,13 @@ import { labSecrets } from '../infra/pki.ts';
 import { apiBackendFindings } from '../infra/loadbalancer.ts';
 import { installRoute, removeRoute } from '../infra/routes.ts';
 import { psql, pgPrimary } from '../infra/postgresql.ts';
-import { metadataViaVip } from '../openstack/common.ts';
+import { layout, metadataViaVip } from '../openstack/common.ts';
+import { neutronDir } from '../openstack/neutron.ts';
+import { ovsRun } from '../openstack/ovn.ts';
 import { labPaths } from '../paths.ts';
-import { sleep } from '../sh.ts';
+import { run, sleep, tryRun } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
-import { supervisorctl, withCloud, type Drill } from './drill.ts';
+import { editDrill, supervisorctl, withCloud, type Drill } from './drill.ts';
 import { layerOf } from '../../../helpers/gate/layers.ts';
 
 const state = async (lab: Lab, program: string) =>
@@ -327,7 +330,7 @@ function controllerLost(lab: Lab): Drill[] {
     ...(has(secondaries) ? dnsEveryServer(lab) : []),
     ...(has(s.postgresql?.standbys) ? ['ha.pg-replication', 'ha.pg-write-visible'] : []),
     ...(has(s.rabbitmq?.nodes) ? ['ha.rabbitmq-cluster'] : []), ...(has(s.ovnCluster?.nodes) ? ['ha.ovn-raft'] : []),
-    ...(has(s.ovnCluster?.nodes) && neutronOnCluster(lab) ? ['ha.neutron-nb'] : []),
+    ...(has(s.ovnCluster?.nodes) && neutronOnCluster(lab) ? ['ha.neutron-nb', 'ha.ovn-northd'] : []),
     ...(apis ? ['ha.api-backends'] : []),
     ...(memcachedNodes(lab).some((n) => n.name === node) ? ['ha.memcached'] : []),
     ...(novaOn ? ['ha.nova-services'] : []),
@@ -508,11 +511,112 @@ function metadataApiStopped(lab: Lab): Drill[] {
   }];
 }
 
+/**
+ * ovn-northd stopped on the last RAFT member: ha.ovn-northd names it (were it the active one, another takes the SB
+ * lock); the databases and Neutron's writes to them are untouched. Revert starts it and waits until it answers.
+ */
+function northdStopped(lab: Lab): Drill[] {
+  const c = ovnClusterOf(lab);
+  const member = c?.spec.nodes.at(-1);
+  if (!c || !member || c.nodes.length < 2 || !neutronOnCluster(lab)) return [];
+  const answers = async (l: Lab) => (await tryRun('/usr/bin/env', [
+    `OVN_RUNDIR=${ovsRun(labPaths(l.name), l.node(member))}`, 'ovn-appctl', '-t', 'ovn-northd', 'status',
+  ])).code === 0;
+  return [{
+    name: 'ha-northd-stopped',
+    description: `ovn-northd on RAFT member ${member} is stopped: one fewer to take over the SB lock`,
+    decisions: ['HA-08'],
+    checks: ['ha.ovn-northd'],
+    passes: ['ha.ovn-raft', 'ha.neutron-nb'],
+    object: member,
+    ...stopped(() => `${member}-ovn-northd`, answers),
+  }];
+}
+
+/**
+ * Neutron on every control node pointed at an NB of its own, as one left from before the cluster was built (a
+ * standalone ovsdb-server, here on a unix socket in the first controller's /tmp): the networks it makes reach no RAFT
+ * member, while the cluster stays whole (ha.ovn-raft passes) and Neutron answers through HAProxy (ha.api-backends
+ * passes). Revert points Neutron at the cluster again, then stops that server and removes its files.
+ */
+function neutronStandaloneNb(lab: Lab): Drill[] {
+  const cluster = ovnClusterOf(lab);
+  const controls = layout(lab).controls;
+  if (!cluster || !neutronOnCluster(lab) || controls.length === 0) return [];
+  const paths = labPaths(lab.name);
+  const dir = join(paths.volatile(controls[0]!.name), 'sg-drill-standalone-nb');
+  const file = (name: string) => join(dir, name);
+  const asNeutron = (argv: string[]) =>
+    run('/usr/bin/setpriv', ['--reuid=neutron', '--regid=neutron', '--init-groups', '--', ...argv]);
+  const pid = () => (existsSync(file('nb.pid')) ? Number(readFileSync(file('nb.pid'), 'utf8').trim()) : undefined);
+  const alive = (p: number | undefined) => {
+    if (p === undefined) return false;
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  async function startNb(): Promise<void> {
+    if (alive(pid())) return;
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    await run('chown', ['neutron:neutron', dir]);
+    await asNeutron(['ovsdb-tool', 'create', file('nb.db'), '/usr/share/ovn/ovn-nb.ovsschema']);
+    await asNeutron(['ovsdb-server', file('nb.db'), `--remote=punix:${file('nb.sock')}`, `--pidfile=${file('nb.pid')}`,
+      `--unixctl=${file('nb.ctl')}`, `--log-file=${file('nb.log')}`, '--detach', '--no-chdir']);
+    // As `ovn-ctl start_northd` does for a new NB: its NB_Global row, which Neutron reads.
+    await run('ovn-nbctl', [`--db=unix:${file('nb.sock')}`, 'init']);
+  }
+  async function stopNb(): Promise<void> {
+    const p = pid();
+    if (alive(p)) process.kill(p!, 'SIGTERM');
+    await until('the standalone NB stopped', 10_000, async () => !alive(p));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const neutronServing = async (l: Lab) => {
+    await until('every API backend UP again', 180_000, async () => (await apiBackendFindings(l, paths)).length === 0);
+    await until('Neutron answering through the VIP', 60_000, () =>
+      withCloud(l, async (c) => (await c.get('network', '/v2.0/networks?limit=1'), true)));
+  };
+  const base = editDrill(
+    {
+      name: 'ha-neutron-standalone-nb',
+      description: `neutron-server on ${controls.map((n) => n.name).join(', ')} writes a standalone NB ` +
+        `(unix:${file('nb.sock')}), not the OVN RAFT cluster of ${cluster.spec.nodes.join(', ')}`,
+      decisions: ['HA-15'],
+      checks: ['ha.neutron-nb'],
+      passes: ['ha.ovn-raft', 'ha.api-backends'],
+      object: 'on no member',
+    },
+    (l) => layout(l).controls.map((n) => ({
+      file: `${neutronDir(paths, n)}/ml2_conf.ini`,
+      edit: (text: string) => text.replace(/^ovn_nb_connection = .*$/m, `ovn_nb_connection = unix:${file('nb.sock')}`),
+    })),
+    async (l) => {
+      await supervisorctl(l, 'restart', ...layout(l).controls.map((n) => `${n.name}-neutron-server`));
+      await neutronServing(l);
+    },
+  );
+  return [{
+    ...base,
+    async inject(l) {
+      await startNb();
+      await base.inject(l);
+    },
+    async revert(l) {
+      await base.revert(l);
+      await stopNb();
+    },
+  }];
+}
+
 export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
-    ...rabbitNodeStopped(lab), ...rabbitPolicyCleared(lab), ...ovnMemberStopped(lab), ...staticRouteMissing(lab),
-    ...apiBackendStopped(lab), ...memcachedStopped(lab), ...novaSchedulerStopped(lab), ...metadataApiStopped(lab),
-    ...controllerLost(lab),
+    ...rabbitNodeStopped(lab), ...rabbitPolicyCleared(lab), ...ovnMemberStopped(lab), ...northdStopped(lab),
+    ...neutronStandaloneNb(lab), ...staticRouteMissing(lab), ...apiBackendStopped(lab), ...memcachedStopped(lab),
+    ...novaSchedulerStopped(lab), ...metadataApiStopped(lab), ...controllerLost(lab),
   ];
 }

@@ -12,6 +12,7 @@ import type { LabPaths } from '../paths.ts';
 import { run } from '../sh.ts';
 import { need } from './roles.ts';
 import { hasService } from '../openstack/common.ts';
+import { ovsRun } from '../openstack/ovn.ts';
 
 const cluster = (lab: Lab): OvnCluster => need(ovnClusterOf(lab), `lab ${lab.name}: no ovnCluster in spec`);
 const address = (node: LabNode) => need(node.apiAddress, `OVN member ${node.name} has no API address`);
@@ -30,11 +31,13 @@ const remote = (c: OvnCluster, db: OvnDb) => c.nodes.map((n) => `tcp:${address(n
  */
 function northd(lab: Lab, paths: LabPaths, node: LabNode): Daemon {
   const c = cluster(lab);
-  const r = ovnRaftRun(paths, node);
+  // In the node's run directory as its shell has it (sshd's OVN_RUNDIR), pid file and control socket named as a
+  // packaged northd's: `ovn-appctl -t ovn-northd status` on the node finds it, as ha.ovn-northd asks.
+  const r = ovsRun(paths, node);
   return daemon(node, 'ovn-northd', {
     argv: [
       '/usr/bin/env', `OVS_RUNDIR=${r}`, `OVN_RUNDIR=${r}`, '/usr/bin/ovn-northd', `--ovnnb-db=${remote(c, 'OVN_Northbound')}`,
-      `--ovnsb-db=${remote(c, 'OVN_Southbound')}`, `--pidfile=${r}/ovn-northd.pid`, `--unixctl=${r}/ovn-northd.ctl`, '--no-chdir',
+      `--ovnsb-db=${remote(c, 'OVN_Southbound')}`, `--pidfile=${r}/ovn-northd.pid`, '--no-chdir',
     ],
     dirs: [{ path: r }],
   });
