@@ -1,7 +1,12 @@
 import { expect } from 'vitest';
 import { check, type CheckContext } from '../../helpers/gate/check.ts';
 import { currentRun } from '../../helpers/gate/ledger.ts';
+import {
+  clientExpectations, clientFindings, clientNodes, clientSettingsScript, parseClientSettings, type ClientSetting,
+} from '../../helpers/ha/clients.ts';
 import { awaitDelivery, logCommand, loggingOf, ranges, senderFile } from '../../helpers/ha/logging.ts';
+import { sshUser } from '../../helpers/lab/defaults.ts';
+import { shellLine } from '../../helpers/node/quote.ts';
 import {
   parseReplication, pgOf, pgPassword, recoveryFindings, recoveryStates, replicationFindings, REPLICATION_SQL,
   runTable, sql, standbysLacking, type Pg,
@@ -119,6 +124,35 @@ check('ha.ovn-northd', 'ovn-northd on every OVN RAFT member, exactly one active 
   const seen = await northdOnMembers(ctx.lab, (n) => ctx.node(n), c);
   await ctx.attach('ovn-northd status of each member', JSON.stringify(seen, null, 2), 'application/json');
   expect(northdFindings(seen), `ovn-northd on ${c.spec.nodes.join(', ')}`).toEqual([]);
+});
+
+check('ha.cluster-clients', "every OpenStack service on every node names each cluster's members, and the database " +
+  'VIP, in its configuration', async (ctx) => {
+  const expected = clientExpectations(ctx.lab);
+  if (expected.length === 0) {
+    return ctx.notApplicable('the spec has no cluster of two or more members and no database VIP for OpenStack');
+  }
+  const script = clientSettingsScript(ctx.lab);
+  // Kolla's files and other users' processes are root's to read.
+  const command = sshUser(ctx.lab) === 'root' ? script : shellLine(['sudo', '-n', 'sh', '-c', script]);
+  const nodes = clientNodes(ctx.lab);
+  const seen = await Promise.all(nodes.map(async (n) => {
+    const r = await ctx.node(n.name).run(command).catch((error: Error) => error);
+    if (r instanceof Error) return { node: n.name, settings: [] as ClientSetting[], error: r.message.split('\n')[0] };
+    return { node: n.name, settings: parseClientSettings(r.stdout) };
+  }));
+  await ctx.attach('settings of each node (hosts only)', JSON.stringify(seen, null, 2), 'application/json');
+  const findings = seen.flatMap((s) => ('error' in s ? [`${s.node}: not read (${s.error})`] : []));
+  // A control node with no service configuration found would make this check pass on nothing.
+  for (const s of seen.filter((x) => !('error' in x) && x.settings.length === 0)) {
+    if (ctx.lab.node(s.node).roles.includes('control')) {
+      findings.push(`${s.node}: no OpenStack service's configuration found (the --config-file and uwsgi ini of its ` +
+        'processes, /etc/kolla)');
+    }
+  }
+  findings.push(...seen.flatMap((s) => clientFindings(s.node, s.settings, expected)));
+  expect(findings, `the clients of ${expected.map((e) => e.what).filter((w, i, a) => a.indexOf(w) === i).join(', ')}`)
+    .toEqual([]);
 });
 
 check('ha.api-backends', "on every loadbalancer, HAProxy's own stats show each control node's server UP in every API backend", async (ctx) => {

@@ -15,6 +15,7 @@ import { apiBackends, haproxyNodes } from '../../../helpers/ha/haproxy.ts';
 import { askVersion, memcachedFindings, memcachedNodes } from '../../../helpers/ha/memcached.ts';
 import { novaControlNodes, novaServiceFindings, type NovaService } from '../../../helpers/ha/nova.ts';
 import { loggingOf, missingNumbers, ranges, senderFile } from '../../../helpers/ha/logging.ts';
+import { clientExpectations, clientNodes } from '../../../helpers/ha/clients.ts';
 import { neutronOnCluster, ovnClusterOf } from '../../../helpers/ha/ovn.ts';
 import { pgOf } from '../../../helpers/ha/postgres.ts';
 import { clusterFindings, clusterViews, managementApi, rabbitOf, type Rabbit } from '../../../helpers/ha/rabbitmq.ts';
@@ -30,6 +31,7 @@ import { installRoute, removeRoute } from '../infra/routes.ts';
 import { psql, pgPrimary } from '../infra/postgresql.ts';
 import { layout, metadataViaVip } from '../openstack/common.ts';
 import { neutronDir } from '../openstack/neutron.ts';
+import { novaDir } from '../openstack/nova.ts';
 import { ovsRun } from '../openstack/ovn.ts';
 import { labPaths } from '../paths.ts';
 import { run, sleep, tryRun } from '../sh.ts';
@@ -335,6 +337,9 @@ function controllerLost(lab: Lab): Drill[] {
     ...(memcachedNodes(lab).some((n) => n.name === node) ? ['ha.memcached'] : []),
     ...(novaOn ? ['ha.nova-services'] : []),
     ...(glanceWrites ? ['compute.glance-image'] : []),
+    // Its services' configuration cannot be read while it is gone: the check names it.
+    ...(clientExpectations(lab).length > 0 && clientNodes(lab).some((n) => n.name === node)
+      ? ['ha.cluster-clients'] : []),
   ];
   const programs = async (l: Lab) =>
     (await programStatus(labPaths(l.name))).filter((p) => p.program.startsWith(`${node}-`));
@@ -512,6 +517,33 @@ function metadataApiStopped(lab: Lab): Drill[] {
 }
 
 /**
+ * The last control node's nova.conf names one RabbitMQ member in transport_url, the first: its Nova works until that
+ * member is lost. ha.cluster-clients names the file and the members missing. The file alone is changed (a restart
+ * would only make the running services match it); revert puts it back byte for byte.
+ */
+function clientOneRabbit(lab: Lab): Drill[] {
+  const r = rabbitOf(lab);
+  const node = novaControlNodes(lab).at(-1);
+  if (!r || r.nodes.length < 2 || !node) return [];
+  return [editDrill(
+    {
+      name: 'ha-client-one-rabbit',
+      description: `nova.conf on ${node.name} names one RabbitMQ member (${r.nodes[0]!.name}) in transport_url`,
+      decisions: ['HA-07'],
+      checks: ['ha.cluster-clients'],
+      passes: ['ha.rabbitmq-cluster'],
+      object: node.name,
+    },
+    (l) => [{
+      file: `${novaDir(labPaths(l.name), node)}/nova.conf`,
+      // rabbit://user:password@first:port,user:password@second:port/ → rabbit://user:password@first:port/
+      edit: (text: string) => text.replace(/^(transport_url = [a-z]+:\/\/[^,\n]+),[^\n]*?(\/[^,\n]*)$/m, '$1$2'),
+    }],
+    async () => undefined,
+  )];
+}
+
+/**
  * ovn-northd stopped on the last RAFT member: ha.ovn-northd names it (were it the active one, another takes the SB
  * lock); the databases and Neutron's writes to them are untouched. Revert starts it and waits until it answers.
  */
@@ -536,8 +568,9 @@ function northdStopped(lab: Lab): Drill[] {
 /**
  * Neutron on every control node pointed at an NB of its own, as one left from before the cluster was built (a
  * standalone ovsdb-server, here on a unix socket in the first controller's /tmp): the networks it makes reach no RAFT
- * member, while the cluster stays whole (ha.ovn-raft passes) and Neutron answers through HAProxy (ha.api-backends
- * passes). Revert points Neutron at the cluster again, then stops that server and removes its files.
+ * member (ha.neutron-nb) and its ml2_conf.ini names none (ha.cluster-clients), while the cluster stays whole
+ * (ha.ovn-raft passes) and Neutron answers through HAProxy (ha.api-backends passes). Revert points Neutron at the
+ * cluster again, then stops that server and removes its files.
  */
 function neutronStandaloneNb(lab: Lab): Drill[] {
   const cluster = ovnClusterOf(lab);
@@ -585,10 +618,11 @@ function neutronStandaloneNb(lab: Lab): Drill[] {
       name: 'ha-neutron-standalone-nb',
       description: `neutron-server on ${controls.map((n) => n.name).join(', ')} writes a standalone NB ` +
         `(unix:${file('nb.sock')}), not the OVN RAFT cluster of ${cluster.spec.nodes.join(', ')}`,
-      decisions: ['HA-15'],
-      checks: ['ha.neutron-nb'],
+      // Both notice: the switch is on no member, and ml2_conf.ini names no member of the cluster.
+      decisions: ['HA-15', 'HA-08'],
+      checks: ['ha.neutron-nb', 'ha.cluster-clients'],
       passes: ['ha.ovn-raft', 'ha.api-backends'],
-      object: 'on no member',
+      object: 'OVN',
     },
     (l) => layout(l).controls.map((n) => ({
       file: `${neutronDir(paths, n)}/ml2_conf.ini`,
@@ -616,7 +650,7 @@ export function haDrillsFor(lab: Lab): Drill[] {
   return [
     ...pgStandbyStopped(lab), ...pgPrimaryStopped(lab), ...bindSecondaryStopped(lab), ...logCollectorStopped(lab),
     ...rabbitNodeStopped(lab), ...rabbitPolicyCleared(lab), ...ovnMemberStopped(lab), ...northdStopped(lab),
-    ...neutronStandaloneNb(lab), ...staticRouteMissing(lab), ...apiBackendStopped(lab), ...memcachedStopped(lab),
-    ...novaSchedulerStopped(lab), ...metadataApiStopped(lab), ...controllerLost(lab),
+    ...clientOneRabbit(lab), ...neutronStandaloneNb(lab), ...staticRouteMissing(lab), ...apiBackendStopped(lab),
+    ...memcachedStopped(lab), ...novaSchedulerStopped(lab), ...metadataApiStopped(lab), ...controllerLost(lab),
   ];
 }
