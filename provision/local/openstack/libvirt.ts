@@ -80,15 +80,21 @@ export function migrationListener(lab: Lab, node: LabNode): MigrationListener | 
  * Run before libvirtd starts, in the node's namespace: the migration chain made when missing (dropping everything
  * until the peers' program fills it) and hooked into INPUT once for libvirtd's port and QEMU's incoming migration
  * ports on the listener's address. An existing chain is left as it is: a restart of libvirtd keeps the peers.
+ *
+ * Only connection requests (`--syn`) go through the chain. QEMU's ports lie inside the kernel's ephemeral range
+ * (32768-60999): hooked whole, the answer to a connection the node itself opened from one of those 64 ports was
+ * dropped, and nova-compute's request to Cinder's API timed out after 130 s (a volume attach failed in CI). The
+ * hooks without `--syn` that an earlier `up` made are removed.
  */
 export function migrationHooks(l: MigrationListener): string[] {
   const ipt = 'iptables -w';
-  const hooks = [String(l.port), QEMU_MIGRATION_PORTS].map(
-    (ports) => `INPUT -p tcp -d ${l.address} --dport ${ports} -j ${MIGRATION_CHAIN}`,
-  );
+  const hook = (ports: string, syn: boolean) =>
+    `INPUT -p tcp -d ${l.address} --dport ${ports}${syn ? ' --syn' : ''} -j ${MIGRATION_CHAIN}`;
+  const ports = [String(l.port), QEMU_MIGRATION_PORTS];
   return [
     `{ ! ${ipt} -N ${MIGRATION_CHAIN} 2>/dev/null || ${ipt} -A ${MIGRATION_CHAIN} -j DROP; }`,
-    ...hooks.map((hook) => `{ ${ipt} -C ${hook} 2>/dev/null || ${ipt} -I ${hook}; }`),
+    ...ports.map((p) => `while ${ipt} -D ${hook(p, false)} 2>/dev/null; do :; done`),
+    ...ports.map((p) => `{ ${ipt} -C ${hook(p, true)} 2>/dev/null || ${ipt} -I ${hook(p, true)}; }`),
   ];
 }
 
