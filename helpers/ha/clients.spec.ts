@@ -52,7 +52,7 @@ describe("clients of ha-infra's clusters", () => {
 
   it('expects every RabbitMQ, memcached and OVN member, and the database VIP', () => {
     expect(expected.map((e) => e.what)).toEqual([
-      'RabbitMQ members', 'memcached servers', 'OVN RAFT members', 'OVN RAFT members', 'OVN SB members', 'the database VIP',
+      'RabbitMQ members', 'memcached servers', 'OVN RAFT members', 'the database VIP',
     ]);
     expect(clientFindings('controller-2', [
       setting('DEFAULT', 'transport_url', all(5672)), setting('cache', 'memcache_servers', all(11211)),

@@ -5,8 +5,8 @@
  * works until that member is lost, which no other check sees before it happens.
  *
  * The files are the ones the node's processes were started with (`--config-file`, `--config-dir`, and in a uwsgi ini
- * `env = OS_<SERVICE>_CONFIG_DIR=` or pyargv's `--config-file`) and, on a Kolla host, /etc/kolla/<service>/. Only hosts leave the node: the script
- * strips every URL's credentials there. It returns findings; it never asserts.
+ * `env = OS_<SERVICE>_CONFIG_DIR=` or pyargv's `--config-file`) and, on a Kolla host, /etc/kolla/<service>/. Only
+ * hosts leave the node: the script strips every URL's credentials there. It returns findings; it never asserts.
  */
 import type { Lab, LabNode } from '../lab/model.ts';
 import { inService } from '../node/deployer.ts';
@@ -81,7 +81,9 @@ export function settingsAwk(): string {
 /** The script's lines, parsed; a line that is not four fields is left out. */
 export function parseClientSettings(out: string): ClientSetting[] {
   return out.split('\n').map((l) => l.split('\t')).filter((f) => f.length === 4)
-    .map(([file, section, key, hosts]) => ({ file: file!, section: section!, key: key!, hosts: hosts!.split(',').map((h) => h.trim()).filter(Boolean) }));
+    .map(([file, section, key, hosts]) => ({
+      file: file!, section: section!, key: key!, hosts: hosts!.split(',').map((h) => h.trim()).filter(Boolean),
+    }));
 }
 
 /** The host part of `host:port`, `tcp:host:port`, `inet:[host]:port` or `[v6]:port`. */
@@ -117,7 +119,9 @@ export function clientExpectations(lab: Lab): Expectation[] {
   const out: Expectation[] = [];
   const r = rabbitOf(lab);
   if (r && r.nodes.length > 1) {
-    out.push({ what: 'RabbitMQ members', applies: (s) => s.key === 'transport_url', every: r.nodes.map((n) => memberOf(lab, n)) });
+    out.push({
+      what: 'RabbitMQ members', applies: (s) => s.key === 'transport_url', every: r.nodes.map((n) => memberOf(lab, n)),
+    });
   }
   const mc = memcachedNodes(lab);
   if (mc.length > 1) {
@@ -128,10 +132,10 @@ export function clientExpectations(lab: Lab): Expectation[] {
   }
   const ovn = ovnClusterOf(lab);
   if (ovn && ovn.nodes.length > 1) {
-    for (const key of ['ovn_nb_connection', 'ovn_sb_connection']) {
-      out.push({ what: 'OVN RAFT members', applies: (s) => s.key === key, every: ovn.nodes.map((n) => memberOf(lab, n)) });
-    }
-    out.push({ what: 'OVN SB members', applies: (s) => s.key === 'ovn-remote', every: ovn.nodes.map((n) => memberOf(lab, n)) });
+    const keys = ['ovn_nb_connection', 'ovn_sb_connection', 'ovn-remote'];
+    out.push({
+      what: 'OVN RAFT members', applies: (s) => keys.includes(s.key), every: ovn.nodes.map((n) => memberOf(lab, n)),
+    });
   }
   const pg = pgOf(lab);
   if (pg?.spec.openstack && pg.spec.vip) {
@@ -150,7 +154,9 @@ const shown = (hosts: readonly string[]) =>
   (hosts.length ? hosts.map((h) => (/^[\w.:/[\]-]+$/.test(h) ? h : '(unparsed)')).join(', ') : 'nothing');
 
 /** Each setting of a node that misses a member (or names another database host), with the file, section and key. */
-export function clientFindings(node: string, settings: readonly ClientSetting[], expected: readonly Expectation[]): string[] {
+export function clientFindings(
+  node: string, settings: readonly ClientSetting[], expected: readonly Expectation[],
+): string[] {
   const out: string[] = [];
   for (const s of settings) {
     const where = `${node}: ${s.file} [${s.section || 'DEFAULT'}] ${s.key}`;
@@ -158,7 +164,9 @@ export function clientFindings(node: string, settings: readonly ClientSetting[],
     for (const e of expected.filter((x) => x.applies(s))) {
       if (e.every) {
         const missing = e.every.filter((m) => !hosts.some((h) => m.names.includes(h)));
-        if (missing.length) out.push(`${where} names ${shown(s.hosts)}: missing ${e.what} ${missing.map(named).join(', ')}`);
+        if (missing.length) {
+          out.push(`${where} names ${shown(s.hosts)}: missing ${e.what} ${missing.map(named).join(', ')}`);
+        }
       }
       if (e.only) {
         const m = e.only;

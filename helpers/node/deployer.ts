@@ -36,6 +36,10 @@ export function inCeph(lab: Lab, command: string): string {
   return `${sudo}cephadm shell -- ${command}`;
 }
 
+/** A shell script run as root on a node: as it is where the lab's SSH user is root, else through `sudo -n sh -c`. */
+export const asRoot = (lab: Lab, script: string): string =>
+  (sshUser(lab) === 'root' ? script : shellLine(['sudo', '-n', 'sh', '-c', script]));
+
 /**
  * Where the deployer's client runs (deployer.client): a node of the lab or a host beside it, as SSH reaches it; an
  * error naming the spec field when the spec does not say.

@@ -5,8 +5,7 @@ import {
   clientExpectations, clientFindings, clientNodes, clientSettingsScript, parseClientSettings, type ClientSetting,
 } from '../../helpers/ha/clients.ts';
 import { awaitDelivery, logCommand, loggingOf, ranges, senderFile } from '../../helpers/ha/logging.ts';
-import { sshUser } from '../../helpers/lab/defaults.ts';
-import { shellLine } from '../../helpers/node/quote.ts';
+import { asRoot } from '../../helpers/node/deployer.ts';
 import {
   parseReplication, pgOf, pgPassword, recoveryFindings, recoveryStates, replicationFindings, REPLICATION_SQL,
   runTable, sql, standbysLacking, type Pg,
@@ -132,9 +131,8 @@ check('ha.cluster-clients', "every OpenStack service on every node names each cl
   if (expected.length === 0) {
     return ctx.notApplicable('the spec has no cluster of two or more members and no database VIP for OpenStack');
   }
-  const script = clientSettingsScript(ctx.lab);
   // Kolla's files and other users' processes are root's to read.
-  const command = sshUser(ctx.lab) === 'root' ? script : shellLine(['sudo', '-n', 'sh', '-c', script]);
+  const command = asRoot(ctx.lab, clientSettingsScript(ctx.lab));
   const nodes = clientNodes(ctx.lab);
   const seen = await Promise.all(nodes.map(async (n) => {
     const r = await ctx.node(n.name).run(command).catch((error: Error) => error);

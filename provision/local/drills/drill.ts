@@ -41,6 +41,17 @@ export interface Drill {
   revert(lab: Lab): Promise<void>;
 }
 
+/** Whether a process of ours with this pid still runs (signal 0). */
+export function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** supervisorctl of the lab's supervisor; fails on an error (use where the state was checked first). */
 export const supervisorctl = (lab: Lab, ...args: string[]) => run('supervisorctl', ['-c', labPaths(lab.name).supervisorConf, ...args]);
 

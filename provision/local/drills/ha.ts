@@ -36,7 +36,7 @@ import { ovsRun } from '../openstack/ovn.ts';
 import { labPaths } from '../paths.ts';
 import { run, sleep, tryRun } from '../sh.ts';
 import { programStatus } from '../supervisor.ts';
-import { editDrill, supervisorctl, withCloud, type Drill } from './drill.ts';
+import { alive, editDrill, supervisorctl, withCloud, type Drill } from './drill.ts';
 import { layerOf } from '../../../helpers/gate/layers.ts';
 
 const state = async (lab: Lab, program: string) =>
@@ -582,15 +582,6 @@ function neutronStandaloneNb(lab: Lab): Drill[] {
   const asNeutron = (argv: string[]) =>
     run('/usr/bin/setpriv', ['--reuid=neutron', '--regid=neutron', '--init-groups', '--', ...argv]);
   const pid = () => (existsSync(file('nb.pid')) ? Number(readFileSync(file('nb.pid'), 'utf8').trim()) : undefined);
-  const alive = (p: number | undefined) => {
-    if (p === undefined) return false;
-    try {
-      process.kill(p, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   async function startNb(): Promise<void> {
     if (alive(pid())) return;
     rmSync(dir, { recursive: true, force: true });

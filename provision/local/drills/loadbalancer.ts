@@ -18,7 +18,7 @@ import { hasService, layout, openstackSecrets } from '../openstack/common.ts';
 import { OCTAVIA, octaviaDir } from '../openstack/octavia.ts';
 import { labPaths, netnsName } from '../paths.ts';
 import { tryRun } from '../sh.ts';
-import { editDrill, supervisorctl, withCloud, type Drill } from './drill.ts';
+import { alive, editDrill, supervisorctl, withCloud, type Drill } from './drill.ts';
 import type { WatchMode } from './lb-watch.ts';
 
 const BLOCKED_BY_PROVISIONING = ['lb.vip-not-in-pool', 'lb.distribution', 'lb.member-failover', 'lb.member-recovery'];
@@ -137,15 +137,6 @@ function providerUnfixed(lab: Lab): Drill {
 
 const watcherScript = join(dirname(fileURLToPath(import.meta.url)), 'lb-watch.ts');
 const pidFile = (lab: Lab, name: string) => join(labPaths(lab.name).root, 'drills', `${name}.pid`);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A drill whose harm a watcher does to the run's own objects while it is in place (lb-watch.ts). */
 function watched(meta: Omit<Drill, 'inject' | 'revert'>, mode: WatchMode, member: string): Drill {
