@@ -150,7 +150,8 @@ export async function sshRuns(address: string, privateKey: string, command: stri
     } finally {
       ssh.dispose();
     }
-    await new Promise((r) => setTimeout(r, 2000));
+    // The host key reaches the console a moment before the SSH server listens: a refused try costs nothing.
+    await new Promise((r) => setTimeout(r, 1000));
   } while (Date.now() < until);
   throw last ?? new Error(`SSH to ${address} failed`);
 }

@@ -518,7 +518,7 @@ export class Tenant {
       const { value } = await waitFor(async () => consoleHostKeys(await this.consoleLog(server.id, undefined)), {
         what: `the SSH host key on the console of ${server.name}`,
         timeoutMs: 120_000,
-        intervalMs: 2000,
+        intervalMs: 1000,
         state: (k) => `${k.fingerprints.length} host key(s) on the console`,
         done: (k) => k.fingerprints.length > 0,
       });

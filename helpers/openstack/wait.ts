@@ -56,6 +56,8 @@ export async function waitFor<T>(poll: () => Promise<T>, o: WaitOptions<T>): Pro
       throw new WaitError(`${o.what} still ${state} after ${Math.round(elapsed / 1000)} s${why} (${transitionsText(transitions)})`, transitions);
     }
     await sleep(Math.min(interval, bound - elapsed), undefined, o.signal ? { signal: o.signal } : undefined);
-    interval = Math.min(interval * 1.5, 5000);
+    // At most 2 s between polls: most of what a run waits for (a server's deletion, a guest's console, a volume's
+    // attachment) settles within seconds, and a longer pause only adds to when the wait notices.
+    interval = Math.min(interval * 1.5, Math.max(o.intervalMs ?? 0, 2000));
   }
 }
