@@ -22,16 +22,8 @@ export async function hypervisorOf(cloud: Cloud, hostname: string): Promise<Hype
 }
 
 /** One echo request, answered within 2 s or not. */
-const pingOnce = async (address: string) => (await execa('ping', ['-n', '-c', '1', '-W', '2', address], { reject: false })).exitCode === 0;
-
-/** True once an echo reply comes back within the bound (the guest may still be booting). */
-export async function reachable(address: string, withinMs: number): Promise<boolean> {
-  const until = Date.now() + withinMs;
-  do {
-    if (await pingOnce(address)) return true;
-  } while (Date.now() < until);
-  return false;
-}
+export const pingOnce = async (address: string) =>
+  (await execa('ping', ['-n', '-c', '1', '-W', '2', address], { reject: false })).exitCode === 0;
 
 /** Whether a console log shows an IPv4 address as a whole (10.0.0.1 is not in 10.0.0.12). */
 export function showsAddress(log: string, ip: string): boolean {

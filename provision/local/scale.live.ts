@@ -14,7 +14,7 @@ import { Ledger } from '../../helpers/gate/ledger.ts';
 import { loadLab, repoRoot } from '../../helpers/lab/load.ts';
 import type { Lab } from '../../helpers/lab/model.ts';
 import { Cloud } from '../../helpers/openstack/cloud.ts';
-import { reachable } from '../../helpers/openstack/guest.ts';
+import { pingOnce } from '../../helpers/openstack/guest.ts';
 import { computeInventories, providerOfHost } from '../../helpers/openstack/placement.ts';
 import { Tenant } from '../../helpers/openstack/tenant.ts';
 import { withExtraCompute, writeSpecCopy } from './extra-node.ts';
@@ -59,7 +59,7 @@ function watch(address: string, tenant: Tenant): Watch {
     while (running) {
       const t = Date.now();
       sent++;
-      if (await reachable(address, 0)) {
+      if (await pingOnce(address)) {
         answered++;
         longestMs = Math.max(longestMs, Date.now() - last);
         last = Date.now();

@@ -8,7 +8,7 @@ import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
 import { eastWestFindings, eastWestScript, parseEastWest } from '../../helpers/openstack/east-west.ts';
 import { DONE_STATUS, migrationsOf, migrationText, moveServer, type MoveKind } from '../../helpers/openstack/migration.ts';
 import type { Lab } from '../../helpers/lab/model.ts';
-import { hypervisorOf, pathTo, pingOnceConfigured, reachable } from '../../helpers/openstack/guest.ts';
+import { hypervisorOf, pathTo, pingOnce, pingOnceConfigured } from '../../helpers/openstack/guest.ts';
 import { northbound, northboundFindings, northboundTenant, type NeutronTenant } from '../../helpers/node/ovn.ts';
 import { dnsServersFindings, resolvConfNameservers } from '../../helpers/openstack/tenant-dns.ts';
 import { METADATA_READ, metadataServiceFindings } from '../../helpers/openstack/metadata-service.ts';
@@ -286,7 +286,7 @@ check('compute.guest-reachable', 'Each guest answers ping and SSH with its injec
   // Neutron has removed the NAT from OVN's northbound when the call returns; a second for the chassis' flows, then one
   // echo request (2 s): a NAT left behind stays for good, so longer silence would tell no more.
   await sleep(1000);
-  expect(await reachable(fip.floating_ip_address, 0), `${where} still answers ping after the floating IP was disassociated`).toBe(false);
+  expect(await pingOnce(fip.floating_ip_address), `${where} still answers ping after the floating IP was disassociated`).toBe(false);
   // Bounded by its waits: ping 300 s (60 s once the guest shows its address), host key on the console 120 s, SSH 180 s
   // (the guests side by side), the other layers' checks on the guest (their own time-outs), ping gone 3 s.
 }, { timeout: 1_400_000 });
