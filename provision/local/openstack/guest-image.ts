@@ -6,6 +6,12 @@ import type { Component, Condition, ReadyContext } from '../component.ts';
 import { adminApi, guestsRun, hasService } from './common.ts';
 import { buildGuestImage, ensureGuestImage, GUEST_PACKAGES } from './guest/build.ts';
 
+interface BootImage {
+  readonly status: string;
+  readonly kernel_id?: string;
+  readonly ramdisk_id?: string;
+}
+
 const wanted = (lab: Lab) => (guestsRun(lab) && hasService(lab, 'glance') ? lab.spec.compute?.guestImage : undefined);
 
 function imageActive({ lab, cloud }: ReadyContext): Condition[] {
@@ -15,8 +21,18 @@ function imageActive({ lab, cloud }: ReadyContext): Condition[] {
     what: `guest image ${image.name} active in Glance`,
     probe: async () => {
       const path = `/v2/images?name=${encodeURIComponent(image.name)}`;
-      const found = (await (await cloud()).get<{ images: { status: string }[] }>('image', path)).body.images;
-      return found.some((i) => i.status === 'active') ? true : `images named ${image.name}: ${found.map((i) => i.status).join(', ') || 'none'}`;
+      const api = await cloud();
+      const found = (await api.get<{ images: BootImage[] }>('image', path)).body.images;
+      const active = found.find((i) => i.status === 'active');
+      if (!active) return `images named ${image.name}: ${found.map((i) => i.status).join(', ') || 'none'}`;
+      // What Nova boots directly must be there too, or the first boot fails where the fifth would not.
+      for (const part of ['kernel_id', 'ramdisk_id'] as const) {
+        const id = active[part];
+        if (!id) continue;
+        const got = await api.get<BootImage>('image', `/v2/images/${encodeURIComponent(id)}`).then((r) => r.body.status, (e: Error) => e.message);
+        if (got !== 'active') return `${image.name}'s ${part} ${id}: ${got}`;
+      }
+      return true;
     },
   }];
 }

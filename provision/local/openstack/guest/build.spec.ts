@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { GUEST_CA_BUNDLE } from '../../../../helpers/openstack/tenant-api.ts';
-import { GUEST_BINARIES, GUEST_PACKAGES } from './build.ts';
+import { GUEST_BINARIES, GUEST_PACKAGES, hasPvhEntry } from './build.ts';
 
 const recipe = (f: string) => readFileSync(join(import.meta.dirname, f), 'utf8');
 
@@ -66,4 +66,33 @@ it("takes root's key from a config drive's meta_data.json first (as cloud-init's
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** An ELF64 little-endian file with one PT_NOTE segment holding the given notes (name, type). */
+function elfWithNotes(notes: [string, number][]): Buffer {
+  const body = Buffer.concat(notes.map(([name, type]) => {
+    const n = Buffer.from(`${name}\0`);
+    const head = Buffer.alloc(12);
+    head.writeUInt32LE(n.length, 0);
+    head.writeUInt32LE(8, 4);
+    head.writeUInt32LE(type, 8);
+    return Buffer.concat([head, n, Buffer.alloc((4 - (n.length % 4)) % 4), Buffer.alloc(8)]);
+  }));
+  const elf = Buffer.alloc(64 + 56);
+  elf.writeUInt32BE(0x7f454c46, 0);
+  elf[4] = 2;
+  elf[5] = 1;
+  elf.writeBigUInt64LE(64n, 0x20);
+  elf.writeUInt16LE(56, 0x36);
+  elf.writeUInt16LE(1, 0x38);
+  elf.writeUInt32LE(4, 64);
+  elf.writeBigUInt64LE(120n, 64 + 8);
+  elf.writeBigUInt64LE(BigInt(body.length), 64 + 32);
+  return Buffer.concat([elf, body]);
+}
+
+it('boots a kernel directly only where it has a PVH entry: a Xen note of type 18', () => {
+  expect(hasPvhEntry(elfWithNotes([['GNU', 3], ['Xen', 18]]))).toBe(true);
+  expect(hasPvhEntry(elfWithNotes([['Xen', 17], ['Linux', 18]]))).toBe(false);
+  expect(hasPvhEntry(Buffer.from('MZ not an ELF file at all, a bzImage perhaps'))).toBe(false);
 });
