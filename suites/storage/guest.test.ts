@@ -24,8 +24,11 @@ check('storage.volume-attach', 'A volume of the Ceph type attaches to a running 
     const { server } = await needs(`a booted server${node ? ` on ${node}` : ''} (compute.server-boot)`, t.server(node));
     const guest = `guest ${server.name}${node ? ` on ${node}` : ''}`;
     const disks = () => t.guestRuns('cat /proc/partitions', 180_000, node).then(partitions);
-    const before = await disks();
-    const v = await volumes.create(node ? `vol-attach-${node}` : 'vol-attach', { size: 1, volume_type: type!.name });
+    // The volume is made while the guest still boots: only the attachment needs the guest.
+    const [v, before] = await Promise.all([
+      volumes.create(node ? `vol-attach-${node}` : 'vol-attach', { size: 1, volume_type: type!.name }),
+      disks(),
+    ]);
     await volumes.attach(v, server.id).catch(async (error: Error) => {
       const actions = JSON.stringify(await t.serverActions(server.id), null, 1);
       await attach(`instance actions${node ? ` (${node})` : ''}`, actions, 'application/json');
@@ -34,7 +37,7 @@ check('storage.volume-attach', 'A volume of the Ceph type attaches to a running 
     const seen = await waitFor(disks, {
       what: `a new disk of ${v.size} GiB in ${guest}`,
       timeoutMs: 60_000,
-      intervalMs: 2000,
+      intervalMs: 1000,
       state: (p) => [...p.keys()].join(' '),
       done: (p) => [...p].some(([dev, kib]) => !before.has(dev) && kib === v.size * 1024 * 1024),
     });
@@ -44,7 +47,7 @@ check('storage.volume-attach', 'A volume of the Ceph type attaches to a running 
     const after = await waitFor(disks, {
       what: `disk ${disk} gone from ${guest}`,
       timeoutMs: 60_000,
-      intervalMs: 2000,
+      intervalMs: 1000,
       state: (p) => [...p.keys()].join(' '),
       done: (p) => !p.has(disk),
     });
