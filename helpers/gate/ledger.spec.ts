@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
-import { Ledger, ledgerDir, outstanding, readLedger } from './ledger.ts';
+import { Ledger, ledgerDir, outstanding, readLedger, removalBatches } from './ledger.ts';
 
 const lab = 'sg-ledger-selftest';
 afterAll(() => rmSync(ledgerDir(lab), { recursive: true, force: true }));
@@ -12,5 +12,22 @@ describe('the ledger knows what a failed create left behind', () => {
     await expect(ledger.create('volume', 'refused', () => Promise.reject(refused), async () => {})).rejects.toThrow('400');
     await expect(ledger.create('volume', 'timeout', () => Promise.reject(new Error('no answer after 60 s')), async () => {})).rejects.toThrow();
     expect(outstanding(readLedger(ledger.file)).map((e) => e.name)).toEqual(['sg-r1-timeout']);
+  });
+});
+
+describe('cleanup removes side by side only what nothing else holds on to', () => {
+  const kinds = (batches: { kind: string }[][]) => batches.map((b) => b.map((u) => u.kind).sort().join(' '));
+
+  test("a tenant's resources: server, floating IP, port, router, then network and group, then key and flavor", () => {
+    const made = ['image', 'network', 'router', 'security-group', 'port', 'floatingip', 'flavor', 'keypair', 'server']
+      .map((kind) => ({ kind }));
+    expect(kinds(removalBatches(made))).toEqual([
+      'server', 'floatingip', 'port', 'router', 'network security-group', 'flavor image keypair',
+    ]);
+  });
+
+  test('a kind without a rank: one at a time, the last created first', () => {
+    const made = [{ kind: 'network' }, { kind: 'share' }, { kind: 'server' }];
+    expect(kinds(removalBatches(made))).toEqual(['server', 'share', 'network']);
   });
 });

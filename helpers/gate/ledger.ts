@@ -145,6 +145,30 @@ export function takeReaped(lab: string, run: string): Reaped | undefined {
   }
 }
 
+/**
+ * The order in which the kinds a run creates can be removed: each after every kind that may hold on to it (a port
+ * after its server and its floating IP, a router's interfaces before its network, a volume type after its volumes).
+ */
+export const REMOVAL_RANK: Readonly<Record<string, number>> = {
+  server: 0, loadbalancer: 0, 'volume-snapshot': 0,
+  floatingip: 1, volume: 1,
+  port: 2,
+  router: 3,
+  network: 4, 'security-group': 4,
+  keypair: 5, flavor: 5, image: 5, 'volume-type': 5,
+};
+
+/**
+ * What to remove together, batch after batch: by REMOVAL_RANK where every entry's kind has one, else one entry a
+ * batch, the last created first.
+ */
+export function removalBatches<T extends { kind: string }>(created: readonly T[]): T[][] {
+  const last = [...created].reverse();
+  if (!last.every((u) => u.kind in REMOVAL_RANK)) return last.map((u) => [u]);
+  const ranks = [...new Set(last.map((u) => REMOVAL_RANK[u.kind]!))].sort((a, b) => a - b);
+  return ranks.map((r) => last.filter((u) => REMOVAL_RANK[u.kind] === r));
+}
+
 /** One line for a report: what the reaper removed, what it could not, or why it could not try. */
 export function reapedLine(r: Reaped): string {
   if (r.error) return `reaper: leftovers of earlier runs not reaped (${r.error})`;
@@ -230,11 +254,14 @@ export class Ledger {
     return this.undo.length;
   }
 
-  /** Undo every creation in reverse order; returns what could not be removed (it stays in the ledger). */
+  /**
+   * Undo every creation; returns what could not be removed (it stays in the ledger). Kinds the ledger knows go rank
+   * by rank (REMOVAL_RANK), side by side within one; a ledger holding any other kind undoes one after another, in
+   * reverse order of creation.
+   */
   async cleanup(): Promise<string[]> {
     const failures: string[] = [];
-    while (this.undo.length > 0) {
-      const u = this.undo.pop()!;
+    const undo = async (u: (typeof this.undo)[number]) => {
       try {
         await u.remove();
         this.record(u.kind, u.name, 'deleted', u.id);
@@ -242,7 +269,8 @@ export class Ledger {
         this.record(u.kind, u.name, 'delete-failed', u.id, (error as Error).message);
         failures.push(`${u.kind} ${u.name} (${u.id}): ${(error as Error).message}`);
       }
-    }
+    };
+    for (const batch of removalBatches(this.undo.splice(0))) await Promise.all(batch.map(undo));
     retire(this.lab, this.run);
     return failures;
   }
