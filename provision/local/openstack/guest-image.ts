@@ -29,7 +29,8 @@ function imageActive({ lab, cloud }: ReadyContext): Condition[] {
       for (const part of ['kernel_id', 'ramdisk_id'] as const) {
         const id = active[part];
         if (!id) continue;
-        const got = await api.get<BootImage>('image', `/v2/images/${encodeURIComponent(id)}`).then((r) => r.body.status, (e: Error) => e.message);
+        const got = await api.get<BootImage>('image', `/v2/images/${encodeURIComponent(id)}`)
+          .then((r) => r.body.status, (e: Error) => e.message);
         if (got !== 'active') return `${image.name}'s ${part} ${id}: ${got}`;
       }
       return true;

@@ -206,7 +206,9 @@ export async function buildGuestImage(stateRoot: string, log: (line: string) => 
   const done = (built: boolean): GuestImage & { built: boolean } => {
     const boots = existsSync(direct.kernel) ? direct : undefined;
     const parts = [out.disk, ...(boots ? [boots.kernel, boots.ramdisk] : [])].map(sha256);
-    const id = parts.length === 1 ? parts[0]! : createHash('sha256').update([...parts, CMDLINE].join('\n')).digest('hex');
+    const id = parts.length === 1
+      ? parts[0]!
+      : createHash('sha256').update([...parts, CMDLINE].join('\n')).digest('hex');
     return { ...out, ...(boots ? { direct: boots } : {}), bytes: statSync(out.disk).size, sha256: id, built };
   };
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want && existsSync(out.disk)) return done(false);
@@ -296,7 +298,7 @@ interface GlanceImage {
 }
 
 /** The names of the kernel and ramdisk images a guest image of `name` boots directly. */
-export const directImageNames = (name: string) => ({ kernel: `${name}-kernel`, ramdisk: `${name}-ramdisk` });
+const directImageNames = (name: string) => ({ kernel: `${name}-kernel`, ramdisk: `${name}-ramdisk` });
 
 /**
  * The guest image in Glance under `name`, public, from the image built in the state dir: uploaded when no active
@@ -331,7 +333,7 @@ export async function ensureGuestImage(opts: { glance: string; token: string; ca
     const all = await named(props.name);
     const found = all.find((i) => i.status === 'active' && i.stackgate_sha256 === sum);
     const image = found ?? (await upload({ ...props, stackgate_sha256: sum }, file));
-    return { image, uploaded: !found, others: all.filter((i) => i.id !== image.id) };
+    return { image, others: all.filter((i) => i.id !== image.id) };
   };
   const size = `${(opts.image.bytes / 1048576).toFixed(1)} MiB, ${opts.image.kernelPackage}`;
   try {
@@ -343,7 +345,9 @@ export async function ensureGuestImage(opts: { glance: string; token: string; ca
       const names = directImageNames(opts.name);
       // disk_format raw: this Nova (26.2.2-1~deb12u4) turns aki/ari down in fetch_to_raw (its format inspection
       // expects them to be aki, qemu-img calls them raw); nothing else about a kernel image depends on it.
-      const part = { disk_format: 'raw', container_format: 'bare', visibility: 'community', stackgate_kernel: opts.image.kernelPackage };
+      const part = {
+        disk_format: 'raw', container_format: 'bare', visibility: 'community', stackgate_kernel: opts.image.kernelPackage,
+      };
       const { kernel, ramdisk, cmdline } = opts.image.direct;
       const [k, r] = await Promise.all([
         ensure({ ...part, name: names.kernel }, kernel, sha256(kernel)),
