@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
+import { REMOVAL_GROUPS } from '../openstack/resources.ts';
 import { Ledger, ledgerDir, outstanding, readLedger, removalBatches } from './ledger.ts';
 
 const lab = 'sg-ledger-selftest';
@@ -21,13 +22,14 @@ describe('cleanup removes side by side only what nothing else holds on to', () =
   test("a tenant's resources: server, floating IP, port, router, then network and group, then key and flavor", () => {
     const made = ['image', 'network', 'router', 'security-group', 'port', 'floatingip', 'flavor', 'keypair', 'server']
       .map((kind) => ({ kind }));
-    expect(kinds(removalBatches(made))).toEqual([
+    expect(kinds(removalBatches(made, REMOVAL_GROUPS))).toEqual([
       'server', 'floatingip', 'port', 'router', 'network security-group', 'flavor image keypair',
     ]);
   });
 
   test('a kind without a rank: one at a time, the last created first', () => {
     const made = [{ kind: 'network' }, { kind: 'share' }, { kind: 'server' }];
-    expect(kinds(removalBatches(made))).toEqual(['server', 'share', 'network']);
+    expect(kinds(removalBatches(made.slice(0, 1), []))).toEqual(['network']);
+    expect(kinds(removalBatches(made, REMOVAL_GROUPS))).toEqual(['server', 'share', 'network']);
   });
 });

@@ -146,27 +146,15 @@ export function takeReaped(lab: string, run: string): Reaped | undefined {
 }
 
 /**
- * The order in which the kinds a run creates can be removed: each after every kind that may hold on to it (a port
- * after its server and its floating IP, a router's interfaces before its network, a volume type after its volumes).
+ * What to remove together, batch after batch: by the kinds' removal order (groups of kinds that may go side by side,
+ * each group after the ones before it) where every entry's kind is in it, else one entry a batch, the last created
+ * first.
  */
-export const REMOVAL_RANK: Readonly<Record<string, number>> = {
-  server: 0, loadbalancer: 0, 'volume-snapshot': 0,
-  floatingip: 1, volume: 1,
-  port: 2,
-  router: 3,
-  network: 4, 'security-group': 4,
-  keypair: 5, flavor: 5, image: 5, 'volume-type': 5,
-};
-
-/**
- * What to remove together, batch after batch: by REMOVAL_RANK where every entry's kind has one, else one entry a
- * batch, the last created first.
- */
-export function removalBatches<T extends { kind: string }>(created: readonly T[]): T[][] {
+export function removalBatches<T extends { kind: string }>(created: readonly T[], order: readonly (readonly string[])[]): T[][] {
   const last = [...created].reverse();
-  if (!last.every((u) => u.kind in REMOVAL_RANK)) return last.map((u) => [u]);
-  const ranks = [...new Set(last.map((u) => REMOVAL_RANK[u.kind]!))].sort((a, b) => a - b);
-  return ranks.map((r) => last.filter((u) => REMOVAL_RANK[u.kind] === r));
+  const rank = (kind: string) => order.findIndex((group) => group.includes(kind));
+  if (!last.every((u) => rank(u.kind) >= 0)) return last.map((u) => [u]);
+  return order.map((_, r) => last.filter((u) => rank(u.kind) === r)).filter((batch) => batch.length > 0);
 }
 
 /** One line for a report: what the reaper removed, what it could not, or why it could not try. */
@@ -184,6 +172,8 @@ export class Ledger {
   readonly file: string;
   private readonly pid: number;
   private readonly undo: { kind: string; name: string; id: string; remove: Remove }[] = [];
+  /** The kinds' removal order, set by the code that knows them (helpers/openstack/resources.ts); none: one at a time. */
+  removalOrder: readonly (readonly string[])[] = [];
 
   constructor(
     readonly lab: string,
@@ -255,9 +245,9 @@ export class Ledger {
   }
 
   /**
-   * Undo every creation; returns what could not be removed (it stays in the ledger). Kinds the ledger knows go rank
-   * by rank (REMOVAL_RANK), side by side within one; a ledger holding any other kind undoes one after another, in
-   * reverse order of creation.
+   * Undo every creation; returns what could not be removed (it stays in the ledger). Group by group of
+   * `removalOrder`, side by side within one; a ledger holding a kind outside it undoes one after another, in reverse
+   * order of creation.
    */
   async cleanup(): Promise<string[]> {
     const failures: string[] = [];
@@ -270,7 +260,7 @@ export class Ledger {
         failures.push(`${u.kind} ${u.name} (${u.id}): ${(error as Error).message}`);
       }
     };
-    for (const batch of removalBatches(this.undo.splice(0))) await Promise.all(batch.map(undo));
+    for (const batch of removalBatches(this.undo.splice(0), this.removalOrder)) await Promise.all(batch.map(undo));
     retire(this.lab, this.run);
     return failures;
   }

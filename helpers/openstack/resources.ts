@@ -142,8 +142,15 @@ export const KINDS: Record<string, Kind> = {
   },
 };
 
-/** Removal order: what depends on another thing goes first. */
-export const ORDER = ['loadbalancer', 'server', 'floatingip', 'volume-snapshot', 'volume', 'port', 'router', 'network', 'security-group', 'keypair', 'flavor', 'image', 'volume-type'] as const;
+/**
+ * Removal order: what depends on another thing goes first (a port after its server and its floating IP, a router's
+ * interfaces before its network, a volume type after its volumes); the kinds of one group may go side by side.
+ */
+export const REMOVAL_GROUPS = [
+  ['loadbalancer', 'server', 'volume-snapshot'], ['floatingip', 'volume'], ['port'], ['router'],
+  ['network', 'security-group'], ['keypair', 'flavor', 'image', 'volume-type'],
+] as const;
+export const ORDER = REMOVAL_GROUPS.flat();
 
 export interface ReapResult {
   readonly removed: string[];

@@ -11,7 +11,7 @@ import { configDrive, guestSsh, scratchSubnet } from '../lab/defaults.ts';
 import type { Lab } from '../lab/model.ts';
 import { ApiError, type Cloud } from './cloud.ts';
 import { consoleHostKeys, sshRuns, type ConsoleHostKeys } from './guest.ts';
-import { KINDS } from './resources.ts';
+import { KINDS, REMOVAL_GROUPS } from './resources.ts';
 import { GUEST_SCOPE, isSharedStep, targetedNodes, type GuestStep, type SharedGuest } from './shared-guest.ts';
 import { caUserData } from './tenant-api.ts';
 import { waitFor, type Transition } from './wait.ts';
@@ -144,6 +144,7 @@ export class Tenant {
     options: TenantOptions = {},
   ) {
     this.sshKey = options.sshKey ?? sshKeyPair('stackgate');
+    ledger.removalOrder = REMOVAL_GROUPS;
     this.shared = options.shared;
     this.sharedLedger = this.shared ? new Ledger(ledger.lab, undefined, GUEST_SCOPE) : ledger;
   }
