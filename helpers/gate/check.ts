@@ -107,6 +107,7 @@ function cleanupAfterFile(): void {
       const tenant = await t.catch(() => undefined);
       // The steps its checks began and no check awaited (prepare()) end first, or their resources outlive the cleanup.
       await tenant?.settled(60_000);
+      await tenant?.closeGuestSessions();
       left.push(...(await tenant?.ledger.cleanup() ?? []));
     }
     tenants.clear();

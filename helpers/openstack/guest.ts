@@ -109,41 +109,70 @@ export interface SshOptions {
 }
 
 /**
- * Run one command on the guest with the key pair Nova gave it (config drive or metadata service); its stdout. The
- * guest's host key is verified against the fingerprints it printed on its console: a different key fails at once.
+ * An SSH connection to a guest with the key pair Nova gave it (config drive or metadata service), its host key
+ * verified against the fingerprints the guest printed on its console: a different key fails at once. Commands run
+ * over it one channel each: on an emulated CPU every key exchange costs the guest a second that its checks share.
  */
+export class GuestSession {
+  private constructor(private readonly ssh: NodeSSH, readonly address: string) {}
+
+  static async open(address: string, privateKey: string, options: SshOptions): Promise<GuestSession> {
+    const allowed = options.hostKeys.fingerprints;
+    if (allowed.length === 0) throw new HostKeyMismatch(`guest at ${address} printed no SSH host key on its console: its host key cannot be verified`);
+    const until = Date.now() + (options.withinMs ?? 0);
+    let last: Error | undefined;
+    do {
+      let seen: string | undefined;
+      const ssh = new NodeSSH();
+      try {
+        await ssh.connect({
+          host: address,
+          port: options.port,
+          username: options.user,
+          privateKey,
+          readyTimeout: 20_000,
+          // A kept connection whose path went away (floating IP gone, guest deleted) fails its command, never hangs.
+          keepaliveInterval: 5000,
+          keepaliveCountMax: 3,
+          hostVerifier: (key: Buffer) => {
+            seen = keyFingerprint(key);
+            return allowed.includes(seen);
+          },
+        } as Parameters<NodeSSH['connect']>[0]);
+        return new GuestSession(ssh, address);
+      } catch (error) {
+        ssh.dispose();
+        if (seen && !allowed.includes(seen)) throw new HostKeyMismatch(`guest at ${address} presented host key ${seen}, its console log shows ${allowed.join(', ')}`);
+        // A key the client cannot read never gets better by waiting.
+        if (/privateKey|key format/i.test((error as Error).message)) throw error;
+        last = error as Error;
+      }
+      // The host key reaches the console a moment before the SSH server listens: a refused try costs nothing.
+      await new Promise((r) => setTimeout(r, 1000));
+    } while (Date.now() < until);
+    throw last ?? new Error(`SSH to ${address} failed`);
+  }
+
+  get alive(): boolean {
+    return this.ssh.isConnected();
+  }
+
+  /** The command's stdout. */
+  async run(command: string): Promise<string> {
+    return (await this.ssh.execCommand(command)).stdout.trim();
+  }
+
+  close(): void {
+    this.ssh.dispose();
+  }
+}
+
+/** Run one command on the guest over a connection of its own (GuestSession says how the guest is trusted). */
 export async function sshRuns(address: string, privateKey: string, command: string, options: SshOptions): Promise<string> {
-  const allowed = options.hostKeys.fingerprints;
-  if (allowed.length === 0) throw new HostKeyMismatch(`guest at ${address} printed no SSH host key on its console: its host key cannot be verified`);
-  const until = Date.now() + (options.withinMs ?? 0);
-  let last: Error | undefined;
-  do {
-    let seen: string | undefined;
-    const ssh = new NodeSSH();
-    try {
-      await ssh.connect({
-        host: address,
-        port: options.port,
-        username: options.user,
-        privateKey,
-        readyTimeout: 20_000,
-        hostVerifier: (key: Buffer) => {
-          seen = keyFingerprint(key);
-          return allowed.includes(seen);
-        },
-      } as Parameters<NodeSSH['connect']>[0]);
-      const r = await ssh.execCommand(command);
-      return r.stdout.trim();
-    } catch (error) {
-      if (seen && !allowed.includes(seen)) throw new HostKeyMismatch(`guest at ${address} presented host key ${seen}, its console log shows ${allowed.join(', ')}`);
-      // A key the client cannot read never gets better by waiting.
-      if (/privateKey|key format/i.test((error as Error).message)) throw error;
-      last = error as Error;
-    } finally {
-      ssh.dispose();
-    }
-    // The host key reaches the console a moment before the SSH server listens: a refused try costs nothing.
-    await new Promise((r) => setTimeout(r, 1000));
-  } while (Date.now() < until);
-  throw last ?? new Error(`SSH to ${address} failed`);
+  const session = await GuestSession.open(address, privateKey, options);
+  try {
+    return await session.run(command);
+  } finally {
+    session.close();
+  }
 }

@@ -10,7 +10,7 @@ import { Ledger } from '../gate/ledger.ts';
 import { configDrive, guestSsh, scratchSubnet } from '../lab/defaults.ts';
 import type { Lab } from '../lab/model.ts';
 import { ApiError, type Cloud } from './cloud.ts';
-import { consoleHostKeys, sshRuns, type ConsoleHostKeys } from './guest.ts';
+import { consoleHostKeys, GuestSession, type ConsoleHostKeys } from './guest.ts';
 import { KINDS, REMOVAL_GROUPS } from './resources.ts';
 import { GUEST_SCOPE, isSharedStep, targetedNodes, type GuestStep, type SharedGuest } from './shared-guest.ts';
 import { caUserData } from './tenant-api.ts';
@@ -133,6 +133,8 @@ export interface TenantOptions {
 
 export class Tenant {
   private readonly memo = new Map<string, Promise<unknown>>();
+  /** Open SSH connections to the guests, by floating IP: this file's checks share one per guest. */
+  private readonly sessions = new Map<string, Promise<GuestSession>>();
   readonly sshKey: { publicKey: string; privateKeyPem: string };
   private readonly shared?: SharedGuest;
   /** The ledger the shared steps were recorded in (by the main process); this one's own when nothing is shared. */
@@ -529,12 +531,51 @@ export class Tenant {
 
   /**
    * Run a command on the guest (on `node`) over SSH at its floating IP, the host key verified against the one its
-   * console showed at its first boot (read once: a guest that moved must still present it).
+   * console showed at its first boot (read once: a guest that moved must still present it). The file's checks share
+   * one connection per guest; `fresh` logs in anew, for a check whose claim is the login itself.
    */
-  async guestRuns(command: string, withinMs = 180_000, node?: string): Promise<string> {
+  async guestRuns(command: string, withinMs = 180_000, node?: string, fresh = false): Promise<string> {
     const [fip, keys] = await Promise.all([this.associate(node), this.hostKeys(node)]);
     const { user, port } = guestSsh(this.lab);
-    return sshRuns(fip.floating_ip_address, this.sshKey.privateKeyPem, command, { user, port, hostKeys: keys, withinMs });
+    const address = fip.floating_ip_address;
+    const open = () => GuestSession.open(address, this.sshKey.privateKeyPem, { user, port, hostKeys: keys, withinMs });
+    if (fresh) {
+      const session = await open();
+      try {
+        return await session.run(command);
+      } finally {
+        session.close();
+      }
+    }
+    const kept = this.sessions.get(address);
+    if (kept) {
+      const live = await kept.catch(() => undefined);
+      if (live?.alive) {
+        try {
+          return await live.run(command);
+        } catch {
+          // The connection broke (a reboot, a move): log in anew below.
+        }
+      }
+      if (this.sessions.get(address) === kept) this.sessions.delete(address);
+      live?.close();
+    }
+    const session = this.sessions.get(address) ?? open();
+    this.sessions.set(address, session);
+    try {
+      return await (await session).run(command);
+    } catch (error) {
+      if (this.sessions.get(address) === session) this.sessions.delete(address);
+      (await session.catch(() => undefined))?.close();
+      throw error;
+    }
+  }
+
+  /** Close the connections guestRuns kept (before a guest's address goes away, and at the file's end). */
+  async closeGuestSessions(): Promise<void> {
+    const open = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of await Promise.allSettled(open)) if (s.status === 'fulfilled') s.value.close();
   }
 
   /**

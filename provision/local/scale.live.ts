@@ -71,7 +71,7 @@ function watch(address: string, tenant: Tenant): Watch {
   const logins = (async () => {
     while (running) {
       const failed = (e: unknown) => sshFailures.push(`${new Date().toISOString()} ${(e as Error).message}`);
-      await tenant.guestRuns('true', 20_000).catch(failed);
+      await tenant.guestRuns('true', 20_000, undefined, true).catch(failed);
       for (let i = 0; i < 15 && running; i++) await sleep(1000);
     }
   })();
@@ -156,6 +156,7 @@ describe.runIf(up)(`scaling the running lab ${lab.name} by ${grown.node}, a gues
     // Whatever failed, the lab goes back to its own spec, and the guest and its network go.
     const stillGrown = appliedLab(lab, labPaths(lab.name))?.nodes.some((n) => n.name === grown.node);
     if (stillGrown) await labUp(lab.file).catch(() => undefined);
+    await tenant?.closeGuestSessions();
     const left = tenant ? await tenant.ledger.cleanup() : [];
     await cloud?.close();
     expect(left, 'cloud resources the scale test could not remove').toEqual([]);

@@ -265,7 +265,8 @@ check('compute.guest-reachable', 'Each guest answers ping and SSH with its injec
     // The guest prints its SSH host key on the console before it starts its SSH server: SSH verifies the key against it.
     const keys = await t.hostKeys(node).catch((error: Error) => error);
     if (keys instanceof Error) return withConsole(`${where}: ${keys.message}`);
-    const uptime = await t.guestRuns('cat /proc/uptime', 180_000, node).catch((error: Error) => error);
+    // A login of its own: this check's claim is that the injected key logs in.
+    const uptime = await t.guestRuns('cat /proc/uptime', 180_000, node, true).catch((error: Error) => error);
     const login = `SSH as ${user} with the run's key pair (from the config drive or the metadata service), ` +
       `host key ${keys.fingerprints.join(', ')}`;
     if (uptime instanceof Error) return withConsole(`${where}: ${login}: ${uptime.message}`);
@@ -282,6 +283,7 @@ check('compute.guest-reachable', 'Each guest answers ping and SSH with its injec
   if (holding.length) await attach('guest still borrowed', `taken away while ${holding.join(', ')} had not finished`);
   const fip = await t.associate();
   const where = `guest ${t.guestLabel(t.guestNodes()[0])} at ${fip.floating_ip_address}`;
+  await t.closeGuestSessions();
   await t.cloud.put('network', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: null } });
   // Neutron has removed the NAT from OVN's northbound when the call returns; a second for the chassis' flows, then one
   // echo request (2 s): a NAT left behind stays for good, so longer silence would tell no more.
@@ -308,7 +310,8 @@ check('compute.live-migration', 'A running guest live-migrates to another comput
   const [{ server }, port] = await Promise.all([t.server(from), t.port(from)]);
   const fixed = port.fixed_ips[0]?.ip_address ?? '';
   const keys = await needs(`the host key of guest ${label} on its console (compute.guest-reachable)`, t.hostKeys(from));
-  const bootIdOf = (withinMs: number) => t.guestRuns('cat /proc/sys/kernel/random/boot_id', withinMs, from);
+  // Logins of their own: after the move the guest must answer SSH with the host key it had.
+  const bootIdOf = (withinMs: number) => t.guestRuns('cat /proc/sys/kernel/random/boot_id', withinMs, from, true);
   const bootId = await needs(`SSH to guest ${label} (compute.guest-reachable)`, bootIdOf(180_000));
   await t.whenOthersDone();
   const bounds = migrationBounds(lab);
