@@ -21,9 +21,9 @@ export async function hypervisorOf(cloud: Cloud, hostname: string): Promise<Hype
   return all.find((h) => h.hypervisor_hostname === hostname);
 }
 
-/** One echo request, answered within 2 s or not. */
-export const pingOnce = async (address: string) =>
-  (await execa('ping', ['-n', '-c', '1', '-W', '2', address], { reject: false })).exitCode === 0;
+/** One echo request, answered within `waitS` seconds or not. */
+export const pingOnce = async (address: string, waitS = 2) =>
+  (await execa('ping', ['-n', '-c', '1', '-W', String(waitS), address], { reject: false })).exitCode === 0;
 
 /** Whether a console log shows an IPv4 address as a whole (10.0.0.1 is not in 10.0.0.12). */
 export function showsAddress(log: string, ip: string): boolean {
@@ -148,7 +148,7 @@ export class GuestSession {
         last = error as Error;
       }
       // The host key reaches the console a moment before the SSH server listens: a refused try costs nothing.
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 300));
     } while (Date.now() < until);
     throw last ?? new Error(`SSH to ${address} failed`);
   }

@@ -26,6 +26,8 @@ async function until404(cloud: Cloud, type: string, path: string, what: string, 
   await waitFor(() => cloud.get<{ [k: string]: { status?: string } }>(type, path, { ok: [200, 404] }).then((r) => (r.status === 404 ? 'gone' : (Object.values(r.body ?? {})[0]?.status ?? 'present'))), {
     what,
     timeoutMs,
+    // A server's deletion (a check's claim, and each run's last step) takes seconds: a growing pause only adds to it.
+    steady: true,
     state: (s) => s,
     done: (s) => s === 'gone' || (s.startsWith('ERROR') ? `went to ${s} while being deleted` : false),
   });

@@ -450,7 +450,9 @@ export class Tenant {
       const { value, transitions } = await waitFor(() => this.getServer(created.id), {
         what: `server ${this.guestLabel(node)}`,
         timeoutMs,
-        intervalMs: 1000,
+        // Every poll's delay is the whole run's: the guest's boot is its longest path.
+        intervalMs: 500,
+        steady: true,
         state: serverState,
         done: (s) => s.status === 'ACTIVE' || (s.status === 'ERROR' ? `went to ERROR: ${s.fault?.message ?? 'no fault recorded'}` : false),
       });
@@ -521,7 +523,8 @@ export class Tenant {
       const { value } = await waitFor(async () => consoleHostKeys(await this.consoleLog(server.id, undefined)), {
         what: `the SSH host key on the console of ${server.name}`,
         timeoutMs: 120_000,
-        intervalMs: 1000,
+        intervalMs: 500,
+        steady: true,
         state: (k) => `${k.fingerprints.length} host key(s) on the console`,
         done: (k) => k.fingerprints.length > 0,
       });

@@ -13,6 +13,8 @@ export interface WaitOptions<T> {
   readonly what: string;
   readonly timeoutMs: number;
   readonly intervalMs?: number;
+  /** Poll every intervalMs for the first minute: for what the run's own path waits on and settles in seconds (a boot). */
+  readonly steady?: boolean;
   readonly signal?: AbortSignal;
   /** The state shown in transitions and messages, e.g. "BUILD/spawning". */
   readonly state: (value: T) => string;
@@ -58,6 +60,6 @@ export async function waitFor<T>(poll: () => Promise<T>, o: WaitOptions<T>): Pro
     await sleep(Math.min(interval, bound - elapsed), undefined, o.signal ? { signal: o.signal } : undefined);
     // At most 2 s between polls: most of what a run waits for (a server's deletion, a guest's console, a volume's
     // attachment) settles within seconds, and a longer pause only adds to when the wait notices.
-    interval = Math.min(interval * 1.5, Math.max(o.intervalMs ?? 0, 2000));
+    if (!o.steady || elapsed > 60_000) interval = Math.min(interval * 1.5, Math.max(o.intervalMs ?? 0, 2000));
   }
 }
