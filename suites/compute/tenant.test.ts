@@ -292,7 +292,7 @@ check('compute.guest-reachable', 'Each guest answers ping and SSH with its injec
   const answers = await pingOnce(fip.floating_ip_address, 1);
   expect(answers, `${where} still answers ping after the floating IP was disassociated`).toBe(false);
   // Bounded by its waits: ping 300 s (60 s once the guest shows its address), host key on the console 120 s, SSH 180 s
-  // (the guests side by side), the other layers' checks on the guest (their own time-outs), ping gone 3 s.
+  // (the guests side by side), the other layers' checks on the guest (their own time-outs), ping gone 2 s.
 }, { timeout: 1_400_000 });
 
 // After compute.guest-reachable: the other layers' checks are done with the guests, and the last node's guest still
