@@ -114,7 +114,7 @@ export interface SshOptions {
  * over it one channel each: on an emulated CPU every key exchange costs the guest a second that its checks share.
  */
 export class GuestSession {
-  private constructor(private readonly ssh: NodeSSH, readonly address: string) {}
+  private constructor(private readonly ssh: NodeSSH) {}
 
   static async open(address: string, privateKey: string, options: SshOptions): Promise<GuestSession> {
     const allowed = options.hostKeys.fingerprints;
@@ -139,7 +139,7 @@ export class GuestSession {
             return allowed.includes(seen);
           },
         } as Parameters<NodeSSH['connect']>[0]);
-        return new GuestSession(ssh, address);
+        return new GuestSession(ssh);
       } catch (error) {
         ssh.dispose();
         if (seen && !allowed.includes(seen)) throw new HostKeyMismatch(`guest at ${address} presented host key ${seen}, its console log shows ${allowed.join(', ')}`);

@@ -10,7 +10,7 @@ import { Ledger } from '../gate/ledger.ts';
 import { configDrive, guestSsh, scratchSubnet } from '../lab/defaults.ts';
 import type { Lab } from '../lab/model.ts';
 import { ApiError, type Cloud } from './cloud.ts';
-import { consoleHostKeys, GuestSession, type ConsoleHostKeys } from './guest.ts';
+import { consoleHostKeys, GuestSession, sshRuns, type ConsoleHostKeys } from './guest.ts';
 import { KINDS, REMOVAL_GROUPS } from './resources.ts';
 import { GUEST_SCOPE, isSharedStep, targetedNodes, type GuestStep, type SharedGuest } from './shared-guest.ts';
 import { caUserData } from './tenant-api.ts';
@@ -541,15 +541,9 @@ export class Tenant {
     const [fip, keys] = await Promise.all([this.associate(node), this.hostKeys(node)]);
     const { user, port } = guestSsh(this.lab);
     const address = fip.floating_ip_address;
-    const open = () => GuestSession.open(address, this.sshKey.privateKeyPem, { user, port, hostKeys: keys, withinMs });
-    if (fresh) {
-      const session = await open();
-      try {
-        return await session.run(command);
-      } finally {
-        session.close();
-      }
-    }
+    const options = { user, port, hostKeys: keys, withinMs };
+    if (fresh) return sshRuns(address, this.sshKey.privateKeyPem, command, options);
+    const open = () => GuestSession.open(address, this.sshKey.privateKeyPem, options);
     const kept = this.sessions.get(address);
     if (kept) {
       const live = await kept.catch(() => undefined);
