@@ -50,6 +50,7 @@ export async function runChecks(options: {
       STACKGATE_RUN_PID: '',
       // Gated only when the child is asked to be (its own --gated, or its spec).
       STACKGATE_GATED: '',
+      STACKGATE_ACCEPTANCE: '',
       ...options.env,
     },
   });

@@ -6,6 +6,7 @@ import { loadLabAndDecisions, type Decisions } from './decisions.ts';
 import { CATEGORIES } from './categories.ts';
 import { currentRun, noteReaped } from './ledger.ts';
 import { labReachability } from './reach.ts';
+import { isLayer, layerOfFile } from './layers.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import { addSecret, redact } from './redact.ts';
 import { beforeVerdict } from './run-end.ts';
@@ -64,7 +65,10 @@ async function prepare(project: TestProject): Promise<void> {
   writeFileSync(join(results, 'categories.json'), JSON.stringify(CATEGORIES, null, 2));
 
   const { run, pid } = currentRun();
-  if (!CREATING.has(project.name)) return;
+  // A project per layer, or one for all (vitest.config.ts): the layers of its files.
+  const paths = project.vitest.state.getPaths();
+  const layers = isLayer(project.name) ? [project.name] : paths.flatMap((f) => layerOfFile(f) ?? []);
+  if (!layers.some((l) => CREATING.has(l))) return;
   // Once per run, not once per layer; each layer's project gets the same guest.
   const begun = globalThis as { __stackgateGuest?: Promise<SharedGuestHandle | null> };
   begun.__stackgateGuest ??= reapAndBegin(lab, decisions, project, { run, pid });

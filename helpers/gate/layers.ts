@@ -58,13 +58,21 @@ export function isLive(layer: Layer): boolean {
   return layer !== 'preflight';
 }
 
+export const isLayer = (name: string): name is Layer => (LAYERS as readonly string[]).includes(name);
+
+/** The layer of a check file: the folder under suites/ it sits in (suites/<layer>/…). */
+export function layerOfFile(file: string): Layer | undefined {
+  const folder = /(?:^|\/)suites\/([a-z]+)\//.exec(file)?.[1];
+  return folder && isLayer(folder) ? folder : undefined;
+}
+
 /**
  * What `npm test [-- …]` hands Vitest: `--gated` taken out (Vitest refuses an option it does not know; it goes on as
- * STACKGATE_GATED=1), and every layer as a project unless a `--project` is given.
+ * STACKGATE_GATED=1), and STACKGATE_ACCEPTANCE=1, which leaves the project's own tests (self, drills) out of the
+ * configuration (vitest.config.ts), so that Vitest runs every acceptance layer however they are grouped into projects.
  */
-export function acceptanceArgs(argv: readonly string[]): { gated: boolean; vitest: string[] } {
-  const rest = argv.filter((a) => a !== '--gated');
-  const chosen = rest.some((a) => a === '--project' || a.startsWith('--project='));
-  const projects = chosen ? [] : ACCEPTANCE.flatMap((l) => ['--project', l]);
-  return { gated: argv.includes('--gated'), vitest: ['run', ...projects, ...rest] };
+export function acceptanceArgs(argv: readonly string[]): { gated: boolean; vitest: string[]; env: Record<string, string> } {
+  const gated = argv.includes('--gated');
+  const env = { STACKGATE_ACCEPTANCE: '1', ...(gated ? { STACKGATE_GATED: '1' } : {}) };
+  return { gated, vitest: ['run', ...argv.filter((a) => a !== '--gated')], env };
 }

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { JUnitReporter, type Reporter, type TestModule, type Vitest } from 'vitest/node';
 import { loadLab } from '../lab/load.ts';
 import { isoDay, loadDecisions } from './decisions.ts';
-import { LAYERS, type Layer } from './layers.ts';
+import { isLayer, LAYERS, layerOfFile, type Layer } from './layers.ts';
 import { currentRun, ledgerDir, outstanding, readLedger, reapedLine, takeReaped } from './ledger.ts';
 import { addDecisionsToJUnit } from './junit.ts';
 import { forgetStops, isGated } from './gated.ts';
@@ -62,10 +62,12 @@ export class GateReporter implements Reporter {
   }
 
   private judgeRun(modules: ReadonlyArray<TestModule>): Verdict | undefined {
-    const projects = this.vitest?.projects.map((p) => p.name) ?? [];
-    const layerProjects = projects.filter((p): p is Layer => (LAYERS as readonly string[]).includes(p));
+    // A project per layer, or one for all layers (vitest.config.ts): the layers its files are in.
+    const layerProjects = (this.vitest?.projects ?? []).flatMap((p) =>
+      isLayer(p.name) ? [p.name] : p.name === 'acceptance' ? p.config.include.flatMap((g) => layerOfFile(g) ?? []) : [],
+    );
     if (layerProjects.length === 0) return undefined; // a self-test run: no gate
-    const ran = modules.map((m) => m.project.name).filter((p): p is Layer => (LAYERS as readonly string[]).includes(p));
+    const ran = modules.flatMap((m) => layerOfModule(m) ?? []);
     const layers = LAYERS.filter((l) => (ran.length ? ran : layerProjects).includes(l));
 
     let lab;
@@ -79,7 +81,7 @@ export class GateReporter implements Reporter {
     }
     const results: CheckResult[] = [];
     for (const module of modules) {
-      if (!(LAYERS as readonly string[]).includes(module.project.name)) continue;
+      if (!layerOfModule(module)) continue;
       for (const test of module.children.allTests()) {
         const meta = test.meta().stackgate;
         const result = test.result();
@@ -112,3 +114,6 @@ export class GateReporter implements Reporter {
     return verdict;
   }
 }
+
+const layerOfModule = (m: TestModule): Layer | undefined =>
+  isLayer(m.project.name) ? m.project.name : m.project.name === 'acceptance' ? layerOfFile(m.moduleId) : undefined;

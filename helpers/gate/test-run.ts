@@ -7,10 +7,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { acceptanceArgs } from './layers.ts';
 
-const { gated, vitest: args } = acceptanceArgs(process.argv.slice(2));
+const { vitest: args, env: acceptance } = acceptanceArgs(process.argv.slice(2));
 const bin = fileURLToPath(new URL('../../node_modules/vitest/vitest.mjs', import.meta.url));
-const env = gated ? { ...process.env, STACKGATE_GATED: '1' } : process.env;
-const vitest = spawn(process.execPath, [bin, ...args], { stdio: 'inherit', env });
+const vitest = spawn(process.execPath, [bin, ...args], { stdio: 'inherit', env: { ...process.env, ...acceptance } });
 // Ctrl-C reaches Vitest from the terminal as well: it removes the run's cloud resources before it exits.
 process.on('SIGINT', () => undefined);
 for (const signal of ['SIGTERM', 'SIGHUP'] as const) process.on(signal, () => vitest.kill(signal));

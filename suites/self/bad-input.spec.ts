@@ -67,8 +67,8 @@ async function footprint(name: string): Promise<string> {
   return [...files.sort(), ...netns].join('\n');
 }
 
-const vitest = (name: string, lab: string, args: string[]) =>
-  runChecks({ lab: join(repoRoot, lab), scratch: scratch(name), args: ['--config', join(repoRoot, 'vitest.config.ts'), ...args] });
+const vitest = (name: string, lab: string, args: string[], env?: Record<string, string>) =>
+  runChecks({ lab: join(repoRoot, lab), scratch: scratch(name), args: ['--config', join(repoRoot, 'vitest.config.ts'), ...args], env });
 
 describe('bad input on the Vitest routes', { concurrent: true }, () => {
   const lab = 'fixtures/labs-bad/all-at-once.yaml';
@@ -77,15 +77,16 @@ describe('bad input on the Vitest routes', { concurrent: true }, () => {
   // The first run fills Vitest's module cache (experimental.fsModuleCache); the crash it caused came from cached modules.
   beforeAll(async () => void (await vitest('warm', lab, ['--project', 'preflight'])), 120_000);
 
-  const routes: [string, string[]][] = [
+  const npmTest = acceptanceArgs([]);
+  const routes: [string, string[], Record<string, string>?][] = [
     // What `npm test` (helpers/gate/test-run.ts) hands Vitest, `run` aside.
-    ['npm test (after lab ensure)', acceptanceArgs([]).vitest.slice(1)],
+    ['npm test (after lab ensure)', npmTest.vitest.slice(1), npmTest.env],
     ['npx vitest suites/network', ['suites/network']],
     ['--project network', ['--project', 'network']],
     ['-t <check>', ['-t', 'net.vip-single-holder']],
   ];
-  it.each(routes)('%s prints every located problem and runs no check', async (name, args) => {
-    const run = await vitest(name.replace(/\W+/g, '-'), lab, args);
+  it.each(routes)('%s prints every located problem and runs no check', async (name, args, env) => {
+    const run = await vitest(name.replace(/\W+/g, '-'), lab, args, env);
     expect(run.exitCode, run.output).toBe(1);
     expect(missing(run.output, lines), run.output).toEqual([]);
     expect(run.output).not.toContain('charCodeAt');
