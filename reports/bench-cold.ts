@@ -1,5 +1,5 @@
 // `npm run bench:cold [-- --runs N] [--from-nothing]`: the newcomer's path, timed. Each run starts from
-// `lab down --purge` (packages stay installed) and ends with the first `npm test` (its pretest brings the lab up),
+// `lab down --purge` (packages stay installed) and ends with the first `npm test` (its `lab ensure` brings the lab up),
 // as one whole process; the table keeps its wall time, the `lab up` part, the gate and where the up time went.
 // --from-nothing first removes the lab's packages (apt-get purge + autoremove), so run 1 also installs them:
 // destructive for this host's packages, so it is never the default.
@@ -65,7 +65,7 @@ for (let n = 1; n <= runs; n++) {
   const wallS = (performance.now() - t0) / 1000;
   const out = String(r.all ?? '');
   const upS = /lab \S+ is up in (\d+(?:\.\d+)?)s/.exec(out)?.[1];
-  // No verdict newer than this run: the pretest (lab ensure) failed before Vitest judged anything.
+  // No verdict newer than this run: its `lab ensure` failed before Vitest judged anything.
   const verdictFile = join(repoRoot, 'reports/decisions.json');
   const judged = existsSync(verdictFile) && statSync(verdictFile).mtimeMs > startedAt;
   const v = judged
@@ -101,7 +101,7 @@ const host = machine();
 const md = [
   `# The cold path — lab \`${lab.name}\``,
   '',
-  `Each run: \`npm run lab -- down --purge\`, then the first \`npm test\` (its pretest \`lab ensure\` brings the lab ` +
+  `Each run: \`npm run lab -- down --purge\`, then the first \`npm test\` (its \`lab ensure\` brings the lab ` +
     `up from nothing but installed packages), one whole process. Machine: ${host}. ` +
     `Date: ${new Date().toISOString().slice(0, 10)}.`,
   '',

@@ -413,7 +413,7 @@ async function stackgateRun(i: number | string, cloud: Cloud, ensureFirst = true
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
   const before = await snapshot(cloud);
-  const { wallS, exitCode } = await locked(ensureFirst ? ['npm', 'test'] : ['npx', 'tsx', 'helpers/gate/test-run.ts'], {
+  const { wallS, exitCode } = await locked(ensureFirst ? ['npm', 'test'] : ['npm', 'test', '--', '--no-ensure'], {
     cwd: repoRoot,
     env: { STACKGATE_LAB: lab.file, STACKGATE_REPORTS: scratch, STACKGATE_ALLURE_RESULTS: join(scratch, 'allure-results'), FORCE_COLOR: '0', STACKGATE_RUN: '', STACKGATE_RUN_PID: '' },
     extendEnv: true,

@@ -7,6 +7,7 @@ import { CATEGORIES } from './categories.ts';
 import { currentRun, noteReaped } from './ledger.ts';
 import { labReachability } from './reach.ts';
 import { isLayer, layerOfFile } from './layers.ts';
+import { labEnsured } from './ensured.ts';
 import type { Cloud } from '../openstack/cloud.ts';
 import { addSecret, redact } from './redact.ts';
 import { beforeVerdict } from './run-end.ts';
@@ -53,6 +54,8 @@ export function printable(error: unknown): unknown {
 }
 
 async function prepare(project: TestProject): Promise<void> {
+  // `npm test` runs `lab ensure` beside Vitest's start: nothing is judged, reaped or booted before it has ended.
+  await labEnsured();
   const { lab, decisions } = loadLabAndDecisions();
   // Once per run, not once per layer (each layer's project runs this setup).
   const shown = globalThis as { __stackgateLapsedShown?: boolean };

@@ -70,9 +70,11 @@ export function layerOfFile(file: string): Layer | undefined {
  * What `npm test [-- …]` hands Vitest: `--gated` taken out (Vitest refuses an option it does not know; it goes on as
  * STACKGATE_GATED=1), and STACKGATE_ACCEPTANCE=1, which leaves the project's own tests (self, drills) out of the
  * configuration (vitest.config.ts), so that Vitest runs every acceptance layer however they are grouped into projects.
+ * `--no-ensure` (taken out too) skips `lab ensure`: a benchmark under a drill, whose lab is not ready on purpose.
  */
-export function acceptanceArgs(argv: readonly string[]): { gated: boolean; vitest: string[]; env: Record<string, string> } {
+export function acceptanceArgs(argv: readonly string[]): { gated: boolean; ensure: boolean; vitest: string[]; env: Record<string, string> } {
   const gated = argv.includes('--gated');
   const env = { STACKGATE_ACCEPTANCE: '1', ...(gated ? { STACKGATE_GATED: '1' } : {}) };
-  return { gated, vitest: ['run', ...argv.filter((a) => a !== '--gated')], env };
+  const vitest = ['run', ...argv.filter((a) => a !== '--gated' && a !== '--no-ensure')];
+  return { gated, ensure: !argv.includes('--no-ensure'), vitest, env };
 }

@@ -93,6 +93,15 @@ describe('bad input on the Vitest routes', { concurrent: true }, () => {
     expect(run.output).not.toMatch(/✓|×/);
   });
 
+  it('npm test prints every located problem once, from its lab ensure, and runs no check', async () => {
+    const run = await runChecks({ lab: join(repoRoot, lab), scratch: scratch('npm-test'), args: [], command: ['npm', 'test'] });
+    expect(run.exitCode, run.output).toBe(1);
+    expect(missing(run.output, lines), run.output).toEqual([]);
+    const shown = run.output.split('\n');
+    for (const e of lines) expect(shown.filter((l) => l.includes(` ${e.at} `)), run.output).toHaveLength(1);
+    expect(run.output).not.toMatch(/✓|×/);
+  });
+
   it('the Vitest UI prints every located problem', async () => {
     const port = String(52_000 + (process.pid % 1000));
     const ui = await execa('npx', ['vitest', '--ui', '--open=false', '--api.port', port, '--project', 'network'], {
