@@ -25,9 +25,9 @@ import type { Lab } from '../lab/model.ts';
 import type { Cloud } from './cloud.ts';
 
 /** The steps of the tenant scenario that are made once per run, in the main process. */
-export const SHARED_STEPS = ['external', 'network', 'router', 'secgroup', 'port', 'fip', 'flavor', 'keypair', 'boot-image', 'server', 'associate'] as const;
+export const SHARED_STEPS = ['external', 'network', 'router', 'secgroup', 'port', 'fip', 'flavor', 'keypair', 'boot-image', 'server', 'associate', 'host-keys'] as const;
 /** The steps made once per guest: `<step>@<node>` for every guest but the first, where the run boots one per compute node. */
-export const GUEST_STEPS = ['port', 'fip', 'server', 'associate'] as const;
+export const GUEST_STEPS = ['port', 'fip', 'server', 'associate', 'host-keys'] as const;
 export type GuestStep = (typeof GUEST_STEPS)[number];
 export type SharedStep = (typeof SHARED_STEPS)[number] | `${GuestStep}@${string}`;
 
@@ -155,6 +155,9 @@ export async function buildSharedGuest(lab: Lab, cloud: Cloud, run: { run: strin
     router: () => tenant.router(),
     fip: () => tenant.floatingIp(),
     associate: () => tenant.associate(),
+    // One reader of the console for the run: each file that logs in to the guest polled it itself (every 0.5 s, an API
+    // call that Nova relays to nova-compute) while the guest booted.
+    'host-keys': () => tenant.hostKeys(),
   };
   // One guest more on every other compute node of the spec, each on a port and a floating IP of its own, side by side.
   for (const node of targetedNodes(lab).slice(1)) {
@@ -162,6 +165,7 @@ export async function buildSharedGuest(lab: Lab, cloud: Cloud, run: { run: strin
     steps[`port@${node}`] = () => tenant.port(node);
     steps[`fip@${node}`] = () => tenant.floatingIp(node);
     steps[`associate@${node}`] = () => tenant.associate(node);
+    steps[`host-keys@${node}`] = () => tenant.hostKeys(node);
   }
   const all = Promise.all(Object.entries(steps).map(([step, make]) => settle(step as SharedStep, make!())));
   return async () => {
@@ -198,7 +202,8 @@ export class SharedGuest {
       if (outcome?.error !== undefined) throw new Error(outcome.error);
       if (outcome) return outcome.ok as T;
       if (Date.now() - t0 > this.boundMs) throw new Error(`the run's shared guest: step "${step}" did not finish within ${Math.round(this.boundMs / 1000)} s (state ${this.handle.stateFile})`);
-      await sleep(300);
+      // A small local file: read often, so that a step made (the host keys on the console) is seen at once.
+      await sleep(100);
     }
   }
 

@@ -217,7 +217,10 @@ export class Tenant {
 
   /** Read the guest's host keys from its console again (a guest that booted again made new ones). */
   forgetHostKeys(node: string | undefined): void {
-    this.memo.delete(this.at('host-keys', node));
+    const step = this.at('host-keys', node);
+    this.memo.delete(step);
+    // From this console, not from the run's shared guest (which read the keys of the first boot).
+    this.memo.set(step, this.readHostKeys(node));
   }
 
   /** The name a step's resource has (sg-<run>-[<scope>-]<what>), whether made here or shared. */
@@ -518,18 +521,20 @@ export class Tenant {
 
   /** The guest's SSH host keys from its console: it prints them before it starts its SSH server. */
   hostKeys(node?: string): Promise<ConsoleHostKeys> {
-    return this.once(this.at('host-keys', node), async () => {
-      const { server } = await this.server(node);
-      const { value } = await waitFor(async () => consoleHostKeys(await this.consoleLog(server.id, undefined)), {
-        what: `the SSH host key on the console of ${server.name}`,
-        timeoutMs: 120_000,
-        intervalMs: 500,
-        steady: true,
-        state: (k) => `${k.fingerprints.length} host key(s) on the console`,
-        done: (k) => k.fingerprints.length > 0,
-      });
-      return value;
+    return this.once(this.at('host-keys', node), () => this.readHostKeys(node));
+  }
+
+  private async readHostKeys(node: string | undefined): Promise<ConsoleHostKeys> {
+    const { server } = await this.server(node);
+    const { value } = await waitFor(async () => consoleHostKeys(await this.consoleLog(server.id, undefined)), {
+      what: `the SSH host key on the console of ${server.name}`,
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      steady: true,
+      state: (k) => `${k.fingerprints.length} host key(s) on the console`,
+      done: (k) => k.fingerprints.length > 0,
     });
+    return value;
   }
 
   /**
