@@ -40,7 +40,8 @@ const acceptanceOnly = process.env.STACKGATE_ACCEPTANCE === '1';
 // (`npx vitest` with no filter runs the project's own tests too, whose child runs are CPU-bound: the default there.)
 const all = acceptanceOnly || projects.includes('acceptance');
 const layersRun = named.length ? named : filtered.length ? filtered : all ? ACCEPTANCE : [];
-const sideBySide = layersRun.length > 1 || layersRun.some((p) => p === 'compute' || p === 'storage' || p === 'loadbalancer');
+const waiting: readonly Layer[] = ['compute', 'storage', 'loadbalancer'];
+const sideBySide = layersRun.length > 1 || layersRun.some((p) => waiting.includes(p));
 // Four, not six: each more worker is one more process loading the checks' modules on a machine the embedded lab
 // already fills; `npm test` here took 43.1 s (41.6–44.8, 9 runs) with four, 45.5 s (42.6–48.7) with six, 48.3 s with
 // three (with a project per layer).

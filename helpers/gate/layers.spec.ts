@@ -10,7 +10,12 @@ describe('layers of a run', () => {
   });
 
   it('npm test hands Vitest its options, --gated as the environment', () => {
-    expect(acceptanceArgs(['-t', 'net.mtu'])).toEqual({ gated: false, ensure: true, vitest: ['run', '-t', 'net.mtu'], env: { STACKGATE_ACCEPTANCE: '1' } });
+    expect(acceptanceArgs(['-t', 'net.mtu'])).toEqual({
+      gated: false,
+      ensure: true,
+      vitest: ['run', '-t', 'net.mtu'],
+      env: { STACKGATE_ACCEPTANCE: '1' },
+    });
     expect(acceptanceArgs(['--gated']).env).toEqual({ STACKGATE_ACCEPTANCE: '1', STACKGATE_GATED: '1' });
     expect(acceptanceArgs(['--gated', '--no-ensure'])).toMatchObject({ ensure: false, vitest: ['run'] });
   });

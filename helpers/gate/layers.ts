@@ -72,7 +72,12 @@ export function layerOfFile(file: string): Layer | undefined {
  * configuration (vitest.config.ts), so that Vitest runs every acceptance layer however they are grouped into projects.
  * `--no-ensure` (taken out too) skips `lab ensure`: a benchmark under a drill, whose lab is not ready on purpose.
  */
-export function acceptanceArgs(argv: readonly string[]): { gated: boolean; ensure: boolean; vitest: string[]; env: Record<string, string> } {
+export function acceptanceArgs(argv: readonly string[]): {
+  gated: boolean;
+  ensure: boolean;
+  vitest: string[];
+  env: Record<string, string>;
+} {
   const gated = argv.includes('--gated');
   const env = { STACKGATE_ACCEPTANCE: '1', ...(gated ? { STACKGATE_GATED: '1' } : {}) };
   const vitest = ['run', ...argv.filter((a) => a !== '--gated' && a !== '--no-ensure')];

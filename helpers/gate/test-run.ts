@@ -18,7 +18,8 @@ const at = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.
 // this file before it sends anything to the lab (helpers/gate/ensured.ts).
 const folder = ensure ? mkdtempSync(join(tmpdir(), 'stackgate-ensure-')) : undefined;
 const outcome = folder && join(folder, 'exit');
-const ensuring = outcome ? spawn(process.execPath, [at('node_modules/tsx/dist/cli.mjs'), at('provision/cli.ts'), 'ensure'], { stdio: 'inherit' }) : undefined;
+const ensureArgs = [at('node_modules/tsx/dist/cli.mjs'), at('provision/cli.ts'), 'ensure'];
+const ensuring = outcome ? spawn(process.execPath, ensureArgs, { stdio: 'inherit' }) : undefined;
 const env = { ...process.env, ...acceptance, ...(outcome ? { [ENSURED_ENV]: outcome } : {}) };
 const vitest = spawn(process.execPath, [at('node_modules/vitest/vitest.mjs'), ...args], { stdio: 'inherit', env });
 let failedEnsure: number | undefined;
@@ -30,7 +31,8 @@ ensuring?.on('exit', (code) => {
   failedEnsure = code ?? 1;
   vitest.kill('SIGKILL');
 });
-// Ctrl-C reaches Vitest (and the ensure) from the terminal as well: it removes the run's cloud resources before it exits.
+// Ctrl-C reaches Vitest (and the ensure) from the terminal as well: it removes the run's cloud resources before it
+// exits.
 process.on('SIGINT', () => undefined);
 for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {

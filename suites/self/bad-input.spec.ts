@@ -94,7 +94,8 @@ describe('bad input on the Vitest routes', { concurrent: true }, () => {
   });
 
   it('npm test prints every located problem once, from its lab ensure, and runs no check', async () => {
-    const run = await runChecks({ lab: join(repoRoot, lab), scratch: scratch('npm-test'), args: [], command: ['npm', 'test'] });
+    const command = ['npm', 'test'];
+    const run = await runChecks({ lab: join(repoRoot, lab), scratch: scratch('npm-test'), args: [], command });
     expect(run.exitCode, run.output).toBe(1);
     expect(missing(run.output, lines), run.output).toEqual([]);
     const shown = run.output.split('\n');
