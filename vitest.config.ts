@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { fileReporters } from './helpers/gate/redacting-reporters.ts';
-import { ACCEPTANCE, DESTRUCTIVE, isLayer, LAYERS, stageOf, type Layer } from './helpers/gate/layers.ts';
+import { ACCEPTANCE, ACCEPTANCE_PROJECT, DESTRUCTIVE, isLayer, LAYERS, stageOf, type Layer } from './helpers/gate/layers.ts';
 import { isGated } from './helpers/gate/gated.ts';
 import { loadLab } from './helpers/lab/load.ts';
 import { environmentInfo } from './helpers/gate/environment.ts';
@@ -38,7 +38,7 @@ const acceptanceOnly = process.env.STACKGATE_ACCEPTANCE === '1';
 // Several layers, or a layer whose files wait minutes on the cloud (compute, storage), run their files side by side;
 // one quick layer keeps Vitest's default, where extra workers only cost start-up on a small machine.
 // (`npx vitest` with no filter runs the project's own tests too, whose child runs are CPU-bound: the default there.)
-const all = acceptanceOnly || projects.includes('acceptance');
+const all = acceptanceOnly || projects.includes(ACCEPTANCE_PROJECT);
 const layersRun = named.length ? named : filtered.length ? filtered : all ? ACCEPTANCE : [];
 const waiting: readonly Layer[] = ['compute', 'storage', 'loadbalancer'];
 const sideBySide = layersRun.length > 1 || layersRun.some((p) => waiting.includes(p));
@@ -98,7 +98,7 @@ export default defineConfig({
     // layer's start here), and nothing below the root needs inheriting — reporters and workers are run-wide.
     projects: [
       ...(acceptanceOnly ? [] : ownTests),
-      ...(oneProject ? [acceptanceProject('acceptance', included)] : included.map((l) => acceptanceProject(l, [l]))),
+      ...(oneProject ? [acceptanceProject(ACCEPTANCE_PROJECT, included)] : included.map((l) => acceptanceProject(l, [l]))),
     ],
   },
 });

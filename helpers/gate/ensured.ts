@@ -12,8 +12,6 @@ export async function labEnsured(env: NodeJS.ProcessEnv = process.env): Promise<
   const file = env[ENSURED_ENV];
   if (!file) return;
   while (!existsSync(file)) await sleep(50);
-  let code = readFileSync(file, 'utf8').trim();
-  // Written in one call, but read perhaps between its open and its write.
-  if (code === '') code = (await sleep(50), readFileSync(file, 'utf8').trim());
+  const code = readFileSync(file, 'utf8').trim();
   if (code !== '0') throw new Error(`lab ensure ended with exit code ${code}: its message is above; no check ran`);
 }

@@ -58,6 +58,9 @@ export function isLive(layer: Layer): boolean {
   return layer !== 'preflight';
 }
 
+/** The Vitest project that holds every layer's files in `npm test` (vitest.config.ts). */
+export const ACCEPTANCE_PROJECT = 'acceptance';
+
 export const isLayer = (name: string): name is Layer => (LAYERS as readonly string[]).includes(name);
 
 /** The layer of a check file: the folder under suites/ it sits in (suites/<layer>/…). */

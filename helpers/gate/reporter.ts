@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { JUnitReporter, type Reporter, type TestModule, type Vitest } from 'vitest/node';
 import { loadLab } from '../lab/load.ts';
 import { isoDay, loadDecisions } from './decisions.ts';
-import { isLayer, LAYERS, layerOfFile, type Layer } from './layers.ts';
+import { ACCEPTANCE_PROJECT, isLayer, LAYERS, layerOfFile, type Layer } from './layers.ts';
 import { currentRun, ledgerDir, outstanding, readLedger, reapedLine, takeReaped } from './ledger.ts';
 import { addDecisionsToJUnit } from './junit.ts';
 import { forgetStops, isGated } from './gated.ts';
@@ -64,7 +64,7 @@ export class GateReporter implements Reporter {
   private judgeRun(modules: ReadonlyArray<TestModule>): Verdict | undefined {
     // A project per layer, or one for all layers (vitest.config.ts): the layers its files are in.
     const layerProjects = (this.vitest?.projects ?? []).flatMap((p) =>
-      isLayer(p.name) ? [p.name] : p.name === 'acceptance' ? p.config.include.flatMap((g) => layerOfFile(g) ?? []) : [],
+      isLayer(p.name) ? [p.name] : p.name === ACCEPTANCE_PROJECT ? p.config.include.flatMap((g) => layerOfFile(g) ?? []) : [],
     );
     if (layerProjects.length === 0) return undefined; // a self-test run: no gate
     const ran = modules.flatMap((m) => layerOfModule(m) ?? []);
@@ -116,4 +116,4 @@ export class GateReporter implements Reporter {
 }
 
 const layerOfModule = (m: TestModule): Layer | undefined =>
-  isLayer(m.project.name) ? m.project.name : m.project.name === 'acceptance' ? layerOfFile(m.moduleId) : undefined;
+  isLayer(m.project.name) ? m.project.name : m.project.name === ACCEPTANCE_PROJECT ? layerOfFile(m.moduleId) : undefined;

@@ -4,7 +4,7 @@
  * heavy: it is on the path of every run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,9 @@ const env = { ...process.env, ...acceptance, ...(outcome ? { [ENSURED_ENV]: outc
 const vitest = spawn(process.execPath, [at('node_modules/vitest/vitest.mjs'), ...args], { stdio: 'inherit', env });
 let failedEnsure: number | undefined;
 ensuring?.on('exit', (code) => {
-  writeFileSync(outcome!, String(code ?? 1));
+  // Whole or not at all: the global setup reads it as soon as it exists.
+  writeFileSync(`${outcome!}.tmp`, String(code ?? 1));
+  renameSync(`${outcome!}.tmp`, outcome!);
   if (code === 0) return;
   // Its message is the run's one error (a malformed spec, a lab that cannot come up): Vitest is still waiting for it in
   // its global setup, before any check or cloud resource, and has nothing to say or clean up.

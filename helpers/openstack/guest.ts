@@ -1,5 +1,6 @@
 /** What a tenant sees of its guest: the hypervisor it runs on, ping and SSH over its floating IP. */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { NodeSSH } from 'node-ssh';
 import { routeTo } from '../net/route.ts';
@@ -24,6 +25,16 @@ export async function hypervisorOf(cloud: Cloud, hostname: string): Promise<Hype
 /** One echo request, answered within `waitS` seconds or not. */
 export const pingOnce = async (address: string, waitS = 2) =>
   (await execa('ping', ['-n', '-c', '1', '-W', String(waitS), address], { reject: false })).exitCode === 0;
+
+/** Whether an address stops answering echo requests within `withinMs`: one is left unanswered for `waitS`. */
+export async function untilSilent(address: string, withinMs: number, waitS = 1): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  do {
+    if (!(await pingOnce(address, waitS))) return true;
+    await sleep(200);
+  } while (Date.now() < deadline);
+  return false;
+}
 
 /** Whether a console log shows an IPv4 address as a whole (10.0.0.1 is not in 10.0.0.12). */
 export function showsAddress(log: string, ip: string): boolean {

@@ -188,7 +188,7 @@ export class Tenant {
     return node === nodes[0] ? undefined : node;
   }
 
-  private at(step: GuestStep | 'host-keys', node: string | undefined): string {
+  private at(step: GuestStep, node: string | undefined): string {
     const other = this.other(node);
     return other ? `${step}@${other}` : step;
   }

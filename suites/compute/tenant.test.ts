@@ -8,7 +8,7 @@ import { transitionsText, waitFor } from '../../helpers/openstack/wait.ts';
 import { eastWestFindings, eastWestScript, parseEastWest } from '../../helpers/openstack/east-west.ts';
 import { DONE_STATUS, migrationsOf, migrationText, moveServer, type MoveKind } from '../../helpers/openstack/migration.ts';
 import type { Lab } from '../../helpers/lab/model.ts';
-import { hypervisorOf, pathTo, pingOnce, pingOnceConfigured } from '../../helpers/openstack/guest.ts';
+import { hypervisorOf, pathTo, pingOnceConfigured, untilSilent } from '../../helpers/openstack/guest.ts';
 import { northbound, northboundFindings, northboundTenant, type NeutronTenant } from '../../helpers/node/ovn.ts';
 import { dnsServersFindings, resolvConfNameservers } from '../../helpers/openstack/tenant-dns.ts';
 import { METADATA_READ, metadataServiceFindings } from '../../helpers/openstack/metadata-service.ts';
@@ -374,13 +374,3 @@ check('compute.server-delete', 'Deleting the server removes it, releases its por
   expect(released.value.port_id, `floating IP ${fip.floating_ip_address} is still bound after its server and port were deleted`).toBeNull();
   // The delete waits until the other layers' checks on the guest are done (their own time-outs).
 }, { timeout: 760_000 });
-
-/** Whether an address stops answering echo requests within `withinMs`: one left unanswered for 1 s. */
-async function untilSilent(address: string, withinMs: number): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  do {
-    if (!(await pingOnce(address, 1))) return true;
-    await sleep(200);
-  } while (Date.now() < deadline);
-  return false;
-}
